@@ -1,0 +1,45 @@
+"""The one exception tree of the toolchain; the CLI turns it into a message and an exit code."""
+
+from __future__ import annotations
+
+
+class EsbError(Exception):
+    """Base of every error the toolchain reports to the user as one clear line."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, where: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = f"{self.where}: {self.message}" if self.where else self.message
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class TemplateError(EsbError):
+    """The SAM template or generator.yml cannot be read or resolved."""
+
+
+class ConfigError(EsbError):
+    """Project configuration (generator.yml, discovery, settings) is wrong."""
+
+
+class BuildError(EsbError):
+    """Rendering, staging, dependency installation or image building failed."""
+
+
+class EngineError(EsbError):
+    """A sandbox engine (process or docker) failed."""
+
+
+class BoxError(EsbError):
+    """Starting, stopping or talking to a running box failed."""
+
+
+class NotAvailableError(EsbError):
+    """A command whose capability does not exist yet."""
+
+    exit_code = 2

@@ -1,0 +1,165 @@
+"""The typed, frozen model of a resolved SAM application: what every other part reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+EventKind = Literal["Api", "HttpApi", "Schedule"]
+
+
+@dataclass(frozen=True)
+class Cors:
+    """CORS settings of an API (from Globals or the API resource)."""
+
+    allow_origins: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    allow_credentials: bool = False
+    max_age: int | None = None
+
+
+@dataclass(frozen=True)
+class Api:
+    """An API Gateway front: the implicit ServerlessRestApi/ServerlessHttpApi or an explicit one."""
+
+    logical_id: str
+    kind: Literal["Api", "HttpApi"]
+    stage: str
+    cors: Cors | None = None
+    # Auth required on routes of this API unless the event says Authorizer: NONE.
+    auth_default: bool = True
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event source of a function."""
+
+    name: str
+    kind: EventKind
+    path: str | None = None  # Api/HttpApi
+    method: str | None = None  # upper case, "ANY" allowed
+    api_id: str | None = None  # logical id of the Api the route belongs to
+    auth: bool = True  # False when Auth.Authorizer is NONE
+    schedule: str | None = None  # rate(...) / cron(...)
+    input: str | None = None  # Schedule Input (JSON text)
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class FunctionUrl:
+    auth_type: str = "NONE"  # NONE | AWS_IAM
+    cors: Cors | None = None
+
+
+@dataclass(frozen=True)
+class Layer:
+    logical_id: str
+    name: str  # LayerName or logical id
+    content_uri: Path  # absolute
+    compatible_runtimes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Function:
+    logical_id: str
+    name: str  # FunctionName or logical id
+    code_uri: Path  # absolute directory
+    handler: str
+    runtime: str
+    timeout: int = 3
+    memory_size: int = 128
+    architecture: str = "x86_64"
+    environment: tuple[tuple[str, str], ...] = ()  # sorted (key, value), fully resolved
+    layers: tuple[str, ...] = ()  # logical ids of local LayerVersions, in template order
+    reserved_concurrency: int | None = None
+    events: tuple[Event, ...] = ()
+    function_url: FunctionUrl | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        return dict(self.environment)
+
+
+@dataclass(frozen=True)
+class KeyElement:
+    name: str
+    key_type: Literal["HASH", "RANGE"]
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    key_schema: tuple[KeyElement, ...]
+    projection_type: str = "ALL"
+    non_key_attributes: tuple[str, ...] = ()
+    read_capacity: int | None = None
+    write_capacity: int | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    logical_id: str
+    name: str
+    attributes: tuple[tuple[str, str], ...]  # (name, S|N|B), sorted by name
+    key_schema: tuple[KeyElement, ...]
+    gsis: tuple[Index, ...] = ()
+    lsis: tuple[Index, ...] = ()
+    billing_mode: str = "PAY_PER_REQUEST"
+    read_capacity: int | None = None
+    write_capacity: int | None = None
+    stream_view_type: str | None = None
+    ttl_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class Bucket:
+    logical_id: str
+    name: str
+    versioning: bool = False
+    cors_rules: tuple[dict, ...] = ()  # S3 CORSRules as boto3 shapes
+    notifications: tuple[dict, ...] = ()  # recorded, not acted on
+
+
+@dataclass(frozen=True)
+class Warning_:
+    """Something in the template we do not support; never dropped silently."""
+
+    resource: str
+    prop: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.resource}.{self.prop}" if self.prop else self.resource
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Application:
+    """A resolved template: every value concrete, no intrinsic left."""
+
+    template_path: Path
+    stack_name: str
+    region: str
+    account_id: str
+    parameters: tuple[tuple[str, str], ...] = ()
+    functions: tuple[Function, ...] = ()
+    layers: tuple[Layer, ...] = ()
+    apis: tuple[Api, ...] = ()
+    tables: tuple[Table, ...] = ()
+    buckets: tuple[Bucket, ...] = ()
+    warnings: tuple[Warning_, ...] = field(default=(), compare=False)
+
+    def function(self, logical_id: str) -> Function:
+        for fn in self.functions:
+            if fn.logical_id == logical_id:
+                return fn
+        raise KeyError(logical_id)
+
+    def layer(self, logical_id: str) -> Layer:
+        for layer in self.layers:
+            if layer.logical_id == logical_id:
+                return layer
+        raise KeyError(logical_id)

@@ -1,0 +1,39 @@
+"""The runtime's exception tree; the gateway maps it to HTTP in one place."""
+
+from __future__ import annotations
+
+
+class RuntimeBoxError(Exception):
+    """Base of runtime errors. `status` is the HTTP status the gateway answers with."""
+
+    status = 500
+    code = "ServiceException"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class EngineError(RuntimeBoxError):
+    status = 503
+    code = "SandboxStartFailed"
+
+
+class FunctionNotFound(RuntimeBoxError):
+    status = 404
+    code = "ResourceNotFoundException"
+
+
+class TooManyRequests(RuntimeBoxError):
+    status = 429
+    code = "TooManyRequestsException"
+
+
+class PayloadTooLarge(RuntimeBoxError):
+    status = 413
+    code = "RequestEntityTooLargeException"
+
+
+class ManagerUnavailable(RuntimeBoxError):
+    status = 503
+    code = "ServiceUnavailable"
