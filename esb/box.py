@@ -1,0 +1,225 @@
+"""`esb up` / `esb down` on the process engine: start stores, manager and gateway; stop them by PID."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import httpx
+
+from esb import boxstate, supervisor
+from esb.boxstate import BoxState
+from esb.errors import BoxError
+from esb.model import Application
+from esb.paths import BuildTree
+from esb.supervisor import Proc
+from esb_runtime import secrets as box_secrets
+from esb_runtime.settings import RuntimeSettings
+
+Say = Callable[[str], None]
+_STRIPPED_PREFIXES = ("ESB_", "AWS_", "DOCKER_")
+
+
+@dataclass(frozen=True)
+class BoxOptions:
+    tree: BuildTree
+    project_dir: Path
+    rie_path: Path
+    engine: str = "process"
+    host: str = "127.0.0.1"
+    gateway_port: int = 8443
+    gateway_workers: int = 1
+    idle_timeout_s: float = 300.0
+    default_concurrency: int = 10
+    start_timeout_s: float = 60.0
+
+
+def running_state(tree: BuildTree) -> BoxState | None:
+    state = boxstate.read(tree.state)
+    if state is not None and state.running():
+        return state
+    return None
+
+
+def up(opts: BoxOptions, app: Application, say: Say = print) -> BoxState:
+    """Start the box and return its state once the gateway answers on HTTPS."""
+    current = running_state(opts.tree)
+    if current is not None:
+        say(f"box already running at {current.gateway_url}")
+        return current
+    secrets = box_secrets.ensure(opts.tree.secrets / "box.json")
+    tls = _ensure_tls(opts)
+    if not supervisor.port_free(opts.host, opts.gateway_port):
+        raise BoxError(
+            f"port {opts.host}:{opts.gateway_port} is already in use",
+            hint="stop what uses it or set ports.gateway in generator.yml",
+        )
+    stores_port = supervisor.free_port(opts.host)
+    gateway_url = f"https://{_url_host(opts.host)}:{opts.gateway_port}"
+    settings = RuntimeSettings(
+        output_dir=opts.tree.root,
+        manager_socket=opts.tree.manager_socket,
+        rie_path=opts.rie_path,
+        engine=opts.engine,
+        idle_timeout_s=opts.idle_timeout_s,
+        default_concurrency=opts.default_concurrency,
+        gateway_host=opts.host,
+        gateway_port=opts.gateway_port,
+        gateway_workers=opts.gateway_workers,
+        s3_endpoint=f"http://127.0.0.1:{stores_port}",
+        dynamodb_endpoint=f"http://127.0.0.1:{stores_port}",
+        lambda_endpoint=f"https://127.0.0.1:{opts.gateway_port}",
+    )
+    state = BoxState(
+        project=app.stack_name,
+        engine=opts.engine,
+        gateway_url=gateway_url,
+        ca_file=str(tls.ca_file),
+        s3_endpoint=settings.s3_endpoint or "",
+        dynamodb_endpoint=settings.dynamodb_endpoint or "",
+        lambda_endpoint=settings.lambda_endpoint or "",
+        region=app.region,
+        started_at=time.time(),
+    )
+    env = _child_env(settings, extra={"ESB_STORES_PORT": str(stores_port)})
+    started: list[Proc] = []
+    try:
+        for name, argv, ready in _services(opts, settings, stores_port, tls.ca_file):
+            say(f"starting {name} ...")
+            proc = supervisor.spawn(name, argv, env=env, cwd=opts.project_dir, log_dir=opts.tree.logs)
+            started.append(proc)
+            boxstate.write(opts.tree.state, replace(state, procs=tuple(started)))
+            _wait_ready(proc, ready, opts.start_timeout_s)
+            if name == "stores":
+                _provision(app, settings, secrets, say)
+    except BaseException:
+        _stop_all(started)
+        boxstate.clear(opts.tree.state)
+        raise
+    final = replace(state, procs=tuple(started))
+    boxstate.write(opts.tree.state, final)
+    return final
+
+
+def down(tree: BuildTree, *, volumes: bool = False, say: Say = print) -> list[str]:
+    """Stop every process the box started; with volumes, delete its data. Returns what was done."""
+    done: list[str] = []
+    state = boxstate.read(tree.state)
+    if state is not None:
+        for proc in reversed(state.procs):
+            if proc.alive():
+                supervisor.stop(proc)
+                done.append(f"stopped {proc.name} (pid {proc.pid})")
+        boxstate.clear(tree.state)
+    tree.manager_socket.unlink(missing_ok=True)
+    if volumes:
+        for path in (tree.data, tree.logs):
+            if path.exists():
+                shutil.rmtree(path)
+                done.append(f"deleted {path}")
+    for line in done:
+        say(line)
+    if not done:
+        say("no box running")
+    return done
+
+
+def _services(opts: BoxOptions, settings: RuntimeSettings, stores_port: int, ca_file: Path):
+    py = sys.executable
+    return (
+        ("stores", [py, "-m", "esb_runtime.stores"], _http_ready(f"http://127.0.0.1:{stores_port}/moto-api/")),
+        ("manager", [py, "-m", "esb_runtime.manager"], _manager_ready(settings.manager_socket)),
+        (
+            "gateway",
+            [py, "-m", "gunicorn", "-c", "python:esb_runtime.gateway.gunicorn_conf", "esb_runtime.gateway.wsgi:application"],
+            _http_ready(f"https://127.0.0.1:{opts.gateway_port}/health", verify=str(ca_file)),
+        ),
+    )
+
+
+def _child_env(settings: RuntimeSettings, extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_PREFIXES)}
+    env.update(settings.to_env())
+    env.update(extra)
+    runtime_dir = str(settings.output_dir / "runtime")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [runtime_dir, env.get("PYTHONPATH", "")]))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _http_ready(url: str, verify: str | bool = False) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return httpx.get(url, timeout=1.0, verify=verify).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    return check
+
+
+def _manager_ready(sock: Path) -> Callable[[], bool]:
+    def check() -> bool:
+        if not sock.exists():
+            return False
+        try:
+            with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), timeout=1.0) as client:
+                return client.get("http://manager/v1/health").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return check
+
+
+def _wait_ready(proc: Proc, ready: Callable[[], bool], timeout_s: float) -> None:
+    ok = supervisor.wait_until(lambda: ready() or not proc.alive(), timeout_s, interval_s=0.05)
+    if ok and proc.alive():
+        return
+    why = "exited" if not proc.alive() else f"did not become ready within {timeout_s:.0f}s"
+    raise BoxError(
+        f"{proc.name} {why}; last lines of {proc.log_file}:\n{supervisor.tail(proc.log_file)}",
+        hint="run with --verbose for details",
+    )
+
+
+def _stop_all(procs: list[Proc]) -> None:
+    for proc in reversed(procs):
+        try:
+            supervisor.stop(proc, grace_s=5.0)
+        except BoxError:
+            pass
+
+
+def _ensure_tls(opts: BoxOptions):
+    from esb_runtime.tls import ensure_tls
+
+    names = ["localhost", "127.0.0.1", "::1", socket.gethostname()]
+    if opts.host not in names and opts.host not in ("0.0.0.0", "::"):
+        names.append(opts.host)
+    return ensure_tls(opts.tree.tls, names)
+
+
+def _provision(app: Application, settings: RuntimeSettings, secrets, say: Say) -> None:
+    from esb.provision import provision
+
+    report = provision(
+        app,
+        s3_endpoint=settings.s3_endpoint,
+        dynamodb_endpoint=settings.dynamodb_endpoint,
+        credentials=(secrets.aws_access_key_id, secrets.aws_secret_access_key),
+        region=app.region,
+    )
+    for line in str(report).splitlines():
+        say(f"  {line}")
+
+
+def _url_host(host: str) -> str:
+    # A wildcard bind is reached on loopback from this machine.
+    if host in ("0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,116 @@
+"""`esb status`: what the box serves, where, with which credentials, and its live sandboxes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from esb import box
+from esb.paths import BuildTree
+from esb_runtime import secrets as box_secrets
+
+AUTH_PATH = "/user/auth/v1"
+
+
+def collect(tree: BuildTree) -> dict[str, Any]:
+    """Status as the documented JSON shape; works whether or not the box is running."""
+    state = box.running_state(tree)
+    functions = _read_yaml(tree.functions_config).get("functions") or {}
+    routing = _read_yaml(tree.routing)
+    sandboxes = _sandboxes(tree.manager_socket) if state else []
+    secrets_file = tree.secrets / "box.json"
+    secrets = box_secrets.load(secrets_file) if secrets_file.exists() else None
+    counts: dict[str, int] = {}
+    for sandbox in sandboxes:
+        counts[sandbox.get("function", "")] = counts.get(sandbox.get("function", ""), 0) + 1
+    return {
+        "running": state is not None,
+        "engine": state.engine if state else None,
+        "gateway": {
+            "url": state.gateway_url if state else None,
+            "ca_file": state.ca_file if state else str(tree.tls / "ca.pem"),
+        },
+        "auth": {
+            "api_key": secrets.api_key if secrets else None,
+            "username": secrets.username if secrets else None,
+            "password": secrets.password if secrets else None,
+            "auth_path": AUTH_PATH,
+        },
+        "aws": {
+            "access_key_id": secrets.aws_access_key_id if secrets else None,
+            "secret_access_key": secrets.aws_secret_access_key if secrets else None,
+            "region": state.region if state else None,
+            "lambda_endpoint": state.lambda_endpoint if state else None,
+        },
+        "functions": [
+            {"name": name, "sandboxes": counts.get(name, 0), "memory_size": spec.get("memory_size"),
+             "timeout": spec.get("timeout")}
+            for name, spec in sorted(functions.items())
+        ],
+        "routes": [
+            {"method": r["method"], "path": r["path"], "function": r["function"], "auth": r.get("auth", True),
+             "event": r.get("event")}
+            for r in routing.get("routes") or []
+        ],
+        "sandboxes": sandboxes,
+        "stores": {
+            "s3_endpoint": state.s3_endpoint if state else None,
+            "dynamodb_endpoint": state.dynamodb_endpoint if state else None,
+            "data_dir": str(tree.data),
+        },
+        "processes": [
+            {"name": p.name, "pid": p.pid, "alive": p.alive()} for p in (state.procs if state else ())
+        ],
+    }
+
+
+def render_text(status: dict[str, Any]) -> str:
+    lines: list[str] = []
+    gw = status["gateway"]
+    if not status["running"]:
+        lines.append("box: not running (start it with `esb up -d`)")
+    else:
+        lines.append(f"box: running ({status['engine']} engine)")
+        lines.append(f"gateway: {gw['url']}   CA: {gw['ca_file']}")
+        stores = status["stores"]
+        lines.append(f"stores: s3 {stores['s3_endpoint']}  dynamodb {stores['dynamodb_endpoint']}")
+    auth = status["auth"]
+    if auth["api_key"]:
+        lines.append(f"auth: POST {auth['auth_path']}  x-api-key: {auth['api_key']}")
+        lines.append(f"      username: {auth['username']}  password: {auth['password']}")
+        aws = status["aws"]
+        lines.append(f"aws: access key {aws['access_key_id']}  secret {aws['secret_access_key']}")
+    lines.append("")
+    lines.append(f"{'METHOD':<8} {'PATH':<32} {'FUNCTION':<28} AUTH")
+    for route in status["routes"]:
+        auth_text = "jwt" if route["auth"] else "none"
+        lines.append(f"{route['method']:<8} {route['path']:<32} {route['function']:<28} {auth_text}")
+    lines.append("")
+    lines.append(f"{'FUNCTION':<36} SANDBOXES")
+    for fn in status["functions"]:
+        lines.append(f"{fn['name']:<36} {fn['sandboxes']}")
+    return "\n".join(lines)
+
+
+def render_json(status: dict[str, Any]) -> str:
+    return json.dumps(status, indent=2, sort_keys=True)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        return {}
+
+
+def _sandboxes(sock: Path) -> list[dict[str, Any]]:
+    try:
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), timeout=2.0) as client:
+            answer = client.get("http://manager/v1/sandboxes")
+            return list(answer.json()) if answer.status_code == 200 else []
+    except (httpx.HTTPError, ValueError):
+        return []

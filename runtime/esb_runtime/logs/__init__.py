@@ -1,0 +1,1 @@
+"""Log records and log stores (JSON lines, VictoriaLogs)."""
