@@ -1,0 +1,152 @@
+"""The `esb` shim: friendly command names over the doit tasks, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+from esb.errors import EsbError
+from esb.project import Project, load_project
+from esb.tasks.box import PARAMS, POS_ARGS
+
+BOX_HELP = {
+    "up": "start the box (gateway, manager, stores)",
+    "down": "stop the box",
+    "reset": "delete all data and start from a clean build",
+    "logs": "show log records",
+    "status": "show functions, routes, sandboxes and URLs",
+    "watch": "rebuild and reload on changes",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="esb", description="Edge Serverless Box: a SAM template in, a Lambda box out.")
+    parser.add_argument("-t", "--template", help="SAM template (default: ESB_TEMPLATE, ./template.yaml, project root, sample)")
+    parser.add_argument("--verbose", action="store_true", help="show tracebacks and task output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    init = sub.add_parser("init", help="write generator.yml (interactive unless --yes)")
+    init.add_argument("-y", "--yes", action="store_true", help="accept defaults, do not ask")
+    init.add_argument("--param", action="append", default=[], metavar="K=V", help="set a template parameter")
+    init.add_argument("--tag", help="image tag (default: latest)")
+    init.add_argument("--output-dir", help="output tree (default: .esb/)")
+    build = sub.add_parser("build", help="render and stage the output tree (incremental)")
+    build.add_argument("--no-cache", action="store_true", help="redo every step")
+    build.add_argument("--dry-run", action="store_true", help="print what would be written; write nothing")
+    for command, params in PARAMS.items():
+        box = sub.add_parser(command, help=BOX_HELP[command])
+        if command in POS_ARGS:
+            box.add_argument(POS_ARGS[command], nargs="?", help="function name")
+        for param in params:
+            flags = [f"--{param['long']}"] + ([f"-{param['short']}"] if param.get("short") else [])
+            if param["type"] is bool:
+                box.add_argument(*flags, dest=param["name"], action="store_true", help=param["help"])
+            else:
+                choices = [c for c, _ in param.get("choices", ())] or None
+                box.add_argument(*flags, dest=param["name"], default=param["default"], choices=choices, help=param["help"])
+    return parser
+
+
+def _project(args: argparse.Namespace) -> Project:
+    return load_project(args.template, cwd=Path.cwd(), env=os.environ)
+
+
+def _context(args: argparse.Namespace) -> Any:
+    from esb.tasks.context import build_context
+
+    ctx = build_context(_project(args), verbose=args.verbose)
+    for warning in ctx.app.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
+    return ctx
+
+
+def run_doit(ctx: Any, doit_args: list[str]) -> int:
+    """Run doit in-process over the esb tasks with this context's DOIT_CONFIG."""
+    from doit.cmd_base import ModuleTaskLoader
+    from doit.doit_cmd import DoitMain
+
+    from esb.tasks import context
+    from esb.tasks.index import task_creators
+
+    namespace = {**task_creators(), "DOIT_CONFIG": context.doit_config(ctx)}
+    context.use(ctx)
+    try:
+        return DoitMain(ModuleTaskLoader(namespace)).run(doit_args)
+    finally:
+        context.use(None)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from esb.init_wizard import parse_assignments, run_wizard
+
+    run_wizard(
+        _project(args), assume_yes=args.yes, overrides=parse_assignments(args.param),
+        tag=args.tag, output_dir=args.output_dir, out=sys.stdout,
+    )
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    ctx = _context(args)
+    if args.dry_run:
+        from esb.tasks.plan import dry_run
+
+        lines = dry_run(ctx)
+        for line in lines:
+            print(f"would {line}")
+        print(f"dry run: {len(lines)} change(s), nothing written")
+        return 0
+    print(f"building {ctx.project.template} -> {ctx.tree.root}")
+    return run_doit(ctx, ["run", *(["--always-execute"] if args.no_cache else []), "build"])
+
+
+def box_command(command: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        doit_args = ["run", command]
+        for param in PARAMS[command]:
+            value = getattr(args, param["name"])
+            if param["type"] is bool:
+                doit_args += [f"--{param['long']}"] if value else []
+            else:
+                doit_args.append(f"--{param['long']}={value}")
+        if command in POS_ARGS and getattr(args, POS_ARGS[command]):
+            doit_args.append(getattr(args, POS_ARGS[command]))
+        return run_doit(_context(args), doit_args)
+
+    return run
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "init": cmd_init,
+    "build": cmd_build,
+    **{command: box_command(command) for command in PARAMS},
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed usage or help
+        return int(exc.code or 0)
+    try:
+        return COMMANDS[args.command](args)
+    except EsbError as exc:
+        if args.verbose:
+            traceback.print_exc()
+        sys.stderr.write(f"error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,123 @@
+"""Bodies of the box commands (up, down, reset, status, logs, watch), run as doit python-actions."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+
+from esb import box, status
+from esb.box import BoxOptions
+from esb.errors import BoxError, ConfigError, NotAvailableError
+from esb.paths import cache_dir
+from esb.tasks.context import BuildContext
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def resolve_engine(requested: str) -> str:
+    if requested in ("", "auto", "process"):
+        # The docker engine is reached with --engine docker; auto stays on the engine that needs nothing.
+        return "process"
+    if requested == "docker":
+        raise NotAvailableError(
+            "`esb up --engine docker` is not available yet: the compose stack is not wired into `up`",
+            hint="use --engine process (the default)",
+        )
+    raise ConfigError(f"unknown engine {requested!r}", hint="use auto, process or docker")
+
+
+def box_options(ctx: BuildContext, engine: str) -> BoxOptions:
+    from esb.rie import ensure_rie
+
+    rie = ensure_rie(cache_dir(), explicit=os.environ.get("ESB_RIE_PATH") or None)
+    project = ctx.project
+    return BoxOptions(
+        tree=ctx.tree,
+        project_dir=project.project_dir,
+        rie_path=rie,
+        engine=engine,
+        host=project.bind,
+        gateway_port=int(os.environ.get("ESB_GATEWAY_PORT") or project.ports.gateway),
+    )
+
+
+def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, engine: str = "auto",
+               watch: bool = False) -> None:
+    if watch:
+        raise NotAvailableError("`esb up --watch` is not available yet", hint="rerun `esb build` after a change")
+    opts = box_options(ctx, resolve_engine(engine))
+    state = box.up(opts, ctx.app, say=_say)
+    _say("")
+    _say(status.render_text(status.collect(ctx.tree)))
+    _say("")
+    _say(f"gateway: {state.gateway_url}  (CA: {state.ca_file})")
+    if detach:
+        _say("box running in the background; stop it with `esb down`")
+        return
+    _say("press Ctrl-C to stop")
+    _serve_foreground(ctx)
+
+
+def _serve_foreground(ctx: BuildContext) -> None:
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            state = box.running_state(ctx.tree)
+            if state is None or len(state.running()) < len(state.procs):
+                _say("a box process exited; stopping the box")
+                break
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        box.down(ctx.tree, say=_say)
+
+
+def down_command(ctx: BuildContext, volumes: bool = False) -> None:
+    box.down(ctx.tree, volumes=volumes, say=_say)
+
+
+def reset_command(ctx: BuildContext, yes: bool = False) -> None:
+    if not yes and not _confirm(f"delete all data under {ctx.tree.root} and rebuild? [y/N] "):
+        _say("reset cancelled; nothing deleted")
+        return
+    done = box.down(ctx.tree, volumes=True, say=lambda _: None)
+    _say("reset: " + ("; ".join(done) if done else "nothing was running and no data existed"))
+    from esb.cli import run_doit
+
+    code = run_doit(ctx, ["run", "--always-execute", "build"])
+    if code != 0:
+        raise BoxError("rebuild failed during reset", hint="see the errors above")
+    up_command(ctx, detach=True)
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin or not sys.stdin.isatty():
+        raise ConfigError("reset needs confirmation", hint="run it in a terminal or pass --yes")
+    return input(question).strip().lower() in ("y", "yes")
+
+
+def status_command(ctx: BuildContext, json: bool = False) -> None:
+    info = status.collect(ctx.tree)
+    _say(status.render_json(info) if json else status.render_text(info))
+
+
+def logs_command(ctx: BuildContext, function: str | None = None, follow: bool = False, since: str = "",
+                 trace: str = "", request: str = "", grep: str = "", json: bool = False) -> None:
+    from esb import logquery
+
+    code = logquery.logs_command(
+        ctx.tree, function=function or None, follow=follow, since=since or None, trace=trace or None,
+        request=request or None, grep=grep or None, as_json=json,
+    )
+    if code:
+        raise BoxError("reading logs failed")
+
+
+def watch_command(ctx: BuildContext) -> None:
+    raise NotAvailableError("`esb watch` is not available yet", hint="rerun `esb build`; the box reloads the new build")

@@ -1,0 +1,218 @@
+"""Project settings: generator.yml, template discovery, and the frozen Project built once at the CLI edge."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from esb.errors import ConfigError
+from esb.paths import P, BuildTree
+
+GENERATOR_FILE = "generator.yml"
+DEFAULT_TEMPLATE = "template.yaml"
+DEFAULT_OUTPUT = ".esb/"
+
+
+@dataclass(frozen=True)
+class Images:
+    """Images of the compose stack; every one can be overridden in generator.yml `images:`."""
+
+    # Function base image; `{version}` is replaced by the runtime's version (python3.11 -> 3.11).
+    base: str = "public.ecr.aws/lambda/python:{version}"
+    python: str = "python:3.11-slim-bookworm"  # base of the gateway and manager images
+    gateway: str = ""  # empty: built from <out>/gateway.Dockerfile as <name>-gateway:<tag>
+    manager: str = ""
+    s3: str = "rustfs/rustfs:1.0.0-alpha.58"
+    dynamodb: str = "scylladb/scylla:6.2.3"
+    logs: str = "victoriametrics/victoria-logs:v1.24.0-victorialogs"
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Host ports of the compose stack (container ports are fixed)."""
+
+    gateway: int = 8443
+    s3: int = 9000
+    dynamodb: int = 8000
+    logs: int = 9428
+
+
+@dataclass(frozen=True)
+class Generator:
+    """The parsed generator.yml (all sections optional)."""
+
+    name: str | None = None
+    tag: str = "latest"
+    sam_template: str = DEFAULT_TEMPLATE
+    output_dir: str = DEFAULT_OUTPUT
+    parameters: tuple[tuple[str, str], ...] = ()
+    images: Images = field(default_factory=Images)
+    ports: Ports = field(default_factory=Ports)
+    bind: str = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Project:
+    """Everything a build needs to know about one project, resolved once."""
+
+    project_dir: Path
+    template: Path
+    output: BuildTree
+    name: str  # stack name
+    tag: str = "latest"
+    parameters: tuple[tuple[str, str], ...] = ()
+    images: Images = field(default_factory=Images)
+    ports: Ports = field(default_factory=Ports)
+    bind: str = "127.0.0.1"
+    generator_file: Path | None = None
+    template_source: str = "bundled"  # argument | env | cwd | project | bundled
+
+    @property
+    def params(self) -> dict[str, str]:
+        return dict(self.parameters)
+
+    def with_parameters(self, extra: Mapping[str, str]) -> Project:
+        merged = {**self.params, **extra}
+        return replace(self, parameters=tuple(sorted(merged.items())))
+
+
+def _section(doc: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    value = doc.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"`{key}` must be a mapping", where=where, hint=f"write `{key}:` followed by indented keys")
+    return value
+
+
+def _dataclass_from(cls: type, values: Mapping[str, Any], where: str, section: str) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"unknown key `{section}.{unknown[0]}`", where=where, hint=f"known keys: {', '.join(sorted(known))}"
+        )
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        expected = type(getattr(cls(), key))
+        try:
+            out[key] = expected(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"`{section}.{key}` must be a {expected.__name__}", where=where) from exc
+    return cls(**out)
+
+
+def parse_generator(text: str, where: str) -> Generator:
+    """Parse generator.yml text; `where` names the file in errors."""
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"{where}:{mark.line + 1}" if mark else where
+        raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', exc)}", where=line) from exc
+    if not isinstance(doc, Mapping):
+        raise ConfigError("generator.yml must be a mapping", where=where, hint="see `esb init`")
+    app = _section(doc, "app", where)
+    paths = _section(doc, "paths", where)
+    params = _section(doc, "parameters", where)
+    return Generator(
+        name=str(app["name"]) if app.get("name") else None,
+        tag=str(app.get("tag") or "latest"),
+        sam_template=str(paths.get("sam_template") or DEFAULT_TEMPLATE),
+        output_dir=str(paths.get("output_dir") or DEFAULT_OUTPUT),
+        parameters=tuple(sorted((str(k), _param_text(v)) for k, v in params.items())),
+        images=_dataclass_from(Images, _section(doc, "images", where), where, "images"),
+        ports=_dataclass_from(Ports, _section(doc, "ports", where), where, "ports"),
+        bind=str(doc.get("bind") or "127.0.0.1"),
+    )
+
+
+def _param_text(value: Any) -> str:
+    # YAML reads `true`/`3` as bool/int; CloudFormation parameters are strings.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def read_generator(path: Path) -> Generator:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", where=str(path)) from exc
+    return parse_generator(text, str(path))
+
+
+def find_generator(start: Path) -> Path | None:
+    """The nearest generator.yml walking up from `start`."""
+    for directory in (start, *start.parents):
+        candidate = directory / GENERATOR_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def stack_name_for(text: str) -> str:
+    """A CloudFormation-like stack name from a directory or app name."""
+    cleaned = re.sub(r"[^A-Za-z0-9-]+", "-", text).strip("-")
+    return cleaned or "esb"
+
+
+def _locate(template_arg: str | None, cwd: Path, env: Mapping[str, str]) -> tuple[Path, str, Path | None]:
+    """Template path, how it was found, and the generator.yml that goes with it (if any)."""
+    for source, raw in (("argument", template_arg), ("env", env.get("ESB_TEMPLATE"))):
+        if raw:
+            path = (cwd / raw).resolve()
+            if path.is_dir():
+                path = path / DEFAULT_TEMPLATE
+            if not path.is_file():
+                label = "--template" if source == "argument" else "ESB_TEMPLATE"
+                raise ConfigError(f"template not found: {path}", where=label, hint="give the path of a SAM template.yaml")
+            gen = path.parent / GENERATOR_FILE
+            return path, source, gen if gen.is_file() else None
+    local = cwd / DEFAULT_TEMPLATE
+    if local.is_file():
+        gen = cwd / GENERATOR_FILE
+        return local.resolve(), "cwd", gen if gen.is_file() else None
+    gen_path = find_generator(cwd)
+    if gen_path is not None:
+        gen = read_generator(gen_path)
+        path = (gen_path.parent / gen.sam_template).resolve()
+        if not path.is_file():
+            raise ConfigError(
+                f"paths.sam_template points to a missing file: {path}", where=str(gen_path), hint="fix the path or run `esb init`"
+            )
+        return path, "project", gen_path
+    return P.sample_template, "bundled", None
+
+
+def load_project(template_arg: str | None = None, *, cwd: Path, env: Mapping[str, str]) -> Project:
+    """Discover the template and read generator.yml: --template, ESB_TEMPLATE, ./template.yaml, project root, sample."""
+    template, source, gen_path = _locate(template_arg, cwd.resolve(), env)
+    gen = read_generator(gen_path) if gen_path else Generator()
+    if gen_path is not None:
+        project_dir = gen_path.parent.resolve()
+    elif source in ("argument", "env"):
+        project_dir = template.parent
+    else:
+        project_dir = cwd.resolve()
+    output = (project_dir / gen.output_dir).resolve()
+    if output == project_dir:
+        where = str(gen_path) if gen_path else "generator.yml"
+        raise ConfigError("paths.output_dir must not be the project directory", where=where, hint="use `.esb/`")
+    return Project(
+        project_dir=project_dir,
+        template=template,
+        output=BuildTree(output),
+        name=stack_name_for(gen.name or template.parent.name),
+        tag=gen.tag,
+        parameters=gen.parameters,
+        images=gen.images,
+        ports=gen.ports,
+        bind=gen.bind,
+        generator_file=gen_path,
+        template_source=source,
+    )

@@ -1,0 +1,42 @@
+"""View-model and renderer of functions/<Name>/Dockerfile (one Lambda function image)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from esb.errors import BuildError
+from esb.model import Application, Function
+from esb.project import Project
+from esb.render.environment import render
+from esb.render.functions import layer_names
+
+
+def runtime_version(fn: Function) -> str:
+    if not fn.runtime.startswith("python3"):
+        raise BuildError(
+            f"runtime {fn.runtime} is not supported", where=f"{fn.logical_id}.Runtime", hint="use a python3.x runtime"
+        )
+    return fn.runtime.removeprefix("python")
+
+
+def base_image(fn: Function, settings: Project) -> str:
+    return settings.images.base.replace("{version}", runtime_version(fn))
+
+
+def dockerfile_view(app: Application, fn: Function, settings: Project) -> dict[str, Any]:
+    return {
+        "base_image": base_image(fn, settings),
+        "layers": layer_names(app, fn),
+        "labels": {"esb.project": app.stack_name, "esb.function": fn.name, "esb.architecture": fn.architecture},
+        # What the RIE reads to report the function's name, timeout and memory like Lambda does.
+        "environment": {
+            "AWS_LAMBDA_FUNCTION_NAME": fn.name,
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+        },
+        "cmd": [fn.handler],
+    }
+
+
+def render_dockerfile(app: Application, fn: Function, settings: Project) -> str:
+    return render("function.Dockerfile.j2", **dockerfile_view(app, fn, settings))

@@ -1,0 +1,60 @@
+"""API fronts: explicit AWS::Serverless::Api/HttpApi and SAM's implicit ServerlessRestApi/HttpApi."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from esb.model import Api
+from esb.sam.context import LoadContext
+from esb.sam.cors import list_cors, rest_api_cors
+from esb.sam.scalars import cfn_str, is_scalar
+
+IMPLICIT_REST = "ServerlessRestApi"
+IMPLICIT_HTTP = "ServerlessHttpApi"
+DEFAULT_STAGE = {"Api": "Prod", "HttpApi": "$default"}
+
+# Properties that shape a deployed API but mean nothing for a local gateway.
+_QUIET = frozenset({
+    "AccessLogSetting", "AccessLogSettings", "AlwaysDeploy", "ApiKeySourceType", "BinaryMediaTypes",
+    "CacheClusterEnabled", "CacheClusterSize", "CanarySetting", "DefaultRouteSettings", "DefinitionBody",
+    "DefinitionUri", "Description", "DisableExecuteApiEndpoint", "Domain", "EndpointConfiguration",
+    "FailOnWarnings", "GatewayResponses", "MergeDefinitions", "MethodSettings", "MinimumCompressionSize",
+    "Mode", "Models", "Name", "OpenApiVersion", "PropagateTags", "RouteSettings", "StageVariables",
+    "Tags", "TracingEnabled", "Variables",
+})
+
+
+def build_api(
+    ctx: LoadContext, logical_id: str, kind: Literal["Api", "HttpApi"], props: dict[str, Any]
+) -> Api:
+    """One Api from resolved, globals-merged properties."""
+    path = ("Resources", logical_id, "Properties")
+    cors_key = "Cors" if kind == "Api" else "CorsConfiguration"
+    known = {"StageName", "Auth", cors_key}
+    for key in props:
+        if key not in known and key not in _QUIET:
+            ctx.warn(logical_id, key, "not supported, ignored")
+    stage = props.get("StageName", DEFAULT_STAGE[kind])
+    if not is_scalar(stage) or cfn_str(stage) == "":
+        ctx.fail((*path, "StageName"), "StageName must be a non-empty string")
+    if kind == "Api":
+        cors = rest_api_cors(ctx, props.get("Cors"), (*path, "Cors"))
+    else:
+        cors = list_cors(ctx, props.get("CorsConfiguration"), (*path, "CorsConfiguration"))
+    return Api(
+        logical_id=logical_id,
+        kind=kind,
+        stage=cfn_str(stage),
+        cors=cors,
+        auth_default=_auth_default(ctx, props.get("Auth"), (*path, "Auth")),
+    )
+
+
+def _auth_default(ctx: LoadContext, auth: Any, path: tuple[str, ...]) -> bool:
+    """Routes need a token unless the API's DefaultAuthorizer is NONE (events may still opt out)."""
+    if auth is None:
+        return True
+    if not isinstance(auth, dict):
+        ctx.fail(path, "Auth must be a mapping")
+    default = auth.get("DefaultAuthorizer")
+    return not (isinstance(default, str) and default.upper() == "NONE")

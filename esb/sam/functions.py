@@ -1,0 +1,166 @@
+"""AWS::Serverless::Function and AWS::Serverless::LayerVersion → model Function and Layer."""
+
+from __future__ import annotations
+
+from pathlib import Path as FsPath
+from typing import Any
+
+from esb.model import Api, Function, FunctionUrl, Layer
+from esb.sam.context import LoadContext
+from esb.sam.cors import list_cors
+from esb.sam.events import build_events
+from esb.sam.scalars import cfn_str, is_scalar, to_int
+
+Path = tuple[str, ...]
+ARCHITECTURES = ("x86_64", "arm64")
+
+_HANDLED = frozenset({
+    "FunctionName", "CodeUri", "Handler", "Runtime", "Timeout", "MemorySize", "Architectures",
+    "Environment", "Layers", "ReservedConcurrentExecutions", "FunctionUrlConfig", "Events", "PackageType",
+})
+# Accepted without a word: they matter in AWS (IAM, networking, deployment) but not in a local box.
+_QUIET = frozenset({
+    "AssumeRolePolicyDocument", "AutoPublishAlias", "AutoPublishAliasAllProperties", "AutoPublishCodeSha256",
+    "CodeSigningConfigArn", "DeadLetterQueue", "DeploymentPreference", "Description", "EphemeralStorage",
+    "EventInvokeConfig", "FileSystemConfigs", "KmsKeyArn", "LoggingConfig", "PermissionsBoundary", "Policies",
+    "PropagateTags", "ProvisionedConcurrencyConfig", "RecursiveLoop", "Role", "RolePath",
+    "RuntimeManagementConfig", "SnapStart", "SourceKMSKeyArn", "Tags", "Tracing", "VersionDescription",
+    "VpcConfig",
+})
+
+
+def code_dir(ctx: LoadContext, value: Any, path: Path, owner: str, prop: str) -> FsPath:
+    """An existing local directory, relative to the template's directory."""
+    if not is_scalar(value) or cfn_str(value) == "":
+        ctx.fail(path, f"{prop} must be a local directory path", f"S3 locations are not supported; set {prop}: src/")
+    directory = (ctx.base_dir / cfn_str(value)).resolve()
+    if not directory.is_dir():
+        ctx.fail(
+            path, f"{prop} directory '{cfn_str(value)}' of {owner} does not exist",
+            f"create {directory} or fix {prop}",
+        )
+    return directory
+
+
+def build_layer(ctx: LoadContext, logical_id: str, name: str, props: dict[str, Any]) -> Layer:
+    path = ("Resources", logical_id, "Properties")
+    for key in props:
+        if key not in ("ContentUri", "LayerName", "CompatibleRuntimes", "CompatibleArchitectures",
+                       "Description", "LicenseInfo", "RetentionPolicy", "PublishLambdaVersion"):
+            ctx.warn(logical_id, key, "not supported, ignored")
+    if "ContentUri" not in props:
+        ctx.fail(path, f"LayerVersion {logical_id} has no ContentUri", "set ContentUri to the layer's directory")
+    runtimes = props.get("CompatibleRuntimes") or []
+    if not isinstance(runtimes, list) or not all(is_scalar(r) for r in runtimes):
+        ctx.fail((*path, "CompatibleRuntimes"), "CompatibleRuntimes must be a list of runtime names")
+    return Layer(
+        logical_id=logical_id,
+        name=name,
+        content_uri=code_dir(ctx, props["ContentUri"], (*path, "ContentUri"), logical_id, "ContentUri"),
+        compatible_runtimes=tuple(sorted({cfn_str(r) for r in runtimes})),
+    )
+
+
+def build_function(
+    ctx: LoadContext,
+    logical_id: str,
+    name: str,
+    props: dict[str, Any],
+    apis: dict[str, Api],
+    layer_ids: dict[str, str],
+) -> Function:
+    """One Function from resolved, globals-merged properties; layer_ids maps layer ARN → logical id."""
+    path = ("Resources", logical_id, "Properties")
+    for key in props:
+        if key not in _HANDLED and key not in _QUIET:
+            ctx.warn(logical_id, key, "not supported, ignored")
+    if cfn_str(props.get("PackageType", "Zip")) != "Zip":
+        ctx.fail((*path, "PackageType"), "PackageType Image is not supported", "use a Zip function with CodeUri")
+    handler = _required_text(ctx, props, "Handler", path, "e.g. Handler: app.handler (or set it in Globals)")
+    runtime = _required_text(ctx, props, "Runtime", path, "e.g. Runtime: python3.12 (or set it in Globals)")
+    if not runtime.startswith("python3"):
+        ctx.warn(logical_id, "Runtime", f"runtime {runtime} is not supported (python3.x only); it will not run")
+    return Function(
+        logical_id=logical_id,
+        name=name,
+        code_uri=code_dir(ctx, props.get("CodeUri", "."), (*path, "CodeUri"), logical_id, "CodeUri"),
+        handler=handler,
+        runtime=runtime,
+        timeout=_int(ctx, props, "Timeout", path, 3),
+        memory_size=_int(ctx, props, "MemorySize", path, 128),
+        architecture=_architecture(ctx, props.get("Architectures"), (*path, "Architectures")),
+        environment=_environment(ctx, props.get("Environment"), (*path, "Environment")),
+        layers=_layers(ctx, logical_id, props.get("Layers"), (*path, "Layers"), layer_ids),
+        reserved_concurrency=_int(ctx, props, "ReservedConcurrentExecutions", path, None),
+        events=build_events(ctx, logical_id, props.get("Events"), apis),
+        function_url=_function_url(ctx, props.get("FunctionUrlConfig"), (*path, "FunctionUrlConfig")),
+    )
+
+
+def _required_text(ctx: LoadContext, props: dict, key: str, path: Path, hint: str) -> str:
+    value = props.get(key)
+    if not is_scalar(value) or cfn_str(value) == "":
+        ctx.fail((*path, key), f"{key} is required", hint)
+    return cfn_str(value)
+
+
+def _int(ctx: LoadContext, props: dict, key: str, path: Path, default: int | None) -> int | None:
+    if key not in props:
+        return default
+    try:
+        return to_int(props[key])
+    except ValueError:
+        ctx.fail((*path, key), f"{key} must be a whole number, got '{props[key]}'")
+
+
+def _architecture(ctx: LoadContext, value: Any, path: Path) -> str:
+    if value is None:
+        return "x86_64"
+    if not isinstance(value, list) or len(value) != 1 or cfn_str(value[0]) not in ARCHITECTURES:
+        ctx.fail(path, "Architectures must be [x86_64] or [arm64]")
+    return cfn_str(value[0])
+
+
+def _environment(ctx: LoadContext, value: Any, path: Path) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        ctx.fail(path, "Environment must be a mapping with Variables")
+    variables = value.get("Variables") or {}
+    if not isinstance(variables, dict):
+        ctx.fail((*path, "Variables"), "Environment.Variables must be a mapping")
+    result = []
+    for key, item in variables.items():
+        if not is_scalar(item):
+            ctx.fail((*path, "Variables", key), f"environment variable {key} must be a string, not a list or mapping")
+        result.append((str(key), cfn_str(item)))
+    return tuple(sorted(result))
+
+
+def _layers(ctx: LoadContext, owner: str, value: Any, path: Path, layer_ids: dict[str, str]) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        ctx.fail(path, "Layers must be a list")
+    result: list[str] = []
+    for item in value:
+        if not is_scalar(item):
+            ctx.fail(path, "each layer must be a layer ARN or !Ref of a LayerVersion")
+        ref = cfn_str(item)
+        if ref in layer_ids:
+            if layer_ids[ref] not in result:
+                result.append(layer_ids[ref])
+        else:
+            ctx.warn(owner, "Layers", f"layer {ref} is not a LayerVersion in this template, ignored")
+    return tuple(result)
+
+
+def _function_url(ctx: LoadContext, value: Any, path: Path) -> FunctionUrl | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        ctx.fail(path, "FunctionUrlConfig must be a mapping with AuthType")
+    auth_type = cfn_str(value.get("AuthType", "")).upper()
+    if auth_type not in ("NONE", "AWS_IAM"):
+        ctx.fail((*path, "AuthType"), "FunctionUrlConfig.AuthType must be NONE or AWS_IAM")
+    return FunctionUrl(auth_type=auth_type, cors=list_cors(ctx, value.get("Cors"), (*path, "Cors")))

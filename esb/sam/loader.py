@@ -1,0 +1,180 @@
+"""load_application: a SAM template file in, a fully resolved esb.model.Application out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from esb.errors import TemplateError
+from esb.model import Api, Application, Bucket, Function, Layer, Table
+from esb.sam.apis import IMPLICIT_HTTP, IMPLICIT_REST, build_api
+from esb.sam.buckets import build_bucket
+from esb.sam.context import LoadContext
+from esb.sam.events import implicit_api_kinds
+from esb.sam.functions import build_function, build_layer
+from esb.sam.globals_merge import merge_globals, read_globals
+from esb.sam.parameters import resolve_parameters
+from esb.sam.references import BUCKET_TYPE, SamResource
+from esb.sam.resolver import Resolver
+from esb.sam.tables import build_simple_table, build_table
+from esb.sam.yaml_loader import load_template
+
+_TOP_LEVEL = frozenset({
+    "AWSTemplateFormatVersion", "Transform", "Description", "Metadata", "Parameters", "Mappings",
+    "Conditions", "Globals", "Resources", "Outputs", "Rules",
+})
+_RESOURCE_KEYS = frozenset({
+    "Type", "Properties", "Condition", "DependsOn", "Metadata", "DeletionPolicy", "UpdateReplacePolicy",
+    "UpdatePolicy", "CreationPolicy",
+})
+_IMPLICIT_TYPES = {
+    "Api": (IMPLICIT_REST, "AWS::Serverless::Api"),
+    "HttpApi": (IMPLICIT_HTTP, "AWS::Serverless::HttpApi"),
+}
+
+
+def default_stack_name(template: Path) -> str:
+    """The template directory's name, lower case, anything outside [a-z0-9-] as '-'."""
+    return re.sub(r"[^a-z0-9-]", "-", template.resolve().parent.name.lower()) or "esb"
+
+
+def load_application(
+    template: Path,
+    parameters: Mapping[str, str] | None = None,
+    *,
+    stack_name: str | None = None,
+    region: str = "us-east-1",
+    account_id: str = "000000000000",
+) -> Application:
+    """Read, resolve and validate a SAM template; every problem is a TemplateError with its place."""
+    template = Path(template).resolve()
+    raw = load_template(template)
+    ctx = LoadContext(template, raw, region, account_id, stack_name or default_stack_name(template))
+    for key in raw:
+        if key not in _TOP_LEVEL:
+            ctx.warn("Template", str(key), "not a template section, ignored")
+    params, shown = resolve_parameters(ctx, parameters)
+    resources = _read_resources(ctx)
+    resolver = Resolver(ctx, params, resources, excluded=set())
+    _apply_conditions(ctx, resolver, resources)
+    _add_implicit_apis(resources)
+    return _Builder(ctx, resolver, resources, read_globals(ctx)).build(shown)
+
+
+def _read_resources(ctx: LoadContext) -> dict[str, SamResource]:
+    raw = ctx.raw.get("Resources")
+    if not isinstance(raw, dict) or not raw:
+        ctx.fail(("Resources",), "the template has no Resources", "add at least one AWS::Serverless::Function")
+    resources = {}
+    for lid, body in raw.items():
+        path = ("Resources", str(lid))
+        if not isinstance(body, dict) or not isinstance(body.get("Type"), str):
+            ctx.fail(path, f"resource {lid} needs a Type")
+        props = body.get("Properties") or {}
+        if not isinstance(props, dict):
+            ctx.fail((*path, "Properties"), f"Properties of {lid} must be a mapping")
+        for key in body:
+            if key not in _RESOURCE_KEYS:
+                ctx.warn(str(lid), str(key), "not a resource attribute, ignored")
+        resources[str(lid)] = SamResource(str(lid), body["Type"], props)
+    return resources
+
+
+def _apply_conditions(ctx: LoadContext, resolver: Resolver, resources: dict[str, SamResource]) -> None:
+    """Drop resources whose Condition is false; conditions cannot refer to resources, so this is safe first."""
+    for lid in list(resources):
+        condition = ctx.raw["Resources"][lid].get("Condition")
+        if condition is None:
+            continue
+        if not isinstance(condition, str):
+            ctx.fail(("Resources", lid, "Condition"), "Condition must be a condition name")
+        if not resolver.condition(condition, ("Resources", lid, "Condition")):
+            del resources[lid]
+            resolver.excluded.add(lid)
+
+
+def _add_implicit_apis(resources: dict[str, SamResource]) -> None:
+    kinds: set[str] = set()
+    for resource in resources.values():
+        if resource.type == "AWS::Serverless::Function":
+            kinds |= implicit_api_kinds(resource.properties.get("Events"))
+    for kind in sorted(kinds):
+        lid, rtype = _IMPLICIT_TYPES[kind]
+        resources.setdefault(lid, SamResource(lid, rtype, {}))
+
+
+class _Builder:
+    """Turns the included resources into model objects, in dependency order (layers, apis, rest)."""
+
+    def __init__(
+        self, ctx: LoadContext, resolver: Resolver, resources: dict[str, SamResource], globals_: dict[str, dict]
+    ) -> None:
+        self.ctx, self.resolver, self.resources, self.globals = ctx, resolver, resources, globals_
+
+    def _props(self, resource: SamResource, section: str | None = None) -> dict[str, Any]:
+        merged = merge_globals(self.globals.get(section, {}), resource.properties) if section else resource.properties
+        return self.resolver.resolve(merged, ("Resources", resource.logical_id, "Properties"))
+
+    def _name(self, lid: str) -> str:
+        return self.resolver.refs.physical_name(lid)
+
+    def _simple(self, resources: list[SamResource], builder: Any, section: str | None = None) -> list[Any]:
+        """Build each resource with `builder(ctx, logical_id, physical_name, props)`."""
+        return [
+            builder(self.ctx, r.logical_id, self._name(r.logical_id), self._props(r, section)) for r in resources
+        ]
+
+    def build(self, shown: tuple[tuple[str, str], ...]) -> Application:
+        by_type: dict[str, list[SamResource]] = {}
+        for resource in self.resources.values():
+            by_type.setdefault(resource.type, []).append(resource)
+        layers: list[Layer] = self._simple(by_type.pop("AWS::Serverless::LayerVersion", []), build_layer)
+        layer_ids = {self.resolver.refs.layer_arn(layer.logical_id): layer.logical_id for layer in layers}
+        # APIs first: function events need each API's kind and default auth.
+        apis: dict[str, Api] = {}
+        for kind in ("Api", "HttpApi"):
+            for resource in by_type.pop(f"AWS::Serverless::{kind}", []):
+                apis[resource.logical_id] = build_api(self.ctx, resource.logical_id, kind, self._props(resource, kind))
+        functions: list[Function] = [
+            build_function(
+                self.ctx, r.logical_id, self._name(r.logical_id), self._props(r, "Function"), apis, layer_ids
+            )
+            for r in by_type.pop("AWS::Serverless::Function", [])
+        ]
+        tables: list[Table] = [
+            *self._simple(by_type.pop("AWS::DynamoDB::Table", []), build_table),
+            *self._simple(by_type.pop("AWS::Serverless::SimpleTable", []), build_simple_table, "SimpleTable"),
+        ]
+        buckets: list[Bucket] = self._simple(by_type.pop(BUCKET_TYPE, []), build_bucket)
+        for rtype, rest in by_type.items():
+            for resource in rest:
+                self.ctx.warn(resource.logical_id, None, f"resource type {rtype} not supported, ignored")
+        self._check_unique_names("function", [f.name for f in functions])
+        self._check_unique_names("table", [t.name for t in tables])
+        self._check_unique_names("bucket", [b.name for b in buckets])
+        ctx = self.ctx
+        return Application(
+            template_path=ctx.template,
+            stack_name=ctx.stack_name,
+            region=ctx.region,
+            account_id=ctx.account_id,
+            parameters=shown,
+            functions=tuple(sorted(functions, key=lambda f: f.logical_id)),
+            layers=tuple(sorted(layers, key=lambda layer: layer.logical_id)),
+            apis=tuple(sorted(apis.values(), key=lambda a: a.logical_id)),
+            tables=tuple(sorted(tables, key=lambda t: t.logical_id)),
+            buckets=tuple(sorted(buckets, key=lambda b: b.logical_id)),
+            warnings=tuple(ctx.warnings),
+        )
+
+    def _check_unique_names(self, what: str, names: list[str]) -> None:
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise TemplateError(
+                    f"two {what}s are named '{name}'", where=self.ctx.template.name,
+                    hint=f"give each {what} its own name",
+                )
+            seen.add(name)

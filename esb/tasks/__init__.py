@@ -1,0 +1,1 @@
+"""doit task creators of esb, one module per concern."""

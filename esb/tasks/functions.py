@@ -1,0 +1,151 @@
+"""Per-function doit tasks (one subtask per SAM function, keyed by logical id): deps, stage, dockerfile."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+from doit.tools import config_changed
+
+from esb.errors import BuildError
+from esb.model import Function
+from esb.render import render_dockerfile
+from esb.tasks.context import BuildContext, current
+from esb.tasks.report import guarded
+from esb.tasks.writer import list_files, remove_tree, sync_tree, tree_hash, write_if_changed
+
+
+def requirements_file(fn: Function) -> Path:
+    return fn.code_uri / "requirements.txt"
+
+
+def vendor_dir(fn: Function) -> Path:
+    return fn.code_uri / "vendor"
+
+
+def deps_marker(ctx: BuildContext, fn: Function) -> Path:
+    return ctx.tree.markers / f"deps-{fn.name}.json"
+
+
+def source_files(ctx: BuildContext, fn: Function) -> list[str]:
+    if not fn.code_uri.is_dir():
+        raise BuildError(f"CodeUri is not a directory: {fn.code_uri}", where=f"{fn.logical_id}.CodeUri")
+    return list_files(fn.code_uri, exclude=[ctx.tree.root])
+
+
+def layer_files(ctx: BuildContext, fn: Function) -> dict[str, tuple[Path, list[str]]]:
+    """Layer name -> (content dir, its files), in the function's layer order."""
+    out: dict[str, tuple[Path, list[str]]] = {}
+    for layer_id in fn.layers:
+        layer = ctx.app.layer(layer_id)
+        if not layer.content_uri.is_dir():
+            raise BuildError(f"ContentUri is not a directory: {layer.content_uri}", where=f"{layer_id}.ContentUri")
+        out[layer.name] = (layer.content_uri, list_files(layer.content_uri, exclude=[ctx.tree.root]))
+    return out
+
+
+def install_deps(ctx: BuildContext, fn: Function) -> None:
+    """pip install --target the function's requirements (fresh dir each time); record the result's hash."""
+    deps = ctx.tree.function_deps(fn.name)
+    remove_tree(deps)
+    deps.mkdir(parents=True, exist_ok=True)
+    req = requirements_file(fn)
+    if req.is_file():
+        cmd = [ctx.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--quiet",
+               "--no-compile", "--target", str(deps), "-r", str(req)]
+        if vendor_dir(fn).is_dir():
+            cmd += ["--no-index", "--find-links", str(vendor_dir(fn))]
+        try:
+            ctx.runner(cmd, check=True, capture_output=True, text=True, cwd=str(fn.code_uri))
+        except subprocess.CalledProcessError as exc:
+            detail = (exc.stderr or exc.stdout or "").strip().splitlines()[-1:] or [f"exit {exc.returncode}"]
+            raise BuildError(f"pip install failed: {detail[0]}", where=str(req), hint="check the requirements") from exc
+        except OSError as exc:
+            raise BuildError(f"cannot run pip: {exc}", where=str(req)) from exc
+    marker = {"deps_hash": tree_hash([("deps", deps)])}
+    write_if_changed(deps_marker(ctx, fn), json.dumps(marker, sort_keys=True) + "\n")
+
+
+def stage(ctx: BuildContext, fn: Function, files: list[str], layers: dict[str, tuple[Path, list[str]]]) -> None:
+    """Mirror code and layers into the output tree and write build.json with the code hash."""
+    sync_tree(fn.code_uri, files, ctx.tree.function_src(fn.name))
+    layers_dir = ctx.tree.function_layers(fn.name)
+    for name, (root, layer_list) in layers.items():
+        sync_tree(root, layer_list, layers_dir / name)
+    if layers_dir.is_dir():
+        for stale in sorted(p for p in layers_dir.iterdir() if p.name not in layers):
+            remove_tree(stale) if stale.is_dir() else stale.unlink()
+    layers_dir.mkdir(parents=True, exist_ok=True)
+    code_hash = tree_hash([
+        ("src", ctx.tree.function_src(fn.name)),
+        ("deps", ctx.tree.function_deps(fn.name)),
+        *((f"layers/{name}", layers_dir / name) for name in layers),
+    ])
+    write_if_changed(ctx.tree.function_manifest(fn.name), json.dumps({"code_hash": code_hash}, sort_keys=True) + "\n")
+
+
+def task_deps() -> Iterator[dict[str, Any]]:
+    """Install each function's requirements.txt into functions/<Name>/deps."""
+    ctx = current()
+    for fn in ctx.app.functions:
+        inputs = [requirements_file(fn)] if requirements_file(fn).is_file() else []
+        if vendor_dir(fn).is_dir():
+            inputs += [vendor_dir(fn) / rel for rel in list_files(vendor_dir(fn))]
+        yield {
+            "name": fn.logical_id,
+            "actions": [(guarded(install_deps), [ctx, fn])],
+            "file_dep": [str(p) for p in inputs],
+            "targets": [str(deps_marker(ctx, fn))],
+            "uptodate": [config_changed({"name": fn.name, "python": list(sys.version_info[:2]), "inputs": sorted(map(str, inputs))})],
+            "clean": True,
+        }
+
+
+def task_stage() -> Iterator[dict[str, Any]]:
+    """Stage each function's code and layers and write its build.json code hash."""
+    ctx = current()
+    for fn in ctx.app.functions:
+        files = source_files(ctx, fn)
+        layers = layer_files(ctx, fn)
+        inputs = [fn.code_uri / rel for rel in files]
+        inputs += [root / rel for root, rels in layers.values() for rel in rels]
+        yield {
+            "name": fn.logical_id,
+            "actions": [(guarded(stage), [ctx, fn, files, layers])],
+            "file_dep": [str(p) for p in inputs] + [str(deps_marker(ctx, fn))],
+            "targets": [str(ctx.tree.function_manifest(fn.name))],
+            "uptodate": [config_changed({
+                "name": fn.name,
+                "files": files,
+                "layers": {name: [str(root), rels] for name, (root, rels) in sorted(layers.items())},
+            })],
+        }
+
+
+def task_dockerfile() -> Iterator[dict[str, Any]]:
+    """Render each function's Dockerfile."""
+    ctx = current()
+    for fn in ctx.app.functions:
+        text = render_dockerfile(ctx.app, fn, ctx.project)
+        target = ctx.tree.function_dockerfile(fn.name)
+        yield {
+            "name": fn.logical_id,
+            "actions": [(guarded(write_if_changed), [target, text])],
+            "targets": [str(target)],
+            "uptodate": [config_changed({"text": text})],
+        }
+
+
+def task_image() -> Iterator[dict[str, Any]]:
+    """Build each function's docker image from its staged directory (needs a docker daemon)."""
+    from esb.tasks.images import function_image_task
+
+    ctx = current()
+    for fn in ctx.app.functions:
+        task = function_image_task(ctx.project.name, fn.name, ctx.tree.function(fn.name))
+        task["name"] = fn.logical_id
+        task["task_dep"] = [*task.get("task_dep", []), f"stage:{fn.logical_id}", f"dockerfile:{fn.logical_id}"]
+        yield task

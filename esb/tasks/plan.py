@@ -1,0 +1,75 @@
+"""What a build would write: rendered outputs in memory, validation up front, and the --dry-run listing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from esb.paths import P
+from esb.render import render_compose, render_dockerfile, render_functions, render_routing, render_runtime_dockerfile
+from esb.render.compose import gateway_dockerfile, manager_dockerfile
+from esb.tasks.writer import list_files
+
+if TYPE_CHECKING:
+    from esb.tasks.context import BuildContext
+
+
+def app_outputs(ctx: BuildContext) -> dict[Path, str]:
+    """Every whole-app rendered file: path -> text."""
+    tree = ctx.tree
+    return {
+        tree.routing: render_routing(ctx.app),
+        tree.functions_config: render_functions(ctx.app, tree),
+        tree.compose: render_compose(ctx.app, ctx.project),
+        gateway_dockerfile(tree): render_runtime_dockerfile(ctx.project, "gateway"),
+        manager_dockerfile(tree): render_runtime_dockerfile(ctx.project, "manager"),
+    }
+
+
+def rendered_outputs(ctx: BuildContext) -> dict[Path, str]:
+    outputs = app_outputs(ctx)
+    for fn in ctx.app.functions:
+        outputs[ctx.tree.function_dockerfile(fn.name)] = render_dockerfile(ctx.app, fn, ctx.project)
+    return outputs
+
+
+def validate(ctx: BuildContext) -> None:
+    """Render everything once and check every code dir, so errors surface before doit runs."""
+    from esb.tasks.functions import layer_files, source_files
+
+    rendered_outputs(ctx)
+    for fn in ctx.app.functions:
+        source_files(ctx, fn)
+        layer_files(ctx, fn)
+
+
+def _differs(path: Path, data: bytes) -> bool:
+    try:
+        return path.read_bytes() != data
+    except OSError:
+        return True
+
+
+def _mirror_plan(src: Path, files: list[str], dst: Path) -> list[str]:
+    lines = [f"write {dst / rel}" for rel in files if _differs(dst / rel, (src / rel).read_bytes())]
+    wanted = set(files)
+    lines += [f"delete {dst / rel}" for rel in list_files(dst) if rel not in wanted]
+    return lines
+
+
+def dry_run(ctx: BuildContext) -> list[str]:
+    """One line per file a build would write or delete (deps installs are named, not expanded)."""
+    from esb.tasks.functions import layer_files, requirements_file, source_files
+
+    lines = [f"write {p}" for p, text in sorted(rendered_outputs(ctx).items()) if _differs(p, text.encode("utf-8"))]
+    for fn in sorted(ctx.app.functions, key=lambda f: f.logical_id):
+        staged = _mirror_plan(fn.code_uri, source_files(ctx, fn), ctx.tree.function_src(fn.name))
+        for name, (root, rels) in layer_files(ctx, fn).items():
+            staged += _mirror_plan(root, rels, ctx.tree.function_layers(fn.name) / name)
+        if requirements_file(fn).is_file() and not ctx.tree.function_deps(fn.name).is_dir():
+            staged.append(f"install {requirements_file(fn)} -> {ctx.tree.function_deps(fn.name)}")
+        if staged or not ctx.tree.function_manifest(fn.name).is_file():
+            staged.append(f"write {ctx.tree.function_manifest(fn.name)}")
+        lines += staged
+    lines += _mirror_plan(P.runtime_pkg, list_files(P.runtime_pkg), ctx.tree.runtime / "esb_runtime")
+    return lines

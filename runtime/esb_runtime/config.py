@@ -1,0 +1,162 @@
+"""Reader of config/functions.yml (the manager's and gateway's view of every function)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from esb_runtime.errors import RuntimeBoxError
+
+
+class FunctionsConfigError(RuntimeBoxError):
+    """functions.yml (or a function's build.json) is missing or malformed."""
+
+    status = 500
+    code = "ConfigError"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    expression: str
+    input: str | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class FunctionUrlConfig:
+    auth_type: str = "NONE"
+    cors: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """One entry of functions.yml; paths are absolute (resolved against the output tree)."""
+
+    name: str
+    logical_id: str
+    handler: str
+    runtime: str
+    architecture: str
+    timeout: int
+    memory_size: int
+    reserved_concurrency: int | None
+    environment: tuple[tuple[str, str], ...]  # sorted pairs
+    layers: tuple[str, ...]
+    code_dir: Path
+    deps_dir: Path | None
+    layer_dirs: tuple[Path, ...]
+    manifest: Path | None
+    config_hash: str
+    schedules: tuple[Schedule, ...] = ()
+    function_url: FunctionUrlConfig | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        return dict(self.environment)
+
+    def code_hash(self) -> str:
+        """The code hash written by the build (build.json); "" when the function has no manifest."""
+        if self.manifest is None or not self.manifest.exists():
+            return ""
+        try:
+            return str(json.loads(self.manifest.read_text(encoding="utf-8")).get("code_hash", ""))
+        except (OSError, ValueError) as exc:
+            raise FunctionsConfigError(f"{self.manifest}: unreadable build manifest: {exc}") from exc
+
+    def sandbox_hash(self) -> str:
+        """sha256(config_hash + code_hash): a sandbox never serves once this changes."""
+        return hashlib.sha256((self.config_hash + self.code_hash()).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class FunctionsConfig:
+    project: str
+    region: str
+    account_id: str
+    functions: Mapping[str, FunctionConfig] = field(default_factory=dict)
+
+    def get(self, name: str) -> FunctionConfig | None:
+        return self.functions.get(name)
+
+
+def _path(root: Path, value: object) -> Path | None:
+    if value in (None, ""):
+        return None
+    path = Path(str(value))
+    return path if path.is_absolute() else (root / path)
+
+
+def _int_or_none(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[arg-type]
+
+
+def _schedule(raw: Mapping[str, Any]) -> Schedule:
+    return Schedule(
+        name=str(raw["name"]),
+        expression=str(raw["expression"]),
+        input=None if raw.get("input") is None else str(raw["input"]),
+        enabled=bool(raw.get("enabled", True)),
+    )
+
+
+def _function(name: str, raw: Mapping[str, Any], root: Path) -> FunctionConfig:
+    missing = [key for key in ("handler", "code_dir") if not raw.get(key)]
+    if missing:
+        raise ValueError(f"function {name} has no {' or '.join(missing)}")
+    url = raw.get("function_url")
+    code_dir = _path(root, raw["code_dir"])
+    assert code_dir is not None
+    return FunctionConfig(
+        name=name,
+        logical_id=str(raw.get("logical_id", name)),
+        handler=str(raw["handler"]),
+        runtime=str(raw.get("runtime", "python3.11")),
+        architecture=str(raw.get("architecture", "x86_64")),
+        timeout=int(raw.get("timeout", 3)),
+        memory_size=int(raw.get("memory_size", 128)),
+        reserved_concurrency=_int_or_none(raw.get("reserved_concurrency")),
+        environment=tuple(sorted((str(k), str(v)) for k, v in (raw.get("environment") or {}).items())),
+        layers=tuple(str(x) for x in raw.get("layers") or ()),
+        code_dir=code_dir,
+        deps_dir=_path(root, raw.get("deps_dir")),
+        layer_dirs=tuple(p for p in (_path(root, x) for x in raw.get("layer_dirs") or ()) if p),
+        manifest=_path(root, raw.get("manifest")),
+        config_hash=str(raw.get("config_hash", "")),
+        schedules=tuple(_schedule(s) for s in raw.get("schedules") or ()),
+        function_url=None if url is None else FunctionUrlConfig(str(url.get("auth_type", "NONE")), url.get("cors")),
+    )
+
+
+def parse_functions(text: str, root: Path, where: str = "functions.yml") -> FunctionsConfig:
+    """Parse functions.yml text; relative paths are taken relative to `root` (the output tree)."""
+    try:
+        data = yaml.safe_load(text) or {}
+        functions = {
+            str(name): _function(str(name), raw, root) for name, raw in sorted((data.get("functions") or {}).items())
+        }
+        return FunctionsConfig(
+            project=str(data.get("project", "")),
+            region=str(data.get("region", "us-east-1")),
+            account_id=str(data.get("account_id", "000000000000")),
+            functions=functions,
+        )
+    except yaml.YAMLError as exc:
+        raise FunctionsConfigError(f"{where}: not valid YAML: {exc}") from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise FunctionsConfigError(f"{where}: malformed function entry: {exc}") from exc
+
+
+def load_functions(path: Path, root: Path | None = None) -> FunctionsConfig:
+    """Read functions.yml; `root` defaults to the output tree containing config/functions.yml."""
+    base = root if root is not None else path.resolve().parent.parent
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FunctionsConfigError(f"{path}: cannot read ({exc.strerror}); run `esb build` first") from exc
+    return parse_functions(text, base, where=str(path))

@@ -1,0 +1,1 @@
+"""The public gateway: API Gateway-compatible routing, the Lambda Invoke API, client auth, traces."""

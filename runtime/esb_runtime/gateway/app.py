@@ -1,0 +1,117 @@
+"""Wires the gateway's Falcon app from settings and injected collaborators."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any, Callable
+
+import falcon
+
+from esb_runtime.gateway import trace
+from esb_runtime.gateway.access_log import LogSink, gateway_record, guarded, null_sink
+from esb_runtime.gateway.auth import Authenticator
+from esb_runtime.gateway.config_source import ConfigSource
+from esb_runtime.gateway.falcon_io import read_body, send
+from esb_runtime.gateway.invoke_api import PATH as INVOKE_PATH, InvokeResource
+from esb_runtime.gateway.manager_client import ManagerClient
+from esb_runtime.gateway.proxy import ProxySink
+from esb_runtime.gateway.responses import json_error
+from esb_runtime.gateway.sigv4 import Credentials
+from esb_runtime.secrets import BoxSecrets
+from esb_runtime.settings import RuntimeSettings
+
+log = logging.getLogger(__name__)
+_AUTH_BODY_LIMIT = 64 * 1024
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+class RequestContext:
+    """Gives every request a trace and a request id, echoes both, and writes its log record."""
+
+    def __init__(self, clock: Callable[[], float], ids: Callable[[], str], sink: LogSink) -> None:
+        self._clock = clock
+        self._ids = ids
+        self._sink = sink
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        ctx = req.context
+        ctx.started = time.perf_counter()
+        ctx.trace = trace.accept_or_generate(req.get_header("X-Amzn-Trace-Id"), self._clock)
+        ctx.request_id = self._ids()
+        ctx.function = None
+
+    def process_response(self, req: falcon.Request, resp: falcon.Response, resource: Any, ok: bool) -> None:
+        ctx = req.context
+        resp.set_header("X-Amzn-Trace-Id", ctx.trace.header)
+        request_id = resp.get_header("x-amzn-RequestId") or ctx.request_id
+        resp.set_header("x-amzn-RequestId", request_id)
+        status = resp.status if isinstance(resp.status, int) else int(str(resp.status)[:3])
+        self._sink(gateway_record(
+            when=self._clock(), method=req.method, path=req.path, status=status,
+            latency_ms=(time.perf_counter() - ctx.started) * 1000.0, function=ctx.function,
+            request_id=request_id, trace_root=ctx.trace.root,
+        ))
+
+
+class HealthResource:
+    def __init__(self, manager: ManagerClient) -> None:
+        self._manager = manager
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        manager = self._manager.health()
+        body = {"status": "ok", "manager": manager if manager is not None else {"status": "unreachable"}}
+        resp.content_type = "application/json"
+        resp.data = json.dumps(body).encode()
+
+
+class LoginResource:
+    def __init__(self, authenticator: Authenticator) -> None:
+        self._auth = authenticator
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = read_body(req, _AUTH_BODY_LIMIT)
+        if body is None:
+            send(resp, json_error(413, "Request Entity Too Large"))
+            return
+        send(resp, self._auth.login(req.get_header("x-api-key"), body))
+
+
+def _unexpected(req: falcon.Request, resp: falcon.Response, exc: Exception, params: dict[str, Any]) -> None:
+    if isinstance(exc, falcon.HTTPError):
+        send(resp, json_error(exc.status_code, exc.title or "Error"))
+        return
+    log.exception("unhandled gateway error on %s %s", req.method, req.path)
+    send(resp, json_error(500, "Internal server error"))
+
+
+def create_app(
+    settings: RuntimeSettings,
+    *,
+    routes_source: ConfigSource,
+    manager: ManagerClient,
+    secrets: BoxSecrets,
+    clock: Callable[[], float] = time.time,
+    ids: Callable[[], str] = new_request_id,
+    log_sink: LogSink = null_sink,
+) -> falcon.App:
+    authenticator = Authenticator(secrets, lifetime_s=settings.token_lifetime_s, clock=clock)
+    app = falcon.App(middleware=[RequestContext(clock, ids, guarded(log_sink))])
+    app.add_error_handler(Exception, _unexpected)
+    app.add_route("/health", HealthResource(manager))
+    app.add_route("/user/auth/v1", LoginResource(authenticator))
+    credentials = Credentials(secrets.aws_access_key_id, secrets.aws_secret_access_key)
+    app.add_route(INVOKE_PATH, InvokeResource(
+        config=routes_source, manager=manager, credentials=credentials, clock=clock,
+        acquire_timeout_s=settings.acquire_timeout_s,
+    ))
+    app.add_sink(ProxySink(
+        config=routes_source, manager=manager, authenticator=authenticator, clock=clock,
+        acquire_timeout_s=settings.acquire_timeout_s,
+    ), prefix="/")
+    return app

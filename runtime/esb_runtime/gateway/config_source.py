@@ -1,0 +1,165 @@
+"""The gateway's view of routing.yml and functions.yml, reloaded atomically when their mtime changes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol
+
+import yaml
+
+from esb_runtime.gateway.routing import Route, Router
+
+log = logging.getLogger(__name__)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+RELOAD_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True)
+class Cors:
+    allow_origins: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    allow_credentials: bool = False
+    max_age: int | None = None
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    id: str
+    kind: str  # Api | HttpApi
+    stage: str
+    cors: Cors | None = None
+
+
+@dataclass(frozen=True)
+class FunctionInfo:
+    name: str
+    timeout: float = 3.0
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """One immutable snapshot: every request reads a single snapshot from start to end."""
+
+    router: Router = field(default_factory=Router)
+    apis: Mapping[str, ApiConfig] = field(default_factory=dict)
+    functions: Mapping[str, FunctionInfo] = field(default_factory=dict)
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+    project: str = ""
+
+
+class ConfigSource(Protocol):
+    def current(self) -> GatewayConfig: ...
+
+
+class StaticConfigSource:
+    def __init__(self, config: GatewayConfig) -> None:
+        self._config = config
+
+    def current(self) -> GatewayConfig:
+        return self._config
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in (value or ()))
+
+
+def _cors(data: Mapping[str, Any] | None) -> Cors | None:
+    if not data:
+        return None
+    max_age = data.get("max_age")
+    return Cors(
+        allow_origins=_strings(data.get("allow_origins")),
+        allow_methods=tuple(m.upper() for m in _strings(data.get("allow_methods"))),
+        allow_headers=_strings(data.get("allow_headers")),
+        expose_headers=_strings(data.get("expose_headers")),
+        allow_credentials=bool(data.get("allow_credentials")),
+        max_age=int(max_age) if max_age is not None else None,
+    )
+
+
+def build_config(routing: Mapping[str, Any] | None, functions: Mapping[str, Any] | None) -> GatewayConfig:
+    """Parse the two documents (as loaded from YAML) into a snapshot."""
+    routing = routing or {}
+    functions = functions or {}
+    apis = {
+        api_id: ApiConfig(api_id, str(a.get("kind", "Api")), str(a.get("stage", "Prod")), _cors(a.get("cors")))
+        for api_id, a in (routing.get("apis") or {}).items()
+    }
+    routes = [
+        Route(
+            path=str(r["path"]),
+            method=str(r.get("method", "ANY")).upper(),
+            function=str(r["function"]),
+            event=str(r.get("event", "Api")),
+            api=str(r.get("api", "")),
+            auth=bool(r.get("auth", False)),
+        )
+        for r in routing.get("routes") or ()
+    ]
+    infos = {
+        name: FunctionInfo(name, float((f or {}).get("timeout") or 3))
+        for name, f in (functions.get("functions") or {}).items()
+    }
+    return GatewayConfig(
+        router=Router.of(routes),
+        apis=apis,
+        functions=infos,
+        region=str(functions.get("region") or "us-east-1"),
+        account_id=str(functions.get("account_id") or "000000000000"),
+        project=str(functions.get("project") or ""),
+    )
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
+def _load_yaml(path: Path) -> Any:
+    if not path.exists():
+        return None
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+
+
+class FileConfigSource:
+    """Reads <config_dir>/routing.yml and functions.yml; re-reads them (at most once a second) on change."""
+
+    def __init__(self, config_dir: Path, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._routing = config_dir / "routing.yml"
+        self._functions = config_dir / "functions.yml"
+        self._monotonic = monotonic
+        self._stamp: tuple[int | None, int | None] | None = None
+        self._checked_at = float("-inf")
+        self._config = GatewayConfig()
+        self._refresh()
+
+    def current(self) -> GatewayConfig:
+        now = self._monotonic()
+        if now - self._checked_at >= RELOAD_INTERVAL_S:
+            self._checked_at = now
+            self._refresh()
+        return self._config
+
+    def _refresh(self) -> None:
+        stamp = (_mtime(self._routing), _mtime(self._functions))
+        if stamp == self._stamp:
+            return
+        try:
+            config = build_config(_load_yaml(self._routing), _load_yaml(self._functions))
+        except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            # A half-written or broken file must not take the gateway down: keep serving the last
+            # good table and try again at the next check.
+            log.warning("gateway config not reloaded: %s", exc)
+            return
+        self._stamp = stamp
+        # One reference assignment: requests already holding the old snapshot finish with it.
+        self._config = config

@@ -1,0 +1,183 @@
+"""API Gateway proxy events: REST payload 1.0 for Api routes, HTTP API payload 2.0 for HttpApi routes."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
+from urllib.parse import parse_qsl
+
+from esb_runtime.gateway.request import IncomingRequest
+from esb_runtime.gateway.routing import Route
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_TEXT_TYPES = ("application/json", "application/xml", "application/javascript", "application/x-www-form-urlencoded",
+               "application/graphql", "application/yaml", "application/x-yaml", "application/ld+json")
+
+
+@dataclass(frozen=True)
+class EventContext:
+    route: Route
+    stage: str
+    params: Mapping[str, str]
+    request_id: str
+    now: float  # epoch seconds
+    account_id: str
+    claims: Mapping[str, Any] | None = None
+
+
+@functools.lru_cache(maxsize=256)
+def api_id_for(api: str) -> str:
+    """A stable 10-character id in API Gateway's style for a template's API logical id."""
+    return hashlib.sha256(api.encode()).hexdigest()[:10]
+
+
+@functools.lru_cache(maxsize=1024)
+def _resource_id(path: str) -> str:
+    return hashlib.sha256(path.encode()).hexdigest()[:6]
+
+
+def clf_time(now: float) -> str:
+    """dd/Mon/yyyy:HH:MM:SS +0000, built by hand so the month name never depends on the locale."""
+    t = time.gmtime(now)
+    return f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
+
+
+def is_text_type(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media.startswith("text/") or media in _TEXT_TYPES or media.endswith(("+json", "+xml"))
+
+
+def encode_body(body: bytes, content_type: str | None) -> tuple[str | None, bool]:
+    """(body, isBase64Encoded): text types that decode as UTF-8 pass as text, everything else base64."""
+    if not body:
+        return None, False
+    if content_type is None or is_text_type(content_type):
+        try:
+            return body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(body).decode("ascii"), True
+
+
+def _query_pairs(query_string: str) -> list[tuple[str, str]]:
+    return parse_qsl(query_string, keep_blank_values=True) if query_string else []
+
+
+def _string_claims(claims: Mapping[str, Any]) -> dict[str, str]:
+    # API Gateway hands authorizer claims to the function as strings.
+    return {k: v if isinstance(v, str) else str(v) for k, v in claims.items()}
+
+
+def build_v1(request: IncomingRequest, ctx: EventContext) -> dict[str, Any]:
+    headers: dict[str, str] = {}
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in request.headers:
+        headers[name] = value
+        multi_headers.setdefault(name, []).append(value)
+    query: dict[str, str] = {}
+    multi_query: dict[str, list[str]] = {}
+    for key, value in _query_pairs(request.query_string):
+        query[key] = value
+        multi_query.setdefault(key, []).append(value)
+    body, is_b64 = encode_body(request.body, request.header("Content-Type"))
+    user_agent = request.header("User-Agent")
+    context: dict[str, Any] = {
+        "accountId": ctx.account_id,
+        "apiId": api_id_for(ctx.route.api),
+        "resourceId": _resource_id(ctx.route.path),
+        "resourcePath": ctx.route.path,
+        "httpMethod": request.method,
+        "requestId": ctx.request_id,
+        "extendedRequestId": ctx.request_id,
+        "requestTime": clf_time(ctx.now),
+        "requestTimeEpoch": int(ctx.now * 1000),
+        "stage": ctx.stage,
+        "path": f"/{ctx.stage}{request.path}",
+        "protocol": request.protocol,
+        "domainName": request.host,
+        "identity": {
+            "cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None, "caller": None,
+            "accessKey": None, "sourceIp": request.source_ip, "cognitoAuthenticationType": None,
+            "cognitoAuthenticationProvider": None, "userArn": None, "userAgent": user_agent, "user": None,
+        },
+    }
+    if ctx.claims is not None:
+        context["authorizer"] = {"claims": _string_claims(ctx.claims)}
+    return {
+        "resource": ctx.route.path,
+        "path": request.path,
+        "httpMethod": request.method,
+        "headers": headers or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": dict(ctx.params) or None,
+        "stageVariables": None,
+        "requestContext": context,
+        "body": body,
+        "isBase64Encoded": is_b64,
+    }
+
+
+def build_v2(request: IncomingRequest, ctx: EventContext) -> dict[str, Any]:
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in request.headers:
+        lower = name.lower()
+        if lower == "cookie":
+            cookies.extend(c.strip() for c in value.split(";") if c.strip())
+            continue
+        headers[lower] = f"{headers[lower]},{value}" if lower in headers else value
+    query: dict[str, str] = {}
+    for key, value in _query_pairs(request.query_string):
+        query[key] = f"{query[key]},{value}" if key in query else value
+    route_key = f"{ctx.route.method} {ctx.route.path}"
+    context: dict[str, Any] = {
+        "accountId": ctx.account_id,
+        "apiId": api_id_for(ctx.route.api),
+        "domainName": request.host,
+        "domainPrefix": request.host.split(".", 1)[0].split(":", 1)[0],
+        "http": {
+            "method": request.method,
+            "path": request.path,
+            "protocol": request.protocol,
+            "sourceIp": request.source_ip,
+            "userAgent": request.header("User-Agent", ""),
+        },
+        "requestId": ctx.request_id,
+        "routeKey": route_key,
+        "stage": ctx.stage,
+        "time": clf_time(ctx.now),
+        "timeEpoch": int(ctx.now * 1000),
+    }
+    if ctx.claims is not None:
+        context["authorizer"] = {"jwt": {"claims": _string_claims(ctx.claims), "scopes": None}}
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": request.raw_path,
+        "rawQueryString": request.query_string,
+        "headers": headers,
+    }
+    # HTTP APIs leave out the optional fields rather than sending null, so handlers written for AWS
+    # (`"cookies" in event`) behave the same here.
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = query
+    if ctx.params:
+        event["pathParameters"] = dict(ctx.params)
+    event["requestContext"] = context
+    body, is_b64 = encode_body(request.body, request.header("Content-Type"))
+    if body is not None:
+        event["body"] = body
+    event["isBase64Encoded"] = is_b64
+    return event
+
+
+def build_event(request: IncomingRequest, ctx: EventContext) -> dict[str, Any]:
+    return build_v2(request, ctx) if ctx.route.event == "HttpApi" else build_v1(request, ctx)

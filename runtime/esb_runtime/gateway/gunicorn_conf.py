@@ -1,0 +1,31 @@
+"""gunicorn settings for the gateway: gevent workers, TLS from the box's CA, bind from RuntimeSettings."""
+
+from __future__ import annotations
+
+from esb_runtime.settings import RuntimeSettings
+from esb_runtime.tls import ensure_tls
+
+# gunicorn executes this module in the master process: the process edge, where reading the
+# environment once is expected.
+_settings = RuntimeSettings.from_env()
+
+wsgi_app = "esb_runtime.gateway.wsgi:application"
+bind = [f"{_settings.gateway_host}:{_settings.gateway_port}"]
+workers = _settings.gateway_workers
+worker_class = "gevent"
+worker_connections = 1000
+keepalive = 75  # seconds an idle client connection is kept (API Gateway keeps them about that long)
+timeout = 60  # gevent workers heartbeat from their hub, so this bounds a wedged worker, not a request
+graceful_timeout = 10  # in-flight requests get this long on SIGTERM; SIGQUIT stops at once
+accesslog = None  # the app writes one structured record per request itself
+errorlog = "-"
+loglevel = "info"
+proc_name = "esb-gateway"
+# gunicorn >= 25 opens a control socket under ~/.gunicorn by default: one path shared by every box
+# of this user, and an extra way in that the gateway does not need.
+control_socket_disable = True
+
+if _settings.tls:
+    _tls = ensure_tls(_settings.tls_dir, [_settings.gateway_host])
+    certfile = str(_tls.cert_file)
+    keyfile = str(_tls.key_file)

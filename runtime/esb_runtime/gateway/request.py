@@ -1,0 +1,74 @@
+"""A plain view of one HTTP request, built from the WSGI environ, that event builders read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Mapping
+from urllib.parse import quote
+
+_SPECIAL = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
+
+
+@dataclass(frozen=True)
+class IncomingRequest:
+    method: str
+    path: str  # percent-decoded
+    raw_path: str  # as sent on the request line (percent-encoded)
+    query_string: str
+    headers: tuple[tuple[str, str], ...]  # (Name-As-Title-Case, value); WSGI keeps no original case
+    body: bytes
+    source_ip: str
+    protocol: str
+    host: str
+
+    def with_header(self, name: str, value: str) -> "IncomingRequest":
+        """A copy where `name` has exactly this value."""
+        wanted = name.lower()
+        kept = tuple(pair for pair in self.headers if pair[0].lower() != wanted)
+        return replace(self, headers=(*kept, (name, value)))
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return default
+
+
+def _title(wsgi_key: str) -> str:
+    return "-".join(part.capitalize() for part in wsgi_key[5:].split("_"))
+
+
+def headers_from_environ(env: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for key, value in env.items():
+        if key.startswith("HTTP_"):
+            pairs.append((_title(key), value))
+        elif key in _SPECIAL and value:
+            pairs.append((_SPECIAL[key], value))
+    return tuple(pairs)
+
+
+def raw_path_of(env: Mapping[str, Any], path: str) -> str:
+    """The path as the client sent it: gunicorn keeps RAW_URI; other servers only give it decoded."""
+    raw = env.get("RAW_URI") or env.get("REQUEST_URI")
+    if raw:
+        raw = raw.split("?", 1)[0]
+        if raw.startswith("/"):
+            return raw
+    return quote(path, safe="/-_.~!$&'()*+,;=:@")
+
+
+def from_environ(env: Mapping[str, Any], path: str, body: bytes) -> IncomingRequest:
+    host = env.get("HTTP_HOST") or f"{env.get('SERVER_NAME', 'localhost')}:{env.get('SERVER_PORT', '')}"
+    return IncomingRequest(
+        method=env.get("REQUEST_METHOD", "GET").upper(),
+        path=path,
+        raw_path=raw_path_of(env, path),
+        query_string=env.get("QUERY_STRING", ""),
+        headers=headers_from_environ(env),
+        body=body,
+        source_ip=env.get("REMOTE_ADDR", "127.0.0.1"),
+        protocol=env.get("SERVER_PROTOCOL", "HTTP/1.1"),
+        host=host,
+    )

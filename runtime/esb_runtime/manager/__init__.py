@@ -1,0 +1,1 @@
+"""The privileged manager worker: pools of leased sandboxes behind an internal unix-socket API."""

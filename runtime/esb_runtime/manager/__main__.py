@@ -1,0 +1,65 @@
+"""Entry point: `python -m esb_runtime.manager` serves the manager API until SIGTERM/SIGINT."""
+
+from gevent import monkey
+
+monkey.patch_all()  # first thing, before anything imports socket/threading/subprocess
+
+import logging  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+from typing import Any, Callable  # noqa: E402
+
+import gevent  # noqa: E402
+from gevent.event import Event  # noqa: E402
+
+from esb_runtime import secrets as box_secrets  # noqa: E402
+from esb_runtime.errors import RuntimeBoxError  # noqa: E402
+from esb_runtime.manager.api import create_app  # noqa: E402
+from esb_runtime.manager.engines import create_engine  # noqa: E402
+from esb_runtime.manager.server import make_server  # noqa: E402
+from esb_runtime.manager.service import Manager  # noqa: E402
+from esb_runtime.settings import RuntimeSettings  # noqa: E402
+
+log = logging.getLogger("esb_runtime.manager")
+
+
+def open_sink(settings: RuntimeSettings) -> tuple[Callable[[list[dict[str, Any]]], None], Callable[[], None]]:
+    try:
+        from esb_runtime.logs.stores import open_store
+    except ImportError:
+        from esb_runtime.manager.jsonl import JsonLinesSink
+
+        store: Any = JsonLinesSink(settings.logs_dir)
+    else:
+        store = open_store(settings)
+    return store.write, store.close
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s manager %(levelname)s %(message)s")
+    settings = RuntimeSettings.from_env()
+    try:
+        engine = create_engine(settings)
+    except (RuntimeBoxError, Exception) as exc:  # one clear line, whatever the engine's failure was
+        print(f"esb manager: cannot start the {settings.engine} engine: {exc}", file=sys.stderr)
+        return 2
+    secrets = box_secrets.load(settings.secrets_file) if settings.secrets_file.exists() else None
+    write, close_store = open_sink(settings)
+    manager = Manager(settings, engine, write, secrets=secrets)
+    server = make_server(create_app(manager), settings.manager_socket)
+    stop = Event()
+    gevent.signal_handler(signal.SIGTERM, stop.set)
+    gevent.signal_handler(signal.SIGINT, stop.set)
+    server.start()
+    log.info("manager listening on %s (engine %s)", settings.manager_socket, engine.name)
+    stop.wait()
+    log.info("stopping: every sandbox goes")
+    server.stop(timeout=1)
+    manager.close()
+    close_store()
+    settings.manager_socket.unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,304 @@
+"""The docker sandbox engine: one labelled container per sandbox, the RIE published on loopback."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+
+from esb_runtime.engine import LineSink, Sandbox, SandboxSpec
+from esb_runtime.errors import EngineError
+
+if TYPE_CHECKING:
+    import docker
+    from docker.models.containers import Container
+
+    from esb_runtime.settings import RuntimeSettings
+
+PROJECT_LABEL = "esb.project"
+FUNCTION_LABEL = "esb.function"
+HASH_LABEL = "esb.config-hash"
+SANDBOX_LABEL = "esb.sandbox"
+RIE_PORT = "8080/tcp"
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+IMAGE_RECORD = "image.json"  # functions/<fn>/image.json, written by the function image task
+
+
+@contextmanager
+def docker_errors(what: str) -> Iterator[None]:
+    """The one place docker SDK and transport errors become EngineError."""
+    import docker.errors
+    import requests.exceptions
+
+    try:
+        yield
+    except docker.errors.APIError as exc:
+        raise EngineError(f"{what}: {exc.explanation or exc}") from exc
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise EngineError(f"{what}: cannot talk to the docker daemon ({exc})") from exc
+
+
+def _name_part(text: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-.") or "x"
+
+
+def network_name(project: str) -> str:
+    return f"esb-{_name_part(project)}"
+
+
+def container_environment(spec: SandboxSpec) -> dict[str, str]:
+    """The Lambda environment as seen from a container: host-loopback endpoints point at the host."""
+    env = {
+        "AWS_LAMBDA_FUNCTION_NAME": spec.function,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout_s),
+        **spec.environment,
+    }
+    for key, value in env.items():
+        if key.startswith("AWS_ENDPOINT_URL"):
+            # 127.0.0.1 inside a container is the container; the store must listen on the bridge too.
+            env[key] = re.sub(r"//(127\.0\.0\.1|localhost)([:/]|$)", r"//host.docker.internal\2", value)
+    return env
+
+
+def _host_port(container: Container) -> int | None:
+    bindings = (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(RIE_PORT) or []
+    return int(bindings[0]["HostPort"]) if bindings else None
+
+
+def _rie_answers(port: int, timeout_s: float) -> bool:
+    """Any HTTP answer from GET / means the RIE listens; docker-proxy alone accepts then closes."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+    try:
+        conn.request("GET", "/")  # not the invoke path: a GET there would run the function
+        conn.getresponse().read()
+        return True
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
+def _pump_lines(chunks: Iterable[bytes], on_line: LineSink) -> None:
+    """Split the docker log stream (arbitrary chunks) into lines for the sink."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            on_line(line.rstrip(b"\r").decode("utf-8", "replace"))
+    if pending:
+        on_line(pending.decode("utf-8", "replace"))
+
+
+class DockerEngine:
+    """Engine protocol over the docker SDK. `client_factory` is the seam tests and callers inject."""
+
+    name = "docker"
+
+    def __init__(self, project: str, client_factory: Callable[[], docker.DockerClient] | None = None,
+                 ready_timeout_s: float = 15.0, clock: Callable[[], float] = time.time,
+                 new_id: Callable[[], str] = lambda: uuid.uuid4().hex[:12],
+                 extra_hosts: dict[str, str] | None = None) -> None:
+        self.project = project
+        self._client_factory = client_factory
+        self._client: docker.DockerClient | None = None
+        self._ready_timeout_s = ready_timeout_s
+        self._clock = clock
+        self._new_id = new_id
+        # Lets sandboxes reach stores on the host by a stable name (docker >= 20.10).
+        self._extra_hosts = {"host.docker.internal": "host-gateway"} if extra_hosts is None else extra_hosts
+        self._network_lock = threading.Lock()
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            with docker_errors("connect to docker"):
+                if self._client_factory is None:
+                    import docker
+
+                    # Each log follower holds a connection: size the pool for a busy box.
+                    self._client = docker.from_env(max_pool_size=64)
+                else:
+                    self._client = self._client_factory()
+        return self._client
+
+    def ensure_network(self) -> str:
+        """The project's bridge network; the manager itself is never attached to it."""
+        import docker.errors
+
+        name = network_name(self.project)
+        with self._network_lock, docker_errors(f"create network {name}"):
+            if not self._networks(name):
+                try:
+                    self.client.networks.create(name, driver="bridge", labels={PROJECT_LABEL: self.project})
+                except docker.errors.APIError as exc:
+                    if exc.status_code != 409:  # another manager created it first
+                        raise
+        return name
+
+    def _networks(self, name: str) -> list[Any]:
+        # The daemon's name filter matches substrings ("esb-a" finds "esb-a-other"): compare exactly.
+        return [n for n in self.client.networks.list(names=[name]) if n.name == name]
+
+    @staticmethod
+    def image_for(spec: SandboxSpec) -> str:
+        """spec.image, else the tag recorded beside the staged code (functions/<fn>/image.json)."""
+        if spec.image:
+            return spec.image
+        record = spec.code_dir.parent / IMAGE_RECORD
+        try:
+            return str(json.loads(record.read_text())["tag"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise EngineError(f"{spec.function}: no function image ({record} missing); "
+                              "run `esb build` with docker available") from exc
+
+    def start(self, spec: SandboxSpec, on_line: LineSink) -> Sandbox:
+        image = self.image_for(spec)
+        sandbox_id = f"{_name_part(spec.function)[:40]}-{self._new_id()}"
+        environment = container_environment(spec)
+        network = self.ensure_network()
+        with docker_errors(f"start container for {spec.function}"):
+            container = self.client.containers.run(
+                image, command=[spec.handler], detach=True,
+                name=f"esb-{_name_part(self.project)}-{sandbox_id}",
+                labels={PROJECT_LABEL: self.project, FUNCTION_LABEL: spec.function,
+                        HASH_LABEL: spec.config_hash, SANDBOX_LABEL: sandbox_id},
+                environment=environment, network=network, extra_hosts=self._extra_hosts,
+                mem_limit=f"{spec.memory_mb}m", memswap_limit=f"{spec.memory_mb}m",  # Lambda has no swap
+                ports={RIE_PORT: ("127.0.0.1", None)},
+            )
+        try:
+            port = self._wait_ready(container, spec.function)
+        except EngineError:
+            self._remove(container)
+            raise
+        sandbox = Sandbox(id=sandbox_id, function=spec.function, config_hash=spec.config_hash,
+                          invoke_url=f"http://127.0.0.1:{port}{INVOKE_PATH}", started_at=self._clock(),
+                          ref=container)
+        self._follow_logs(container, on_line, since=None)
+        return sandbox
+
+    def _wait_ready(self, container: Container, function: str) -> int:
+        deadline = time.monotonic() + self._ready_timeout_s
+        port: int | None = None
+        while time.monotonic() < deadline:
+            with docker_errors(f"inspect container of {function}"):
+                container.reload()
+            if container.status not in ("created", "running"):
+                with docker_errors(f"read logs of {function}"):
+                    tail = container.logs(tail=5).decode("utf-8", "replace").strip().replace("\n", " | ")
+                raise EngineError(f"{function}: container exited during start ({container.status}): {tail}")
+            port = port or _host_port(container)
+            if port is not None and _rie_answers(port, timeout_s=1.0):
+                return port
+            time.sleep(0.02)
+        raise EngineError(f"{function}: the RIE did not answer within {self._ready_timeout_s:.0f} s")
+
+    def _follow_logs(self, container: Container, on_line: LineSink, since: int | None) -> None:
+        def pump() -> None:
+            try:
+                kwargs: dict[str, Any] = {"stream": True, "follow": True}
+                if since is not None:
+                    kwargs["since"] = since
+                _pump_lines(container.logs(**kwargs), on_line)
+            except Exception:  # noqa: BLE001 - the stream ends with the container; nothing to report
+                pass
+
+        threading.Thread(target=pump, name=f"logs-{container.short_id}", daemon=True).start()
+
+    def _remove(self, container: Container) -> None:
+        import docker.errors
+
+        with docker_errors(f"remove container {container.short_id}"):
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as exc:
+                if "already in progress" not in str(exc.explanation or ""):
+                    raise
+
+    def stop(self, sandbox: Sandbox) -> None:
+        container = sandbox.ref
+        if container is not None:
+            self._remove(container)  # type: ignore[arg-type]
+
+    def alive(self, sandbox: Sandbox) -> bool:
+        import docker.errors
+
+        container = sandbox.ref
+        if container is None:
+            return False
+        try:
+            container.reload()  # type: ignore[attr-defined]
+        except docker.errors.NotFound:
+            return False
+        except Exception:  # noqa: BLE001 - an unreachable daemon cannot vouch for the sandbox
+            return False
+        return container.status == "running"  # type: ignore[attr-defined]
+
+    def _project_containers(self) -> list[Container]:
+        with docker_errors(f"list containers of {self.project}"):
+            return self.client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={self.project}"})
+
+    def adopt(self, specs: dict[str, SandboxSpec], on_line: Callable[[str], LineSink]) -> list[Sandbox]:
+        """Keep running containers whose config hash is current (specs keyed by function name);
+        remove the rest, so a rebuilt function never serves old code."""
+        adopted: list[Sandbox] = []
+        now = int(self._clock())
+        for container in self._project_containers():
+            labels = container.labels
+            spec = specs.get(labels.get(FUNCTION_LABEL, ""))
+            port = _host_port(container)
+            current = spec is not None and labels.get(HASH_LABEL) == spec.config_hash
+            if not (current and container.status == "running" and port and _rie_answers(port, 1.0)):
+                self._remove(container)
+                continue
+            sandbox_id = labels.get(SANDBOX_LABEL) or container.short_id
+            adopted.append(Sandbox(id=sandbox_id, function=spec.function, config_hash=spec.config_hash,
+                                   invoke_url=f"http://127.0.0.1:{port}{INVOKE_PATH}",
+                                   started_at=float(now), ref=container))
+            self._follow_logs(container, on_line(sandbox_id), since=now)  # old lines were already shipped
+        return adopted
+
+    def limits_note(self) -> str | None:
+        with docker_errors("docker info"):
+            info = self.client.info()
+        if not info.get("MemoryLimit", True):
+            return "docker: the daemon cannot enforce memory limits (no memory cgroup)"
+        if not info.get("SwapLimit", True):
+            return "docker: swap is not limited (no swap accounting); MemorySize caps RAM only"
+        return None
+
+    def remove_all(self) -> int:
+        """Remove every container and the network of this project (`esb down`); returns the count."""
+        containers = self._project_containers()
+        for container in containers:
+            self._remove(container)
+        with docker_errors(f"remove network {network_name(self.project)}"):
+            for network in self._networks(network_name(self.project)):
+                network.remove()
+        return len(containers)
+
+
+def remove_project(project: str, client_factory: Callable[[], docker.DockerClient] | None = None) -> int:
+    """`esb down` for the docker engine: only this project's containers and network are touched."""
+    return DockerEngine(project, client_factory=client_factory).remove_all()
+
+
+def create_engine(settings: RuntimeSettings) -> DockerEngine:
+    """The manager's factory hook (engines.create_engine): the project id comes from functions.yml."""
+    from esb_runtime.config import load_functions
+
+    project = ""
+    try:
+        project = load_functions(settings.config_dir / "functions.yml").project
+    except Exception:  # noqa: BLE001 - fall back to the project directory's name
+        pass
+    return DockerEngine(project or settings.output_dir.parent.name)

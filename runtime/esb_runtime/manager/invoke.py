@@ -1,0 +1,148 @@
+"""The invocation client: one POST to a sandbox's RIE, its answer classified as Lambda would."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import re
+import socket
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from esb_runtime.errors import RuntimeBoxError
+from esb_runtime.sandbox.bootstrap import TRACE_KEY
+
+OK, ERROR, TIMEOUT, CRASH, INIT_ERROR = "ok", "error", "timeout", "crash", "init_error"
+REUSABLE = frozenset({OK, ERROR})  # a timed-out, crashed or failed-init sandbox is never reused
+DEADLINE_MARGIN_S = 2.0
+_ERROR_KEYS = {"errorMessage", "errorType"}
+_REQUEST_ID = re.compile(r"RequestId: ([0-9a-fA-F-]{36})")
+
+
+class InvalidRequest(RuntimeBoxError):
+    status = 400
+    code = "InvalidRequestContentException"
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    outcome: str
+    body: bytes
+    request_id: str | None = None
+
+
+def client_context_header(client_context_b64: str | None, trace_id: str | None) -> str | None:
+    """The caller's client context (base64 JSON) with the trace carrier added in `custom`."""
+    data: dict[str, Any] = {}
+    if client_context_b64:
+        try:
+            data = json.loads(base64.b64decode(client_context_b64, validate=True))
+        except ValueError as exc:
+            raise InvalidRequest("X-Esb-Client-Context is not base64-encoded JSON") from exc
+        if not isinstance(data, dict):
+            raise InvalidRequest("X-Esb-Client-Context must encode a JSON object")
+    if trace_id:
+        custom = data.get("custom") if isinstance(data.get("custom"), dict) else {}
+        data["custom"] = {**custom, TRACE_KEY: trace_id}
+    if not data:
+        return None
+    return base64.b64encode(json.dumps(data).encode()).decode()
+
+
+def _json(body: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def classify(status: int, body: bytes) -> tuple[str, str | None]:
+    """(outcome, request id when the body tells it) from the RIE's answer (DESIGN section 4)."""
+    data = _json(body) if body[:1] == b"{" else None
+    request_id = None
+    if data is not None:
+        request_id = data.get("requestId") or None
+        if request_id is None:
+            match = _REQUEST_ID.search(str(data.get("errorMessage", "")))
+            request_id = match.group(1) if match else None
+    if status == 200:
+        if body.startswith(b"Task timed out after"):
+            return TIMEOUT, None
+        # No header marks a function error: the RIE's error document is the only sign.
+        if data is not None and _ERROR_KEYS <= data.keys() and "stackTrace" in data and len(data) == 4:
+            return ERROR, request_id
+        return OK, None
+    if data is not None and status == 502:
+        error_type = str(data.get("errorType", ""))
+        if error_type == "Runtime.ExitError":
+            return CRASH, request_id
+        if data.get("requestId") == "" or error_type.startswith("Runtime."):
+            return INIT_ERROR, None
+    return CRASH, request_id
+
+
+def crash_body(message: str, request_id: str | None = None) -> bytes:
+    prefix = f"RequestId: {request_id} Error: " if request_id else ""
+    return json.dumps({"errorType": "Runtime.ExitError", "errorMessage": prefix + message}).encode()
+
+
+class RieClient:
+    """A keep-alive HTTP connection to one sandbox's RIE (safe: leases are exclusive)."""
+
+    def __init__(self, invoke_url: str) -> None:
+        parts = urlsplit(invoke_url)
+        self.host, self.port, self.path = parts.hostname or "127.0.0.1", parts.port or 80, parts.path
+        self._conn: http.client.HTTPConnection | None = None
+
+    def post(self, payload: bytes, client_context: str | None, timeout_s: float) -> tuple[int, bytes]:
+        """Raise OSError/HTTPException on transport failures; socket.timeout when the deadline passes."""
+        headers = {"Content-Type": "application/json"}
+        if client_context:
+            headers["X-Amz-Client-Context"] = client_context
+        reused = self._conn is not None
+        try:
+            return self._once(payload, headers, timeout_s)
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            self.close()
+            if not reused:
+                raise
+        # A kept-alive connection the server had closed: the request never reached the RIE.
+        return self._once(payload, headers, timeout_s)
+
+    def _once(self, payload: bytes, headers: dict[str, str], timeout_s: float) -> tuple[int, bytes]:
+        if self._conn is None:
+            self._conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout_s)
+        conn = self._conn
+        conn.timeout = timeout_s
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout_s)
+        try:
+            conn.request("POST", self.path, body=payload, headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+        except BaseException:
+            self.close()
+            raise
+        if response.will_close:
+            self.close()
+        return response.status, body
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def invoke(client: RieClient, payload: bytes, *, timeout_s: int, client_context: str | None) -> InvokeResult:
+    """One invocation with a deadline of Timeout + margin; transport failures become crash/timeout results."""
+    try:
+        status, body = client.post(payload, client_context, timeout_s + DEADLINE_MARGIN_S)
+    except socket.timeout:
+        return InvokeResult(TIMEOUT, f"Task timed out after {timeout_s:.2f} seconds".encode())
+    except (OSError, http.client.HTTPException) as exc:
+        return InvokeResult(CRASH, crash_body(f"sandbox connection failed: {exc.__class__.__name__}: {exc}"))
+    outcome, request_id = classify(status, body)
+    return InvokeResult(outcome, body, request_id)

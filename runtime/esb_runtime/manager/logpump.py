@@ -1,0 +1,132 @@
+"""Sandbox output → log records: attribution to the current lease, invocation tails, batched shipping."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+from esb_runtime.logs.records import build_record
+
+log = logging.getLogger(__name__)
+
+Record = dict[str, Any]
+RecordSink = Callable[[list[Record]], None]
+TAIL_BYTES = 4096
+
+
+class SandboxLog:
+    """One sandbox's output: records carry its function, id, the lease's trace id and the START request id."""
+
+    def __init__(self, function: str, emit: Callable[[Record], None], clock: Callable[[], float] = time.time) -> None:
+        self.function = function
+        self.sandbox_id: str | None = None
+        self._emit, self._clock = emit, clock
+        self._cond = threading.Condition()
+        self._pending: list[tuple[float, str]] = []  # lines before the engine told us the sandbox id
+        self._trace: str | None = None
+        self._request_id: str | None = None
+        self._previous: tuple[str | None, str | None] = (None, None)  # (request id, trace) of the last invocation
+        self._tail: list[str] = []
+        self._tail_size = 0
+        self._reported = False
+
+    def bind(self, sandbox_id: str) -> None:
+        with self._cond:
+            self.sandbox_id = sandbox_id
+            pending, self._pending = self._pending, []
+        for when, line in pending:
+            self._emit(self._record(line, None, None, when))
+
+    def begin(self, trace_id: str | None) -> None:
+        with self._cond:
+            self._previous = (self._request_id, self._trace)
+            self._trace, self._request_id = trace_id, None
+            self._tail, self._tail_size, self._reported = [], 0, False
+
+    def end(self) -> None:
+        with self._cond:
+            self._trace = None
+
+    def feed(self, line: str) -> None:
+        when = self._clock()
+        with self._cond:
+            if self.sandbox_id is None:
+                self._pending.append((when, line))
+                return
+            if line.startswith("START RequestId: ") and self._request_id is None:
+                self._request_id = line.split()[2]
+                self._cond.notify_all()
+            request_id, trace = self._request_id, self._trace
+            if self._previous[0] and self._previous[0] in line:
+                request_id, trace = self._previous  # a late END/REPORT of the invocation before
+            else:
+                self._keep_tail(line)
+                if line.startswith("REPORT RequestId: "):
+                    self._reported = True
+                    self._cond.notify_all()
+        self._emit(self._record(line, request_id, trace, when))
+
+    def _record(self, line: str, request_id: str | None, trace: str | None, when: float) -> Record:
+        return build_record(line, function=self.function, sandbox=self.sandbox_id, request_id=request_id,
+                            trace_id=trace, when=when)
+
+    def _keep_tail(self, line: str) -> None:
+        self._tail.append(line)
+        self._tail_size += len(line) + 1
+        while self._tail_size > TAIL_BYTES and len(self._tail) > 1:
+            self._tail_size -= len(self._tail.pop(0)) + 1
+
+    def wait_request_id(self, timeout_s: float) -> str | None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._request_id is not None, timeout_s)
+            return self._request_id
+
+    def tail(self, wait_report_s: float) -> bytes:
+        """The last 4 KB of this invocation's output, after its REPORT line when it comes in time."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._reported, wait_report_s)
+            data = "\n".join(self._tail).encode("utf-8", "replace") + b"\n"
+        return data[-TAIL_BYTES:]
+
+
+class RecordShipper:
+    """Batches records to the sink from one background thread (sinks do I/O; callers must not wait on it)."""
+
+    def __init__(self, sink: RecordSink, *, batch: int = 200, interval_s: float = 0.25) -> None:
+        self._sink, self._batch, self._interval = sink, batch, interval_s
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._records: list[Record] = []
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="log-shipper", daemon=True)
+        self._thread.start()
+
+    def emit(self, record: Record) -> None:
+        with self._lock:
+            self._records.append(record)
+            full = len(self._records) >= self._batch
+        if full:
+            self._wake.set()
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            records, self._records = self._records, []
+        if records:
+            try:
+                self._sink(records)
+            except Exception:  # logs are best effort; the invocation path must never fail on them
+                log.exception("log sink failed; %d records dropped", len(records))
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        self._thread.join(timeout=2)
+        self.flush()

@@ -1,0 +1,219 @@
+"""The process engine: each sandbox is the genuine RIE plus awslambdaric as host processes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Callable
+
+from esb_runtime.engine import LineSink, Sandbox, SandboxSpec
+from esb_runtime.errors import EngineError
+from esb_runtime.manager.cgroups import MemoryLimiter
+
+log = logging.getLogger(__name__)
+
+RUNTIME_PARENT = Path(__file__).resolve().parents[2]  # the dir containing esb_runtime
+HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def session_pids(sid: int, proc_root: Path = Path("/proc")) -> list[int]:
+    """Every live process of session `sid` (the RIE starts the runtime in a process group of its own)."""
+    pids = []
+    for entry in proc_root.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp session ...
+        if len(fields) > 3 and fields[3] == str(sid) and fields[0] != "Z":
+            pids.append(int(entry.name))
+    return pids
+
+
+def kill_session(sid: int) -> None:
+    """SIGKILL the session's groups and members until none is left (a dying parent may still fork)."""
+    for _ in range(5):
+        pids = session_pids(sid)
+        if not pids:
+            return
+        for pid in pids:
+            for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+                try:
+                    kill()
+                except (ProcessLookupError, PermissionError):
+                    pass
+        time.sleep(0.01)
+
+
+@dataclass
+class _Handle:
+    proc: subprocess.Popen[bytes]
+    reader: threading.Thread
+    cgroup: Path | None
+    stopped: bool = False
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
+
+
+def host_environment(spec: SandboxSpec, sandbox_id: str, runtime_parent: Path) -> dict[str, str]:
+    """What Lambda sets that depends on where the sandbox runs (paths), on top of the spec's environment."""
+    python_path = [str(spec.code_dir)]
+    if spec.deps_dir is not None:
+        python_path.append(str(spec.deps_dir))
+    python_path += [str(layer / "python") for layer in spec.layer_dirs]
+    python_path.append(str(runtime_parent))
+    env = {"PATH": HOST_PATH, "LANG": "C.UTF-8"}
+    env.update(spec.environment)
+    env.update({
+        "LAMBDA_TASK_ROOT": str(spec.code_dir),
+        "LAMBDA_RUNTIME_DIR": str(runtime_parent),
+        "_HANDLER": spec.handler,
+        "TZ": ":UTC",
+        "PYTHONPATH": os.pathsep.join(python_path),
+        "PYTHONUNBUFFERED": "1",
+        "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime()) + sandbox_id,
+    })
+    return env
+
+
+class ProcessEngine:
+    """Sandboxes as process groups: `aws-lambda-rie ... python -m esb_runtime.sandbox.bootstrap <handler>`."""
+
+    name = "process"
+
+    def __init__(self, rie_path: Path, *, python: str = sys.executable, runtime_parent: Path = RUNTIME_PARENT,
+                 limiter: MemoryLimiter | None = None, ready_timeout_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rie_path = Path(rie_path)
+        self.python = python
+        self.runtime_parent = runtime_parent
+        self.limiter = limiter if limiter is not None else MemoryLimiter()
+        self.ready_timeout_s = ready_timeout_s
+        self.clock = clock
+        self._warned: set[str] = set()
+        self._notes: list[str] = []
+        self._host_runtime = f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+    def start(self, spec: SandboxSpec, on_line: LineSink) -> Sandbox:
+        self._check_runtime(spec.runtime)
+        if not spec.code_dir.is_dir():
+            raise EngineError(f"{spec.function}: code directory {spec.code_dir} does not exist (run `esb build`)")
+        sandbox_id = "sb-" + uuid.uuid4().hex[:12]
+        invoke_port, api_port = free_port(), free_port()
+        argv = [str(self.rie_path),
+                "--runtime-interface-emulator-address", f"127.0.0.1:{invoke_port}",
+                "--runtime-api-address", f"127.0.0.1:{api_port}",
+                self.python, "-m", "esb_runtime.sandbox.bootstrap", spec.handler]
+        try:
+            proc = subprocess.Popen(argv, cwd=spec.code_dir, env=host_environment(spec, sandbox_id, self.runtime_parent),
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    start_new_session=True, close_fds=True)
+        except OSError as exc:
+            raise EngineError(f"{spec.function}: cannot start the RIE {self.rie_path}: {exc.strerror}") from exc
+        cgroup = self.limiter.attach(sandbox_id, proc.pid, spec.memory_mb)
+        handle = _Handle(proc=proc, reader=threading.Thread(), cgroup=cgroup)
+        handle.reader = threading.Thread(target=self._drain, args=(proc.stdout, on_line, handle.tail),
+                                         name=f"drain-{sandbox_id}", daemon=True)
+        handle.reader.start()
+        sandbox = Sandbox(id=sandbox_id, function=spec.function, config_hash=spec.config_hash,
+                          invoke_url=f"http://127.0.0.1:{invoke_port}/2015-03-31/functions/function/invocations",
+                          started_at=time.time(), ref=handle)
+        try:
+            self._wait_ready(sandbox, invoke_port)
+        except EngineError:
+            self.stop(sandbox)
+            raise
+        return sandbox
+
+    def _check_runtime(self, runtime: str) -> None:
+        if runtime.startswith("python") and runtime != self._host_runtime and runtime not in self._warned:
+            self._warned.add(runtime)
+            note = (f"functions declare Runtime {runtime} but the process engine runs them on the host's "
+                    f"{self._host_runtime}")
+            self._notes.append(note)
+            log.warning(note)
+
+    @staticmethod
+    def _drain(stream: IO[bytes] | None, on_line: LineSink, tail: deque[str]) -> None:
+        # Always read: the RIE blocks on a full pipe.
+        if stream is None:
+            return
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            tail.append(line)
+            try:
+                on_line(line)
+            except Exception:  # a broken sink must never stop the draining
+                log.exception("log sink failed")
+        stream.close()
+
+    def _wait_ready(self, sandbox: Sandbox, port: int) -> None:
+        handle: _Handle = sandbox.ref  # type: ignore[assignment]
+        deadline = self.clock() + self.ready_timeout_s
+        while True:
+            code = handle.proc.poll()
+            if code is not None:
+                handle.reader.join(0.5)
+                output = " | ".join(list(handle.tail)[-3:]) or "no output"
+                raise EngineError(f"{sandbox.function}: the RIE exited with code {code} at start: {output}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    return
+            except OSError:
+                pass
+            if self.clock() > deadline:
+                raise EngineError(f"{sandbox.function}: the RIE did not listen within {self.ready_timeout_s:.0f} s")
+            time.sleep(0.005)
+
+    def stop(self, sandbox: Sandbox) -> None:
+        handle: _Handle | None = sandbox.ref  # type: ignore[assignment]
+        if handle is None or handle.stopped:
+            return
+        handle.stopped = True  # never signal a pid again once reaped: it may belong to someone else by then
+        # The whole session: the RIE, the runtime's own process group, anything the handler forked.
+        kill_session(handle.proc.pid)
+        try:
+            handle.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            log.warning("sandbox %s: pid %s did not exit after SIGKILL", sandbox.id, handle.proc.pid)
+        handle.reader.join(timeout=1)
+        self.limiter.release(handle.cgroup)
+
+    def alive(self, sandbox: Sandbox) -> bool:
+        handle: _Handle | None = sandbox.ref  # type: ignore[assignment]
+        return handle is not None and handle.proc.poll() is None
+
+    def pid(self, sandbox: Sandbox) -> int | None:
+        handle: _Handle | None = sandbox.ref  # type: ignore[assignment]
+        return None if handle is None else handle.proc.pid
+
+    def exit_status(self, sandbox: Sandbox) -> int | None:
+        handle: _Handle | None = sandbox.ref  # type: ignore[assignment]
+        return None if handle is None else handle.proc.poll()
+
+    def adopt(self, specs: dict[str, SandboxSpec], on_line: Callable[[str], LineSink]) -> list[Sandbox]:
+        return []  # host processes die with their session; nothing survives a manager restart
+
+    def limits_note(self) -> str | None:
+        return self.limiter.note
+
+    def notes(self) -> list[str]:
+        note = self.limits_note()
+        return ([note] if note else []) + list(self._notes)

@@ -1,0 +1,249 @@
+"""The manager: functions.yml → pools of leased sandboxes; invocations, leases, reloads, idle stops."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from esb_runtime.config import FunctionConfig, FunctionsConfig, load_functions
+from esb_runtime.engine import Engine, SandboxSpec
+from esb_runtime.errors import FunctionNotFound, PayloadTooLarge, RuntimeBoxError
+from esb_runtime.logs.records import manager_record
+from esb_runtime.manager.events import EventQueue
+from esb_runtime.manager.invoke import (CRASH, OK, REUSABLE, InvokeResult, RieClient, client_context_header,
+                                        crash_body, invoke)
+from esb_runtime.manager.logpump import RecordShipper, RecordSink, SandboxLog
+from esb_runtime.manager.pool import Pool, Slot
+from esb_runtime.manager.specs import build_spec
+from esb_runtime.secrets import BoxSecrets
+from esb_runtime.settings import RuntimeSettings
+
+log = logging.getLogger(__name__)
+
+SYNC_LIMIT = 6_291_556
+EVENT_LIMIT = 262_144
+
+
+class LeaseNotFound(RuntimeBoxError):
+    status = 404
+    code = "LeaseNotFound"
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What the API answers for one synchronous invocation."""
+
+    outcome: str
+    body: bytes
+    request_id: str | None
+    sandbox: str
+    log_tail: bytes | None = None
+
+
+@dataclass
+class _Function:
+    config: FunctionConfig
+    spec: SandboxSpec
+    manifest_mtime: int | None
+    pool: Pool
+
+
+def _mtime(path: Path | None) -> int | None:
+    try:
+        return path.stat().st_mtime_ns if path is not None else None
+    except OSError:
+        return None
+
+
+class Manager:
+    def __init__(self, settings: RuntimeSettings, engine: Engine, sink: RecordSink, *,
+                 secrets: BoxSecrets | None = None, clock: Callable[[], float] = time.monotonic,
+                 event_workers: int = 4) -> None:
+        self.settings, self.engine, self.secrets, self.clock = settings, engine, secrets, clock
+        self.config_path = settings.config_dir / "functions.yml"
+        self._shipper = RecordShipper(sink)
+        self._lock = threading.RLock()
+        self._functions: dict[str, _Function] = {}
+        self._app = FunctionsConfig(project="", region="us-east-1", account_id="000000000000")
+        self._config_mtime: int | None = -1
+        self._notes: list[str] = []
+        self._leases: dict[str, tuple[Pool, Slot]] = {}
+        self._stopping = threading.Event()
+        self.reload(force=True, strict=False)
+        self._events = EventQueue(self._run_event, workers=event_workers)
+        self._reaper = threading.Thread(target=self._reap_loop, name="reaper", daemon=True)
+        self._reaper.start()
+
+    # --- configuration -------------------------------------------------------------------------
+    def reload(self, *, force: bool = True, strict: bool = True) -> None:
+        """Re-read functions.yml (when its mtime changed, or always with force)."""
+        mtime = _mtime(self.config_path)
+        if not force and mtime == self._config_mtime:
+            return
+        with self._lock:
+            try:
+                app = load_functions(self.config_path, self.settings.output_dir) if mtime is not None else \
+                    FunctionsConfig(project="", region="us-east-1", account_id="000000000000")
+            except RuntimeBoxError as exc:
+                self._notes = [f"functions.yml not loaded: {exc.message}"]
+                self._config_mtime = mtime  # do not retry a broken file on every call; its next edit retries
+                if strict:
+                    raise
+                return
+            self._app, self._config_mtime, self._notes = app, mtime, []
+            for name in [n for n in self._functions if n not in app.functions]:
+                self._functions.pop(name).pool.close()
+            for fn in app.functions.values():
+                self._refresh(fn)
+
+    def _refresh(self, fn: FunctionConfig) -> _Function:
+        sandbox_hash = fn.sandbox_hash()
+        spec = build_spec(fn, self._app, self.settings, self.secrets, sandbox_hash)
+        size = fn.reserved_concurrency or self.settings.default_concurrency
+        entry = self._functions.get(fn.name)
+        if entry is None:
+            pool = Pool(fn.name, current_hash=sandbox_hash, max_size=size,
+                        acquire_timeout_s=self.settings.acquire_timeout_s, start=lambda n=fn.name: self._start(n),
+                        stop=self._stop, alive=lambda slot: self.engine.alive(slot.sandbox), clock=self.clock)
+            entry = _Function(fn, spec, _mtime(fn.manifest), pool)
+            self._functions[fn.name] = entry
+        else:
+            entry.config, entry.spec, entry.manifest_mtime = fn, spec, _mtime(fn.manifest)
+            entry.pool.configure(sandbox_hash, size)
+        return entry
+
+    def _lookup(self, name: str) -> _Function:
+        self.reload(force=False, strict=False)
+        entry = self._functions.get(name)
+        if entry is None:
+            raise FunctionNotFound(f"Function not found: {name}")
+        if _mtime(entry.config.manifest) != entry.manifest_mtime:  # rebuilt code: new hash, old sandboxes go
+            with self._lock:
+                entry = self._refresh(entry.config)
+        return entry
+
+    # --- sandboxes -----------------------------------------------------------------------------
+    def _start(self, name: str) -> Slot:
+        entry = self._functions[name]
+        slog = SandboxLog(name, self._shipper.emit)
+        sandbox = self.engine.start(entry.spec, slog.feed)
+        slog.bind(sandbox.id)
+        self._shipper.emit(manager_record("sandbox started", function=name, sandbox=sandbox.id))
+        return Slot(sandbox=sandbox, hash=entry.spec.config_hash, last_used=self.clock(),
+                    extra={"log": slog, "client": RieClient(sandbox.invoke_url)})
+
+    def _stop(self, slot: Slot) -> None:
+        slot.extra["client"].close()
+        self.engine.stop(slot.sandbox)
+        self._shipper.emit(manager_record("sandbox stopped", function=slot.sandbox.function, sandbox=slot.id,
+                                          invocations=slot.invocations))
+
+    def _reap_loop(self) -> None:
+        interval = max(0.05, min(1.0, self.settings.idle_timeout_s / 4))
+        while not self._stopping.wait(interval):
+            for entry in list(self._functions.values()):
+                entry.pool.reap(self.settings.idle_timeout_s)
+
+    # --- invocations ---------------------------------------------------------------------------
+    def invoke(self, name: str, payload: bytes, *, trace_id: str | None = None, client_context: str | None = None,
+               invocation_type: str = "RequestResponse", log_tail: bool = False) -> Invocation | None:
+        """Synchronous: the result. Event: queued (None), or TooManyRequests when the queue is full."""
+        entry = self._lookup(name)
+        limit = EVENT_LIMIT if invocation_type == "Event" else SYNC_LIMIT
+        if len(payload) > limit:
+            raise PayloadTooLarge(f"{len(payload)} byte payload exceeds the {invocation_type} limit of {limit} bytes")
+        if invocation_type == "Event":
+            self._events.submit(name=name, payload=payload, trace_id=trace_id, client_context=client_context)
+            return None
+        return self._invoke_sync(entry, payload, trace_id, client_context, log_tail)
+
+    def _run_event(self, *, name: str, payload: bytes, trace_id: str | None, client_context: str | None) -> None:
+        self._invoke_sync(self._lookup(name), payload, trace_id, client_context, False)
+
+    def _invoke_sync(self, entry: _Function, payload: bytes, trace_id: str | None, client_context: str | None,
+                     want_tail: bool) -> Invocation:
+        context = client_context_header(client_context, trace_id)
+        slot = entry.pool.acquire()
+        slog: SandboxLog = slot.extra["log"]
+        result = InvokeResult(CRASH, b"")
+        try:
+            slog.begin(trace_id)
+            result = invoke(slot.extra["client"], payload, timeout_s=entry.config.timeout, client_context=context)
+            result = self._explain_crash(slot, result)
+            request_id = result.request_id or slog.wait_request_id(1.0 if result.outcome in REUSABLE else 0.2)
+            tail = slog.tail(0.5 if result.outcome in REUSABLE else 0.1) if want_tail else None
+            return Invocation(result.outcome, result.body, request_id, slot.id, tail)
+        finally:
+            slog.end()
+            slot.invocations += 1
+            entry.pool.release(slot, reusable=result.outcome in REUSABLE)
+
+    def _explain_crash(self, slot: Slot, result: InvokeResult) -> InvokeResult:
+        """A sandbox that died under the call: say so plainly instead of a bare connection error."""
+        if result.outcome != CRASH:
+            return result
+        for _ in range(20):  # the socket closes a moment before the killed RIE becomes a zombie
+            if not self.engine.alive(slot.sandbox):
+                break
+            time.sleep(0.005)
+        else:
+            return result  # the runtime died but the RIE lives: its own 502 message is already clear
+        status = getattr(self.engine, "exit_status", lambda sb: None)(slot.sandbox)
+        how = f"killed by signal {-status}" if isinstance(status, int) and status < 0 else f"exit status {status}"
+        message = f"sandbox {slot.id} of {slot.sandbox.function} died during the invocation ({how}); it is replaced"
+        self._shipper.emit(manager_record(message, level="error", function=slot.sandbox.function, sandbox=slot.id))
+        return InvokeResult(CRASH, crash_body(message, result.request_id), result.request_id)
+
+    # --- external leases -----------------------------------------------------------------------
+    def acquire(self, name: str) -> Slot:
+        entry = self._lookup(name)
+        slot = entry.pool.acquire()
+        with self._lock:
+            self._leases[slot.id] = (entry.pool, slot)
+        return slot
+
+    def release(self, sandbox_id: str, outcome: str) -> None:
+        with self._lock:
+            lease = self._leases.pop(sandbox_id, None)
+        if lease is None:
+            raise LeaseNotFound(f"no lease on sandbox {sandbox_id}")
+        pool, slot = lease
+        slot.invocations += 1
+        pool.release(slot, reusable=outcome in REUSABLE)
+
+    # --- introspection and shutdown ------------------------------------------------------------
+    def sandboxes(self) -> list[dict[str, Any]]:
+        rows = []
+        for entry in list(self._functions.values()):
+            for slot in entry.pool.slots():
+                rows.append({"id": slot.id, "function": entry.config.name, "config_hash": slot.hash,
+                             "state": slot.state, "started_at": slot.sandbox.started_at,
+                             "invocations": slot.invocations})
+        return sorted(rows, key=lambda row: (row["function"], row["id"]))
+
+    def function_names(self) -> list[str]:
+        return sorted(self._functions)
+
+    def health(self) -> dict[str, Any]:
+        notes_of = getattr(self.engine, "notes", None)
+        notes = list(notes_of()) if callable(notes_of) else [n for n in [self.engine.limits_note()] if n]
+        return {"status": "ok", "engine": self.engine.name, "notes": notes + self._notes,
+                "functions": len(self._functions)}
+
+    def close(self) -> None:
+        """Stop every sandbox (busy ones too) and flush the logs."""
+        self._stopping.set()
+        with self._lock:
+            pools = [entry.pool for entry in self._functions.values()]
+        for pool in pools:
+            pool.close()
+        self._events.close()
+        self._reaper.join(timeout=2)
+        self._shipper.close()
+
+
+__all__ = ["Manager", "Invocation", "LeaseNotFound", "OK", "SYNC_LIMIT", "EVENT_LIMIT"]

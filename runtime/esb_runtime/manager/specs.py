@@ -1,0 +1,64 @@
+"""Build a SandboxSpec from a functions.yml entry: the Lambda environment a function sees."""
+
+from __future__ import annotations
+
+import json
+
+from esb_runtime.config import FunctionConfig, FunctionsConfig
+from esb_runtime.engine import SandboxSpec
+from esb_runtime.secrets import BoxSecrets
+from esb_runtime.settings import RuntimeSettings
+
+
+def lambda_environment(fn: FunctionConfig, app: FunctionsConfig, settings: RuntimeSettings,
+                       secrets: BoxSecrets | None) -> dict[str, str]:
+    """Engine-independent variables Lambda sets, then the function's own, then store endpoints and credentials."""
+    env = {
+        "AWS_LAMBDA_FUNCTION_NAME": fn.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
+        "AWS_REGION": app.region,
+        "AWS_DEFAULT_REGION": app.region,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.runtime}",
+    }
+    env.update(fn.env)
+    endpoints = {
+        "AWS_ENDPOINT_URL_S3": settings.s3_endpoint,
+        "AWS_ENDPOINT_URL_DYNAMODB": settings.dynamodb_endpoint,
+        "AWS_ENDPOINT_URL_LAMBDA": settings.lambda_endpoint,
+    }
+    env.update({key: value for key, value in endpoints.items() if value})
+    if secrets is not None:
+        env["AWS_ACCESS_KEY_ID"] = secrets.aws_access_key_id
+        env["AWS_SECRET_ACCESS_KEY"] = secrets.aws_secret_access_key
+    return env
+
+
+def image_tag(fn: FunctionConfig) -> str | None:
+    """The docker engine's image: functions/<fn>/image.json {"tag", "id"}, written by the image task."""
+    if fn.manifest is None:
+        return None
+    try:
+        tag = json.loads((fn.manifest.parent / "image.json").read_text(encoding="utf-8")).get("tag")
+    except (OSError, ValueError):
+        return None
+    return str(tag) if tag else None
+
+
+def build_spec(fn: FunctionConfig, app: FunctionsConfig, settings: RuntimeSettings,
+               secrets: BoxSecrets | None, sandbox_hash: str) -> SandboxSpec:
+    return SandboxSpec(
+        function=fn.name,
+        config_hash=sandbox_hash,
+        handler=fn.handler,
+        runtime=fn.runtime,
+        code_dir=fn.code_dir,
+        deps_dir=fn.deps_dir,
+        layer_dirs=fn.layer_dirs,
+        environment=lambda_environment(fn, app, settings, secrets),
+        memory_mb=fn.memory_size,
+        timeout_s=fn.timeout,
+        image=image_tag(fn),
+    )

@@ -1,0 +1,42 @@
+"""Settings of the embedded stores process: RuntimeSettings plus the few variables only it reads."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlsplit
+
+from esb_runtime.settings import RuntimeSettings
+
+DEFAULT_PORT = 4566
+
+
+@dataclass(frozen=True)
+class StoresSettings:
+    data_dir: Path
+    secrets_file: Path
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    snapshot_interval_s: float = 5.0
+    auth: bool = True  # False only for debugging: moto then accepts any credentials
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "StoresSettings":
+        """ESB_STORES_PORT (else the port of ESB_S3_ENDPOINT, else 4566), ESB_STORES_SNAPSHOT_INTERVAL
+        (seconds, default 5), ESB_STORES_AUTH (1 = SigV4 with the box's keys, 0 = off)."""
+        env = os.environ if env is None else env
+        runtime = RuntimeSettings.from_env(env)
+        port = DEFAULT_PORT
+        if env.get("ESB_STORES_PORT"):
+            port = int(env["ESB_STORES_PORT"])
+        elif runtime.s3_endpoint and urlsplit(runtime.s3_endpoint).port:
+            port = int(urlsplit(runtime.s3_endpoint).port or DEFAULT_PORT)
+        return cls(
+            data_dir=runtime.data_dir,
+            secrets_file=runtime.secrets_file,
+            port=port,
+            snapshot_interval_s=float(env.get("ESB_STORES_SNAPSHOT_INTERVAL", "5")),
+            auth=env.get("ESB_STORES_AUTH", "1") != "0",
+        )

@@ -1,0 +1,38 @@
+"""The sandbox bootstrap's trace carrier: removed from the client context, restored as _X_AMZN_TRACE_ID."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from esb_runtime.sandbox.bootstrap import TRACE_KEY, split_client_context, wrap_event_handler
+
+
+def test_carrier_only_means_no_client_context() -> None:
+    raw = json.dumps({"custom": {TRACE_KEY: "Root=1-a-b"}})
+    assert split_client_context(raw) == (None, "Root=1-a-b")
+
+
+def test_callers_context_is_kept() -> None:
+    raw = json.dumps({"custom": {TRACE_KEY: "Root=1-a-b", "k": "v"}, "env": {"x": "y"}})
+    restored, trace = split_client_context(raw)
+    assert json.loads(restored) == {"custom": {"k": "v"}, "env": {"x": "y"}} and trace == "Root=1-a-b"
+    untouched = json.dumps({"client": {"app_title": "t"}})
+    assert split_client_context(untouched) == (untouched, None)
+    assert split_client_context(None) == (None, None)
+
+
+def test_wrapper_sets_the_trace_before_the_original_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("_X_AMZN_TRACE_ID", raising=False)
+    seen = {}
+
+    def original(client, handler, invoke_id, body, content_type, client_context_json, *rest):
+        seen["trace"] = os.environ.get("_X_AMZN_TRACE_ID")
+        seen["cc"] = client_context_json
+        seen["rest"] = rest
+
+    wrapped = wrap_event_handler(original)
+    wrapped(None, None, "id", b"{}", "application/json", json.dumps({"custom": {TRACE_KEY: "Root=1-x"}}), "more")
+    assert seen == {"trace": "Root=1-x", "cc": None, "rest": ("more",)}

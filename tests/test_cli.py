@@ -1,0 +1,149 @@
+"""The `esb` shim in-process: build, dry run, init, one-line errors, warnings, unavailable commands."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from esb.cli import main
+from esb.paths import P
+
+HANDLER = "def handler(event, context):\n    return {}\n"
+
+
+def _app(root: Path, resources: str, extra: str = "") -> Path:
+    (root / "src").mkdir(parents=True, exist_ok=True)
+    (root / "src" / "app.py").write_text(HANDLER)
+    path = root / "template.yaml"
+    path.write_text("Transform: AWS::Serverless-2016-10-31\n" + extra + "Resources:\n" + resources)
+    return path
+
+
+FN = """  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.11
+"""
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+@pytest.fixture
+def sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(P.sample, tmp_path / "sample")
+    monkeypatch.chdir(tmp_path / "sample")
+    return tmp_path / "sample"
+
+
+def test_build_writes_tree(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build"]) == 0
+    assert (sample / ".esb" / "config" / "routing.yml").is_file()
+    assert "done: 12 task(s) run" in capsys.readouterr().out
+
+
+def test_dry_run_writes_nothing(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"would write {sample / '.esb' / 'config' / 'routing.yml'}" in out
+    assert not (sample / ".esb").exists()
+    main(["build"])
+    capsys.readouterr()
+    assert main(["build", "--dry-run"]) == 0
+    assert "dry run: 0 change(s)" in capsys.readouterr().out
+
+
+def test_bundled_sample_when_nothing_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["build"]) == 0
+    assert (tmp_path / ".esb" / "functions" / "sample-hello" / "Dockerfile").is_file()
+
+
+def test_init_yes_writes_generator_and_dodo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(P.fixtures / "full", tmp_path / "full")
+    monkeypatch.chdir(tmp_path / "full")
+    assert main(["init", "--yes", "--param", "Stage=prod", "--tag", "v2"]) == 0
+    doc = yaml.safe_load((tmp_path / "full" / "generator.yml").read_text())
+    assert doc["app"] == {"name": "full", "tag": "v2"}
+    assert doc["paths"] == {"sam_template": "template.yaml", "output_dir": ".esb/"}
+    assert doc["parameters"] == {"EnableAdmin": "true", "Prefix": "full", "Stage": "prod"}
+    assert "esb.tasks.index" in (tmp_path / "full" / "dodo.py").read_text()
+    assert main(["build"]) == 0
+    assert (tmp_path / "full" / ".esb" / "functions" / "full-prod-api" / "Dockerfile").is_file()
+
+
+def test_init_interactive_asks_and_confirms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(P.fixtures / "full", tmp_path / "full")
+    monkeypatch.chdir(tmp_path / "full")
+    answers = iter(["prod", "", "", "v3", "out/"])
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+    assert main(["init"]) == 0
+    doc = yaml.safe_load((tmp_path / "full" / "generator.yml").read_text())
+    assert doc["parameters"]["Stage"] == "prod" and doc["app"]["tag"] == "v3" and doc["paths"]["output_dir"] == "out/"
+    answers = iter(["", "", "", "", "", "n"])
+    assert main(["init"]) != 0
+    assert "not overwritten" in capsys.readouterr().err
+
+
+def test_init_unknown_param(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert "unknown parameter Nope" in _one_line_error(capsys, ["init", "--yes", "--param", "Nope=1"])
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _app(tmp_path, FN + "      Timeout: [3\n")
+    line = _one_line_error(capsys, ["-t", str(path), "build"])
+    assert "template.yaml:10" in line
+
+
+def test_unknown_ref(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _app(tmp_path, FN + "      Environment:\n        Variables:\n          T: !Ref Missing\n")
+    assert "Missing" in _one_line_error(capsys, ["-t", str(path), "build"])
+
+
+def test_missing_code_uri(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _app(tmp_path, FN.replace("src/", "nowhere/"))
+    assert "nowhere" in _one_line_error(capsys, ["-t", str(path), "build"])
+
+
+def test_circular_condition(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conditions = "Conditions:\n  A: !Condition B\n  B: !Condition A\n"
+    path = _app(tmp_path, FN + "    Condition: A\n", extra=conditions)
+    line = _one_line_error(capsys, ["-t", str(path), "build"])
+    assert "A" in line and "B" in line
+
+
+def test_duplicate_route(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    event = "      Events:\n        E:\n          Type: Api\n          Properties: {Path: /x, Method: get}\n"
+    path = _app(tmp_path, FN + event + FN.replace("  Fn:", "  Other:") + event)
+    line = _one_line_error(capsys, ["-t", str(path), "build"])
+    assert "duplicate route GET /x" in line and "Fn" in line and "Other" in line
+
+
+def test_unsupported_property_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = _app(tmp_path, FN + "      ImageUri: x\n")
+    assert main(["-t", str(path), "build"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: Fn.ImageUri:" in err
+
+
+def test_watch_is_not_available(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert "not available" in _one_line_error(capsys, ["watch"])
+
+
+def test_bad_option_exits_nonzero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["up", "--engine", "nope"]) == 2
+    assert main(["--help"]) == 0
+    assert "logs" in capsys.readouterr().out

@@ -1,0 +1,80 @@
+"""The process engine alone: start, environment isolation, output draining, stop of the whole session."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from esb_runtime.engine import SandboxSpec
+from esb_runtime.errors import EngineError
+from esb_runtime.manager.cgroups import MemoryLimiter
+from esb_runtime.manager.process_engine import ProcessEngine, session_pids
+
+pytestmark = pytest.mark.integration
+
+SOURCE = """
+import os, subprocess
+def handler(event, context):
+    child = subprocess.Popen(["sleep", "30"], start_new_session=False)
+    print("x" * 70000)  # more than a pipe buffer: blocks the RIE unless someone drains
+    return {"env": dict(os.environ), "child": child.pid}
+"""
+
+
+def spec(code_dir: Path, runtime: str = "python3.11", **env: str) -> SandboxSpec:
+    return SandboxSpec(function="fn", config_hash="h", handler="app.handler", runtime=runtime, code_dir=code_dir,
+                       deps_dir=code_dir.parent / "deps", layer_dirs=(code_dir.parent / "layers" / "L",),
+                       environment={"AWS_LAMBDA_FUNCTION_NAME": "fn", **env}, memory_mb=128, timeout_s=3)
+
+
+def test_start_invoke_stop(rie_path: Path, write_function: Callable[..., Path],
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ESB_SECRET_THING", "leak")
+    code = write_function("fn", SOURCE)
+    engine = ProcessEngine(rie_path)
+    lines: list[str] = []
+    sandbox = engine.start(spec(code, GREETING="hi"), lines.append)
+    try:
+        with urllib.request.urlopen(urllib.request.Request(sandbox.invoke_url, data=b"{}"), timeout=10) as resp:
+            body = json.loads(resp.read())
+        env = body["env"]
+        assert env["GREETING"] == "hi" and "ESB_SECRET_THING" not in env
+        paths = env["PYTHONPATH"].split(":")
+        assert paths[0] == str(code) and paths[1].endswith("deps") and paths[2].endswith("layers/L/python")
+        assert Path(paths[3], "esb_runtime").is_dir()
+        assert env["_HANDLER"] == "app.handler" and env["LAMBDA_TASK_ROOT"] == str(code)
+        assert any(line == "x" * 70000 for line in lines) or any("x" * 1000 in line for line in lines)
+        assert engine.alive(sandbox)
+        pid = engine.pid(sandbox)
+        assert pid is not None and body["child"] in session_pids(pid)
+    finally:
+        engine.stop(sandbox)
+    assert not engine.alive(sandbox)
+    assert session_pids(pid) == []
+    engine.stop(sandbox)  # idempotent
+
+
+def test_runtime_mismatch_is_noted_once(rie_path: Path, write_function: Callable[..., Path]) -> None:
+    code = write_function("fn", "def handler(e, c):\n    return 1\n")
+    engine = ProcessEngine(rie_path)
+    for _ in range(2):
+        engine.stop(engine.start(spec(code, runtime="python3.9"), lambda line: None))
+    assert sum("python3.9" in note for note in engine.notes()) == 1
+
+
+def test_missing_code_dir_and_bad_rie(tmp_path: Path, rie_path: Path) -> None:
+    with pytest.raises(EngineError, match="does not exist"):
+        ProcessEngine(rie_path).start(spec(tmp_path / "nope"), lambda line: None)
+    (tmp_path / "src").mkdir()
+    with pytest.raises(EngineError, match="cannot start the RIE"):
+        ProcessEngine(tmp_path / "no-rie").start(spec(tmp_path / "src"), lambda line: None)
+
+
+def test_memory_limiter_explains_itself(tmp_path: Path) -> None:
+    limiter = MemoryLimiter(root=tmp_path)
+    assert limiter.base is None and "no cgroup v2" in (limiter.note or "")
+    assert limiter.attach("sb-1", 1, 128) is None
