@@ -1,9 +1,14 @@
-"""Benchmark: container vs process sandbox cold start, and warm RIE invoke latency (prints medians)."""
+"""Benchmark: container vs process sandbox cold start and warm RIE latency, warm latency through the
+gateway of a real box on both engines, and function image build times (prints medians)."""
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
+import shutil
+import socket
 import statistics
 import sys
 import tempfile
@@ -17,6 +22,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import docker  # noqa: E402
 import httpx  # noqa: E402
 
+from esb.cli import main as esb_main  # noqa: E402
 from esb.images import BASE_ALIAS, build_function_image, ensure_base_image, function_image_tag
 from esb.paths import cache_dir
 from esb.rie import ensure_rie
@@ -81,10 +87,100 @@ def process_engine(rie: Path) -> Engine | None:
     return ProcessEngine(rie)
 
 
+def _esb(project: Path, *argv: str, port: int | None = None) -> str:
+    """The esb CLI in-process from `project`; returns what it printed."""
+    from contextlib import redirect_stdout
+
+    cwd, out = Path.cwd(), io.StringIO()
+    os.chdir(project)
+    if port:
+        os.environ["ESB_GATEWAY_PORT"] = str(port)
+    try:
+        with redirect_stdout(out):
+            code = esb_main(["-t", str(project / "template.yaml"), *argv])
+    finally:
+        os.chdir(cwd)
+        os.environ.pop("ESB_GATEWAY_PORT", None)
+    if code != 0:
+        raise SystemExit(f"esb {' '.join(argv)} failed ({code}):\n{out.getvalue()[-2000:]}")
+    return out.getvalue()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def gateway_latency(root: Path, engine: str, calls: int) -> list[float]:
+    """Warm GET /hello through the HTTPS gateway of `esb up -d --engine <engine>` (sample app)."""
+    import ssl
+
+    project = root / f"bench{engine}{uuid.uuid4().hex[:6]}"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "sample", project)
+    port = _free_port()
+    _esb(project, "up", "-d", "--engine", engine, port=port)
+    try:
+        verify = ssl.create_default_context(cafile=str(project / ".esb" / "secrets" / "tls" / "ca.pem"))
+        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=verify, timeout=30) as client:
+            for _ in range(5):  # cold start and connection set-up outside the samples
+                client.get("/hello").raise_for_status()
+            samples = []
+            for _ in range(calls):
+                began = time.perf_counter()
+                client.get("/hello").raise_for_status()
+                samples.append((time.perf_counter() - began) * 1000)
+            return samples
+    finally:
+        _esb(project, "down")
+
+
+def build_times(root: Path, client: docker.DockerClient) -> dict[str, float]:
+    """fixtures/full: `esb build` + the image tasks from a fresh tree, again with no change, and
+    after changing one function's code (the base image is present in all three)."""
+    from esb.cli import run_doit
+    from esb.project import load_project
+    from esb.tasks.context import build_context
+
+    project = root / f"benchfull{uuid.uuid4().hex[:6]}"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "full", project)
+
+    def build() -> float:
+        ctx = build_context(load_project(str(project / "template.yaml"), cwd=project, env={}))
+        began = time.perf_counter()
+        with __import__("contextlib").redirect_stdout(io.StringIO()):
+            if run_doit(ctx, ["run", "build", "image"]) != 0:
+                raise SystemExit("build failed")
+        return (time.perf_counter() - began) * 1000
+
+    try:
+        times = {"full build (3 functions)": build(), "no-change build": build()}
+        code = project / "src" / "api" / "app.py"
+        code.write_text(code.read_text() + "\n# changed\n")
+        times["one-function-change build"] = build()
+        return times
+    finally:
+        for image in client.images.list(name=f"esb/{project.name}/*"):
+            client.images.remove(image.id, force=True)
+
+
+def box_section(calls: int, client: docker.DockerClient) -> None:
+    with tempfile.TemporaryDirectory(prefix="esb-bench-box-") as tmp:
+        medians = {}
+        for engine in ("process", "docker"):
+            samples = gateway_latency(Path(tmp), engine, calls)
+            print(summary(f"{engine}: warm GET via gateway", samples))
+            medians[engine] = statistics.median(samples)
+        print(f"gateway warm ratio docker/process: {medians['docker'] / medians['process']:.2f}x")
+        for name, ms in build_times(Path(tmp), client).items():
+            print(f"{name:<34} {ms:8.0f} ms")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=10, help="cold starts per engine")
     parser.add_argument("--calls", type=int, default=300, help="warm invokes per engine")
+    parser.add_argument("--no-box", action="store_true", help="skip the gateway and build sections")
     args = parser.parse_args(argv)
 
     cache = cache_dir()
@@ -123,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         if "process" in medians:
             print(f"cold start ratio docker/process: {medians['docker'] / medians['process']:.1f}x; "
                   f"warm ratio: {medians['docker-warm'] / medians['process-warm']:.2f}x")
+    if not args.no_box:
+        box_section(args.calls, docker_client)
     return 0
 
 

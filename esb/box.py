@@ -211,10 +211,10 @@ def _provision(app: Application, settings: RuntimeSettings, secrets, say: Say) -
         app,
         s3_endpoint=settings.s3_endpoint,
         dynamodb_endpoint=settings.dynamodb_endpoint,
-        credentials=(secrets.aws_access_key_id, secrets.aws_secret_access_key),
+        credentials=secrets,
         region=app.region,
     )
-    for line in str(report).splitlines():
+    for line in report.text().splitlines():
         say(f"  {line}")
 
 

@@ -20,14 +20,13 @@ def _say(text: str) -> None:
 
 
 def resolve_engine(requested: str) -> str:
-    if requested in ("", "auto", "process"):
-        # The docker engine is reached with --engine docker; auto stays on the engine that needs nothing.
-        return "process"
-    if requested == "docker":
-        raise NotAvailableError(
-            "`esb up --engine docker` is not available yet: the compose stack is not wired into `up`",
-            hint="use --engine process (the default)",
-        )
+    """auto: docker when a daemon answers (up falls back to process if the docker path fails)."""
+    if requested in ("", "auto"):
+        from esb import docker_box
+
+        return "docker" if docker_box.daemon_answers() else "process"
+    if requested in ("process", "docker"):
+        return requested
     raise ConfigError(f"unknown engine {requested!r}", hint="use auto, process or docker")
 
 
@@ -48,19 +47,35 @@ def box_options(ctx: BuildContext, engine: str) -> BoxOptions:
 
 def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, engine: str = "auto",
                watch: bool = False) -> None:
-    if watch:
-        raise NotAvailableError("`esb up --watch` is not available yet", hint="rerun `esb build` after a change")
-    opts = box_options(ctx, resolve_engine(engine))
-    state = box.up(opts, ctx.app, say=_say)
+    if watch and detach:
+        raise ConfigError("--watch runs in the foreground and cannot be combined with --detach",
+                          hint="use `esb up -d` and then `esb watch`")
+    chosen = resolve_engine(engine)
+    opts = box_options(ctx, chosen)
+    if chosen == "docker":
+        from esb import docker_box
+
+        state = docker_box.up(ctx, opts, say=_say, fallback=engine in ("", "auto"))
+    else:
+        state = box.up(opts, ctx.app, say=_say)
     _say("")
     _say(status.render_text(status.collect(ctx.tree)))
     _say("")
     _say(f"gateway: {state.gateway_url}  (CA: {state.ca_file})")
+    if watch:
+        from esb.watch_cli import up_and_watch
+
+        up_and_watch(ctx, _say)
+        return
     if detach:
         _say("box running in the background; stop it with `esb down`")
         return
     _say("press Ctrl-C to stop")
     _serve_foreground(ctx)
+    if state.engine == "docker":
+        from esb import docker_box
+
+        docker_box.remove_containers(ctx.app.stack_name)
 
 
 def _serve_foreground(ctx: BuildContext) -> None:
@@ -79,7 +94,9 @@ def _serve_foreground(ctx: BuildContext) -> None:
 
 
 def down_command(ctx: BuildContext, volumes: bool = False) -> None:
-    box.down(ctx.tree, volumes=volumes, say=_say)
+    from esb import docker_box  # stops the box's processes, then any container of the project
+
+    docker_box.down(ctx, volumes=volumes, say=_say)
 
 
 def reset_command(ctx: BuildContext, yes: bool = False) -> None:
@@ -120,4 +137,6 @@ def logs_command(ctx: BuildContext, function: str | None = None, follow: bool = 
 
 
 def watch_command(ctx: BuildContext) -> None:
-    raise NotAvailableError("`esb watch` is not available yet", hint="rerun `esb build`; the box reloads the new build")
+    from esb.watch_cli import watch_foreground
+
+    watch_foreground(ctx, _say)

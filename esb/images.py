@@ -26,6 +26,9 @@ PYTHON_VERSION = "3.11"
 SUITE = "bookworm"
 ROOTFS_PACKAGES = ("python3", "ca-certificates")
 RIC_REQUIREMENT = "awslambdaric==4.2.2"
+# AWS's Lambda python images ship the SDK; handlers `import boto3` without vendoring it.
+SDK_REQUIREMENT = "boto3==1.44.8"
+SANDBOX_REQUIREMENTS = (RIC_REQUIREMENT, SDK_REQUIREMENT)
 WHEEL_PLATFORM = "manylinux2014_x86_64"
 BASE_REPO = "esb/base-python"
 BASE_ALIAS = f"{BASE_REPO}:{PYTHON_VERSION}"  # stable name a function Dockerfile can use in FROM
@@ -121,16 +124,17 @@ def ensure_rootfs(cache: Path, mirror: str, run: Runner = run_command) -> Path:
 
 
 def ensure_wheels(cache: Path, run: Runner = run_command) -> tuple[Path, ...]:
-    """awslambdaric and its deps as manylinux cp311 wheels, downloaded on the host once."""
-    tag = hashlib.sha256(f"{RIC_REQUIREMENT}|{WHEEL_PLATFORM}|{PYTHON_VERSION}".encode()).hexdigest()[:12]
+    """awslambdaric, boto3 and their deps as manylinux cp311 wheels, downloaded on the host once."""
+    wanted = "|".join(SANDBOX_REQUIREMENTS)
+    tag = hashlib.sha256(f"{wanted}|{WHEEL_PLATFORM}|{PYTHON_VERSION}".encode()).hexdigest()[:12]
     folder = cache / "wheels" / f"ric-{tag}"
     done = folder / "complete"
     if not done.is_file():
         folder.mkdir(parents=True, exist_ok=True)
         run([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--quiet",
              "--only-binary=:all:", "--platform", WHEEL_PLATFORM, "--python-version", PYTHON_VERSION,
-             "--implementation", "cp", "-d", str(folder), RIC_REQUIREMENT])
-        done.write_text(RIC_REQUIREMENT + "\n")
+             "--implementation", "cp", "-d", str(folder), *SANDBOX_REQUIREMENTS])
+        done.write_text("\n".join(SANDBOX_REQUIREMENTS) + "\n")
     return tuple(sorted(folder.glob("*.whl")))
 
 
@@ -216,7 +220,12 @@ def _write_context(ctx: Path, recipe: BaseRecipe, rootfs_image: str, run: Runner
     run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--quiet", "--no-index",
          "--find-links", str(recipe.wheels[0].parent), "--only-binary=:all:", "--platform", WHEEL_PLATFORM,
          "--python-version", PYTHON_VERSION, "--implementation", "cp", "--no-compile",
-         "--target", str(ctx / "site"), RIC_REQUIREMENT])
+         "--target", str(ctx / "site"), *SANDBOX_REQUIREMENTS])
+    if f"{sys.version_info[0]}.{sys.version_info[1]}" == PYTHON_VERSION:
+        # botocore imports in ~1 s without bytecode: compile once here, not in every cold start.
+        # unchecked-hash pycs do not depend on file mtimes, so the layer is the same on every build.
+        run([sys.executable, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
+             str(ctx / "site")])
     (ctx / "runtime").mkdir()
     for rel, src in recipe.runtime_files:
         (ctx / "runtime" / rel).parent.mkdir(parents=True, exist_ok=True)

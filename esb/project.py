@@ -22,7 +22,8 @@ class Images:
     """Images of the compose stack; every one can be overridden in generator.yml `images:`."""
 
     # Function base image; `{version}` is replaced by the runtime's version (python3.11 -> 3.11).
-    base: str = "public.ecr.aws/lambda/python:{version}"
+    # The default is the offline base that `esb/images.py` builds locally (no registry is reachable).
+    base: str = "esb/base-python:{version}"
     python: str = "python:3.11-slim-bookworm"  # base of the gateway and manager images
     gateway: str = ""  # empty: built from <out>/gateway.Dockerfile as <name>-gateway:<tag>
     manager: str = ""

@@ -139,8 +139,8 @@ def test_unsupported_property_is_a_warning(tmp_path: Path, monkeypatch: pytest.M
     assert "warning: Fn.ImageUri:" in err
 
 
-def test_watch_is_not_available(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert "not available" in _one_line_error(capsys, ["watch"])
+def test_up_watch_and_detach_conflict(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert "--watch" in _one_line_error(capsys, ["up", "--watch", "-d", "--engine", "process"])
 
 
 def test_bad_option_exits_nonzero(capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,6 +24,7 @@ PROJECT_LABEL = "esb.project"
 FUNCTION_LABEL = "esb.function"
 HASH_LABEL = "esb.config-hash"
 SANDBOX_LABEL = "esb.sandbox"
+MANAGER_LABEL = "esb.manager"  # the engine instance that started the container
 RIE_PORT = "8080/tcp"
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 IMAGE_RECORD = "image.json"  # functions/<fn>/image.json, written by the function image task
@@ -51,8 +52,12 @@ def network_name(project: str) -> str:
     return f"esb-{_name_part(project)}"
 
 
+CA_BUNDLE_PATH = "/etc/esb/ca.pem"  # where a host AWS_CA_BUNDLE file is mounted (read-only)
+
+
 def container_environment(spec: SandboxSpec) -> dict[str, str]:
-    """The Lambda environment as seen from a container: host-loopback endpoints point at the host."""
+    """The Lambda environment as seen from a container: host-loopback endpoints point at the host,
+    and a host CA bundle path becomes the path it is mounted at (see `ca_bundle_mount`)."""
     env = {
         "AWS_LAMBDA_FUNCTION_NAME": spec.function,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
@@ -63,7 +68,17 @@ def container_environment(spec: SandboxSpec) -> dict[str, str]:
         if key.startswith("AWS_ENDPOINT_URL"):
             # 127.0.0.1 inside a container is the container; the store must listen on the bridge too.
             env[key] = re.sub(r"//(127\.0\.0\.1|localhost)([:/]|$)", r"//host.docker.internal\2", value)
+    if env.get("AWS_CA_BUNDLE"):
+        env["AWS_CA_BUNDLE"] = CA_BUNDLE_PATH
     return env
+
+
+def ca_bundle_mount(spec: SandboxSpec) -> dict[str, dict[str, str]]:
+    """The box CA (a public certificate, nothing secret) mounted read-only when the spec names one."""
+    host_path = spec.environment.get("AWS_CA_BUNDLE")
+    if not host_path:
+        return {}
+    return {host_path: {"bind": CA_BUNDLE_PATH, "mode": "ro"}}
 
 
 def _host_port(container: Container) -> int | None:
@@ -114,6 +129,11 @@ class DockerEngine:
         # Lets sandboxes reach stores on the host by a stable name (docker >= 20.10).
         self._extra_hosts = {"host.docker.internal": "host-gateway"} if extra_hosts is None else extra_hosts
         self._network_lock = threading.Lock()
+        # Containers this engine started or adopted; any other running container of the project
+        # was left by an earlier manager (crash, restart) and may be adopted by `start`.
+        self._owned: set[str] = set()
+        self._instance = uuid.uuid4().hex
+        self._owned_lock = threading.Lock()
 
     @property
     def client(self) -> docker.DockerClient:
@@ -159,6 +179,9 @@ class DockerEngine:
                               "run `esb build` with docker available") from exc
 
     def start(self, spec: SandboxSpec, on_line: LineSink) -> Sandbox:
+        adopted = self._adopt_orphan(spec, on_line)
+        if adopted is not None:
+            return adopted  # a warm container of the current build: no cold start
         image = self.image_for(spec)
         sandbox_id = f"{_name_part(spec.function)[:40]}-{self._new_id()}"
         environment = container_environment(spec)
@@ -168,11 +191,13 @@ class DockerEngine:
                 image, command=[spec.handler], detach=True,
                 name=f"esb-{_name_part(self.project)}-{sandbox_id}",
                 labels={PROJECT_LABEL: self.project, FUNCTION_LABEL: spec.function,
-                        HASH_LABEL: spec.config_hash, SANDBOX_LABEL: sandbox_id},
+                        HASH_LABEL: spec.config_hash, SANDBOX_LABEL: sandbox_id, MANAGER_LABEL: self._instance},
                 environment=environment, network=network, extra_hosts=self._extra_hosts,
                 mem_limit=f"{spec.memory_mb}m", memswap_limit=f"{spec.memory_mb}m",  # Lambda has no swap
-                ports={RIE_PORT: ("127.0.0.1", None)},
+                ports={RIE_PORT: ("127.0.0.1", None)}, volumes=ca_bundle_mount(spec),
             )
+        with self._owned_lock:
+            self._owned.add(container.id)
         try:
             port = self._wait_ready(container, spec.function)
         except EngineError:
@@ -212,8 +237,44 @@ class DockerEngine:
 
         threading.Thread(target=pump, name=f"logs-{container.short_id}", daemon=True).start()
 
+    def _adopt_orphan(self, spec: SandboxSpec, on_line: LineSink) -> Sandbox | None:
+        """A running container of this function left by an earlier manager (crash, restart) serves
+        as this sandbox when its hash is current: no cold start. Its orphans with another hash go."""
+        with docker_errors(f"list containers of {spec.function}"):
+            found = self.client.containers.list(all=True, filters={"label": [
+                f"{PROJECT_LABEL}={self.project}", f"{FUNCTION_LABEL}={spec.function}"]})
+        stale: list[Container] = []
+        picked: tuple[Container, int] | None = None
+        with self._owned_lock:
+            for container in found:
+                if container.labels.get(MANAGER_LABEL) == self._instance or container.id in self._owned:
+                    continue  # ours (even one still starting): never handed out twice
+                port = _host_port(container)
+                current = (container.status == "running" and port is not None
+                           and container.labels.get(HASH_LABEL) == spec.config_hash)
+                if not current:
+                    stale.append(container)
+                elif picked is None and port is not None:
+                    if _rie_answers(port, 1.0):
+                        picked = (container, port)
+                        self._owned.add(container.id)
+                    else:
+                        stale.append(container)
+        for container in stale:
+            self._remove(container)
+        if picked is None:
+            return None
+        container, port = picked
+        sandbox_id = container.labels.get(SANDBOX_LABEL) or container.short_id
+        self._follow_logs(container, on_line, since=int(self._clock()))  # earlier lines were shipped
+        return Sandbox(id=sandbox_id, function=spec.function, config_hash=spec.config_hash,
+                       invoke_url=f"http://127.0.0.1:{port}{INVOKE_PATH}", started_at=self._clock(), ref=container)
+
     def _remove(self, container: Container) -> None:
         import docker.errors
+
+        with self._owned_lock:
+            self._owned.discard(container.id)
 
         with docker_errors(f"remove container {container.short_id}"):
             try:
@@ -261,6 +322,8 @@ class DockerEngine:
                 self._remove(container)
                 continue
             sandbox_id = labels.get(SANDBOX_LABEL) or container.short_id
+            with self._owned_lock:
+                self._owned.add(container.id)
             adopted.append(Sandbox(id=sandbox_id, function=spec.function, config_hash=spec.config_hash,
                                    invoke_url=f"http://127.0.0.1:{port}{INVOKE_PATH}",
                                    started_at=float(now), ref=container))
@@ -278,9 +341,12 @@ class DockerEngine:
 
     def remove_all(self) -> int:
         """Remove every container and the network of this project (`esb down`); returns the count."""
+        from concurrent.futures import ThreadPoolExecutor
+
         containers = self._project_containers()
-        for container in containers:
-            self._remove(container)
+        # One `rm -f` takes ~0.3 s (stop + unmount); a box with many warm sandboxes goes in parallel.
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(self._remove, containers))
         with docker_errors(f"remove network {network_name(self.project)}"):
             for network in self._networks(network_name(self.project)):
                 network.remove()

@@ -88,6 +88,8 @@ def host_environment(spec: SandboxSpec, sandbox_id: str, runtime_parent: Path) -
         "TZ": ":UTC",
         "PYTHONPATH": os.pathsep.join(python_path),
         "PYTHONUNBUFFERED": "1",
+        # Bytecode in the staged code could outlive a same-size save within one second: never write it.
+        "PYTHONDONTWRITEBYTECODE": "1",
         "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime()) + sandbox_id,
     })
     return env

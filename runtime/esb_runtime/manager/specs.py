@@ -30,6 +30,10 @@ def lambda_environment(fn: FunctionConfig, app: FunctionsConfig, settings: Runti
         "AWS_ENDPOINT_URL_LAMBDA": settings.lambda_endpoint,
     }
     env.update({key: value for key, value in endpoints.items() if value})
+    ca_file = settings.tls_dir / "ca.pem"
+    if (settings.lambda_endpoint or "").startswith("https:") and ca_file.exists():
+        # boto3 in the handler verifies the gateway's certificate against the box's own CA.
+        env["AWS_CA_BUNDLE"] = str(ca_file)
     if secrets is not None:
         env["AWS_ACCESS_KEY_ID"] = secrets.aws_access_key_id
         env["AWS_SECRET_ACCESS_KEY"] = secrets.aws_secret_access_key

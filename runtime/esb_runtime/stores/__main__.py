@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from types import FrameType
@@ -11,6 +12,8 @@ from esb_runtime.stores.settings import StoresSettings
 
 
 def main() -> int:
+    # One line per request from werkzeug would drown the box's own messages.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     settings = StoresSettings.from_env()
     server = serve(settings, settings.secrets_file)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import io
@@ -19,6 +20,14 @@ WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 HEALTH_PATH = "/_esb/health"
 _READ_TARGETS = ("Get", "BatchGet", "Query", "Scan", "Describe", "List")
 _MAX_SKEW = timedelta(minutes=15)
+# Query parameters that are part of a SigV2 string to sign (S3 "sub-resources").
+_V2_SUBRESOURCES = frozenset(
+    "accelerate acl cors defaultObjectAcl location logging partNumber policy requestPayment torrent "
+    "versioning versionId versions website uploads uploadId response-content-type response-content-language "
+    "response-expires response-cache-control response-content-disposition response-content-encoding delete "
+    "lifecycle tagging restore storageClass notification replication analytics metrics inventory select "
+    "select-type object-lock".split()
+)
 
 
 def _sha256(data: bytes) -> str:
@@ -50,6 +59,12 @@ def _header(environ: Environ, name: str) -> str | None:
     if lowered == "content-length":
         return environ.get("CONTENT_LENGTH")
     return environ.get("HTTP_" + name.upper().replace("-", "_"))
+
+
+def _raw_path(environ: Environ) -> str:
+    """The path exactly as the client sent (and signed) it, still percent-encoded."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or quote(environ.get("PATH_INFO", "/"))
+    return raw.split("?", 1)[0] or "/"
 
 
 def _fields(header: str) -> dict[str, str]:
@@ -93,13 +108,14 @@ class SigV4Verifier:
             canonical_qs = _canonical_query(query, skip="X-Amz-Signature")
             if self._expired(amz_date, params.get("X-Amz-Expires", "0")):
                 return "presigned URL expired"
+        elif "Signature=" in query and "AWSAccessKeyId=" in query:
+            return self._check_v2_query(environ, query)
         else:
             return "missing AWS SigV4 credentials"
         key_id, _, scope = credential.partition("/")
         if not hmac.compare_digest(key_id, self.credentials.access_key_id):
             return "unknown access key id"
-        raw_path = environ.get("RAW_URI") or environ.get("REQUEST_URI") or quote(environ.get("PATH_INFO", "/"))
-        path = raw_path.split("?", 1)[0] or "/"
+        path = _raw_path(environ)
         headers = []
         for name in signed.split(";"):
             value = _header(environ, name) or ""
@@ -113,6 +129,30 @@ class SigV4Verifier:
             key = _hmac(key, piece)
         expected = hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, signature):
+            return "signature does not match"
+        return None
+
+    def _check_v2_query(self, environ: Environ, query: str) -> str | None:
+        """S3 presigned URLs in the legacy (SigV2) form, which boto3 still produces by default."""
+        params = {unquote(k): unquote(v) for k, _, v in (p.partition("=") for p in query.split("&"))}
+        if not hmac.compare_digest(params.get("AWSAccessKeyId", ""), self.credentials.access_key_id):
+            return "unknown access key id"
+        expires = params.get("Expires", "0")
+        if not expires.isdigit() or self.clock().timestamp() > int(expires):
+            return "presigned URL expired"
+        path = _raw_path(environ)
+        sub = sorted((k, v) for k, v in params.items() if k in _V2_SUBRESOURCES)
+        if sub:
+            path += "?" + "&".join(f"{k}={v}" if v else k for k, v in sub)
+        amz = sorted(
+            (k[5:].lower().replace("_", "-"), v) for k, v in environ.items() if k.startswith("HTTP_X_AMZ_")
+        )
+        lines = [environ["REQUEST_METHOD"].upper(), _header(environ, "Content-MD5") or "",
+                 _header(environ, "Content-Type") or "", expires]
+        lines += [f"{k}:{v}" for k, v in amz]
+        to_sign = "\n".join(lines + [path])
+        digest = hmac.new(self.credentials.secret_access_key.encode(), to_sign.encode("utf-8"), hashlib.sha1).digest()
+        if not hmac.compare_digest(base64.b64encode(digest).decode(), params.get("Signature", "")):
             return "signature does not match"
         return None
 

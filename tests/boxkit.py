@@ -1,0 +1,121 @@
+"""Start a real box (`esb up -d`) on a copy of a fixture app for end-to-end tests, and stop it after."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+
+from esb.cli import main
+from esb.paths import P
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Box:
+    project: Path
+    status: dict[str, Any]
+    client: httpx.Client
+
+    @property
+    def url(self) -> str:
+        return self.status["gateway"]["url"]
+
+    @property
+    def ca_file(self) -> str:
+        return self.status["gateway"]["ca_file"]
+
+    def token(self) -> str:
+        auth = self.status["auth"]
+        answer = self.client.post(
+            auth["auth_path"],
+            headers={"x-api-key": auth["api_key"]},
+            json={"AuthParameters": {"USERNAME": auth["username"], "PASSWORD": auth["password"]}},
+        )
+        answer.raise_for_status()
+        return answer.json()["AuthenticationResult"]["IdToken"]
+
+    def boto3(self, service: str) -> Any:
+        import boto3
+
+        aws = self.status["aws"]
+        endpoint = aws["lambda_endpoint"] if service == "lambda" else self.status["stores"][f"{service}_endpoint"]
+        return boto3.client(
+            service, endpoint_url=endpoint, region_name=aws["region"], verify=self.ca_file,
+            aws_access_key_id=aws["access_key_id"], aws_secret_access_key=aws["secret_access_key"],
+        )
+
+    def refresh(self) -> dict[str, Any]:
+        self.status = read_status(self.project)
+        return self.status
+
+
+@contextlib.contextmanager
+def _env(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def esb(project: Path, *argv: str) -> int:
+    cwd = Path.cwd()
+    os.chdir(project)
+    try:
+        return main(["-t", str(project / "template.yaml"), *argv])
+    finally:
+        os.chdir(cwd)
+
+
+def read_status(project: Path) -> dict[str, Any]:
+    import io
+    from contextlib import redirect_stdout
+
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        assert esb(project, "status", "--json") == 0
+    text = buffer.getvalue()
+    return json.loads(text[text.index("{"):text.rindex("}") + 1])
+
+
+def copy_app(name: str, dest: Path) -> Path:
+    target = dest / name
+    shutil.copytree(P.fixtures / name, target, ignore=shutil.ignore_patterns(".esb", "__pycache__"))
+    return target
+
+
+@contextlib.contextmanager
+def running_box(project: Path, *extra: str, engine: str = "process",
+                env: dict[str, str] | None = None) -> Iterator[Box]:
+    """`esb up -d` in `project` on a free port; always `esb down` afterwards."""
+    values = {"ESB_GATEWAY_PORT": str(free_port()), **(env or {})}
+    with _env(values):
+        code = esb(project, "up", "-d", "--engine", engine, *extra)
+        try:
+            assert code == 0, f"esb up failed with {code}"
+            status = read_status(project)
+            trust = ssl.create_default_context(cafile=status["gateway"]["ca_file"])
+            with httpx.Client(base_url=status["gateway"]["url"], verify=trust,
+                              timeout=30.0) as client:
+                yield Box(project=project, status=status, client=client)
+        finally:
+            esb(project, "down")
