@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import ssl
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -34,7 +35,7 @@ class BoxOptions:
     engine: str = "process"
     host: str = "127.0.0.1"
     gateway_port: int = 8443
-    gateway_workers: int = 1
+    gateway_workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
     idle_timeout_s: float = 300.0
     default_concurrency: int = 10
     start_timeout_s: float = 60.0
@@ -138,7 +139,7 @@ def _services(opts: BoxOptions, settings: RuntimeSettings, stores_port: int, ca_
         (
             "gateway",
             [py, "-m", "gunicorn", "-c", "python:esb_runtime.gateway.gunicorn_conf", "esb_runtime.gateway.wsgi:application"],
-            _http_ready(f"https://127.0.0.1:{opts.gateway_port}/health", verify=str(ca_file)),
+            _http_ready(f"https://127.0.0.1:{opts.gateway_port}/health", ca_file),
         ),
     )
 
@@ -153,7 +154,9 @@ def _child_env(settings: RuntimeSettings, extra: dict[str, str]) -> dict[str, st
     return env
 
 
-def _http_ready(url: str, verify: str | bool = False) -> Callable[[], bool]:
+def _http_ready(url: str, ca_file: Path | None = None) -> Callable[[], bool]:
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca_file)) if ca_file else False
+
     def check() -> bool:
         try:
             return httpx.get(url, timeout=1.0, verify=verify).status_code < 500

@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import threading
+from typing import Any
 
 from esb import box, status
 from esb.box import BoxOptions
@@ -33,15 +34,24 @@ def resolve_engine(requested: str) -> str:
 def box_options(ctx: BuildContext, engine: str) -> BoxOptions:
     from esb.rie import ensure_rie
 
-    rie = ensure_rie(cache_dir(), explicit=os.environ.get("ESB_RIE_PATH") or None)
+    env = os.environ  # read once here, at the command's edge
+    rie = ensure_rie(cache_dir(), explicit=env.get("ESB_RIE_PATH") or None)
     project = ctx.project
+    tuning: dict[str, Any] = {}
+    if env.get("ESB_GATEWAY_WORKERS"):
+        tuning["gateway_workers"] = int(env["ESB_GATEWAY_WORKERS"])
+    if env.get("ESB_IDLE_TIMEOUT"):
+        tuning["idle_timeout_s"] = float(env["ESB_IDLE_TIMEOUT"])
+    if env.get("ESB_MAX_CONCURRENCY"):
+        tuning["default_concurrency"] = int(env["ESB_MAX_CONCURRENCY"])
     return BoxOptions(
         tree=ctx.tree,
         project_dir=project.project_dir,
         rie_path=rie,
         engine=engine,
         host=project.bind,
-        gateway_port=int(os.environ.get("ESB_GATEWAY_PORT") or project.ports.gateway),
+        gateway_port=int(env.get("ESB_GATEWAY_PORT") or project.ports.gateway),
+        **tuning,
     )
 
 
@@ -126,13 +136,13 @@ def status_command(ctx: BuildContext, json: bool = False) -> None:
 
 def logs_command(ctx: BuildContext, function: str | None = None, follow: bool = False, since: str = "",
                  trace: str = "", request: str = "", grep: str = "", json: bool = False) -> None:
+    from types import SimpleNamespace
+
     from esb import logquery
 
-    code = logquery.logs_command(
-        ctx.tree, function=function or None, follow=follow, since=since or None, trace=trace or None,
-        request=request or None, grep=grep or None, as_json=json,
-    )
-    if code:
+    query = SimpleNamespace(function=function or None, follow=follow, since=since or None, trace=trace or None,
+                            request=request or None, grep=grep or None, json=json, limit=None)
+    if logquery.logs_command(ctx.tree, None, query) != 0:
         raise BoxError("reading logs failed")
 
 

@@ -222,3 +222,21 @@ def test_down_leaves_no_process(tmp_path: Path) -> None:
         assert len(pids) == 3 and sandboxes
     assert not any(pid_alive(pid) for pid in pids)
     assert esb(project, "down") == 0
+
+
+def test_logs_by_trace_find_gateway_caller_and_callee(box: Box, capsys: pytest.CaptureFixture[str]) -> None:
+    trace = "Root=1-6a000000-fedcba9876543210fedcba98;Sampled=1"
+    assert box.client.post("/call", headers={"X-Amzn-Trace-Id": trace}).status_code == 200
+    deadline = time.monotonic() + 10
+    seen: set[tuple[str, str]] = set()
+    while time.monotonic() < deadline:
+        capsys.readouterr()
+        assert esb(box.project, "logs", "--trace", "1-6a000000-fedcba9876543210fedcba98", "--json") == 0
+        records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+        seen = {(r.get("source"), r.get("function")) for r in records}
+        if {("gateway", "e2e-caller"), ("sandbox", "e2e-caller"), ("sandbox", "e2e-echo")} <= seen:
+            break
+        time.sleep(0.3)
+    assert ("gateway", "e2e-caller") in seen
+    assert ("sandbox", "e2e-caller") in seen
+    assert ("sandbox", "e2e-echo") in seen
