@@ -134,13 +134,15 @@ def status_command(ctx: BuildContext, json: bool = False) -> None:
     _say(status.render_json(info) if json else status.render_text(info))
 
 
-def logs_command(ctx: BuildContext, function: str | None = None, follow: bool = False, since: str = "",
+def logs_command(ctx: BuildContext, function: list[str] | None = None, follow: bool = False, since: str = "",
                  trace: str = "", request: str = "", grep: str = "", json: bool = False) -> None:
     from types import SimpleNamespace
 
     from esb import logquery
 
-    query = SimpleNamespace(function=function or None, follow=follow, since=since or None, trace=trace or None,
+    if function and len(function) > 1:
+        raise ConfigError("`esb logs` takes at most one function name", hint="esb logs FUNCTION --grep TEXT")
+    query = SimpleNamespace(function=function[0] if function else None, follow=follow, since=since or None, trace=trace or None,
                             request=request or None, grep=grep or None, json=json, limit=None)
     if logquery.logs_command(ctx.tree, None, query) != 0:
         raise BoxError("reading logs failed")
