@@ -134,7 +134,7 @@ def down(tree: BuildTree, *, volumes: bool = False, say: Say = print) -> list[st
 def _services(opts: BoxOptions, settings: RuntimeSettings, stores_port: int, ca_file: Path):
     py = sys.executable
     return (
-        ("stores", [py, "-m", "esb_runtime.stores"], _http_ready(f"http://127.0.0.1:{stores_port}/moto-api/")),
+        ("stores", [py, "-m", "esb_runtime.stores"], _http_ready(f"http://127.0.0.1:{stores_port}/_esb/health", ok_below=300)),
         ("manager", [py, "-m", "esb_runtime.manager"], _manager_ready(settings.manager_socket)),
         (
             "gateway",
@@ -154,12 +154,12 @@ def _child_env(settings: RuntimeSettings, extra: dict[str, str]) -> dict[str, st
     return env
 
 
-def _http_ready(url: str, ca_file: Path | None = None) -> Callable[[], bool]:
+def _http_ready(url: str, ca_file: Path | None = None, ok_below: int = 500) -> Callable[[], bool]:
     verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca_file)) if ca_file else False
 
     def check() -> bool:
         try:
-            return httpx.get(url, timeout=1.0, verify=verify).status_code < 500
+            return httpx.get(url, timeout=1.0, verify=verify).status_code < ok_below
         except httpx.HTTPError:
             return False
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 from urllib.parse import quote
 
-import httpx
 
 from esb_runtime.errors import (
     EngineError,
@@ -54,28 +55,48 @@ class ManagerClient(Protocol):
     def health(self) -> dict[str, Any] | None: ...
 
 
-def _error_from(response: httpx.Response) -> RuntimeBoxError:
+def _error_from(status: int, body: bytes) -> RuntimeBoxError:
     try:
-        message = str(response.json().get("message", ""))
+        message = str(json.loads(body).get("message", ""))
     except (ValueError, AttributeError):
-        message = response.text[:200]
-    error_type = _BY_STATUS.get(response.status_code, RuntimeBoxError)
-    return error_type(message or f"manager answered {response.status_code}")
+        message = body[:200].decode("utf-8", "replace")
+    error_type = _BY_STATUS.get(status, RuntimeBoxError)
+    return error_type(message or f"manager answered {status}")
 
 
 @contextlib.contextmanager
 def translate_transport_errors(socket_path: str) -> Iterator[None]:
-    """The one place where httpx's exceptions become runtime errors."""
+    """The one place where socket and HTTP client exceptions become runtime errors."""
     try:
         yield
-    except httpx.TimeoutException as exc:
+    except (socket.timeout, TimeoutError) as exc:
         raise ManagerUnavailable(f"manager at {socket_path} did not answer in time") from exc
-    except httpx.TransportError as exc:
+    except (OSError, http.client.HTTPException) as exc:
         raise ManagerUnavailable(f"manager at {socket_path} unreachable: {exc}") from exc
 
 
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, socket_path: str, connect_timeout_s: float) -> None:
+        super().__init__("esb-manager", timeout=connect_timeout_s)
+        self._socket_path = socket_path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self._socket_path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
 class UdsManagerClient:
-    """Keep-alive connections to the manager's unix socket; safe under gevent once sockets are patched."""
+    """Keep-alive HTTP/1.1 connections to the manager's unix socket; cooperative once gevent patched sockets.
+
+    Plain http.client rather than httpx: this call sits on every request's path and httpx's pool
+    bookkeeping cost more than the rest of the gateway together.
+    """
 
     def __init__(
         self,
@@ -84,24 +105,46 @@ class UdsManagerClient:
         invoke_timeout_s: float = 960.0,
         connect_timeout_s: float = 2.0,
         max_connections: int = 256,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._socket = str(socket_path)
         self._invoke_timeout_s = invoke_timeout_s
         self._connect_timeout_s = connect_timeout_s
-        # One retry covers a connection refused while the manager restarts; invocations are never
-        # retried once sent (HTTPTransport retries only failed connects).
-        transport = transport or httpx.HTTPTransport(uds=self._socket, retries=1)
-        self._client = httpx.Client(
-            transport=transport,
-            base_url="http://esb-manager",
-            timeout=self._timeout(invoke_timeout_s),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=64,
-                                keepalive_expiry=30.0),
-        )
+        self._max_idle = max_connections
+        self._idle: list[_UnixConnection] = []
 
-    def _timeout(self, read_s: float) -> httpx.Timeout:
-        return httpx.Timeout(read_s, connect=self._connect_timeout_s, write=30.0, pool=read_s)
+    def _request(self, method: str, path: str, body: bytes | None, headers: dict[str, str],
+                 timeout_s: float) -> tuple[int, http.client.HTTPMessage, bytes]:
+        reused = bool(self._idle)
+        conn = self._idle.pop() if reused else _UnixConnection(self._socket, self._connect_timeout_s)
+        try:
+            with translate_transport_errors(self._socket):
+                try:
+                    return self._exchange(conn, method, path, body, headers, timeout_s)
+                except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
+                    if not reused:
+                        raise
+                    # The manager closed an idle keep-alive connection (or restarted): one fresh try.
+                    # Safe to resend: the request never reached a live connection.
+                    conn.close()
+                    conn = _UnixConnection(self._socket, self._connect_timeout_s)
+                    return self._exchange(conn, method, path, body, headers, timeout_s)
+        except BaseException:
+            conn.close()
+            raise
+
+    def _exchange(self, conn: _UnixConnection, method: str, path: str, body: bytes | None,
+                  headers: dict[str, str], timeout_s: float) -> tuple[int, http.client.HTTPMessage, bytes]:
+        if conn.sock is None:
+            conn.connect()
+        conn.sock.settimeout(timeout_s)
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+        if response.will_close or len(self._idle) >= self._max_idle:
+            conn.close()
+        else:
+            self._idle.append(conn)
+        return response.status, response.headers, data
 
     def invoke(
         self,
@@ -114,26 +157,21 @@ class UdsManagerClient:
         log_tail: bool = False,
         timeout: float | None = None,
     ) -> InvokeResult:
-        headers = {"X-Esb-Trace-Id": trace_id, "X-Esb-Invocation-Type": invocation_type}
+        headers = {"X-Esb-Trace-Id": trace_id, "X-Esb-Invocation-Type": invocation_type,
+                   "Content-Type": "application/octet-stream"}
         if client_context:
             headers["X-Esb-Client-Context"] = client_context
         if log_tail:
             headers["X-Esb-Log-Tail"] = "1"
-        with translate_transport_errors(self._socket):
-            response = self._client.post(
-                f"/v1/functions/{quote(function, safe='')}/invoke",
-                content=payload,
-                headers=headers,
-                timeout=self._timeout(timeout) if timeout else httpx.USE_CLIENT_DEFAULT,
-            )
-        if response.status_code >= 400:
-            raise _error_from(response)
-        h = response.headers
+        status, h, body = self._request("POST", f"/v1/functions/{quote(function, safe='')}/invoke", payload,
+                                        headers, timeout or self._invoke_timeout_s)
+        if status >= 400:
+            raise _error_from(status, body)
         return InvokeResult(
-            status=response.status_code,
+            status=status,
             outcome=h.get("X-Esb-Outcome", "ok"),
             request_id=h.get("X-Esb-Request-Id", ""),
-            payload=response.content,
+            payload=body,
             log_tail=h.get("X-Esb-Log-Tail"),
             sandbox=h.get("X-Esb-Sandbox"),
         )
@@ -141,11 +179,11 @@ class UdsManagerClient:
     def health(self) -> dict[str, Any] | None:
         """The manager's health document, or None when it cannot be reached quickly."""
         try:
-            with translate_transport_errors(self._socket):
-                response = self._client.get("/v1/health", timeout=self._timeout(2.0))
-            return response.json() if response.status_code == 200 else None
-        except (ManagerUnavailable, json.JSONDecodeError, ValueError):
+            status, _, body = self._request("GET", "/v1/health", None, {}, 2.0)
+            return json.loads(body) if status == 200 else None
+        except (ManagerUnavailable, ValueError):
             return None
 
     def close(self) -> None:
-        self._client.close()
+        while self._idle:
+            self._idle.pop().close()
