@@ -138,15 +138,15 @@ def _listening(host: str, port: int) -> bool:
         return False
 
 
-def remove_containers(project: str, client_factory: ClientFactory = _client) -> int:
-    """Every container and the network of `project` (docker_engine.remove_project); 0 without docker."""
+def remove_containers(project: str, client_factory: ClientFactory = _client, network: bool = True) -> int:
+    """Every container (and the network) of `project` (docker_engine.remove_project); 0 without docker."""
     if not daemon_answers(client_factory):
         return 0
     from esb_runtime.errors import EngineError
     from esb_runtime.manager.docker_engine import remove_project
 
     try:
-        return remove_project(project, client_factory=lambda: client_factory())
+        return remove_project(project, client_factory=lambda: client_factory(), network=network)
     except EngineError as exc:
         raise BoxError(f"cannot remove the containers of {project}: {exc}") from exc
 

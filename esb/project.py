@@ -24,7 +24,7 @@ class Images:
     # Function base image; `{version}` is replaced by the runtime's version (python3.11 -> 3.11).
     # The default is the offline base that `esb/images.py` builds locally (no registry is reachable).
     base: str = "esb/base-python:{version}"
-    python: str = "python:3.11-slim-bookworm"  # base of the gateway and manager images
+    python: str = "esb/base-python:3.11"  # base of the gateway and manager images (has python3.11, no pip)
     gateway: str = ""  # empty: built from <out>/gateway.Dockerfile as <name>-gateway:<tag>
     manager: str = ""
     s3: str = "rustfs/rustfs:1.0.0-alpha.58"

@@ -272,8 +272,9 @@ def provision(app: Application, s3_endpoint: str, dynamodb_endpoint: str, creden
 
     make = clients or default_client
     ddb, s3 = make("dynamodb", dynamodb_endpoint), make("s3", s3_endpoint)
+    started = time.monotonic()
     wait_for_store(ddb.list_tables, dynamodb_endpoint, deadline_s)
-    wait_for_store(s3.list_buckets, s3_endpoint, deadline_s)
+    wait_for_store(s3.list_buckets, s3_endpoint, max(0.0, deadline_s - (time.monotonic() - started)))
     report = ProvisionReport()
     for table in app.tables:
         with _translate("table", table.name):

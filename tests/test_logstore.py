@@ -108,7 +108,9 @@ def test_follow_sees_new_lines(tmp_path: Path) -> None:
     thread.join(timeout=10)
     stop.set()
     assert not thread.is_alive()
-    assert [r["request_id"] for r in seen] == ["req-0", "req-2", "req-3"]
+    # History first; live records from different writer files arrive per poll, not in global time order.
+    assert seen[0]["request_id"] == "req-0"
+    assert sorted(r["request_id"] for r in seen[1:]) == ["req-2", "req-3"]
 
 
 def test_several_processes_write_10000_lines(tmp_path: Path) -> None:

@@ -245,3 +245,58 @@ def test_delete_data(tmp_path: Path) -> None:
     delete_data(data)
     assert not data.exists()
     delete_data(data)  # idempotent
+
+
+def test_busy_port_is_one_clear_line(tmp_path: Path) -> None:
+    box = Stores(tmp_path / ".esb")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", box.port))
+        taken.listen()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ESB_", "AWS_"))}
+        env.update(ESB_OUTPUT_DIR=str(box.out), ESB_STORES_PORT=str(box.port))
+        done = subprocess.run([sys.executable, "-m", "esb_runtime.stores"], env=env, capture_output=True,
+                              text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"cannot start on 127.0.0.1:{box.port}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_write_detection() -> None:
+    from esb_runtime.stores.auth import is_write
+
+    assert is_write({"REQUEST_METHOD": "POST", "HTTP_X_AMZ_TARGET": "DynamoDB_20120810.PutItem"})
+    assert not is_write({"REQUEST_METHOD": "POST", "HTTP_X_AMZ_TARGET": "DynamoDB_20120810.Query"})
+    assert not is_write({"REQUEST_METHOD": "POST", "HTTP_X_AMZ_TARGET": "DynamoDB_20120810.BatchGetItem"})
+    assert is_write({"REQUEST_METHOD": "PUT"}) and not is_write({"REQUEST_METHOD": "GET"})
+
+
+def wait_for_snapshot_after(box: Stores, moment: float) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        snap = current_snapshot(box.out / "data")
+        if snap and json.loads((snap / "manifest.json").read_text())["taken_at"] > moment:
+            return
+        assert time.monotonic() < deadline, "no periodic snapshot"
+        time.sleep(0.05)
+
+
+def test_incremental_snapshots_keep_unchanged_and_changed_objects(tmp_path: Path) -> None:
+    box = Stores(tmp_path / ".esb", interval=0.3)
+    box.start()
+    try:
+        s3 = box.client("s3")
+        s3.create_bucket(Bucket="inc")
+        s3.put_object(Bucket="inc", Key="same", Body=b"A", ContentType="text/a")
+        s3.put_object(Bucket="inc", Key="changed", Body=b"old")
+        wait_for_snapshot_after(box, time.time())
+        s3.put_object(Bucket="inc", Key="changed", Body=b"new", Metadata={"v": "2"})
+        wait_for_snapshot_after(box, time.time())
+        box.stop(signal.SIGKILL)
+        box.start()
+        s3 = box.client("s3")
+        same = s3.get_object(Bucket="inc", Key="same")
+        assert (same["Body"].read(), same["ContentType"]) == (b"A", "text/a")
+        changed = s3.get_object(Bucket="inc", Key="changed")
+        assert (changed["Body"].read(), changed["Metadata"]) == (b"new", {"v": "2"})
+    finally:
+        box.stop(signal.SIGKILL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,19 @@ from esb.render.environment import render
 # Inside the gateway/manager containers the output tree is mounted here.
 CONTAINER_OUT = "/opt/esb/out"
 CONTAINER_PORTS = {"gateway": 8443, "s3": 9000, "dynamodb": 8000, "logs": 9428}
-# Python packages the runtime images need, installed from <out>/wheels (no registry at build time).
-RUNTIME_PACKAGES = ("awslambdaric", "boto3", "cryptography", "docker", "falcon", "gevent", "gunicorn", "httpx", "PyJWT", "pyyaml")
+CONTAINER_PORTS["stores"] = 4566
+# Python packages the runtime images need; esb/compose.py installs them on the host into <out>/site
+# (no registry at build time, no pip in the image) and the Dockerfiles COPY that in.
+RUNTIME_PACKAGES = ("awslambdaric", "boto3", "cryptography", "docker", "falcon", "gevent", "gunicorn", "httpx", "PyJWT",
+                    "pyyaml", "moto", "packaging")
+# `images.s3` / `images.dynamodb: embedded` run the box's own moto stores (one `stores` service,
+# from the manager image) instead of RustFS / ScyllaDB; `images.logs: local` keeps JSON-lines logs.
+EMBEDDED = "embedded"
+STORES_ENTRY = ("import dataclasses, sys; from esb_runtime.stores import __main__ as m; "
+                "env = m.StoresSettings.from_env; "
+                "m.StoresSettings.from_env = classmethod(lambda cls: dataclasses.replace(env(), host='0.0.0.0')); "
+                "sys.exit(m.main())")
+LOCAL_LOGS = "local"
 # Credentials reach the stack only through interpolation of the environment `esb up` supplies.
 CREDENTIAL_VARS = ("ESB_AWS_ACCESS_KEY_ID", "ESB_AWS_SECRET_ACCESS_KEY")
 
@@ -35,57 +47,62 @@ def _port(project: Project, service: str) -> list[str]:
     return [f"{project.bind}:{getattr(project.ports, service)}:{CONTAINER_PORTS[service]}"]
 
 
-def _runtime_env(engine: str) -> dict[str, str]:
+def _endpoints(project: Project) -> dict[str, str]:
+    images = project.images
+    stores = f"http://stores:{CONTAINER_PORTS['stores']}"
     return {
-        "AWS_ACCESS_KEY_ID": _secret(CREDENTIAL_VARS[0]),
-        "AWS_SECRET_ACCESS_KEY": _secret(CREDENTIAL_VARS[1]),
-        "ESB_DYNAMODB_ENDPOINT": f"http://dynamodb:{CONTAINER_PORTS['dynamodb']}",
-        "ESB_ENGINE": engine,
-        "ESB_GATEWAY_HOST": "0.0.0.0",
-        "ESB_GATEWAY_PORT": str(CONTAINER_PORTS["gateway"]),
-        "ESB_LOG_STORE": "victorialogs",
-        "ESB_MANAGER_SOCKET": f"{CONTAINER_OUT}/state/manager.sock",
-        "ESB_OUTPUT_DIR": CONTAINER_OUT,
-        "ESB_S3_ENDPOINT": f"http://s3:{CONTAINER_PORTS['s3']}",
-        "ESB_VICTORIALOGS_URL": f"http://logs:{CONTAINER_PORTS['logs']}",
+        "s3": stores if images.s3 == EMBEDDED else f"http://s3:{CONTAINER_PORTS['s3']}",
+        "dynamodb": stores if images.dynamodb == EMBEDDED else f"http://dynamodb:{CONTAINER_PORTS['dynamodb']}",
     }
 
 
+def _runtime_env(project: Project, engine: str) -> dict[str, str]:
+    endpoints = _endpoints(project)
+    env = {
+        "AWS_ACCESS_KEY_ID": _secret(CREDENTIAL_VARS[0]),
+        "AWS_SECRET_ACCESS_KEY": _secret(CREDENTIAL_VARS[1]),
+        "ESB_DYNAMODB_ENDPOINT": endpoints["dynamodb"],
+        "ESB_ENGINE": engine,
+        "ESB_GATEWAY_HOST": "0.0.0.0",
+        "ESB_GATEWAY_PORT": str(CONTAINER_PORTS["gateway"]),
+        "ESB_LOG_STORE": "local" if project.images.logs == LOCAL_LOGS else "victorialogs",
+        "ESB_MANAGER_SOCKET": f"{CONTAINER_OUT}/state/manager.sock",
+        "ESB_OUTPUT_DIR": CONTAINER_OUT,
+        "ESB_S3_ENDPOINT": endpoints["s3"],
+    }
+    if project.images.logs != LOCAL_LOGS:
+        env["ESB_VICTORIALOGS_URL"] = f"http://logs:{CONTAINER_PORTS['logs']}"
+    return env
+
+
+def runtime_image(project: Project, role: str) -> str:
+    """The gateway/manager image: the override from generator.yml, else the one built from the tree."""
+    return getattr(project.images, role) or f"{project.name.lower()}-{role}:{project.tag}"
+
+
 def _runtime_service(project: Project, role: str, image: str, dockerfile: str) -> dict[str, Any]:
-    service: dict[str, Any] = {"image": image or f"{project.name}-{role}:{project.tag}", "restart": "unless-stopped"}
+    service: dict[str, Any] = {"image": runtime_image(project, role), "restart": "unless-stopped"}
     if not image:
         service["build"] = {"context": ".", "dockerfile": dockerfile}
     return service
 
 
-def compose_view(app: Application, project: Project) -> dict[str, Any]:
-    images = project.images
-    gateway = _runtime_service(project, "gateway", images.gateway, "gateway.Dockerfile")
-    gateway.update(
-        environment=_runtime_env("docker"),
-        ports=_port(project, "gateway"),
-        volumes=["./config:/opt/esb/out/config:ro", "./secrets:/opt/esb/out/secrets:ro", "state:/opt/esb/out/state"],
-        depends_on={"manager": {"condition": "service_started"}},
-        healthcheck=_health(
-            ["CMD", "python", "-c", f"import socket; socket.create_connection(('127.0.0.1', {CONTAINER_PORTS['gateway']}), 2)"]
-        ),
-    )
-    manager = _runtime_service(project, "manager", images.manager, "manager.Dockerfile")
-    manager.update(
-        environment=_runtime_env("docker"),
-        volumes=[
-            "./config:/opt/esb/out/config:ro",
-            "./functions:/opt/esb/out/functions:ro",
-            "state:/opt/esb/out/state",
-            # The manager is the only privileged part: it starts the function containers.
-            "/var/run/docker.sock:/var/run/docker.sock",
-        ],
-        depends_on={name: {"condition": "service_healthy"} for name in ("dynamodb", "logs", "s3")},
-    )
-    services = {
-        "gateway": gateway,
-        "manager": manager,
-        "s3": {
+def _store_services(project: Project) -> dict[str, Any]:
+    images, services = project.images, {}
+    if EMBEDDED in (images.s3, images.dynamodb):
+        services["stores"] = {
+            "image": runtime_image(project, "manager"),
+            # StoresSettings binds loopback (right on a host); in its own container it must listen on
+            # the stack's network, so the entry point widens only the bind address.
+            "entrypoint": ["python3", "-c", STORES_ENTRY],
+            "environment": {**_runtime_env(project, "docker"), "ESB_STORES_PORT": str(CONTAINER_PORTS["stores"])},
+            # On ports.s3 of the host (loopback by default), so `esb up` can provision tables and buckets.
+            "ports": [f"{project.bind}:{project.ports.s3}:{CONTAINER_PORTS['stores']}"],
+            "volumes": ["./secrets:/opt/esb/out/secrets:ro", "stores-data:/opt/esb/out/data"],
+            "healthcheck": _health(["CMD", "python3", "-c", _tcp_probe(CONTAINER_PORTS["stores"])]),
+        }
+    if images.s3 != EMBEDDED:
+        services["s3"] = {
             "image": images.s3,
             "environment": {
                 "RUSTFS_ACCESS_KEY": _secret(CREDENTIAL_VARS[0]),
@@ -96,8 +113,9 @@ def compose_view(app: Application, project: Project) -> dict[str, Any]:
             "ports": _port(project, "s3"),
             "volumes": ["s3-data:/data"],
             "healthcheck": _health(["CMD-SHELL", f"curl -sf http://127.0.0.1:{CONTAINER_PORTS['s3']}/health || exit 1"]),
-        },
-        "dynamodb": {
+        }
+    if images.dynamodb != EMBEDDED:
+        services["dynamodb"] = {
             "image": images.dynamodb,
             "command": [
                 f"--alternator-port={CONTAINER_PORTS['dynamodb']}",
@@ -110,19 +128,63 @@ def compose_view(app: Application, project: Project) -> dict[str, Any]:
             "ports": _port(project, "dynamodb"),
             "volumes": ["dynamodb-data:/var/lib/scylla"],
             "healthcheck": _health(["CMD-SHELL", f"curl -sf http://127.0.0.1:{CONTAINER_PORTS['dynamodb']}/ || exit 1"], start="60s"),
-        },
-        "logs": {
+        }
+    if images.logs != LOCAL_LOGS:
+        services["logs"] = {
             "image": images.logs,
             "command": ["-storageDataPath=/vlogs", f"-httpListenAddr=:{CONTAINER_PORTS['logs']}"],
             "ports": _port(project, "logs"),
             "volumes": ["logs-data:/vlogs"],
             "healthcheck": _health(["CMD-SHELL", f"wget -qO- http://127.0.0.1:{CONTAINER_PORTS['logs']}/health || exit 1"]),
-        },
-    }
+        }
+    return services
+
+
+def _tcp_probe(port: int) -> str:
+    return f"import socket; socket.create_connection(('127.0.0.1', {port}), 2)"
+
+
+def compose_view(app: Application, project: Project) -> dict[str, Any]:
+    images = project.images
+    stores = _store_services(project)
+    gateway = _runtime_service(project, "gateway", images.gateway, "gateway.Dockerfile")
+    gateway.update(
+        environment=_runtime_env(project, "docker"),
+        ports=_port(project, "gateway"),
+        # Not read-only: the gateway checks (and renews when due) the TLS files under secrets/tls.
+        volumes=["./config:/opt/esb/out/config:ro", "./secrets:/opt/esb/out/secrets", "state:/opt/esb/out/state",
+                 "logs:/opt/esb/out/logs"],
+        depends_on={"manager": {"condition": "service_healthy"}},
+        healthcheck=_health(["CMD", "python3", "-c", _tcp_probe(CONTAINER_PORTS["gateway"])]),
+    )
+    manager = _runtime_service(project, "manager", images.manager, "manager.Dockerfile")
+    manager.update(
+        environment=_runtime_env(project, "docker"),
+        volumes=[
+            "./config:/opt/esb/out/config:ro",
+            "./functions:/opt/esb/out/functions:ro",
+            "./secrets:/opt/esb/out/secrets:ro",
+            "state:/opt/esb/out/state",
+            "logs:/opt/esb/out/logs",
+            # The manager is the only privileged part: it starts the function containers.
+            "/var/run/docker.sock:/var/run/docker.sock",
+        ],
+        depends_on={name: {"condition": "service_healthy"} for name in sorted(stores)},
+        healthcheck=_health(["CMD", "python3", "-c",
+                             f"import os, sys; sys.exit(not os.path.exists('{CONTAINER_OUT}/state/manager.sock'))"]),
+    )
+    volumes = {"state", "logs"} | {f"{name}-data" for name in stores}
     return {
-        "services": services,
-        "volumes": {name: {} for name in ("dynamodb-data", "logs-data", "s3-data", "state")},
+        "services": {"gateway": gateway, "manager": manager, **stores},
+        "volumes": {name: {} for name in sorted(volumes)},
+        # One network for the stack and the function containers (docker_engine's `esb-<project>`),
+        # so sandboxes reach the stores and the gateway by service name.
+        "networks": {"default": {"name": network_name(project.name)}},
     }
+
+
+def network_name(project: str) -> str:
+    return "esb-" + (re.sub(r"[^a-zA-Z0-9_.-]+", "-", project).strip("-.") or "x")
 
 
 def _health(test: list[str], start: str = "10s") -> dict[str, Any]:
@@ -135,7 +197,8 @@ def render_compose(app: Application, project: Project) -> str:
 
 def runtime_image_view(project: Project, role: str) -> dict[str, Any]:
     module = "esb_runtime.manager" if role == "manager" else "esb_runtime.gateway"
-    return {"base_image": project.images.python, "packages": list(RUNTIME_PACKAGES), "role": role, "module": module}
+    return {"base_image": project.images.python, "packages": list(RUNTIME_PACKAGES), "role": role, "module": module,
+            "python_version": "3.11"}
 
 
 def render_runtime_dockerfile(project: Project, role: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import socket
 import threading
 import time
 import uuid
@@ -82,13 +83,24 @@ def ca_bundle_mount(spec: SandboxSpec) -> dict[str, dict[str, str]]:
 
 
 def _host_port(container: Container) -> int | None:
+    """The published RIE port, from inspect data or from a sparse list entry."""
+    if "Ports" in container.attrs:  # sparse (containers.list(sparse=True)): [{"PrivatePort", "PublicPort"}]
+        for entry in container.attrs.get("Ports") or []:
+            if entry.get("PrivatePort") == int(RIE_PORT.split("/")[0]) and entry.get("PublicPort"):
+                return int(entry["PublicPort"])
+        return None
     bindings = (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(RIE_PORT) or []
     return int(bindings[0]["HostPort"]) if bindings else None
 
 
-def _rie_answers(port: int, timeout_s: float) -> bool:
+def _labels(container: Container) -> dict[str, str]:
+    """Labels from inspect data (Config.Labels) or from a sparse list entry (Labels)."""
+    return dict((container.attrs.get("Config") or {}).get("Labels") or container.attrs.get("Labels") or {})
+
+
+def _rie_answers(port: int, timeout_s: float, host: str = "127.0.0.1") -> bool:
     """Any HTTP answer from GET / means the RIE listens; docker-proxy alone accepts then closes."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+    conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
     try:
         conn.request("GET", "/")  # not the invoke path: a GET there would run the function
         conn.getresponse().read()
@@ -133,6 +145,7 @@ class DockerEngine:
         # was left by an earlier manager (crash, restart) and may be adopted by `start`.
         self._owned: set[str] = set()
         self._instance = uuid.uuid4().hex
+        self._in_network: bool | None = None  # decided on first use (see in_network)
         self._owned_lock = threading.Lock()
 
     @property
@@ -186,6 +199,9 @@ class DockerEngine:
         sandbox_id = f"{_name_part(spec.function)[:40]}-{self._new_id()}"
         environment = container_environment(spec)
         network = self.ensure_network()
+        in_network = self.in_network()
+        if in_network:
+            environment.pop("AWS_CA_BUNDLE", None)  # a path inside the manager's container, not on the host
         with docker_errors(f"start container for {spec.function}"):
             container = self.client.containers.run(
                 image, command=[spec.handler], detach=True,
@@ -194,24 +210,48 @@ class DockerEngine:
                         HASH_LABEL: spec.config_hash, SANDBOX_LABEL: sandbox_id, MANAGER_LABEL: self._instance},
                 environment=environment, network=network, extra_hosts=self._extra_hosts,
                 mem_limit=f"{spec.memory_mb}m", memswap_limit=f"{spec.memory_mb}m",  # Lambda has no swap
-                ports={RIE_PORT: ("127.0.0.1", None)}, volumes=ca_bundle_mount(spec),
+                ports={} if in_network else {RIE_PORT: ("127.0.0.1", None)},
+                volumes={} if in_network else ca_bundle_mount(spec),
             )
         with self._owned_lock:
             self._owned.add(container.id)
         try:
-            port = self._wait_ready(container, spec.function)
+            host, port = self._wait_ready(container, spec.function)
         except EngineError:
             self._remove(container)
             raise
         sandbox = Sandbox(id=sandbox_id, function=spec.function, config_hash=spec.config_hash,
-                          invoke_url=f"http://127.0.0.1:{port}{INVOKE_PATH}", started_at=self._clock(),
+                          invoke_url=f"http://{host}:{port}{INVOKE_PATH}", started_at=self._clock(),
                           ref=container)
         self._follow_logs(container, on_line, since=None)
         return sandbox
 
-    def _wait_ready(self, container: Container, function: str) -> int:
+    def in_network(self) -> bool:
+        """True when this manager runs in a container on the project's network (the compose stack):
+        sandboxes are then reached by container name on that network, and publish no port."""
+        if self._in_network is None:
+            import docker.errors
+
+            try:
+                me = self.client.containers.get(socket.gethostname())
+                networks = me.attrs.get("NetworkSettings", {}).get("Networks") or {}
+                self._in_network = network_name(self.project) in networks
+            except (docker.errors.DockerException, OSError):
+                self._in_network = False
+        return self._in_network
+
+    def address(self, container: Container) -> tuple[str, int] | None:
+        """Where the manager reaches a container's RIE: its name on the shared network, else the
+        loopback port docker published."""
+        if self.in_network():
+            names = container.attrs.get("Names") or [container.attrs.get("Name") or ""]
+            return (names[0].lstrip("/"), int(RIE_PORT.split("/")[0])) if names[0] else None
+        port = _host_port(container)
+        return ("127.0.0.1", port) if port else None
+
+    def _wait_ready(self, container: Container, function: str) -> tuple[str, int]:
         deadline = time.monotonic() + self._ready_timeout_s
-        port: int | None = None
+        where: tuple[str, int] | None = None
         while time.monotonic() < deadline:
             with docker_errors(f"inspect container of {function}"):
                 container.reload()
@@ -219,9 +259,9 @@ class DockerEngine:
                 with docker_errors(f"read logs of {function}"):
                     tail = container.logs(tail=5).decode("utf-8", "replace").strip().replace("\n", " | ")
                 raise EngineError(f"{function}: container exited during start ({container.status}): {tail}")
-            port = port or _host_port(container)
-            if port is not None and _rie_answers(port, timeout_s=1.0):
-                return port
+            where = where or self.address(container)
+            if where is not None and _rie_answers(where[1], timeout_s=1.0, host=where[0]):
+                return where
             time.sleep(0.02)
         raise EngineError(f"{function}: the RIE did not answer within {self._ready_timeout_s:.0f} s")
 
@@ -241,22 +281,24 @@ class DockerEngine:
         """A running container of this function left by an earlier manager (crash, restart) serves
         as this sandbox when its hash is current: no cold start. Its orphans with another hash go."""
         with docker_errors(f"list containers of {spec.function}"):
-            found = self.client.containers.list(all=True, filters={"label": [
+            # sparse: a full list inspects each container and fails on one being created or removed
+            found = self.client.containers.list(all=True, sparse=True, filters={"label": [
                 f"{PROJECT_LABEL}={self.project}", f"{FUNCTION_LABEL}={spec.function}"]})
         stale: list[Container] = []
-        picked: tuple[Container, int] | None = None
+        picked: tuple[Container, tuple[str, int]] | None = None
         with self._owned_lock:
             for container in found:
-                if container.labels.get(MANAGER_LABEL) == self._instance or container.id in self._owned:
+                labels = _labels(container)
+                if labels.get(MANAGER_LABEL) == self._instance or container.id in self._owned:
                     continue  # ours (even one still starting): never handed out twice
-                port = _host_port(container)
-                current = (container.status == "running" and port is not None
-                           and container.labels.get(HASH_LABEL) == spec.config_hash)
+                where = self.address(container)
+                current = (container.status == "running" and where is not None
+                           and labels.get(HASH_LABEL) == spec.config_hash)
                 if not current:
                     stale.append(container)
-                elif picked is None and port is not None:
-                    if _rie_answers(port, 1.0):
-                        picked = (container, port)
+                elif picked is None and where is not None:
+                    if _rie_answers(where[1], 1.0, host=where[0]):
+                        picked = (container, where)
                         self._owned.add(container.id)
                     else:
                         stale.append(container)
@@ -264,11 +306,11 @@ class DockerEngine:
             self._remove(container)
         if picked is None:
             return None
-        container, port = picked
-        sandbox_id = container.labels.get(SANDBOX_LABEL) or container.short_id
+        container, (host, port) = picked
+        sandbox_id = _labels(container).get(SANDBOX_LABEL) or container.short_id
         self._follow_logs(container, on_line, since=int(self._clock()))  # earlier lines were shipped
         return Sandbox(id=sandbox_id, function=spec.function, config_hash=spec.config_hash,
-                       invoke_url=f"http://127.0.0.1:{port}{INVOKE_PATH}", started_at=self._clock(), ref=container)
+                       invoke_url=f"http://{host}:{port}{INVOKE_PATH}", started_at=self._clock(), ref=container)
 
     def _remove(self, container: Container) -> None:
         import docker.errors
@@ -306,7 +348,8 @@ class DockerEngine:
 
     def _project_containers(self) -> list[Container]:
         with docker_errors(f"list containers of {self.project}"):
-            return self.client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={self.project}"})
+            return self.client.containers.list(all=True, sparse=True,
+                                               filters={"label": f"{PROJECT_LABEL}={self.project}"})
 
     def adopt(self, specs: dict[str, SandboxSpec], on_line: Callable[[str], LineSink]) -> list[Sandbox]:
         """Keep running containers whose config hash is current (specs keyed by function name);
@@ -314,18 +357,18 @@ class DockerEngine:
         adopted: list[Sandbox] = []
         now = int(self._clock())
         for container in self._project_containers():
-            labels = container.labels
+            labels = _labels(container)
             spec = specs.get(labels.get(FUNCTION_LABEL, ""))
-            port = _host_port(container)
+            where = self.address(container)
             current = spec is not None and labels.get(HASH_LABEL) == spec.config_hash
-            if not (current and container.status == "running" and port and _rie_answers(port, 1.0)):
+            if not (current and container.status == "running" and where and _rie_answers(where[1], 1.0, where[0])):
                 self._remove(container)
                 continue
             sandbox_id = labels.get(SANDBOX_LABEL) or container.short_id
             with self._owned_lock:
                 self._owned.add(container.id)
             adopted.append(Sandbox(id=sandbox_id, function=spec.function, config_hash=spec.config_hash,
-                                   invoke_url=f"http://127.0.0.1:{port}{INVOKE_PATH}",
+                                   invoke_url=f"http://{where[0]}:{where[1]}{INVOKE_PATH}",
                                    started_at=float(now), ref=container))
             self._follow_logs(container, on_line(sandbox_id), since=now)  # old lines were already shipped
         return adopted
@@ -339,23 +382,26 @@ class DockerEngine:
             return "docker: swap is not limited (no swap accounting); MemorySize caps RAM only"
         return None
 
-    def remove_all(self) -> int:
-        """Remove every container and the network of this project (`esb down`); returns the count."""
+    def remove_all(self, network: bool = True) -> int:
+        """Remove every container and the network of this project (`esb down`); returns the count.
+        network=False keeps the network (the compose stack owns it and removes it itself)."""
         from concurrent.futures import ThreadPoolExecutor
 
         containers = self._project_containers()
         # One `rm -f` takes ~0.3 s (stop + unmount); a box with many warm sandboxes goes in parallel.
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(self._remove, containers))
-        with docker_errors(f"remove network {network_name(self.project)}"):
-            for network in self._networks(network_name(self.project)):
-                network.remove()
+        if network:
+            with docker_errors(f"remove network {network_name(self.project)}"):
+                for found in self._networks(network_name(self.project)):
+                    found.remove()
         return len(containers)
 
 
-def remove_project(project: str, client_factory: Callable[[], docker.DockerClient] | None = None) -> int:
+def remove_project(project: str, client_factory: Callable[[], docker.DockerClient] | None = None,
+                   network: bool = True) -> int:
     """`esb down` for the docker engine: only this project's containers and network are touched."""
-    return DockerEngine(project, client_factory=client_factory).remove_all()
+    return DockerEngine(project, client_factory=client_factory).remove_all(network=network)
 
 
 def create_engine(settings: RuntimeSettings) -> DockerEngine:

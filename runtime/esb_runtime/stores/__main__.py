@@ -15,14 +15,23 @@ def main() -> int:
     # One line per request from werkzeug would drown the box's own messages.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     settings = StoresSettings.from_env()
-    server = serve(settings, settings.secrets_file)
+    try:
+        server = serve(settings, settings.secrets_file)
+    except OSError as exc:  # port taken, secrets missing: one clear line for the supervisor's log
+        print(f"stores: cannot start on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+        return 1
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         server.stop()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    server.start()
+    try:
+        server.start()
+    except Exception as exc:
+        # Serving empty stores would let the next snapshot overwrite the saved data: refuse instead.
+        print(f"stores: cannot restore {settings.data_dir / 'current'}: {exc}", file=sys.stderr)
+        return 1
     server.run_until_stopped()
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,28 +24,48 @@ def _cors(client: Any, name: str) -> list[dict]:
         raise
 
 
-def dump(client: Any, target: Path) -> list[dict]:
+def _previous_objects(previous: Path | None, entries: list[dict], name: str) -> tuple[Path | None, dict]:
+    """The last snapshot's records of a bucket, by key, so unchanged objects are hard-linked, not fetched."""
+    for entry in entries:
+        if previous is not None and entry["name"] == name:
+            folder = previous / entry["folder"]
+            with open(folder / "objects.jsonl", encoding="utf-8") as handle:
+                return folder, {o["key"]: o for o in map(json.loads, handle) if "version" in o}
+    return None, {}
+
+
+def dump(client: Any, target: Path, previous: Path | None = None, previous_entries: list[dict] = ()) -> list[dict]:
     """Write `<target>/<n>/` per bucket (objects.jsonl + blobs); return the manifest entries."""
     entries = []
     for number, bucket in enumerate(client.list_buckets().get("Buckets", [])):
         name = bucket["Name"]
         folder = target / str(number)
         folder.mkdir()
-        keys = [
-            obj["Key"]
+        listed = [
+            (obj["Key"], f"{obj.get('ETag')}|{obj['LastModified'].isoformat()}")
             for page in client.get_paginator("list_objects_v2").paginate(Bucket=name)
             for obj in page.get("Contents", [])
         ]
+        old_folder, old = _previous_objects(previous, list(previous_entries), name)
 
-        def fetch(pair: tuple[int, str]) -> dict:
-            index, key = pair
+        def fetch(pair: tuple[int, tuple[str, str]]) -> dict:
+            index, (key, version) = pair
+            blob = folder / f"{index}.bin"
+            known = old.get(key)
+            if old_folder is not None and known and known["version"] == version:
+                try:
+                    os.link(old_folder / known["blob"], blob)
+                    return {**known, "blob": blob.name}
+                except OSError:
+                    pass  # fall back to fetching it
             obj = client.get_object(Bucket=name, Key=key)
-            (folder / f"{index}.bin").write_bytes(obj["Body"].read())
+            blob.write_bytes(obj["Body"].read())
             meta = {h: obj[h] for h in _HEADERS if obj.get(h)}
-            return {"key": key, "blob": f"{index}.bin", "metadata": obj.get("Metadata", {}), "headers": meta}
+            return {"key": key, "blob": blob.name, "metadata": obj.get("Metadata", {}), "headers": meta,
+                    "version": version}
 
         with ThreadPoolExecutor(_WORKERS) as pool:
-            objects = list(pool.map(fetch, enumerate(keys)))
+            objects = list(pool.map(fetch, enumerate(listed)))
         with open(folder / "objects.jsonl", "w", encoding="utf-8") as handle:
             for obj in objects:
                 handle.write(json.dumps(obj, separators=(",", ":")) + "\n")

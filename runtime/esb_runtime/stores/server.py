@@ -49,9 +49,12 @@ class StoresServer:
         self._gate = _RestoreGate(DomainDispatcherApplication(create_backend_app), self._token)
         verifier = SigV4Verifier(credentials) if settings.auth else None
         self.app = AuthMiddleware(self._gate, verifier, self._health)
-        self._server: BaseWSGIServer = make_server(
-            settings.host, settings.port, self.app, threaded=True, request_handler=MotoRequestHandler
-        )
+        try:
+            self._server: BaseWSGIServer = make_server(
+                settings.host, settings.port, self.app, threaded=True, request_handler=MotoRequestHandler
+            )
+        except SystemExit as exc:  # werkzeug exits (after printing why) when the port is taken
+            raise OSError(f"port {settings.port} is already in use") from exc
         self._thread = threading.Thread(target=self._server.serve_forever, name="stores-http", daemon=True)
         self._stop = threading.Event()
         self._regions: set[str] = {"us-east-1"}

@@ -52,7 +52,10 @@ def take(data_dir: Path, clients: ClientFactory, regions: Iterable[str], clock: 
     table_entries = []
     for region in sorted(set(regions)):
         table_entries += tables.dump_region(clients("dynamodb", region), region, folder / "tables")
-    bucket_entries = buckets.dump(clients("s3", "us-east-1"), folder / "buckets")
+    previous = current_snapshot(data_dir)
+    previous_entries = json.loads((previous / "manifest.json").read_text())["buckets"] if previous else []
+    bucket_entries = buckets.dump(clients("s3", "us-east-1"), folder / "buckets",
+                                  previous / "buckets" if previous else None, previous_entries)
     manifest = {
         "format": FORMAT,
         "taken_at": started,

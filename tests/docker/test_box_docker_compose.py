@@ -1,0 +1,143 @@
+"""The seed's compose stack, built offline: gateway + manager images from the output tree, the embedded
+moto stores in place of RustFS/ScyllaDB, function containers on the stack's network."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+import yaml
+
+from esb import compose
+from esb.cli import main
+from esb.paths import P, cache_dir
+from esb.project import load_project
+from esb.tasks.context import build_context
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _context(project: Path) -> Any:
+    return build_context(load_project(None, cwd=project, env={}))
+
+
+def _new_project(root: Path, generator: str) -> Path:
+    project = root / f"dcmp{uuid.uuid4().hex[:8]}"
+    shutil.copytree(P.fixtures / "sample", project, ignore=shutil.ignore_patterns(".esb", "__pycache__"))
+    (project / "generator.yml").write_text(generator)
+    cwd = Path.cwd()
+    os.chdir(project)
+    try:
+        assert main(["build"]) == 0
+    finally:
+        os.chdir(cwd)
+    return project
+
+
+def test_compose_command_prefers_the_v2_plugin() -> None:
+    def run(argv: list[str], **_: Any) -> subprocess.CompletedProcess:
+        return subprocess.CompletedProcess(argv, 0 if plugin else 1)
+
+    plugin = True
+    assert compose.compose_command(lambda name: f"/usr/bin/{name}", run) == ["docker", "compose"]
+    plugin = False
+    assert compose.compose_command(lambda name: f"/usr/bin/{name}", run) == ["docker-compose"]
+
+
+def test_default_stack_file_is_valid_for_compose(tmp_path: Path) -> None:
+    """The seed's stack (RustFS, ScyllaDB, VictoriaLogs) as compose reads it; needs no daemon."""
+    if shutil.which("docker-compose") is None and shutil.which("docker") is None:
+        pytest.fail("no compose tool installed (.ci/docker-setup.sh installs docker-compose)")
+    ctx = _context(_new_project(tmp_path, "images: {}\n"))
+    resolved = yaml.safe_load(compose.check_config(ctx))
+    assert set(resolved["services"]) == {"gateway", "manager", "s3", "dynamodb", "logs"}
+    assert resolved["services"]["s3"]["image"].startswith("rustfs/")
+    gateway = resolved["services"]["gateway"]
+    assert gateway["environment"]["AWS_ACCESS_KEY_ID"].startswith("AKIA")  # interpolated from the secrets
+    assert gateway["ports"][0]["host_ip"] == "127.0.0.1" if isinstance(gateway["ports"][0], dict) else \
+        gateway["ports"][0].startswith("127.0.0.1:")
+
+
+@pytest.fixture(scope="module")
+def stack(docker_daemon: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    gateway_port, stores_port = _free_port(), _free_port()
+    project = _new_project(tmp_path_factory.mktemp("compose"), (
+        "images: {s3: embedded, dynamodb: embedded, logs: local}\n"
+        f"ports: {{gateway: {gateway_port}, s3: {stores_port}}}\n"))
+    ctx = _context(project)
+    try:
+        states = compose.up(ctx, cache_dir(), say=lambda _: None)
+        ca = ssl.create_default_context(cafile=str(ctx.tree.tls / "ca.pem"))
+        with httpx.Client(base_url=f"https://127.0.0.1:{gateway_port}", verify=ca, timeout=60) as client:
+            yield {"ctx": ctx, "states": states, "client": client, "project": project}
+    finally:
+        compose.down(ctx, volumes=True, say=lambda _: None)
+        import docker
+
+        client = docker.from_env()
+        for role in ("gateway", "manager"):
+            try:
+                client.images.remove(compose.runtime_image(ctx.project, role))
+            except docker.errors.APIError:
+                pass
+        client.close()
+
+
+def test_stack_is_healthy_without_registry_images(stack: dict[str, Any]) -> None:
+    assert stack["states"] == {"gateway": "healthy", "manager": "healthy", "stores": "healthy"}
+    health = stack["client"].get("/health").json()
+    assert health["manager"]["status"] == "ok" and health["manager"]["engine"] == "docker"
+
+
+def test_stack_runs_functions_in_containers_on_its_network(stack: dict[str, Any]) -> None:
+    import docker
+
+    client = stack["client"]
+    assert client.get("/hello").json() == {"message": "hello, world"}
+    secrets = stack["ctx"].tree.secrets / "box.json"
+    from esb_runtime import secrets as box_secrets
+
+    keys = box_secrets.load(secrets)
+    token = client.post("/user/auth/v1", headers={"x-api-key": keys.api_key}, json={
+        "AuthParameters": {"USERNAME": keys.username, "PASSWORD": keys.password}}).json()
+    headers = {"Authorization": f"Bearer {token['AuthenticationResult']['IdToken']}"}
+    assert client.put("/items/c1", json={"n": "x"}, headers=headers).status_code == 201
+    assert {"id": "c1", "n": "x"} in client.get("/items", headers=headers).json()["items"]
+    sdk = docker.from_env()
+    try:
+        name = stack["ctx"].app.stack_name
+        sandboxes = sdk.containers.list(filters={"label": f"esb.project={name}"})
+        assert sandboxes
+        for container in sandboxes:  # reached over the network by name, never through a host port
+            assert not container.attrs["NetworkSettings"]["Ports"]
+            assert f"esb-{name}" in container.attrs["NetworkSettings"]["Networks"]
+    finally:
+        sdk.close()
+
+
+def test_down_removes_the_stack_and_its_sandboxes(stack: dict[str, Any]) -> None:
+    import docker
+
+    ctx = stack["ctx"]
+    stack["client"].close()
+    compose.down(ctx, volumes=True, say=lambda _: None)
+    sdk = docker.from_env()
+    try:
+        left = sdk.containers.list(all=True, filters={"label": f"com.docker.compose.project={compose.project_name(ctx)}"})
+        sandboxes = sdk.containers.list(all=True, filters={"label": f"esb.project={ctx.app.stack_name}"})
+        networks = [n for n in sdk.networks.list() if n.name == f"esb-{ctx.app.stack_name}"]
+    finally:
+        sdk.close()
+    assert (left, sandboxes, networks) == ([], [], [])
