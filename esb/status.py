@@ -61,6 +61,7 @@ def collect(tree: BuildTree) -> dict[str, Any]:
             "s3_endpoint": state.s3_endpoint if state else None,
             "dynamodb_endpoint": state.dynamodb_endpoint if state else None,
             "data_dir": str(tree.data),
+            **_store_contents(state, secrets),
         },
         "processes": [
             {"name": p.name, "pid": p.pid, "alive": p.alive()} for p in (state.procs if state else ())
@@ -78,6 +79,8 @@ def render_text(status: dict[str, Any]) -> str:
         lines.append(f"gateway: {gw['url']}   CA: {gw['ca_file']}")
         stores = status["stores"]
         lines.append(f"stores: s3 {stores['s3_endpoint']}  dynamodb {stores['dynamodb_endpoint']}")
+        lines.append(f"        tables: {', '.join(stores['tables']) or '-'}  buckets: {', '.join(stores['buckets']) or '-'}")
+        lines.append(f"        data: {stores['data_dir']}")
     auth = status["auth"]
     if auth["api_key"]:
         lines.append(f"auth: POST {auth['auth_path']}  x-api-key: {auth['api_key']}")
@@ -98,6 +101,29 @@ def render_text(status: dict[str, Any]) -> str:
 
 def render_json(status: dict[str, Any]) -> str:
     return json.dumps(status, indent=2, sort_keys=True)
+
+
+def _store_contents(state: Any, secrets: Any) -> dict[str, list[str]]:
+    """Tables and buckets as the running store has them (not as the template wishes)."""
+    if state is None or secrets is None:
+        return {"tables": [], "buckets": []}
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    def client(service: str, endpoint: str) -> Any:
+        return boto3.client(
+            service, endpoint_url=endpoint, region_name=state.region,
+            aws_access_key_id=secrets.aws_access_key_id, aws_secret_access_key=secrets.aws_secret_access_key,
+            config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}),
+        )
+
+    try:
+        tables = client("dynamodb", state.dynamodb_endpoint).list_tables().get("TableNames", [])
+        buckets = [b["Name"] for b in client("s3", state.s3_endpoint).list_buckets().get("Buckets", [])]
+    except (BotoCoreError, ClientError):
+        return {"tables": [], "buckets": [], "error": ["store did not answer"]}
+    return {"tables": sorted(tables), "buckets": sorted(buckets)}
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -204,6 +205,7 @@ def test_stores_through_handlers(box: Box) -> None:
 
 
 def test_status_lists_routes_functions_and_sandboxes(box: Box) -> None:
+    assert box.client.get("/echo/warm").status_code == 200
     status = box.refresh()
     names = {fn["name"] for fn in status["functions"]}
     assert {"e2e-echo", "e2e-slow", "e2e-caller"} <= names
@@ -211,6 +213,8 @@ def test_status_lists_routes_functions_and_sandboxes(box: Box) -> None:
         r for r in status["routes"] if r["path"] == "/slow").items()
     assert any(fn["sandboxes"] >= 1 for fn in status["functions"] if fn["name"] == "e2e-echo")
     assert status["stores"]["s3_endpoint"].startswith("http://127.0.0.1:")
+    assert "e2e-items-test" in status["stores"]["tables"]
+    assert "e2e-files-test" in status["stores"]["buckets"]
 
 
 def test_down_leaves_no_process(tmp_path: Path) -> None:
@@ -220,8 +224,25 @@ def test_down_leaves_no_process(tmp_path: Path) -> None:
         pids = [proc["pid"] for proc in box.refresh()["processes"]]
         sandboxes = box.status["sandboxes"]
         assert len(pids) == 3 and sandboxes
+        assert _processes_under(project / ".esb")  # the sandbox runs in its staged code dir
     assert not any(pid_alive(pid) for pid in pids)
+    assert _processes_under(project) == []
     assert esb(project, "down") == 0
+
+
+def _processes_under(project: Path) -> list[int]:
+    """PIDs whose working directory is inside the project (sandboxes run in their staged code dir)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = Path(os.readlink(entry / "cwd"))
+        except OSError:
+            continue
+        if cwd == project or project in cwd.parents:
+            found.append(int(entry.name))
+    return found
 
 
 def test_logs_by_trace_find_gateway_caller_and_callee(box: Box, capsys: pytest.CaptureFixture[str]) -> None:

@@ -65,3 +65,28 @@ def test_ten_thousand_lines_are_all_logged(tmp_path: Path, capsys: pytest.Captur
             time.sleep(0.5)
         assert count == 10000
         assert box.client.get("/respond/text").status_code == 200
+
+
+def test_reset_yes_deletes_data_and_starts_a_fresh_box(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = copy_app("e2e", tmp_path)
+    with running_box(project) as box:
+        _write(box)
+        capsys.readouterr()
+        assert esb(project, "reset", "--yes") == 0
+        out = capsys.readouterr().out
+        assert "reset: " in out and "deleted" in out
+        fresh = box.refresh()
+        assert fresh["running"] is True
+        assert "e2e-items-test" in fresh["stores"]["tables"]
+        assert _store(box, "query", {"owner": "zoe"}) == []
+
+
+def test_reset_without_yes_outside_a_terminal_deletes_nothing(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    project = copy_app("sample", tmp_path)
+    (project / ".esb" / "data").mkdir(parents=True)
+    marker = project / ".esb" / "data" / "keep"
+    marker.write_text("x")
+    assert esb(project, "reset") != 0
+    assert "--yes" in capsys.readouterr().err
+    assert marker.exists()
