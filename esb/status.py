@@ -21,7 +21,8 @@ def collect(tree: BuildTree) -> dict[str, Any]:
     state = box.running_state(tree)
     functions = _read_yaml(tree.functions_config).get("functions") or {}
     routing = _read_yaml(tree.routing)
-    sandboxes = _sandboxes(tree.manager_socket) if state else []
+    sandboxes = _manager_get(tree.manager_socket, "/v1/sandboxes", []) if state else []
+    health = _manager_get(tree.manager_socket, "/v1/health", {}) if state else {}
     secrets_file = tree.secrets / "box.json"
     secrets = box_secrets.load(secrets_file) if secrets_file.exists() else None
     counts: dict[str, int] = {}
@@ -57,6 +58,7 @@ def collect(tree: BuildTree) -> dict[str, Any]:
             for r in routing.get("routes") or []
         ],
         "sandboxes": sandboxes,
+        "notes": list(health.get("notes") or []),
         "stores": {
             "s3_endpoint": state.s3_endpoint if state else None,
             "dynamodb_endpoint": state.dynamodb_endpoint if state else None,
@@ -87,6 +89,8 @@ def render_text(status: dict[str, Any]) -> str:
         lines.append(f"      username: {auth['username']}  password: {auth['password']}")
         aws = status["aws"]
         lines.append(f"aws: access key {aws['access_key_id']}  secret {aws['secret_access_key']}")
+    for note in status.get("notes", []):
+        lines.append(f"note: {note}")
     lines.append("")
     lines.append(f"{'METHOD':<8} {'PATH':<32} {'FUNCTION':<28} AUTH")
     for route in status["routes"]:
@@ -133,10 +137,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         return {}
 
 
-def _sandboxes(sock: Path) -> list[dict[str, Any]]:
+def _manager_get(sock: Path, path: str, default: Any) -> Any:
     try:
         with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), timeout=2.0) as client:
-            answer = client.get("http://manager/v1/sandboxes")
-            return list(answer.json()) if answer.status_code == 200 else []
+            answer = client.get(f"http://manager{path}")
+            return answer.json() if answer.status_code == 200 else default
     except (httpx.HTTPError, ValueError):
-        return []
+        return default
