@@ -43,7 +43,8 @@ class BoxOptions:
 
 def running_state(tree: BuildTree) -> BoxState | None:
     state = boxstate.read(tree.state)
-    if state is not None and state.running():
+    # A compose stack has no processes of ours: its record stands until `esb down`.
+    if state is not None and (state.running() or state.engine == "compose"):
         return state
     return None
 

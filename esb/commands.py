@@ -10,7 +10,8 @@ from typing import Any
 
 from esb import box, status
 from esb.box import BoxOptions
-from esb.errors import BoxError, ConfigError, NotAvailableError
+from esb.boxstate import BoxState
+from esb.errors import BoxError, ConfigError
 from esb.paths import cache_dir
 from esb.tasks.context import BuildContext
 
@@ -26,7 +27,7 @@ def resolve_engine(requested: str) -> str:
         from esb import docker_box
 
         return "docker" if docker_box.daemon_answers() else "process"
-    if requested in ("process", "docker"):
+    if requested in ("process", "docker", "compose"):
         return requested
     raise ConfigError(f"unknown engine {requested!r}", hint="use auto, process or docker")
 
@@ -62,7 +63,9 @@ def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, eng
                           hint="use `esb up -d` and then `esb watch`")
     chosen = resolve_engine(engine)
     opts = box_options(ctx, chosen)
-    if chosen == "docker":
+    if chosen == "compose":
+        state = _compose_up(ctx, opts)
+    elif chosen == "docker":
         from esb import docker_box
 
         state = docker_box.up(ctx, opts, say=_say, fallback=engine in ("", "auto"))
@@ -82,10 +85,41 @@ def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, eng
         return
     _say("press Ctrl-C to stop")
     _serve_foreground(ctx)
-    if state.engine == "docker":
-        from esb import docker_box
 
-        docker_box.remove_containers(ctx.app.stack_name)
+
+def _compose_up(ctx: BuildContext, opts: BoxOptions) -> BoxState:
+    """The seed's stack: gateway, manager and stores as compose services (images built locally)."""
+    import time
+
+    from esb import boxstate, compose, docker_box
+
+    if not docker_box.daemon_answers():
+        raise BoxError("no Docker daemon answers", hint="start dockerd (or run .ci/docker-setup.sh as root), "
+                       "or use --engine process")
+    compose.up(ctx, cache_dir(), say=_say)
+    ports, host = ctx.project.ports, "127.0.0.1" if opts.host in ("0.0.0.0", "::") else opts.host
+    state = BoxState(
+        project=ctx.app.stack_name, engine="compose", gateway_url=f"https://{host}:{ports.gateway}",
+        ca_file=str(ctx.tree.tls / "ca.pem"), s3_endpoint=f"http://{host}:{ports.s3}",
+        dynamodb_endpoint=f"http://{host}:{ports.dynamodb}", lambda_endpoint=f"https://{host}:{ports.gateway}",
+        region=ctx.app.region, started_at=time.time(),
+    )
+    boxstate.write(ctx.tree.state, state)
+    return state
+
+
+def stop_box(ctx: BuildContext, *, volumes: bool = False, say: Any = _say) -> list[str]:
+    """Stop whatever this project runs (processes, containers, compose stack); the one way every command stops."""
+    from esb import boxstate, docker_box
+
+    state = boxstate.read(ctx.tree.state)
+    if state is not None and state.engine == "compose":
+        from esb import compose
+
+        compose.down(ctx, volumes=volumes, say=say)
+        boxstate.clear(ctx.tree.state)
+        return [f"stopped the compose stack of {ctx.app.stack_name}"] + box.down(ctx.tree, volumes=volumes, say=say)
+    return docker_box.down(ctx, volumes=volumes, say=say)
 
 
 def _serve_foreground(ctx: BuildContext) -> None:
@@ -100,20 +134,18 @@ def _serve_foreground(ctx: BuildContext) -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        box.down(ctx.tree, say=_say)
+        stop_box(ctx)
 
 
 def down_command(ctx: BuildContext, volumes: bool = False) -> None:
-    from esb import docker_box  # stops the box's processes, then any container of the project
-
-    docker_box.down(ctx, volumes=volumes, say=_say)
+    stop_box(ctx, volumes=volumes)
 
 
 def reset_command(ctx: BuildContext, yes: bool = False) -> None:
     if not yes and not _confirm(f"delete all data under {ctx.tree.root} and rebuild? [y/N] "):
         _say("reset cancelled; nothing deleted")
         return
-    done = box.down(ctx.tree, volumes=True, say=lambda _: None)
+    done = stop_box(ctx, volumes=True, say=lambda _: None)
     _say("reset: " + ("; ".join(done) if done else "nothing was running and no data existed"))
     from esb.cli import run_doit
 

@@ -57,6 +57,12 @@ def collect(tree: BuildTree) -> dict[str, Any]:
              "event": r.get("event")}
             for r in routing.get("routes") or []
         ],
+        # Path form; <function>.lambda-url.localhost (any path) reaches the same function.
+        "function_urls": [
+            {"function": name, "auth_type": (spec.get("function_url") or {}).get("auth_type", "NONE"),
+             "url": f"{state.gateway_url}/lambda-url/{name}/" if state else None}
+            for name, spec in sorted(functions.items()) if (spec or {}).get("function_url")
+        ],
         "sandboxes": sandboxes,
         "notes": list(health.get("notes") or []),
         "stores": {

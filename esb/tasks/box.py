@@ -24,7 +24,8 @@ PARAMS: dict[str, list[dict[str, Any]]] = {
     "up": [
         _flag("build", help="build before starting"),
         _flag("detach", "d", "start in the background and return"),
-        _option("engine", "auto", "sandbox engine", ("auto", "process", "docker")),
+        _option("engine", "auto", "sandbox engine (compose: the seed's whole compose stack)",
+                ("auto", "process", "docker", "compose")),
         _flag("watch", help="rebuild and reload on changes"),
     ],
     "down": [_flag("volumes", "v", "also delete stored data")],

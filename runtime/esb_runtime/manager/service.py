@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -18,7 +19,7 @@ from esb_runtime.manager.invoke import (CRASH, OK, REUSABLE, InvokeResult, RieCl
                                         crash_body, invoke)
 from esb_runtime.manager.logpump import RecordShipper, RecordSink, SandboxLog
 from esb_runtime.manager.pool import Pool, Slot
-from esb_runtime.manager.specs import build_spec
+from esb_runtime.manager.specs import build_spec, image_tag
 from esb_runtime.secrets import BoxSecrets
 from esb_runtime.settings import RuntimeSettings
 
@@ -48,7 +49,7 @@ class Invocation:
 class _Function:
     config: FunctionConfig
     spec: SandboxSpec
-    manifest_mtime: int | None
+    manifest_mtime: tuple[int | None, int | None]  # stamp of build.json (and image.json on docker)
     pool: Pool
 
 
@@ -100,8 +101,24 @@ class Manager:
             for fn in app.functions.values():
                 self._refresh(fn)
 
+    def _image_file(self, fn: FunctionConfig) -> Path | None:
+        if self.engine.name != "docker" or fn.manifest is None:
+            return None
+        return fn.manifest.parent / "image.json"
+
+    def _stamp(self, fn: FunctionConfig) -> tuple[int | None, int | None]:
+        """What, when it changes on disk, means the function was rebuilt (code; image on docker)."""
+        return _mtime(fn.manifest), _mtime(self._image_file(fn))
+
+    def _sandbox_hash(self, fn: FunctionConfig) -> str:
+        # On docker the image is written after build.json: a container must carry the image it runs in its hash,
+        # or one started between the two writes would serve old code under the new hash.
+        tag = image_tag(fn) if self._image_file(fn) is not None else None
+        base = fn.sandbox_hash()
+        return hashlib.sha256(f"{base}:{tag}".encode()).hexdigest() if tag else base
+
     def _refresh(self, fn: FunctionConfig) -> _Function:
-        sandbox_hash = fn.sandbox_hash()
+        sandbox_hash = self._sandbox_hash(fn)
         spec = build_spec(fn, self._app, self.settings, self.secrets, sandbox_hash)
         size = fn.reserved_concurrency or self.settings.default_concurrency
         entry = self._functions.get(fn.name)
@@ -109,10 +126,10 @@ class Manager:
             pool = Pool(fn.name, current_hash=sandbox_hash, max_size=size,
                         acquire_timeout_s=self.settings.acquire_timeout_s, start=lambda n=fn.name: self._start(n),
                         stop=self._stop, alive=lambda slot: self.engine.alive(slot.sandbox), clock=self.clock)
-            entry = _Function(fn, spec, _mtime(fn.manifest), pool)
+            entry = _Function(fn, spec, self._stamp(fn), pool)
             self._functions[fn.name] = entry
         else:
-            entry.config, entry.spec, entry.manifest_mtime = fn, spec, _mtime(fn.manifest)
+            entry.config, entry.spec, entry.manifest_mtime = fn, spec, self._stamp(fn)
             entry.pool.configure(sandbox_hash, size)
         return entry
 
@@ -121,7 +138,7 @@ class Manager:
         entry = self._functions.get(name)
         if entry is None:
             raise FunctionNotFound(f"Function not found: {name}")
-        if _mtime(entry.config.manifest) != entry.manifest_mtime:  # rebuilt code: new hash, old sandboxes go
+        if self._stamp(entry.config) != entry.manifest_mtime:  # rebuilt: new hash, old sandboxes go
             with self._lock:
                 entry = self._refresh(entry.config)
         return entry
@@ -130,7 +147,13 @@ class Manager:
     def _start(self, name: str) -> Slot:
         entry = self._functions[name]
         slog = SandboxLog(name, self._shipper.emit)
-        sandbox = self.engine.start(entry.spec, slog.feed)
+        try:
+            sandbox = self.engine.start(entry.spec, slog.feed)
+        except RuntimeBoxError as exc:
+            # The caller sees a 503; the log store keeps why.
+            self._shipper.emit(manager_record(f"sandbox failed to start: {exc.message}", function=name,
+                                              level="error"))
+            raise
         slog.bind(sandbox.id)
         self._shipper.emit(manager_record("sandbox started", function=name, sandbox=sandbox.id))
         return Slot(sandbox=sandbox, hash=entry.spec.config_hash, last_used=self.clock(),
@@ -227,6 +250,15 @@ class Manager:
 
     def function_names(self) -> list[str]:
         return sorted(self._functions)
+
+    def current_config(self) -> FunctionsConfig:
+        """functions.yml as served now (re-read first when it changed on disk); the scheduler polls this."""
+        self.reload(force=False, strict=False)
+        return self._app
+
+    def record(self, record: dict[str, Any]) -> None:
+        """Ship one manager log record (the scheduler's firings)."""
+        self._shipper.emit(record)
 
     def health(self) -> dict[str, Any]:
         notes_of = getattr(self.engine, "notes", None)
