@@ -25,6 +25,7 @@ from esb_runtime.settings import RuntimeSettings
 
 Say = Callable[[str], None]
 _STRIPPED_PREFIXES = ("ESB_", "AWS_", "DOCKER_")
+_PASSED_THROUGH = ("ESB_SCHEDULE_SCALE", "ESB_SANDBOX_USER")  # knobs the runtime reads itself
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ def up(opts: BoxOptions, app: Application, say: Say = print) -> BoxState:
     if current is not None:
         say(f"box already running at {current.gateway_url}")
         return current
+    _private_dirs(opts.tree)
     secrets = box_secrets.ensure(opts.tree.secrets / "box.json")
     tls = _ensure_tls(opts)
     if not supervisor.port_free(opts.host, opts.gateway_port):
@@ -146,13 +148,20 @@ def _services(opts: BoxOptions, settings: RuntimeSettings, stores_port: int, ca_
 
 
 def _child_env(settings: RuntimeSettings, extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_PREFIXES)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_PREFIXES) or k in _PASSED_THROUGH}
     env.update(settings.to_env())
     env.update(extra)
     runtime_dir = str(settings.output_dir / "runtime")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [runtime_dir, env.get("PYTHONPATH", "")]))
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def _private_dirs(tree: BuildTree) -> None:
+    # The manager socket and the secrets: only the box's own user may enter (function code may run as another).
+    for path in (tree.state, tree.secrets):
+        path.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
 
 
 def _http_ready(url: str, ca_file: Path | None = None, ok_below: int = 500) -> Callable[[], bool]:
@@ -202,7 +211,7 @@ def _stop_all(procs: list[Proc]) -> None:
 def _ensure_tls(opts: BoxOptions):
     from esb_runtime.tls import ensure_tls
 
-    names = ["localhost", "127.0.0.1", "::1", socket.gethostname()]
+    names = ["localhost", "127.0.0.1", "::1", socket.gethostname(), "*.lambda-url.localhost"]
     if opts.host not in names and opts.host not in ("0.0.0.0", "::"):
         names.append(opts.host)
     return ensure_tls(opts.tree.tls, names)

@@ -64,7 +64,7 @@ def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, eng
     chosen = resolve_engine(engine)
     opts = box_options(ctx, chosen)
     if chosen == "compose":
-        state = _compose_up(ctx, opts)
+        state = _compose_up(ctx)
     elif chosen == "docker":
         from esb import docker_box
 
@@ -87,7 +87,7 @@ def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, eng
     _serve_foreground(ctx)
 
 
-def _compose_up(ctx: BuildContext, opts: BoxOptions) -> BoxState:
+def _compose_up(ctx: BuildContext) -> BoxState:
     """The seed's stack: gateway, manager and stores as compose services (images built locally)."""
     import time
 
@@ -97,12 +97,12 @@ def _compose_up(ctx: BuildContext, opts: BoxOptions) -> BoxState:
         raise BoxError("no Docker daemon answers", hint="start dockerd (or run .ci/docker-setup.sh as root), "
                        "or use --engine process")
     compose.up(ctx, cache_dir(), say=_say)
-    ports, host = ctx.project.ports, "127.0.0.1" if opts.host in ("0.0.0.0", "::") else opts.host
+    host, port = compose.published_host(ctx), ctx.project.ports.gateway
+    s3, dynamodb = compose.store_endpoints(ctx)
     state = BoxState(
-        project=ctx.app.stack_name, engine="compose", gateway_url=f"https://{host}:{ports.gateway}",
-        ca_file=str(ctx.tree.tls / "ca.pem"), s3_endpoint=f"http://{host}:{ports.s3}",
-        dynamodb_endpoint=f"http://{host}:{ports.dynamodb}", lambda_endpoint=f"https://{host}:{ports.gateway}",
-        region=ctx.app.region, started_at=time.time(),
+        project=ctx.app.stack_name, engine="compose", gateway_url=f"https://{host}:{port}",
+        ca_file=str(ctx.tree.tls / "ca.pem"), s3_endpoint=s3, dynamodb_endpoint=dynamodb,
+        lambda_endpoint=f"https://{host}:{port}", region=ctx.app.region, started_at=time.time(),
     )
     boxstate.write(ctx.tree.state, state)
     return state

@@ -162,16 +162,27 @@ def up(ctx: BuildContext, cache: Path, say: Say = print, client: docker.DockerCl
     return states
 
 
+def published_host(ctx: BuildContext) -> str:
+    host = ctx.project.bind
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else host
+
+
+def store_endpoints(ctx: BuildContext) -> tuple[str, str]:
+    """(S3, DynamoDB) endpoints the stack publishes on the host; one embedded store serves both."""
+    from esb.render.compose import EMBEDDED
+
+    images, ports, host = ctx.project.images, ctx.project.ports, published_host(ctx)
+    s3 = f"http://{host}:{ports.s3}"
+    dynamodb = s3 if images.dynamodb == EMBEDDED and images.s3 == EMBEDDED else f"http://{host}:{ports.dynamodb}"
+    return s3, dynamodb
+
+
 def provision_stores(ctx: BuildContext, say: Say) -> None:
     """Tables and buckets of the template, through the stack's published store ports."""
     from esb.provision import provision
-    from esb.render.compose import EMBEDDED
     from esb_runtime import secrets as box_secrets
 
-    images, ports, host = ctx.project.images, ctx.project.ports, ctx.project.bind
-    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    s3 = f"http://{host}:{ports.s3}"
-    dynamodb = s3 if images.dynamodb == EMBEDDED and images.s3 == EMBEDDED else f"http://{host}:{ports.dynamodb}"
+    s3, dynamodb = store_endpoints(ctx)
     report = provision(ctx.app, s3_endpoint=s3, dynamodb_endpoint=dynamodb,
                        credentials=box_secrets.load(ctx.tree.secrets / "box.json"), region=ctx.app.region)
     for line in report.text().splitlines():

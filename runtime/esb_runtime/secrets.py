@@ -43,11 +43,13 @@ def load(path: Path) -> BoxSecrets:
 
 
 def ensure(path: Path) -> BoxSecrets:
-    """Load the secrets, generating them on first use (file created 0600, directory 0700)."""
-    if path.exists():
-        return load(path)
+    """Load the secrets, generating them on first use (file 0600, directory 0700)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Every time, not only at creation: a tree made by an older esb or copied with other modes may be open.
     os.chmod(path.parent, 0o700)
+    if path.exists():
+        os.chmod(path, 0o600)
+        return load(path)
     value = BoxSecrets.generate()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:

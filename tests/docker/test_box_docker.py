@@ -151,8 +151,8 @@ def start_box(fixture: str, dest: Path, prepare: Callable[[Path], None] | None =
     try:
         assert code == 0, "esb up --engine docker failed"
         status = status_json(project)
-        with httpx.Client(base_url=status["gateway"]["url"], verify=ssl.create_default_context(cafile=status["gateway"]["ca_file"]),
-                          timeout=60.0) as client:
+        verify = ssl.create_default_context(cafile=status["gateway"]["ca_file"])
+        with httpx.Client(base_url=status["gateway"]["url"], verify=verify, timeout=60.0) as client:
             yield BoxHandle(project=project, name=name, status=status, client=client)
     finally:
         esb(project, "down")

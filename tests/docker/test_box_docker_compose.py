@@ -66,8 +66,8 @@ def test_default_stack_file_is_valid_for_compose(tmp_path: Path) -> None:
     assert resolved["services"]["s3"]["image"].startswith("rustfs/")
     gateway = resolved["services"]["gateway"]
     assert gateway["environment"]["AWS_ACCESS_KEY_ID"].startswith("AKIA")  # interpolated from the secrets
-    assert gateway["ports"][0]["host_ip"] == "127.0.0.1" if isinstance(gateway["ports"][0], dict) else \
-        gateway["ports"][0].startswith("127.0.0.1:")
+    port = gateway["ports"][0]  # compose 1.29 prints the short form, v2 the long one
+    assert (port["host_ip"] == "127.0.0.1") if isinstance(port, dict) else port.startswith("127.0.0.1:")
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +135,8 @@ def test_down_removes_the_stack_and_its_sandboxes(stack: dict[str, Any]) -> None
     compose.down(ctx, volumes=True, say=lambda _: None)
     sdk = docker.from_env()
     try:
-        left = sdk.containers.list(all=True, filters={"label": f"com.docker.compose.project={compose.project_name(ctx)}"})
+        stack_label = f"com.docker.compose.project={compose.project_name(ctx)}"
+        left = sdk.containers.list(all=True, filters={"label": stack_label})
         sandboxes = sdk.containers.list(all=True, filters={"label": f"esb.project={ctx.app.stack_name}"})
         networks = [n for n in sdk.networks.list() if n.name == f"esb-{ctx.app.stack_name}"]
     finally:

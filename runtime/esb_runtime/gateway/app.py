@@ -15,6 +15,7 @@ from esb_runtime.gateway.access_log import LogSink, gateway_record, guarded, nul
 from esb_runtime.gateway.auth import Authenticator
 from esb_runtime.gateway.config_source import ConfigSource
 from esb_runtime.gateway.falcon_io import read_body, send
+from esb_runtime.gateway.function_urls import FileUrlSource, FunctionUrls, UrlSource
 from esb_runtime.gateway.invoke_api import PATH as INVOKE_PATH, InvokeResource
 from esb_runtime.gateway.manager_client import ManagerClient
 from esb_runtime.gateway.proxy import ProxySink
@@ -99,13 +100,19 @@ def create_app(
     clock: Callable[[], float] = time.time,
     ids: Callable[[], str] = new_request_id,
     log_sink: LogSink = null_sink,
+    url_source: UrlSource | None = None,
 ) -> falcon.App:
     authenticator = Authenticator(secrets, lifetime_s=settings.token_lifetime_s, clock=clock)
-    app = falcon.App(middleware=[RequestContext(clock, ids, guarded(log_sink))])
+    credentials = Credentials(secrets.aws_access_key_id, secrets.aws_secret_access_key)
+    # Function URLs answer before routing, so /lambda-url/... and <fn>.lambda-url.localhost never reach routes.
+    function_urls = FunctionUrls(
+        urls=url_source or FileUrlSource(settings.config_dir / "functions.yml"), manager=manager,
+        credentials=credentials, clock=clock, acquire_timeout_s=settings.acquire_timeout_s,
+    )
+    app = falcon.App(middleware=[RequestContext(clock, ids, guarded(log_sink)), function_urls])
     app.add_error_handler(Exception, _unexpected)
     app.add_route("/health", HealthResource(manager))
     app.add_route("/user/auth/v1", LoginResource(authenticator))
-    credentials = Credentials(secrets.aws_access_key_id, secrets.aws_secret_access_key)
     app.add_route(INVOKE_PATH, InvokeResource(
         config=routes_source, manager=manager, credentials=credentials, clock=clock,
         acquire_timeout_s=settings.acquire_timeout_s,

@@ -5,6 +5,7 @@ from gevent import monkey
 monkey.patch_all()  # first thing, before anything imports socket/threading/subprocess
 
 import logging  # noqa: E402
+import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 from typing import Any, Callable  # noqa: E402
@@ -14,8 +15,10 @@ from gevent.event import Event  # noqa: E402
 
 from esb_runtime import secrets as box_secrets  # noqa: E402
 from esb_runtime.errors import RuntimeBoxError  # noqa: E402
+from esb_runtime.manager import isolation  # noqa: E402
 from esb_runtime.manager.api import create_app  # noqa: E402
 from esb_runtime.manager.engines import create_engine  # noqa: E402
+from esb_runtime.manager.scheduler import attach as attach_scheduler  # noqa: E402
 from esb_runtime.manager.server import make_server  # noqa: E402
 from esb_runtime.manager.service import Manager  # noqa: E402
 from esb_runtime.settings import RuntimeSettings  # noqa: E402
@@ -40,6 +43,10 @@ def main() -> int:
     settings = RuntimeSettings.from_env()
     try:
         engine = create_engine(settings)
+        if engine.name == "process":
+            # ESB_SANDBOX_USER: who function code runs as when the manager is root ("" keeps root; default nobody).
+            isolation.apply(engine, settings.output_dir, [settings.state_dir, settings.secrets_file.parent],
+                            os.environ.get("ESB_SANDBOX_USER"))
     except (RuntimeBoxError, Exception) as exc:  # one clear line, whatever the engine's failure was
         print(f"esb manager: cannot start the {settings.engine} engine: {exc}", file=sys.stderr)
         return 2
@@ -51,10 +58,13 @@ def main() -> int:
     gevent.signal_handler(signal.SIGTERM, stop.set)
     gevent.signal_handler(signal.SIGINT, stop.set)
     server.start()
+    # ESB_SCHEDULE_SCALE (tests only): schedule time runs this many times faster than the wall clock.
+    scheduler = attach_scheduler(manager, scale=float(os.environ.get("ESB_SCHEDULE_SCALE") or 1))
     log.info("manager listening on %s (engine %s)", settings.manager_socket, engine.name)
     stop.wait()
     log.info("stopping: every sandbox goes")
     server.stop(timeout=1)
+    scheduler.stop()
     manager.close()
     close_store()
     settings.manager_socket.unlink(missing_ok=True)

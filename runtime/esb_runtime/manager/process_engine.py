@@ -14,16 +14,20 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO, TYPE_CHECKING, Any, Callable, Sequence
 
 from esb_runtime.engine import LineSink, Sandbox, SandboxSpec
 from esb_runtime.errors import EngineError
 from esb_runtime.manager.cgroups import MemoryLimiter
 
+if TYPE_CHECKING:
+    from esb_runtime.manager.isolation import Identity, Plan
+
 log = logging.getLogger(__name__)
 
 RUNTIME_PARENT = Path(__file__).resolve().parents[2]  # the dir containing esb_runtime
 HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+SANDBOX_HOME = "/tmp"  # HOME and TMPDIR of sandboxes run as an unprivileged user
 
 
 def free_port() -> int:
@@ -72,14 +76,18 @@ class _Handle:
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
 
 
-def host_environment(spec: SandboxSpec, sandbox_id: str, runtime_parent: Path) -> dict[str, str]:
+def host_environment(spec: SandboxSpec, sandbox_id: str, runtime_parent: Path, extra_path: Sequence[str] = (),
+                     home: str | None = None) -> dict[str, str]:
     """What Lambda sets that depends on where the sandbox runs (paths), on top of the spec's environment."""
     python_path = [str(spec.code_dir)]
     if spec.deps_dir is not None:
         python_path.append(str(spec.deps_dir))
     python_path += [str(layer / "python") for layer in spec.layer_dirs]
     python_path.append(str(runtime_parent))
+    python_path += list(extra_path)  # the manager's site-packages when sandboxes use another interpreter
     env = {"PATH": HOST_PATH, "LANG": "C.UTF-8"}
+    if home is not None:  # an unprivileged sandbox user has no usable home of its own
+        env.update({"HOME": home, "TMPDIR": home})
     env.update(spec.environment)
     env.update({
         "LAMBDA_TASK_ROOT": str(spec.code_dir),
@@ -102,9 +110,12 @@ class ProcessEngine:
 
     def __init__(self, rie_path: Path, *, python: str = sys.executable, runtime_parent: Path = RUNTIME_PARENT,
                  limiter: MemoryLimiter | None = None, ready_timeout_s: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, identity: Identity | None = None,
+                 extra_path: Sequence[str] = ()) -> None:
         self.rie_path = Path(rie_path)
         self.python = python
+        self.identity = identity  # None: sandboxes run as the manager's own user
+        self.extra_path = tuple(extra_path)
         self.runtime_parent = runtime_parent
         self.limiter = limiter if limiter is not None else MemoryLimiter()
         self.ready_timeout_s = ready_timeout_s
@@ -123,10 +134,12 @@ class ProcessEngine:
                 "--runtime-interface-emulator-address", f"127.0.0.1:{invoke_port}",
                 "--runtime-api-address", f"127.0.0.1:{api_port}",
                 self.python, "-m", "esb_runtime.sandbox.bootstrap", spec.handler]
+        env = host_environment(spec, sandbox_id, self.runtime_parent, self.extra_path,
+                               home=None if self.identity is None else SANDBOX_HOME)
         try:
-            proc = subprocess.Popen(argv, cwd=spec.code_dir, env=host_environment(spec, sandbox_id, self.runtime_parent),
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    start_new_session=True, close_fds=True)
+            proc = subprocess.Popen(argv, cwd=spec.code_dir, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                                    close_fds=True, **self._spawn_as())
         except OSError as exc:
             raise EngineError(f"{spec.function}: cannot start the RIE {self.rie_path}: {exc.strerror}") from exc
         cgroup = self.limiter.attach(sandbox_id, proc.pid, spec.memory_mb)
@@ -143,6 +156,18 @@ class ProcessEngine:
             self.stop(sandbox)
             raise
         return sandbox
+
+    def isolate(self, plan: Plan) -> None:
+        """Adopt the start-up decision of who sandboxes run as (see isolation.py); called before any start."""
+        self.identity, self.python, self.rie_path = plan.identity, plan.python, Path(plan.rie_path)
+        self.extra_path = tuple(plan.extra_path)
+        if plan.note:
+            self._notes.append(plan.note)
+
+    def _spawn_as(self) -> dict[str, Any]:
+        if self.identity is None:
+            return {}
+        return {"user": self.identity.uid, "group": self.identity.gid, "extra_groups": []}
 
     def _check_runtime(self, runtime: str) -> None:
         if runtime.startswith("python") and runtime != self._host_runtime and runtime not in self._warned:

@@ -1,0 +1,212 @@
+"""Lambda function URLs: /lambda-url/<fn>/... and Host <fn>.lambda-url.localhost, as payload 2.0 "$default"."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol
+
+import falcon
+import yaml
+
+from esb_runtime.errors import RuntimeBoxError
+from esb_runtime.gateway import cors, error_mapping
+from esb_runtime.gateway.config_source import Cors, _cors as parse_cors
+from esb_runtime.gateway.events import EventContext, build_v2
+from esb_runtime.gateway.falcon_io import read_body, send
+from esb_runtime.gateway.manager_client import ManagerClient
+from esb_runtime.gateway.request import IncomingRequest, from_environ
+from esb_runtime.gateway.responses import MAX_SYNC_PAYLOAD, ProxyResponse, from_function, json_error
+from esb_runtime.gateway.routing import Route
+from esb_runtime.gateway.sigv4 import Credentials, SignatureError, verify
+
+log = logging.getLogger(__name__)
+
+PATH_PREFIX = "/lambda-url/"
+HOST_SUFFIX = ".lambda-url.localhost"
+_START_ALLOWANCE_S = 30.0  # as the proxy: a cold start's headroom over the function's own timeout
+_RELOAD_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True)
+class FunctionUrl:
+    function: str
+    auth_type: str  # NONE | AWS_IAM
+    cors: Cors | None = None
+    timeout: float = 3.0
+
+
+@dataclass(frozen=True)
+class UrlTable:
+    urls: Mapping[str, FunctionUrl] = field(default_factory=dict)  # by function name
+    account_id: str = "000000000000"
+
+    def find(self, name: str) -> FunctionUrl | None:
+        # Host names arrive lower-cased by many clients; function names keep their case.
+        found = self.urls.get(name)
+        if found is None:
+            found = next((url for fn, url in self.urls.items() if fn.lower() == name.lower()), None)
+        return found
+
+
+def build_table(functions_doc: Mapping[str, Any] | None) -> UrlTable:
+    """The function URLs declared in functions.yml (as loaded from YAML)."""
+    doc = functions_doc or {}
+    urls = {}
+    for name, entry in (doc.get("functions") or {}).items():
+        url = (entry or {}).get("function_url")
+        if url:
+            urls[str(name)] = FunctionUrl(str(name), str(url.get("auth_type") or "NONE").upper(),
+                                          parse_cors(url.get("cors")), float(entry.get("timeout") or 3))
+    return UrlTable(urls, str(doc.get("account_id") or "000000000000"))
+
+
+class UrlSource(Protocol):
+    def current(self) -> UrlTable: ...
+
+
+@dataclass(frozen=True)
+class StaticUrlSource:
+    table: UrlTable
+
+    def current(self) -> UrlTable:
+        return self.table
+
+
+class FileUrlSource:
+    """functions.yml's function URLs, re-read (at most once a second) when the file changes."""
+
+    def __init__(self, functions_yml: Path, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._path, self._monotonic = functions_yml, monotonic
+        self._stamp: int | None = -1
+        self._checked_at = float("-inf")
+        self._table = UrlTable()
+
+    def current(self) -> UrlTable:
+        now = self._monotonic()
+        if now - self._checked_at >= _RELOAD_INTERVAL_S:
+            self._checked_at = now
+            self._refresh()
+        return self._table
+
+    def _refresh(self) -> None:
+        try:
+            stamp: int | None = os.stat(self._path).st_mtime_ns
+        except FileNotFoundError:
+            stamp = None
+        if stamp == self._stamp:
+            return
+        try:
+            doc = yaml.safe_load(self._path.read_text(encoding="utf-8")) if stamp is not None else None
+            table = build_table(doc)
+        except (OSError, yaml.YAMLError, TypeError, ValueError, AttributeError) as exc:
+            log.warning("function URLs not reloaded: %s", exc)  # keep serving the last good table
+            return
+        self._stamp, self._table = stamp, table
+
+
+def target_of(host: str, path: str) -> tuple[str, str, bool] | None:
+    """(function, path after the prefix, addressed by host) when the request is for a function URL."""
+    hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    if hostname.lower().endswith(HOST_SUFFIX) and len(hostname) > len(HOST_SUFFIX):
+        return hostname[: -len(HOST_SUFFIX)], path or "/", True
+    if path.startswith(PATH_PREFIX):
+        name, _, rest = path[len(PATH_PREFIX):].partition("/")
+        if name:
+            return name, "/" + rest, False
+    return None
+
+
+def _strip_raw(raw_path: str, name: str) -> str:
+    prefix = f"{PATH_PREFIX}{name}"
+    return raw_path[len(prefix):] or "/" if raw_path.startswith(prefix) else raw_path
+
+
+def url_event(request: IncomingRequest, url: FunctionUrl, *, domain: str, request_id: str, now: float,
+              account_id: str, caller: Credentials | None) -> dict[str, Any]:
+    """The function URL request payload: HTTP API 2.0 with the sentinel "$default" route and stage."""
+    ctx = EventContext(route=Route("$default", "ANY", url.function, "HttpApi", url.function), stage="$default",
+                       params={}, request_id=request_id, now=now, account_id=account_id)
+    event = build_v2(request, ctx)
+    event["routeKey"] = "$default"
+    context = event["requestContext"]
+    context.update(routeKey="$default", apiId=url.function, domainName=domain, domainPrefix=url.function,
+                   accountId=account_id if caller else "anonymous", authentication=None)
+    if caller is not None:
+        context["authorizer"] = {"iam": {
+            "accessKey": caller.access_key_id, "accountId": account_id, "callerId": caller.access_key_id,
+            "cognitoIdentity": None, "principalOrgId": None, "userArn": f"arn:aws:iam::{account_id}:root",
+            "userId": account_id,
+        }}
+    event["pathParameters"] = None
+    event["stageVariables"] = None
+    return event
+
+
+def _forbidden(extra: list[tuple[str, str]]) -> tuple[ProxyResponse, list[tuple[str, str]]]:
+    body = json.dumps({"Message": "Forbidden"}).encode()
+    return ProxyResponse(403, [("Content-Type", "application/json"), ("x-amzn-ErrorType", "AccessDeniedException")],
+                         body), extra
+
+
+class FunctionUrls:
+    """Falcon middleware: answers function URL requests before routing (so no template route shadows them)."""
+
+    def __init__(self, *, urls: UrlSource, manager: ManagerClient, credentials: Credentials,
+                 clock: Callable[[], float], acquire_timeout_s: float) -> None:
+        self._urls, self._manager, self._credentials = urls, manager, credentials
+        self._clock, self._acquire_timeout_s = clock, acquire_timeout_s
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        target = target_of(req.get_header("Host") or "", req.path)
+        if target is None:
+            return
+        response, extra = self._handle(req, *target)
+        send(resp, response, extra)
+        resp.complete = True  # skip routing: this request is answered
+
+    def _handle(self, req: falcon.Request, name: str, sub_path: str,
+                by_host: bool) -> tuple[ProxyResponse, list[tuple[str, str]]]:
+        table = self._urls.current()
+        url = table.find(name)
+        if url is None:
+            return json_error(404, f"No function URL for {name}"), []
+        req.context.function = url.function
+        origin = req.get_header("Origin")
+        request_method = req.get_header("Access-Control-Request-Method")
+        if url.cors is not None and cors.is_preflight(req.method, origin, request_method):
+            return cors.preflight(url.cors, origin, request_method or "",
+                                  req.get_header("Access-Control-Request-Headers")), []
+        extra = cors.response_headers(url.cors, origin) if url.cors else []
+        body = read_body(req, MAX_SYNC_PAYLOAD)
+        if body is None:
+            return json_error(413, "Request Entity Too Large"), extra
+        signed = from_environ(req.env, req.path, body)  # what the client signed: the full path
+        caller = None
+        if url.auth_type == "AWS_IAM":
+            try:
+                verify(signed, self._credentials, service="lambda", now=self._clock())
+            except SignatureError as exc:
+                log.info("function URL %s refused: %s", url.function, exc.message)
+                return _forbidden(extra)
+            caller = self._credentials
+        request = signed if by_host else replace(signed, path=sub_path, raw_path=_strip_raw(signed.raw_path, name))
+        request = request.with_header("X-Amzn-Trace-Id", req.context.trace.header)
+        domain = request.host.rsplit(":", 1)[0] if by_host else f"{url.function}{HOST_SUFFIX}"
+        event = url_event(request, url, domain=domain, request_id=req.context.request_id, now=self._clock(),
+                          account_id=table.account_id, caller=caller)
+        return self._invoke(req, url, event), extra
+
+    def _invoke(self, req: falcon.Request, url: FunctionUrl, event: dict[str, Any]) -> ProxyResponse:
+        payload = json.dumps(event, separators=(",", ":")).encode()
+        timeout = url.timeout + self._acquire_timeout_s + _START_ALLOWANCE_S
+        try:
+            result = self._manager.invoke(url.function, payload, trace_id=req.context.trace.header, timeout=timeout)
+        except RuntimeBoxError as exc:
+            return error_mapping.for_proxy(exc)
+        req.context.lambda_request_id = result.request_id
+        return from_function(result.outcome, result.payload, "HttpApi")

@@ -1,0 +1,218 @@
+"""Who process-engine sandboxes run as, and making what they need reachable for that identity only."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from esb_runtime.manager.process_engine import HOST_PATH as PROBE_PATH
+from esb_runtime.manager.process_engine import SANDBOX_HOME
+
+log = logging.getLogger(__name__)
+
+DEFAULT_USER = "nobody"
+DOCKER_HINT = "use --engine docker to isolate it"
+# Imports what every sandbox imports, then checks that each path given is reachable (dirs listable, files runnable).
+PROBE_CODE = """\
+import os, sys
+want = sys.argv[1]
+have = "%d.%d" % sys.version_info[:2]
+if have != want:
+    sys.exit("python %s, not %s" % (have, want))
+import esb_runtime.sandbox.bootstrap, awslambdaric
+for path in sys.argv[2:]:
+    if os.path.isdir(path):
+        os.listdir(path)
+    elif not os.access(path, os.R_OK | os.X_OK):
+        sys.exit("cannot run " + path)
+"""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The unprivileged user sandboxes run as (no supplementary groups)."""
+
+    user: str
+    uid: int
+    gid: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How sandboxes are spawned: as `identity` (None: as the manager), with this interpreter and RIE."""
+
+    identity: Identity | None
+    python: str
+    rie_path: Path
+    extra_path: tuple[str, ...] = ()  # the manager's site-packages, for an interpreter other than its own
+    note: str | None = None
+
+
+ProbeRunner = Callable[[list[str], dict[str, str], Identity], "tuple[int, str]"]
+
+
+def decide_identity(requested: str | None, *, geteuid: Callable[[], int] = os.geteuid,
+                    getpwnam: Callable[[str], Any] = pwd.getpwnam,
+                    getpwuid: Callable[[int], Any] = pwd.getpwuid) -> tuple[Identity | None, str | None]:
+    """The sandbox identity from ESB_SANDBOX_USER (None: unset, "" keeps the manager's), plus a note if not isolated."""
+    uid = geteuid()
+    if uid != 0:
+        try:
+            name = getpwuid(uid).pw_name
+        except KeyError:
+            name = f"uid {uid}"
+        return None, f"function code runs as {name} like the box; {DOCKER_HINT}"
+    user = DEFAULT_USER if requested is None else requested.strip()
+    exposed = "function code runs as root and can reach the manager socket"
+    if not user:
+        return None, f"{exposed} (ESB_SANDBOX_USER is empty); {DOCKER_HINT}"
+    try:
+        entry = getpwnam(user)
+    except KeyError:
+        return None, f"{exposed}: sandbox user {user!r} does not exist; {DOCKER_HINT}"
+    if entry.pw_uid == 0:
+        return None, f"{exposed}: sandbox user {user!r} is root; {DOCKER_HINT}"
+    return Identity(user=user, uid=entry.pw_uid, gid=entry.pw_gid), None
+
+
+def may_enter(st: os.stat_result, identity: Identity) -> bool:
+    """Whether `identity` may traverse a directory with this stat (mode bits; the identity has no extra groups)."""
+    if st.st_uid == identity.uid:
+        return bool(st.st_mode & stat.S_IXUSR)
+    if st.st_gid == identity.gid:
+        return bool(st.st_mode & stat.S_IXGRP)
+    return bool(st.st_mode & stat.S_IXOTH)
+
+
+def blocking_dir(path: Path, identity: Identity, stat_fn: Callable[[Path], os.stat_result] = os.stat) -> Path | None:
+    """The first directory on the way to `path` (itself included) that `identity` cannot enter."""
+    path = Path(os.path.abspath(path))
+    chain = list(reversed(path.parents)) + [path]
+    for directory in chain:
+        try:
+            st = stat_fn(directory)
+        except OSError:
+            return None  # missing: nothing blocks what does not exist yet
+        if stat.S_ISDIR(st.st_mode) and not may_enter(st, identity):
+            return directory
+    return None
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def stage_rie(source: Path, bin_dir: Path) -> Path:
+    """Copy the RIE (often in a 0700 home) to `<out>/bin/aws-lambda-rie`, 0755; refreshed when its sha256 differs."""
+    dest = bin_dir / "aws-lambda-rie"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(bin_dir, 0o755)
+    if not (dest.is_file() and sha256_of(dest) == sha256_of(source)):
+        partial = bin_dir / f".aws-lambda-rie.{os.getpid()}"
+        shutil.copyfile(source, partial)
+        os.chmod(partial, 0o755)
+        os.replace(partial, dest)  # running sandboxes keep the old inode
+    os.chmod(dest, 0o755)
+    return dest
+
+
+def secure_dirs(*dirs: Path) -> None:
+    """The manager socket's and the secrets' directories: 0700, so only the box's own user may enter."""
+    for directory in dirs:
+        directory.mkdir(parents=True, exist_ok=True)
+        os.chmod(directory, 0o700)
+
+
+def run_as(argv: list[str], env: dict[str, str], identity: Identity, timeout_s: float = 30.0) -> tuple[int, str]:
+    """Run `argv` as `identity` (no shell) and return its exit code and combined output."""
+    try:
+        done = subprocess.run(argv, env=env, cwd="/", user=identity.uid, group=identity.gid, extra_groups=[],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              timeout=timeout_s, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return 126, str(exc)
+    return done.returncode, done.stdout.decode("utf-8", "replace")
+
+
+def manager_site_dirs() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    return tuple(dict.fromkeys(p for p in (paths.get("purelib"), paths.get("platlib")) if p))
+
+
+def interpreter_candidates(python: str, version: str, which: Callable[..., str | None] = shutil.which) -> list[str]:
+    """The manager's interpreter first; then same-version system ones, for when it lives in a 0700 home (pyenv)."""
+    found = [python, getattr(sys, "_base_executable", None) or python]
+    found += [which(name, path=PROBE_PATH) or "" for name in (f"python{version}", "python3")]
+    unique: list[str] = []
+    for item in found:
+        if item and item not in unique:
+            unique.append(item)
+    return unique
+
+
+def plan_sandboxes(out_dir: Path, rie_source: Path, *, python: str, runtime_parent: Path, requested: str | None,
+                   decide: Callable[[str | None], tuple[Identity | None, str | None]] = decide_identity,
+                   runner: ProbeRunner = run_as, candidates: Sequence[str] | None = None,
+                   site_dirs: Sequence[str] | None = None, extra_checks: Sequence[Path] = ()) -> Plan:
+    """Decide once, at start-up, how sandboxes run; probe the isolated way and fall back with a note if it fails."""
+    identity, note = decide(requested)
+    fallback = Plan(identity=None, python=python, rie_path=rie_source, note=note)
+    if identity is None:
+        return fallback
+    version = "%d.%d" % sys.version_info[:2]
+    rie = stage_rie(rie_source, out_dir / "bin")
+    functions = out_dir / "functions"
+    checks = [rie, runtime_parent] + ([functions] if functions.is_dir() else []) + list(extra_checks)
+    sites = tuple(manager_site_dirs() if site_dirs is None else site_dirs)
+    failures: list[str] = []
+    for candidate in candidates if candidates is not None else interpreter_candidates(python, version):
+        extra = () if candidate == python else sites
+        env = {"PATH": PROBE_PATH, "LANG": "C.UTF-8", "HOME": SANDBOX_HOME, "TMPDIR": SANDBOX_HOME,
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": os.pathsep.join([str(runtime_parent), *extra])}
+        code, output = runner([candidate, "-c", PROBE_CODE, version, *map(str, checks)], env, identity)
+        if code == 0:
+            log.info("sandboxes run as %s (uid %d) with %s", identity.user, identity.uid, candidate)
+            return Plan(identity=identity, python=candidate, rie_path=rie, extra_path=extra)
+        failures.append(f"{candidate}: {output.strip().splitlines()[-1] if output.strip() else f'exit {code}'}")
+    log.warning("sandboxes cannot run as %s: %s", identity.user, "; ".join(failures))
+    return Plan(identity=None, python=python, rie_path=rie_source,
+                note=fallback_note(identity, [out_dir, *extra_checks], [runtime_parent, *sites], failures))
+
+
+def fallback_note(identity: Identity, project_paths: Sequence[Path], install_paths: Sequence[Path | str],
+                  failures: Sequence[str]) -> str:
+    """Why sandboxes run as root after all, naming the directory to move out of when one is to blame."""
+    head = "function code runs as root and can reach the manager socket"
+    for path in project_paths:
+        blocked = blocking_dir(path, identity)
+        if blocked is not None:
+            return f"{head}: move the project out of {blocked} or use --engine docker"
+    for path in install_paths:
+        blocked = blocking_dir(Path(path), identity)
+        if blocked is not None:
+            return f"{head}: install esb (its Python packages) outside {blocked} or use --engine docker"
+    why = failures[-1] if failures else "no interpreter to try"
+    return f"{head}: {identity.user} cannot start a sandbox ({why}); use --engine docker to isolate it"
+
+
+def apply(engine: Any, out_dir: Path, secret_dirs: Sequence[Path], requested: str | None) -> Plan:
+    """At manager start-up (process engine): lock the private dirs, decide the plan, hand it to the engine."""
+    secure_dirs(*secret_dirs)
+    plan = plan_sandboxes(out_dir, Path(engine.rie_path), python=engine.python,
+                          runtime_parent=Path(engine.runtime_parent), requested=requested)
+    engine.isolate(plan)
+    return plan
