@@ -18,7 +18,7 @@ import yaml
 
 from esb import compose
 from esb.cli import main
-from esb.paths import P, cache_dir
+from esb.paths import P
 from esb.project import load_project
 from esb.tasks.context import build_context
 
@@ -77,13 +77,22 @@ def stack(docker_daemon: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "images: {s3: embedded, dynamodb: embedded, logs: local}\n"
         f"ports: {{gateway: {gateway_port}, s3: {stores_port}}}\n"))
     ctx = _context(project)
+    cwd = Path.cwd()
+    os.chdir(project)
     try:
-        states = compose.up(ctx, cache_dir(), say=lambda _: None)
+        # Through the CLI, as a user starts it; then ask docker how the services are.
+        assert main(["up", "-d", "--engine", "compose"]) == 0
+        import docker as docker_sdk
+
+        sdk = docker_sdk.from_env()
+        states = compose.wait_healthy(sdk, compose.project_name(ctx))
+        sdk.close()
         ca = ssl.create_default_context(cafile=str(ctx.tree.tls / "ca.pem"))
         with httpx.Client(base_url=f"https://127.0.0.1:{gateway_port}", verify=ca, timeout=60) as client:
             yield {"ctx": ctx, "states": states, "client": client, "project": project}
     finally:
-        compose.down(ctx, volumes=True, say=lambda _: None)
+        assert main(["down", "--volumes"]) == 0
+        os.chdir(cwd)
         import docker
 
         client = docker.from_env()
