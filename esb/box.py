@@ -58,7 +58,7 @@ def up(opts: BoxOptions, app: Application, say: Say = print) -> BoxState:
         return current
     _private_dirs(opts.tree)
     secrets = box_secrets.ensure(opts.tree.secrets / "box.json")
-    tls = _ensure_tls(opts)
+    tls = ensure_tls_files(opts)
     if not supervisor.port_free(opts.host, opts.gateway_port):
         raise BoxError(
             f"port {opts.host}:{opts.gateway_port} is already in use",
@@ -158,8 +158,9 @@ def _child_env(settings: RuntimeSettings, extra: dict[str, str]) -> dict[str, st
 
 
 def _private_dirs(tree: BuildTree) -> None:
-    # The manager socket and the secrets: only the box's own user may enter (function code may run as another).
-    for path in (tree.state, tree.secrets):
+    # The manager socket, the secrets, every function's environment and every log line: only the box's own user
+    # may enter (function code may run as another).
+    for path in (tree.state, tree.secrets, tree.config, tree.logs):
         path.mkdir(parents=True, exist_ok=True)
         os.chmod(path, 0o700)
 
@@ -208,10 +209,16 @@ def _stop_all(procs: list[Proc]) -> None:
             pass
 
 
-def _ensure_tls(opts: BoxOptions):
+DOCKER_HOST_ALIAS = "host.docker.internal"  # how containers name the host (docker engine)
+
+
+def ensure_tls_files(opts: BoxOptions):
+    """The CA and server certificate, naming every way a client of this box reaches the gateway."""
     from esb_runtime.tls import ensure_tls
 
     names = ["localhost", "127.0.0.1", "::1", socket.gethostname(), "*.lambda-url.localhost"]
+    if opts.engine == "docker":
+        names.append(DOCKER_HOST_ALIAS)
     if opts.host not in names and opts.host not in ("0.0.0.0", "::"):
         names.append(opts.host)
     return ensure_tls(opts.tree.tls, names)

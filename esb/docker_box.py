@@ -26,7 +26,7 @@ ClientFactory = Callable[[], "docker.DockerClient"]
 FORWARDER = "bridge"  # name of the forwarder process in state/box.json
 # The name sandboxes use for the host (docker_engine rewrites 127.0.0.1 endpoints to it); it must
 # be in the gateway's certificate, so the Invoke API verifies from inside a container.
-HOST_ALIAS = "host.docker.internal"
+HOST_ALIAS = box.DOCKER_HOST_ALIAS
 _STRIPPED_PREFIXES = ("ESB_", "AWS_", "DOCKER_")  # the forwarder needs no settings and no credentials
 
 
@@ -95,7 +95,6 @@ def up(ctx: BuildContext, opts: BoxOptions, say: Say = print, *, fallback: bool 
             raise
         say(f"docker engine not usable ({exc.message}); using the process engine")
         return box.up(replace(opts, engine="process"), ctx.app, say=say)
-    _ensure_tls_names(opts)
     state = box.up(replace(opts, engine="docker"), ctx.app, say=say)
     try:
         return start_forwarder(opts, state, address, say)
@@ -103,13 +102,6 @@ def up(ctx: BuildContext, opts: BoxOptions, say: Say = print, *, fallback: bool 
         box.down(opts.tree, say=lambda _: None)
         remove_containers(ctx.app.stack_name, client_factory)
         raise
-
-
-def _ensure_tls_names(opts: BoxOptions) -> None:
-    from esb_runtime.tls import ensure_tls
-
-    # A superset of the names box.up asks for, so its own check keeps this certificate.
-    ensure_tls(opts.tree.tls, ["localhost", "127.0.0.1", "::1", socket.gethostname(), opts.host, HOST_ALIAS])
 
 
 def start_forwarder(opts: BoxOptions, state: BoxState, address: str, say: Say,

@@ -164,8 +164,8 @@ def test_plan_falls_back_to_the_manager_identity_naming_the_closed_dir(tmp_path:
     result = plan(tmp_path, FakeRunner(set()), extra_checks=[closed / "x"])
     assert result.identity is None and result.python == "/venv/bin/python" and result.rie_path == tmp_path / "rie"
     note = result.note or ""
-    assert note.startswith("function code runs as root and can reach the manager socket")
-    assert "--engine docker" in note
+    assert note.startswith("function code runs as root and can reach the manager socket: move the project out of ")
+    assert note.endswith(" or use --engine docker")
 
 
 def test_plan_without_an_identity_runs_no_probe(tmp_path: Path) -> None:
@@ -175,13 +175,15 @@ def test_plan_without_an_identity_runs_no_probe(tmp_path: Path) -> None:
     assert runner.calls == [] and not (tmp_path / "out" / "bin").exists()
 
 
-def test_fallback_note_names_the_project_dir_first() -> None:
-    stat_of = fake_stat({"/root": (0, 0, 0o700)})
-    note = isolation.fallback_note(NOBODY, [Path("/root/app/.esb")], [], ["x: denied"])
-    if isolation.blocking_dir(Path("/root/app/.esb"), NOBODY, stat_of) and Path("/root").exists():
-        assert note.endswith("move the project out of /root or use --engine docker") or "cannot start" in note
-    generic = isolation.fallback_note(NOBODY, [], [], ["/usr/bin/python3: exit 1"])
-    assert "nobody cannot start a sandbox (/usr/bin/python3: exit 1)" in generic
+def test_fallback_note_names_the_project_dir_then_the_install_dir() -> None:
+    stat_fn = fake_stat({"/root": (0, 0, 0o700), "/opt/esb": (0, 0, 0o700)})
+    head = "function code runs as root and can reach the manager socket: "
+    assert isolation.fallback_note(NOBODY, [Path("/root/app/.esb")], [Path("/opt/esb/site")], [], stat_fn) == (
+        head + "move the project out of /root or use --engine docker")
+    assert isolation.fallback_note(NOBODY, [Path("/srv/app/.esb")], [Path("/opt/esb/site")], [], stat_fn) == (
+        head + "install esb (its Python packages) outside /opt/esb or use --engine docker")
+    generic = isolation.fallback_note(NOBODY, [Path("/srv/app")], [], ["/usr/bin/python3: exit 1"], stat_fn)
+    assert generic == head + "nobody cannot start a sandbox (/usr/bin/python3: exit 1); use --engine docker to isolate it"
 
 
 def test_engine_isolate_adopts_the_plan_and_its_note(tmp_path: Path) -> None:
@@ -196,9 +198,34 @@ def test_engine_isolate_adopts_the_plan_and_its_note(tmp_path: Path) -> None:
 
 
 def test_host_environment_adds_packages_last_and_a_home(tmp_path: Path) -> None:
-    spec = SandboxSpec(function="fn", handler="app.handler", runtime="python3.11", code_dir=tmp_path / "src",
-                       deps_dir=None, layer_dirs=(), environment={}, memory_mb=128, timeout_s=3, config_hash="h")
+    spec = SandboxSpec(function="fn", config_hash="h", handler="app.handler", runtime="python3.11",
+                       code_dir=tmp_path / "src", deps_dir=None, layer_dirs=(), environment={}, memory_mb=128,
+                       timeout_s=3)
     env = host_environment(spec, "sb-1", tmp_path / "runtime", ("/venv/site",), home="/tmp")
     assert env["PYTHONPATH"].split(os.pathsep) == [str(tmp_path / "src"), str(tmp_path / "runtime"), "/venv/site"]
     assert env["HOME"] == "/tmp" and env["TMPDIR"] == "/tmp"
     assert "HOME" not in host_environment(spec, "sb-1", tmp_path / "runtime")
+
+
+def test_publish_ca_copies_the_certificate_only(tmp_path: Path) -> None:
+    tls = tmp_path / "secrets" / "tls"
+    tls.mkdir(parents=True)
+    assert isolation.publish_ca(tls / "ca.pem", tmp_path / "public") == ()
+    (tls / "ca.pem").write_text("CERT")
+    (tls / "ca-key.pem").write_text("KEY")
+    copies = isolation.publish_ca(tls / "ca.pem", tmp_path / "public")
+    assert copies == ((str(tls / "ca.pem"), str(tmp_path / "public" / "ca.pem")),)
+    assert sorted(p.name for p in (tmp_path / "public").iterdir()) == ["ca.pem"]
+    assert stat.S_IMODE((tmp_path / "public" / "ca.pem").stat().st_mode) == 0o644
+    (tls / "ca.pem").write_text("NEW")
+    isolation.publish_ca(tls / "ca.pem", tmp_path / "public")
+    assert (tmp_path / "public" / "ca.pem").read_text() == "NEW"
+
+
+def test_plan_serves_as_the_manager_when_the_rie_cannot_be_copied(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "bin").write_text("a file where the bin dir should be")
+    runner = FakeRunner({"/venv/bin/python"})
+    result = plan(tmp_path, runner)
+    assert result.identity is None and result.rie_path == tmp_path / "rie" and runner.calls == []
+    assert (result.note or "").startswith("function code runs as root and can reach the manager socket: cannot copy")

@@ -53,7 +53,7 @@ def sync_tree(src: Path, files: Iterable[str], dst: Path) -> int:
         source, target = src / rel, dst / rel
         if write_if_changed(target, source.read_bytes()):
             changed += 1
-        mode = source.stat().st_mode & 0o777
+        mode = staged_mode(source.stat().st_mode)
         if target.stat().st_mode & 0o777 != mode:
             target.chmod(mode)
     for rel in list_files(dst):
@@ -63,6 +63,12 @@ def sync_tree(src: Path, files: Iterable[str], dst: Path) -> int:
     _prune_empty_dirs(dst)
     dst.mkdir(parents=True, exist_ok=True)
     return changed
+
+
+def staged_mode(source_mode: int) -> int:
+    """Staged code is readable by everyone (as Lambda requires of a package): sandboxes may run as another user."""
+    mode = (source_mode & 0o777) | 0o444
+    return mode | 0o111 if mode & 0o100 else mode
 
 
 def _prune_empty_dirs(root: Path) -> None:

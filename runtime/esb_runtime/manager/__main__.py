@@ -45,8 +45,7 @@ def main() -> int:
         engine = create_engine(settings)
         if engine.name == "process":
             # ESB_SANDBOX_USER: who function code runs as when the manager is root ("" keeps root; default nobody).
-            isolation.apply(engine, settings.output_dir, [settings.state_dir, settings.secrets_file.parent],
-                            os.environ.get("ESB_SANDBOX_USER"))
+            isolation.apply(engine, settings, os.environ.get("ESB_SANDBOX_USER"))
     except (RuntimeBoxError, Exception) as exc:  # one clear line, whatever the engine's failure was
         print(f"esb manager: cannot start the {settings.engine} engine: {exc}", file=sys.stderr)
         return 2

@@ -11,12 +11,13 @@ import stat
 import subprocess
 import sys
 import sysconfig
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from esb_runtime.manager.process_engine import HOST_PATH as PROBE_PATH
 from esb_runtime.manager.process_engine import SANDBOX_HOME
+from esb_runtime.settings import RuntimeSettings
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class Plan:
     rie_path: Path
     extra_path: tuple[str, ...] = ()  # the manager's site-packages, for an interpreter other than its own
     note: str | None = None
+    public_copies: tuple[tuple[str, str], ...] = ()  # (private path, readable copy) for sandbox variables
 
 
 ProbeRunner = Callable[[list[str], dict[str, str], Identity], "tuple[int, str]"]
@@ -130,6 +132,22 @@ def stage_rie(source: Path, bin_dir: Path) -> Path:
     return dest
 
 
+def publish_ca(ca_file: Path, public_dir: Path) -> tuple[tuple[str, str], ...]:
+    """A readable copy of the box CA certificate (AWS_CA_BUNDLE) outside the 0700 secrets dir; never its key."""
+    if not ca_file.is_file():
+        return ()
+    public_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(public_dir, 0o755)
+    copy = public_dir / ca_file.name
+    data = ca_file.read_bytes()
+    if not copy.is_file() or copy.read_bytes() != data:
+        partial = public_dir / f".{ca_file.name}.{os.getpid()}"
+        partial.write_bytes(data)
+        os.chmod(partial, 0o644)
+        os.replace(partial, copy)
+    return ((str(ca_file), str(copy)),)
+
+
 def secure_dirs(*dirs: Path) -> None:
     """The manager socket's and the secrets' directories: 0700, so only the box's own user may enter."""
     for directory in dirs:
@@ -167,14 +185,19 @@ def interpreter_candidates(python: str, version: str, which: Callable[..., str |
 def plan_sandboxes(out_dir: Path, rie_source: Path, *, python: str, runtime_parent: Path, requested: str | None,
                    decide: Callable[[str | None], tuple[Identity | None, str | None]] = decide_identity,
                    runner: ProbeRunner = run_as, candidates: Sequence[str] | None = None,
-                   site_dirs: Sequence[str] | None = None, extra_checks: Sequence[Path] = ()) -> Plan:
+                   site_dirs: Sequence[str] | None = None, extra_checks: Sequence[Path] = (),
+                   ca_file: Path | None = None) -> Plan:
     """Decide once, at start-up, how sandboxes run; probe the isolated way and fall back with a note if it fails."""
     identity, note = decide(requested)
     fallback = Plan(identity=None, python=python, rie_path=rie_source, note=note)
     if identity is None:
         return fallback
     version = "%d.%d" % sys.version_info[:2]
-    rie = stage_rie(rie_source, out_dir / "bin")
+    try:
+        rie = stage_rie(rie_source, out_dir / "bin")
+    except OSError as exc:  # e.g. a read-only output tree: serve anyway, and say so
+        return replace(fallback, note=f"function code runs as root and can reach the manager socket: cannot copy "
+                                      f"the RIE into {out_dir / 'bin'} ({exc.strerror}); {DOCKER_HINT}")
     functions = out_dir / "functions"
     checks = [rie, runtime_parent] + ([functions] if functions.is_dir() else []) + list(extra_checks)
     sites = tuple(manager_site_dirs() if site_dirs is None else site_dirs)
@@ -186,33 +209,36 @@ def plan_sandboxes(out_dir: Path, rie_source: Path, *, python: str, runtime_pare
         code, output = runner([candidate, "-c", PROBE_CODE, version, *map(str, checks)], env, identity)
         if code == 0:
             log.info("sandboxes run as %s (uid %d) with %s", identity.user, identity.uid, candidate)
-            return Plan(identity=identity, python=candidate, rie_path=rie, extra_path=extra)
+            copies = publish_ca(ca_file, out_dir / "public") if ca_file is not None else ()
+            return Plan(identity=identity, python=candidate, rie_path=rie, extra_path=extra, public_copies=copies)
         failures.append(f"{candidate}: {output.strip().splitlines()[-1] if output.strip() else f'exit {code}'}")
     log.warning("sandboxes cannot run as %s: %s", identity.user, "; ".join(failures))
     return Plan(identity=None, python=python, rie_path=rie_source,
-                note=fallback_note(identity, [out_dir, *extra_checks], [runtime_parent, *sites], failures))
+                note=fallback_note(identity, [out_dir, *extra_checks],
+                                      [runtime_parent, *sites, os.path.realpath(python)], failures))
 
 
 def fallback_note(identity: Identity, project_paths: Sequence[Path], install_paths: Sequence[Path | str],
-                  failures: Sequence[str]) -> str:
+                  failures: Sequence[str], stat_fn: Callable[[Path], os.stat_result] = os.stat) -> str:
     """Why sandboxes run as root after all, naming the directory to move out of when one is to blame."""
     head = "function code runs as root and can reach the manager socket"
     for path in project_paths:
-        blocked = blocking_dir(path, identity)
+        blocked = blocking_dir(path, identity, stat_fn)
         if blocked is not None:
             return f"{head}: move the project out of {blocked} or use --engine docker"
     for path in install_paths:
-        blocked = blocking_dir(Path(path), identity)
+        blocked = blocking_dir(Path(path), identity, stat_fn)
         if blocked is not None:
             return f"{head}: install esb (its Python packages) outside {blocked} or use --engine docker"
     why = failures[-1] if failures else "no interpreter to try"
     return f"{head}: {identity.user} cannot start a sandbox ({why}); use --engine docker to isolate it"
 
 
-def apply(engine: Any, out_dir: Path, secret_dirs: Sequence[Path], requested: str | None) -> Plan:
+def apply(engine: Any, settings: RuntimeSettings, requested: str | None) -> Plan:
     """At manager start-up (process engine): lock the private dirs, decide the plan, hand it to the engine."""
-    secure_dirs(*secret_dirs)
-    plan = plan_sandboxes(out_dir, Path(engine.rie_path), python=engine.python,
-                          runtime_parent=Path(engine.runtime_parent), requested=requested)
+    secure_dirs(settings.state_dir, settings.secrets_file.parent)
+    plan = plan_sandboxes(settings.output_dir, Path(engine.rie_path), python=engine.python,
+                          runtime_parent=Path(engine.runtime_parent), requested=requested,
+                          ca_file=settings.tls_dir / "ca.pem")
     engine.isolate(plan)
     return plan

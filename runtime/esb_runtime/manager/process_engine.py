@@ -116,6 +116,7 @@ class ProcessEngine:
         self.python = python
         self.identity = identity  # None: sandboxes run as the manager's own user
         self.extra_path = tuple(extra_path)
+        self.public_copies: dict[str, str] = {}  # private file -> copy the sandbox user may read
         self.runtime_parent = runtime_parent
         self.limiter = limiter if limiter is not None else MemoryLimiter()
         self.ready_timeout_s = ready_timeout_s
@@ -136,6 +137,7 @@ class ProcessEngine:
                 self.python, "-m", "esb_runtime.sandbox.bootstrap", spec.handler]
         env = host_environment(spec, sandbox_id, self.runtime_parent, self.extra_path,
                                home=None if self.identity is None else SANDBOX_HOME)
+        env = {key: self.public_copies.get(value, value) for key, value in env.items()}  # e.g. AWS_CA_BUNDLE
         try:
             proc = subprocess.Popen(argv, cwd=spec.code_dir, env=env, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
@@ -161,6 +163,7 @@ class ProcessEngine:
         """Adopt the start-up decision of who sandboxes run as (see isolation.py); called before any start."""
         self.identity, self.python, self.rie_path = plan.identity, plan.python, Path(plan.rie_path)
         self.extra_path = tuple(plan.extra_path)
+        self.public_copies = dict(plan.public_copies)
         if plan.note:
             self._notes.append(plan.note)
 
