@@ -1,4 +1,4 @@
-"""`esb up` / `esb down` on the process engine: start stores, manager and gateway; stop them by PID."""
+"""`esb up` / `esb down` of a box run by host processes: stores, manager and gateway, stopped by PID."""
 
 from __future__ import annotations
 
@@ -64,26 +64,12 @@ def up(opts: BoxOptions, app: Application, say: Say = print) -> BoxState:
             f"port {opts.host}:{opts.gateway_port} is already in use",
             hint="stop what uses it or set ports.gateway in generator.yml",
         )
-    stores_port = supervisor.free_port(opts.host)
-    gateway_url = f"https://{_url_host(opts.host)}:{opts.gateway_port}"
-    settings = RuntimeSettings(
-        output_dir=opts.tree.root,
-        manager_socket=opts.tree.manager_socket,
-        rie_path=opts.rie_path,
-        engine=opts.engine,
-        idle_timeout_s=opts.idle_timeout_s,
-        default_concurrency=opts.default_concurrency,
-        gateway_host=opts.host,
-        gateway_port=opts.gateway_port,
-        gateway_workers=opts.gateway_workers,
-        s3_endpoint=f"http://127.0.0.1:{stores_port}",
-        dynamodb_endpoint=f"http://127.0.0.1:{stores_port}",
-        lambda_endpoint=f"https://127.0.0.1:{opts.gateway_port}",
-    )
+    stores_port = supervisor.free_port("127.0.0.1")  # data services stay on loopback whatever `bind` says
+    settings = _settings(opts, stores_port)
     state = BoxState(
         project=app.stack_name,
         engine=opts.engine,
-        gateway_url=gateway_url,
+        gateway_url=f"https://{_url_host(opts.host)}:{opts.gateway_port}",
         ca_file=str(tls.ca_file),
         s3_endpoint=settings.s3_endpoint or "",
         dynamodb_endpoint=settings.dynamodb_endpoint or "",
@@ -109,6 +95,24 @@ def up(opts: BoxOptions, app: Application, say: Say = print) -> BoxState:
     final = replace(state, procs=tuple(started))
     boxstate.write(opts.tree.state, final)
     return final
+
+
+def _settings(opts: BoxOptions, stores_port: int) -> RuntimeSettings:
+    """What the runtime processes are told; they rebuild it with RuntimeSettings.from_env()."""
+    return RuntimeSettings(
+        output_dir=opts.tree.root,
+        manager_socket=opts.tree.manager_socket,
+        rie_path=opts.rie_path,
+        engine=opts.engine,
+        idle_timeout_s=opts.idle_timeout_s,
+        default_concurrency=opts.default_concurrency,
+        gateway_host=opts.host,
+        gateway_port=opts.gateway_port,
+        gateway_workers=opts.gateway_workers,
+        s3_endpoint=f"http://127.0.0.1:{stores_port}",
+        dynamodb_endpoint=f"http://127.0.0.1:{stores_port}",
+        lambda_endpoint=f"https://127.0.0.1:{opts.gateway_port}",
+    )
 
 
 def down(tree: BuildTree, *, volumes: bool = False, say: Say = print) -> list[str]:
