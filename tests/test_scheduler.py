@@ -11,8 +11,8 @@ import pytest
 
 from esb_runtime.config import FunctionConfig, FunctionsConfig, Schedule
 from esb_runtime.errors import TooManyRequests
-from esb_runtime.manager.scheduler import (Cron, Rate, ScheduleExpressionError, Scheduler, attach,
-                                           parse_expression)
+from esb_runtime.manager.schedule_expr import Cron, Rate, ScheduleExpressionError, parse_expression
+from esb_runtime.manager.scheduler import Scheduler, attach
 
 UTC = dt.timezone.utc
 START = dt.datetime(2024, 5, 17, 10, 30, 20, tzinfo=UTC)  # a Friday

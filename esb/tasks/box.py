@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from esb.tasks.context import BuildContext, current
+from esb.tasks.context import current
 from esb.tasks.report import guarded
 
 

@@ -15,7 +15,7 @@ from esb_runtime.gateway.access_log import LogSink, gateway_record, guarded, nul
 from esb_runtime.gateway.auth import Authenticator
 from esb_runtime.gateway.config_source import ConfigSource
 from esb_runtime.gateway.falcon_io import read_body, send
-from esb_runtime.gateway.function_urls import FileUrlSource, FunctionUrls, UrlSource
+from esb_runtime.gateway.function_urls import ConfigUrlSource, FunctionUrls, UrlSource
 from esb_runtime.gateway.invoke_api import PATH as INVOKE_PATH, InvokeResource
 from esb_runtime.gateway.manager_client import ManagerClient
 from esb_runtime.gateway.proxy import ProxySink
@@ -106,7 +106,7 @@ def create_app(
     credentials = Credentials(secrets.aws_access_key_id, secrets.aws_secret_access_key)
     # Function URLs answer before routing, so /lambda-url/... and <fn>.lambda-url.localhost never reach routes.
     function_urls = FunctionUrls(
-        urls=url_source or FileUrlSource(settings.config_dir / "functions.yml"), manager=manager,
+        urls=url_source or ConfigUrlSource(routes_source), manager=manager,
         credentials=credentials, clock=clock, acquire_timeout_s=settings.acquire_timeout_s,
     )
     app = falcon.App(middleware=[RequestContext(clock, ids, guarded(log_sink)), function_urls])

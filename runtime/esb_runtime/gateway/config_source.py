@@ -37,9 +37,16 @@ class ApiConfig:
 
 
 @dataclass(frozen=True)
+class FunctionUrlConfig:
+    auth_type: str  # NONE | AWS_IAM
+    cors: Cors | None = None
+
+
+@dataclass(frozen=True)
 class FunctionInfo:
     name: str
     timeout: float = 3.0
+    function_url: FunctionUrlConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,8 @@ def _strings(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in (value or ()))
 
 
-def _cors(data: Mapping[str, Any] | None) -> Cors | None:
+def parse_cors(data: Mapping[str, Any] | None) -> Cors | None:
+    """A `cors` block of routing.yml or of a functions.yml `function_url`."""
     if not data:
         return None
     max_age = data.get("max_age")
@@ -84,12 +92,18 @@ def _cors(data: Mapping[str, Any] | None) -> Cors | None:
     )
 
 
+def _function_url(data: Mapping[str, Any] | None) -> FunctionUrlConfig | None:
+    if not data:
+        return None
+    return FunctionUrlConfig(str(data.get("auth_type") or "NONE").upper(), parse_cors(data.get("cors")))
+
+
 def build_config(routing: Mapping[str, Any] | None, functions: Mapping[str, Any] | None) -> GatewayConfig:
     """Parse the two documents (as loaded from YAML) into a snapshot."""
     routing = routing or {}
     functions = functions or {}
     apis = {
-        api_id: ApiConfig(api_id, str(a.get("kind", "Api")), str(a.get("stage", "Prod")), _cors(a.get("cors")))
+        api_id: ApiConfig(api_id, str(a.get("kind", "Api")), str(a.get("stage", "Prod")), parse_cors(a.get("cors")))
         for api_id, a in (routing.get("apis") or {}).items()
     }
     routes = [
@@ -104,7 +118,7 @@ def build_config(routing: Mapping[str, Any] | None, functions: Mapping[str, Any]
         for r in routing.get("routes") or ()
     ]
     infos = {
-        name: FunctionInfo(name, float((f or {}).get("timeout") or 3))
+        name: FunctionInfo(name, float((f or {}).get("timeout") or 3), _function_url((f or {}).get("function_url")))
         for name, f in (functions.get("functions") or {}).items()
     }
     return GatewayConfig(

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
 import falcon
-import yaml
 
-from esb_runtime.errors import RuntimeBoxError
-from esb_runtime.gateway import cors, error_mapping
-from esb_runtime.gateway.config_source import Cors, _cors as parse_cors
+from esb_runtime.gateway import cors
+from esb_runtime.gateway.config_source import ConfigSource, Cors, FileConfigSource, GatewayConfig, build_config
 from esb_runtime.gateway.events import EventContext, build_v2
 from esb_runtime.gateway.falcon_io import read_body, send
 from esb_runtime.gateway.manager_client import ManagerClient
+from esb_runtime.gateway.proxied_invoke import call_timeout, invoke_proxied
 from esb_runtime.gateway.request import IncomingRequest, from_environ
-from esb_runtime.gateway.responses import MAX_SYNC_PAYLOAD, ProxyResponse, from_function, json_error
+from esb_runtime.gateway.responses import MAX_SYNC_PAYLOAD, ProxyResponse, json_error
 from esb_runtime.gateway.routing import Route
 from esb_runtime.gateway.sigv4 import Credentials, SignatureError, verify
 
@@ -28,8 +26,6 @@ log = logging.getLogger(__name__)
 
 PATH_PREFIX = "/lambda-url/"
 HOST_SUFFIX = ".lambda-url.localhost"
-_START_ALLOWANCE_S = 30.0  # as the proxy: a cold start's headroom over the function's own timeout
-_RELOAD_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -53,16 +49,18 @@ class UrlTable:
         return found
 
 
+def url_table(config: GatewayConfig) -> UrlTable:
+    """The function URLs of a gateway config snapshot (functions.yml `function_url` entries)."""
+    urls = {
+        str(name): FunctionUrl(str(name), info.function_url.auth_type, info.function_url.cors, info.timeout)
+        for name, info in config.functions.items() if info.function_url is not None
+    }
+    return UrlTable(urls, config.account_id)
+
+
 def build_table(functions_doc: Mapping[str, Any] | None) -> UrlTable:
     """The function URLs declared in functions.yml (as loaded from YAML)."""
-    doc = functions_doc or {}
-    urls = {}
-    for name, entry in (doc.get("functions") or {}).items():
-        url = (entry or {}).get("function_url")
-        if url:
-            urls[str(name)] = FunctionUrl(str(name), str(url.get("auth_type") or "NONE").upper(),
-                                          parse_cors(url.get("cors")), float(entry.get("timeout") or 3))
-    return UrlTable(urls, str(doc.get("account_id") or "000000000000"))
+    return url_table(build_config(None, functions_doc))
 
 
 class UrlSource(Protocol):
@@ -77,36 +75,27 @@ class StaticUrlSource:
         return self.table
 
 
-class FileUrlSource:
-    """functions.yml's function URLs, re-read (at most once a second) when the file changes."""
+class ConfigUrlSource:
+    """The function URLs of whatever snapshot a ConfigSource holds, rebuilt only when the snapshot changes."""
 
-    def __init__(self, functions_yml: Path, *, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._path, self._monotonic = functions_yml, monotonic
-        self._stamp: int | None = -1
-        self._checked_at = float("-inf")
-        self._table = UrlTable()
+    def __init__(self, config: ConfigSource) -> None:
+        self._config = config
+        self._built: tuple[GatewayConfig, UrlTable] | None = None
 
     def current(self) -> UrlTable:
-        now = self._monotonic()
-        if now - self._checked_at >= _RELOAD_INTERVAL_S:
-            self._checked_at = now
-            self._refresh()
-        return self._table
+        snapshot = self._config.current()
+        built = self._built
+        if built is None or built[0] is not snapshot:
+            # One tuple assignment: a concurrent reader sees either the old pair or the new one.
+            built = self._built = (snapshot, url_table(snapshot))
+        return built[1]
 
-    def _refresh(self) -> None:
-        try:
-            stamp: int | None = os.stat(self._path).st_mtime_ns
-        except FileNotFoundError:
-            stamp = None
-        if stamp == self._stamp:
-            return
-        try:
-            doc = yaml.safe_load(self._path.read_text(encoding="utf-8")) if stamp is not None else None
-            table = build_table(doc)
-        except (OSError, yaml.YAMLError, TypeError, ValueError, AttributeError) as exc:
-            log.warning("function URLs not reloaded: %s", exc)  # keep serving the last good table
-            return
-        self._stamp, self._table = stamp, table
+
+class FileUrlSource(ConfigUrlSource):
+    """The function URLs of <dir>/functions.yml, read through a FileConfigSource of that directory."""
+
+    def __init__(self, functions_yml: Path, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(FileConfigSource(functions_yml.parent, monotonic=monotonic))
 
 
 def target_of(host: str, path: str) -> tuple[str, str, bool] | None:
@@ -202,11 +191,5 @@ class FunctionUrls:
         return self._invoke(req, url, event), extra
 
     def _invoke(self, req: falcon.Request, url: FunctionUrl, event: dict[str, Any]) -> ProxyResponse:
-        payload = json.dumps(event, separators=(",", ":")).encode()
-        timeout = url.timeout + self._acquire_timeout_s + _START_ALLOWANCE_S
-        try:
-            result = self._manager.invoke(url.function, payload, trace_id=req.context.trace.header, timeout=timeout)
-        except RuntimeBoxError as exc:
-            return error_mapping.for_proxy(exc)
-        req.context.lambda_request_id = result.request_id
-        return from_function(result.outcome, result.payload, "HttpApi")
+        return invoke_proxied(self._manager, req, url.function, event, event_kind="HttpApi",
+                              timeout_s=call_timeout(url.timeout, self._acquire_timeout_s))

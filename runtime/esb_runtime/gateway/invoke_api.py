@@ -13,6 +13,7 @@ from esb_runtime.gateway import error_mapping, sigv4
 from esb_runtime.gateway.config_source import ConfigSource, GatewayConfig
 from esb_runtime.gateway.falcon_io import read_body, send
 from esb_runtime.gateway.manager_client import InvokeResult, ManagerClient
+from esb_runtime.gateway.proxied_invoke import call_timeout
 from esb_runtime.gateway.request import from_environ
 from esb_runtime.gateway.responses import MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD, ProxyResponse
 
@@ -24,7 +25,6 @@ _FORMS = (
     re.compile(rf"^{_NAME}$"),
 )
 _TYPES = ("RequestResponse", "Event", "DryRun")
-_START_ALLOWANCE_S = 30.0
 
 
 def resolve_name(identifier: str, qualifier: str | None) -> str | None:
@@ -103,7 +103,7 @@ class InvokeResource:
     def _invoke(self, req: falcon.Request, config: GatewayConfig, function: str, invocation_type: str,
                 body: bytes) -> ProxyResponse:
         info = config.functions.get(function)
-        timeout = (info.timeout if info else 900.0) + self._acquire_timeout_s + _START_ALLOWANCE_S
+        timeout = call_timeout(info.timeout if info else None, self._acquire_timeout_s)
         tail = (req.get_header("X-Amz-Log-Type") or "").lower() == "tail" and invocation_type == "RequestResponse"
         try:
             result = self._manager.invoke(

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable
 
 import falcon
 
-from esb_runtime.errors import RuntimeBoxError
-from esb_runtime.gateway import cors, error_mapping
+from esb_runtime.gateway import cors
 from esb_runtime.gateway.auth import Authenticator
 from esb_runtime.gateway.config_source import ConfigSource, GatewayConfig
 from esb_runtime.gateway.events import EventContext, build_event
 from esb_runtime.gateway.falcon_io import read_body, send
 from esb_runtime.gateway.manager_client import ManagerClient
+from esb_runtime.gateway.proxied_invoke import call_timeout, invoke_proxied
 from esb_runtime.gateway.request import from_environ
-from esb_runtime.gateway.responses import MAX_SYNC_PAYLOAD, ProxyResponse, from_function, json_error
+from esb_runtime.gateway.responses import MAX_SYNC_PAYLOAD, ProxyResponse, json_error
 from esb_runtime.gateway.routing import Match
-
-# Headroom over the function's own timeout for a cold start before the manager answers.
-_START_ALLOWANCE_S = 30.0
 
 
 class ProxySink:
@@ -90,12 +86,6 @@ class ProxySink:
         # API Gateway hands the function the trace it settled on, generated or not, as a header.
         incoming = from_environ(req.env, req.path, body).with_header("X-Amzn-Trace-Id", req.context.trace.header)
         event = build_event(incoming, ctx)
-        payload = json.dumps(event, separators=(",", ":")).encode()
         info = config.functions.get(route.function)
-        timeout = (info.timeout if info else 900.0) + self._acquire_timeout_s + _START_ALLOWANCE_S
-        try:
-            result = self._manager.invoke(route.function, payload, trace_id=req.context.trace.header, timeout=timeout)
-        except RuntimeBoxError as exc:
-            return error_mapping.for_proxy(exc)
-        req.context.lambda_request_id = result.request_id
-        return from_function(result.outcome, result.payload, route.event)
+        return invoke_proxied(self._manager, req, route.function, event, event_kind=route.event,
+                              timeout_s=call_timeout(info.timeout if info else None, self._acquire_timeout_s))

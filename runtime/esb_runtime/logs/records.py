@@ -35,9 +35,14 @@ def trace_root(header: str | None) -> str | None:
     return match.group(1) if match else header.strip()
 
 
+def format_time(moment: datetime) -> str:
+    """RFC 3339 UTC with milliseconds, the format of every record's `time`."""
+    utc = moment.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
 def rfc3339(epoch: float) -> str:
-    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return format_time(datetime.fromtimestamp(epoch, tz=timezone.utc))
 
 
 def _level(value: object) -> str:
