@@ -18,6 +18,7 @@ import jinja2
 
 from esb.errors import BuildError
 from esb.paths import P
+from esb_runtime.digest import sha256_file as _sha256_file
 
 if TYPE_CHECKING:
     import docker
@@ -70,14 +71,6 @@ def docker_errors(what: str) -> Iterator[None]:
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise BuildError(f"{what}: cannot talk to the docker daemon ({exc})",
                          hint="start one with .ci/docker-setup.sh or use --engine process") from exc
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _jinja() -> jinja2.Environment:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from esb.errors import BuildError
+from esb_runtime.digest import sha256_file
 
 SAM_VERSION = "1.170.0"
 WHEEL_NAME = f"aws_sam_cli-{SAM_VERSION}-py3-none-any.whl"
@@ -37,14 +37,6 @@ def host_arch(machine: str | None = None) -> str:
     if value in ("aarch64", "arm64"):
         return "arm64"
     raise BuildError(f"no AWS Lambda RIE exists for this CPU ({value})", hint=OFFLINE_HINT)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def cached_path(cache_dir: Path, arch: str) -> Path:

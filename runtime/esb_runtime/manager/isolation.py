@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import pwd
@@ -17,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 from esb_runtime.manager.process_engine import HOST_PATH as PROBE_PATH
 from esb_runtime.manager.process_engine import SANDBOX_HOME
+from esb_runtime.digest import sha256_file as sha256_of
 from esb_runtime.settings import RuntimeSettings
 
 log = logging.getLogger(__name__)
@@ -108,14 +108,6 @@ def blocking_dir(path: Path, identity: Identity, stat_fn: Callable[[Path], os.st
         if stat.S_ISDIR(st.st_mode) and not may_enter(st, identity):
             return directory
     return None
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def stage_rie(source: Path, bin_dir: Path) -> Path:
