@@ -105,7 +105,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def box_command(command: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        doit_args = ["run", command]
+        # `up --build` forces every task under it (build, images) the doit way.
+        doit_args = ["run", *(["--always-execute"] if getattr(args, "build", False) else []), command]
         for param in PARAMS[command]:
             value = getattr(args, param["name"])
             if param["type"] is bool:
