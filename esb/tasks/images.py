@@ -76,15 +76,29 @@ def function_image_task(project: str, function: str, context_dir: Path, *, no_ca
     def build() -> dict[str, str]:
         client = client_factory()
         tag = function_image_tag(project, function, context_dir, client)
+        previous = _recorded_tag(record)
         values = {"tag": tag, "id": build_function_image(client, context_dir, tag, no_cache=no_cache)}
         text = json.dumps(values, sort_keys=True) + "\n"
         if not record.is_file() or record.read_text() != text:
             record.write_text(text)
+        if previous and previous != tag:
+            _drop_unused(client, previous)
         return values
 
     # The record is outside the hash (the hash would chase its own output): excluded by name.
     return {"name": function, "actions": [build], "uptodate": [current], "targets": [str(record)],
             "task_dep": ["base_image"], "verbosity": 1}
+
+
+def _drop_unused(client: Any, tag: str) -> None:
+    """Remove the image a rebuild replaced, so a long `esb watch` does not fill the disk; docker refuses while
+    a container still uses it (the manager retires those), and that is fine: the next rebuild tries again."""
+    import docker
+
+    try:
+        client.images.remove(tag)
+    except docker.errors.APIError:
+        pass
 
 
 def _recorded_tag(record: Path) -> str | None:

@@ -191,11 +191,36 @@ class DockerEngine:
             raise EngineError(f"{spec.function}: no function image ({record} missing); "
                               "run `esb build` with docker available") from exc
 
+    @staticmethod
+    def recorded_image(spec: SandboxSpec) -> str | None:
+        """The tag image.json names now (the spec's image is the one read when the spec was made)."""
+        try:
+            return str(json.loads((spec.code_dir.parent / IMAGE_RECORD).read_text())["tag"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def start(self, spec: SandboxSpec, on_line: LineSink) -> Sandbox:
         adopted = self._adopt_orphan(spec, on_line)
         if adopted is not None:
             return adopted  # a warm container of the current build: no cold start
         image = self.image_for(spec)
+        for _attempt in range(3):
+            container, sandbox_id, (host, port) = self._run_ready(spec, image)
+            latest = self.recorded_image(spec) or image
+            if latest == image:
+                break
+            # Rebuilt while this container started (a save during `esb watch`): the manager may already file the
+            # new build's hash for the slot it gets back, so a container of the previous image must not be it.
+            self._remove(container)
+            image = latest
+        sandbox = Sandbox(id=sandbox_id, function=spec.function, config_hash=spec.config_hash,
+                          invoke_url=f"http://{host}:{port}{INVOKE_PATH}", started_at=self._clock(),
+                          ref=container)
+        self._follow_logs(container, on_line, since=None)
+        return sandbox
+
+    def _run_ready(self, spec: SandboxSpec, image: str) -> tuple[Container, str, tuple[str, int]]:
+        """One container of `image` whose RIE answers: (container, sandbox id, where the manager reaches it)."""
         sandbox_id = f"{_name_part(spec.function)[:40]}-{self._new_id()}"
         environment = container_environment(spec)
         network = self.ensure_network()
@@ -216,15 +241,10 @@ class DockerEngine:
         with self._owned_lock:
             self._owned.add(container.id)
         try:
-            host, port = self._wait_ready(container, spec.function)
+            return container, sandbox_id, self._wait_ready(container, spec.function)
         except EngineError:
             self._remove(container)
             raise
-        sandbox = Sandbox(id=sandbox_id, function=spec.function, config_hash=spec.config_hash,
-                          invoke_url=f"http://{host}:{port}{INVOKE_PATH}", started_at=self._clock(),
-                          ref=container)
-        self._follow_logs(container, on_line, since=None)
-        return sandbox
 
     def in_network(self) -> bool:
         """True when this manager runs in a container on the project's network (the compose stack):

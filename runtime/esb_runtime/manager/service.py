@@ -156,7 +156,7 @@ class Manager:
             raise
         slog.bind(sandbox.id)
         self._shipper.emit(manager_record("sandbox started", function=name, sandbox=sandbox.id))
-        return Slot(sandbox=sandbox, hash=entry.spec.config_hash, last_used=self.clock(),
+        return Slot(sandbox=sandbox, hash=sandbox.config_hash, last_used=self.clock(),
                     extra={"log": slog, "client": RieClient(sandbox.invoke_url)})
 
     def _stop(self, slot: Slot) -> None:
