@@ -1,0 +1,115 @@
+"""What the docker engine is built from: labels, docker error translation, container environment, log pumping."""
+
+from __future__ import annotations
+
+import http.client
+import re
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+from esb_runtime.engine import LineSink, SandboxSpec
+from esb_runtime.errors import EngineError
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
+
+PROJECT_LABEL = "esb.project"
+FUNCTION_LABEL = "esb.function"
+HASH_LABEL = "esb.config-hash"
+SANDBOX_LABEL = "esb.sandbox"
+MANAGER_LABEL = "esb.manager"  # the engine instance that started the container
+RIE_PORT = "8080/tcp"
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+IMAGE_RECORD = "image.json"  # functions/<fn>/image.json, written by the function image task
+
+
+@contextmanager
+def docker_errors(what: str) -> Iterator[None]:
+    """The one place docker SDK and transport errors become EngineError."""
+    import docker.errors
+    import requests.exceptions
+
+    try:
+        yield
+    except docker.errors.APIError as exc:
+        raise EngineError(f"{what}: {exc.explanation or exc}") from exc
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise EngineError(f"{what}: cannot talk to the docker daemon ({exc})") from exc
+
+
+def _name_part(text: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-.") or "x"
+
+
+def network_name(project: str) -> str:
+    return f"esb-{_name_part(project)}"
+
+
+CA_BUNDLE_PATH = "/etc/esb/ca.pem"  # where a host AWS_CA_BUNDLE file is mounted (read-only)
+
+
+def container_environment(spec: SandboxSpec) -> dict[str, str]:
+    """The Lambda environment as seen from a container: host-loopback endpoints point at the host,
+    and a host CA bundle path becomes the path it is mounted at (see `ca_bundle_mount`)."""
+    env = {
+        "AWS_LAMBDA_FUNCTION_NAME": spec.function,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout_s),
+        **spec.environment,
+    }
+    for key, value in env.items():
+        if key.startswith("AWS_ENDPOINT_URL"):
+            # 127.0.0.1 inside a container is the container; the store must listen on the bridge too.
+            env[key] = re.sub(r"//(127\.0\.0\.1|localhost)([:/]|$)", r"//host.docker.internal\2", value)
+    if env.get("AWS_CA_BUNDLE"):
+        env["AWS_CA_BUNDLE"] = CA_BUNDLE_PATH
+    return env
+
+
+def ca_bundle_mount(spec: SandboxSpec) -> dict[str, dict[str, str]]:
+    """The box CA (a public certificate, nothing secret) mounted read-only when the spec names one."""
+    host_path = spec.environment.get("AWS_CA_BUNDLE")
+    if not host_path:
+        return {}
+    return {host_path: {"bind": CA_BUNDLE_PATH, "mode": "ro"}}
+
+
+def _host_port(container: Container) -> int | None:
+    """The published RIE port, from inspect data or from a sparse list entry."""
+    if "Ports" in container.attrs:  # sparse (containers.list(sparse=True)): [{"PrivatePort", "PublicPort"}]
+        for entry in container.attrs.get("Ports") or []:
+            if entry.get("PrivatePort") == int(RIE_PORT.split("/")[0]) and entry.get("PublicPort"):
+                return int(entry["PublicPort"])
+        return None
+    bindings = (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(RIE_PORT) or []
+    return int(bindings[0]["HostPort"]) if bindings else None
+
+
+def _labels(container: Container) -> dict[str, str]:
+    """Labels from inspect data (Config.Labels) or from a sparse list entry (Labels)."""
+    return dict((container.attrs.get("Config") or {}).get("Labels") or container.attrs.get("Labels") or {})
+
+
+def _rie_answers(port: int, timeout_s: float, host: str = "127.0.0.1") -> bool:
+    """Any HTTP answer from GET / means the RIE listens; docker-proxy alone accepts then closes."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
+    try:
+        conn.request("GET", "/")  # not the invoke path: a GET there would run the function
+        conn.getresponse().read()
+        return True
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
+def _pump_lines(chunks: Iterable[bytes], on_line: LineSink) -> None:
+    """Split the docker log stream (arbitrary chunks) into lines for the sink."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            on_line(line.rstrip(b"\r").decode("utf-8", "replace"))
+    if pending:
+        on_line(pending.decode("utf-8", "replace"))
