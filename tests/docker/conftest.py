@@ -147,3 +147,4 @@ def make_context(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Factory: a fresh function build context under tmp_path."""
     counter = iter(range(1000))
     return lambda: write_function_context(tmp_path / f"ctx{next(counter)}")
+

@@ -25,6 +25,8 @@ from esb import boxstate, supervisor
 from esb.cli import main
 from esb.paths import P, BuildTree
 
+from dockerkit import remove_project_images
+
 pytestmark = pytest.mark.docker
 
 PROBE_CODE = '''"""Reports what the sandbox sees: its container, its boot id, the env, paths and the gateway."""
@@ -156,6 +158,7 @@ def start_box(fixture: str, dest: Path, prepare: Callable[[Path], None] | None =
             yield BoxHandle(project=project, name=name, status=status, client=client)
     finally:
         esb(project, "down")
+        remove_project_images(name)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from esb.cli import main
 from esb.paths import P
 from esb.project import load_project
 from esb.tasks.context import build_context
+from dockerkit import remove_project_images
 
 
 def _free_port() -> int:
@@ -93,6 +94,7 @@ def stack(docker_daemon: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
     finally:
         assert main(["down", "--volumes"]) == 0
         os.chdir(cwd)
+        remove_project_images(ctx.app.stack_name)
         import docker
 
         client = docker.from_env()

@@ -18,6 +18,7 @@ from esb.project import load_project
 from esb.tasks.context import build_context
 from esb.watch import Watcher
 from esb.watch_box import RunningBox
+from dockerkit import remove_project_images
 
 pytestmark = pytest.mark.docker
 
@@ -40,10 +41,7 @@ def box(docker_daemon: None, docker_client: Any, tmp_path_factory: pytest.TempPa
             assert running.status["engine"] == "docker"
             yield running
     finally:
-        # esb down leaves the function images; drop this run's, and only this run's, by repository name.
-        for image in docker_client.images.list():
-            if any(tag.startswith(f"esb/{name}/") for tag in image.tags):
-                docker_client.images.remove(image.id, force=True)
+        remove_project_images(name)
 
 
 @pytest.fixture
