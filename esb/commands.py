@@ -29,7 +29,7 @@ def resolve_engine(requested: str) -> str:
         return "docker" if docker_box.daemon_answers() else "process"
     if requested in ("process", "docker", "compose"):
         return requested
-    raise ConfigError(f"unknown engine {requested!r}", hint="use auto, process or docker")
+    raise ConfigError(f"unknown engine {requested!r}", hint="use auto, process, docker or compose")
 
 
 def box_options(ctx: BuildContext, engine: str) -> BoxOptions:
@@ -39,21 +39,36 @@ def box_options(ctx: BuildContext, engine: str) -> BoxOptions:
     rie = ensure_rie(cache_dir(), explicit=env.get("ESB_RIE_PATH") or None)
     project = ctx.project
     tuning: dict[str, Any] = {}
-    if env.get("ESB_GATEWAY_WORKERS"):
-        tuning["gateway_workers"] = int(env["ESB_GATEWAY_WORKERS"])
-    if env.get("ESB_IDLE_TIMEOUT"):
-        tuning["idle_timeout_s"] = float(env["ESB_IDLE_TIMEOUT"])
-    if env.get("ESB_MAX_CONCURRENCY"):
-        tuning["default_concurrency"] = int(env["ESB_MAX_CONCURRENCY"])
+    for variable, field_name, kind in _TUNING:
+        if env.get(variable):
+            tuning[field_name] = _number(variable, env[variable], kind)
     return BoxOptions(
         tree=ctx.tree,
         project_dir=project.project_dir,
         rie_path=rie,
         engine=engine,
         host=project.bind,
-        gateway_port=int(env.get("ESB_GATEWAY_PORT") or project.ports.gateway),
-        **tuning,
+        **{"gateway_port": project.ports.gateway, **tuning},
     )
+
+
+# Environment overrides for one run: variable, BoxOptions field, type.
+_TUNING: tuple[tuple[str, str, type], ...] = (
+    ("ESB_GATEWAY_PORT", "gateway_port", int),
+    ("ESB_GATEWAY_WORKERS", "gateway_workers", int),
+    ("ESB_IDLE_TIMEOUT", "idle_timeout_s", float),
+    ("ESB_MAX_CONCURRENCY", "default_concurrency", int),
+)
+
+
+def _number(variable: str, text: str, kind: type) -> Any:
+    try:
+        value = kind(text)
+    except ValueError as exc:
+        raise ConfigError(f"{variable}={text!r} is not a number", hint=f"unset {variable} or fix it") from exc
+    if value <= 0:
+        raise ConfigError(f"{variable}={text!r} must be positive", hint=f"unset {variable} or fix it")
+    return value
 
 
 def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, engine: str = "auto",

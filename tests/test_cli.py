@@ -147,3 +147,9 @@ def test_bad_option_exits_nonzero(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["up", "--engine", "nope"]) == 2
     assert main(["--help"]) == 0
     assert "logs" in capsys.readouterr().out
+
+
+def test_bad_tuning_variable_is_one_line(sample: Path, capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ESB_GATEWAY_WORKERS", "two")
+    assert "ESB_GATEWAY_WORKERS='two' is not a number" in _one_line_error(capsys, ["up", "-d", "--engine", "process"])
