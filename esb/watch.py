@@ -157,6 +157,7 @@ class Watcher:
         self.batches = 0
         self.last: BatchResult | None = None
         self.armed = threading.Event()  # set once watchfiles watches (tests edit files only after it)
+        self.armed_dirs: frozenset[Path] = frozenset()  # the directories the current watch covers
         self.batch_done = threading.Condition()
 
     # --- one batch -----------------------------------------------------------------------------
@@ -240,6 +241,7 @@ class Watcher:
         """Watch until `stop` is set; with `initial`, build once first so the box matches the sources."""
         if initial:
             self.run_batch()
+        catch_up = False
         while not stop.is_set():
             plan = self.plan
             dirs = [str(d) for d in plan.dirs if d.is_dir()]
@@ -249,7 +251,14 @@ class Watcher:
             for changes in watchfiles.watch(*dirs, watch_filter=plan.watch_filter, debounce=debounce_ms, step=step_ms,
                                             stop_event=stop, rust_timeout=poll_ms, yield_on_timeout=True,
                                             recursive=False, raise_interrupt=False):
-                self.armed.set()
+                if not self.armed.is_set() or catch_up:
+                    self.armed_dirs = frozenset(Path(d) for d in dirs)
+                    self.armed.set()
+                if catch_up:
+                    # Saves made while the watch was re-armed reached no watcher: one content-hashed batch
+                    # picks them up (it costs a no-op build when there were none).
+                    catch_up = False
+                    self.run_batch()
                 if not changes:
                     continue
                 self.run_batch(sorted(path for _change, path in changes))
@@ -258,6 +267,7 @@ class Watcher:
                     break
             if not rearm:
                 return
+            catch_up = True
 
     def wait_batches(self, count: int, timeout_s: float) -> bool:
         """Block until at least `count` batches have run (tests and the bench use it)."""
