@@ -119,3 +119,22 @@ def running_box(project: Path, *extra: str, engine: str = "process",
                 yield Box(project=project, status=status, client=client)
         finally:
             esb(project, "down")
+
+
+def docker_answers() -> bool:
+    from esb import docker_box
+
+    return docker_box.daemon_answers()
+
+
+def remove_images(project: str) -> None:
+    """The function images a docker-engine box of `project` built (`esb down` keeps images)."""
+    import docker
+
+    client = docker.from_env()
+    try:
+        for image in client.images.list():
+            if any(tag.startswith(f"esb/{project}/") for tag in image.tags):
+                client.images.remove(image.id, force=True)
+    finally:
+        client.close()

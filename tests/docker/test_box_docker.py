@@ -25,7 +25,7 @@ from esb import boxstate, supervisor
 from esb.cli import main
 from esb.paths import P, BuildTree
 
-from dockerkit import remove_project_images
+from boxkit import remove_images as remove_project_images
 
 pytestmark = pytest.mark.docker
 

@@ -21,7 +21,7 @@ from esb.cli import main
 from esb.paths import P
 from esb.project import load_project
 from esb.tasks.context import build_context
-from dockerkit import remove_project_images
+from boxkit import remove_images as remove_project_images
 
 
 def _free_port() -> int:

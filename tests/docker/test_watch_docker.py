@@ -18,7 +18,7 @@ from esb.project import load_project
 from esb.tasks.context import build_context
 from esb.watch import Watcher
 from esb.watch_box import RunningBox
-from dockerkit import remove_project_images
+from boxkit import remove_images as remove_project_images
 
 pytestmark = pytest.mark.docker
 
