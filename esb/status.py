@@ -102,6 +102,9 @@ def render_text(status: dict[str, Any]) -> str:
     for route in status["routes"]:
         auth_text = "jwt" if route["auth"] else "none"
         lines.append(f"{route['method']:<8} {route['path']:<32} {route['function']:<28} {auth_text}")
+    for url in status.get("function_urls", []):
+        where = url["url"] or f"/lambda-url/{url['function']}/ (box not running)"
+        lines.append(f"URL      {where:<60} {url['function']} ({url['auth_type']})")
     lines.append("")
     lines.append(f"{'FUNCTION':<36} SANDBOXES")
     for fn in status["functions"]:
