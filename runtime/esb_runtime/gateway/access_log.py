@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 from typing import Any, Callable
+
+from esb_runtime.logs.records import rfc3339
 
 log = logging.getLogger(__name__)
 
 LogSink = Callable[[dict[str, Any]], None]
-
-
-def rfc3339(epoch: float) -> str:
-    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def gateway_record(

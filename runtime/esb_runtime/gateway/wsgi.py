@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-import importlib
-import logging
 from typing import Any
 
 import falcon
 
 from esb_runtime import secrets as box_secrets
-from esb_runtime.gateway.access_log import LogSink, null_sink
+from esb_runtime.gateway.access_log import LogSink
 from esb_runtime.gateway.app import create_app
 from esb_runtime.gateway.config_source import FileConfigSource
 from esb_runtime.gateway.manager_client import UdsManagerClient
+from esb_runtime.logs.stores import open_store
 from esb_runtime.settings import RuntimeSettings
 
-log = logging.getLogger(__name__)
 _app: falcon.App | None = None
 
 
 def open_log_sink(settings: RuntimeSettings) -> LogSink:
-    """The log store's writer (LogStore.write takes a list) when the logs package is there, else a null sink."""
-    try:
-        stores = importlib.import_module("esb_runtime.logs.stores")
-        store = stores.open_store(settings)
-    except (ImportError, AttributeError) as exc:
-        log.warning("gateway log records disabled: %s", exc)
-        return null_sink
+    """The log store's writer, one record at a time (LogStore.write takes a list)."""
+    store = open_store(settings)
     return lambda record: store.write([record])
 
 

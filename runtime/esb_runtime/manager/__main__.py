@@ -17,6 +17,7 @@ from esb_runtime import secrets as box_secrets  # noqa: E402
 from esb_runtime.errors import RuntimeBoxError  # noqa: E402
 from esb_runtime.manager import isolation  # noqa: E402
 from esb_runtime.manager.api import create_app  # noqa: E402
+from esb_runtime.logs.stores import open_store  # noqa: E402
 from esb_runtime.manager.engines import create_engine  # noqa: E402
 from esb_runtime.manager.scheduler import attach as attach_scheduler  # noqa: E402
 from esb_runtime.manager.server import make_server  # noqa: E402
@@ -27,14 +28,7 @@ log = logging.getLogger("esb_runtime.manager")
 
 
 def open_sink(settings: RuntimeSettings) -> tuple[Callable[[list[dict[str, Any]]], None], Callable[[], None]]:
-    try:
-        from esb_runtime.logs.stores import open_store
-    except ImportError:
-        from esb_runtime.manager.jsonl import JsonLinesSink
-
-        store: Any = JsonLinesSink(settings.logs_dir)
-    else:
-        store = open_store(settings)
+    store = open_store(settings)
     return store.write, store.close
 
 

@@ -36,8 +36,6 @@ if TYPE_CHECKING:
     import docker
     from docker.models.containers import Container
 
-    from esb_runtime.settings import RuntimeSettings
-
 
 class DockerEngine:
     """Engine protocol over the docker SDK. `client_factory` is the seam tests and callers inject."""
@@ -338,15 +336,3 @@ def remove_project(project: str, client_factory: Callable[[], docker.DockerClien
                    network: bool = True) -> int:
     """`esb down` for the docker engine: only this project's containers and network are touched."""
     return DockerEngine(project, client_factory=client_factory).remove_all(network=network)
-
-
-def create_engine(settings: RuntimeSettings) -> DockerEngine:
-    """The manager's factory hook (engines.create_engine): the project id comes from functions.yml."""
-    from esb_runtime.config import load_functions
-
-    project = ""
-    try:
-        project = load_functions(settings.config_dir / "functions.yml").project
-    except Exception:  # noqa: BLE001 - fall back to the project directory's name
-        pass
-    return DockerEngine(project or settings.output_dir.parent.name)
