@@ -10,7 +10,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import httpx
 
@@ -77,11 +77,13 @@ def _env(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def esb(project: Path, *argv: str) -> int:
+def esb(project: Path, *argv: str, env: dict[str, str] | None = None) -> int:
+    """The CLI in-process, from the project directory, with `env` set for this call only."""
     cwd = Path.cwd()
     os.chdir(project)
     try:
-        return main(["-t", str(project / "template.yaml"), *argv])
+        with _env(env or {}):
+            return main(["-t", str(project / "template.yaml"), *argv])
     finally:
         os.chdir(cwd)
 
@@ -138,3 +140,33 @@ def remove_images(project: str) -> None:
                 client.images.remove(image.id, force=True)
     finally:
         client.close()
+
+
+def eventually(check: Callable[[], Any], timeout_s: float) -> Any:
+    """Poll `check` until it returns something truthy or the time is up; its last value."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def hello_version(box: Box) -> str | None:
+    """The `version` GET /hello answers with (the watch tests' handlers), "original" for the sample's own."""
+    answer = box.client.get("/hello")
+    return answer.json().get("version", "original") if answer.status_code == 200 else None
+
+
+def make_watcher(box: Box) -> tuple[Any, list[str]]:
+    """A watcher on a running box, driven in-process; the lines it says are collected."""
+    from esb.project import load_project
+    from esb.tasks.context import build_context
+    from esb.watch import Watcher
+    from esb.watch_box import RunningBox
+
+    lines: list[str] = []
+    ctx = build_context(load_project(str(box.project / "template.yaml"), cwd=box.project, env={}))
+    return Watcher(ctx, box=RunningBox(ctx.tree), say=lines.append), lines

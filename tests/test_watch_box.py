@@ -9,11 +9,9 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from boxkit import Box, copy_app, running_box
-from esb.project import load_project
-from esb.tasks.context import build_context
+from boxkit import Box, copy_app, hello_version, make_watcher, running_box
+from boxkit import eventually as poll
 from esb.watch import Watcher
-from esb.watch_box import RunningBox
 from test_watch import NEW_FUNCTION, NEW_TABLE
 
 HANDLER = '''import json, time
@@ -34,27 +32,18 @@ def box(tmp_path: Path, rie_path: Path) -> Iterator[Box]:
 
 @pytest.fixture
 def watcher(box: Box) -> tuple[Watcher, list[str]]:
-    lines: list[str] = []
-    ctx = build_context(load_project(str(box.project / "template.yaml"), cwd=box.project, env={}))
-    return Watcher(ctx, box=RunningBox(ctx.tree), say=lines.append), lines
+    return make_watcher(box)
 
 
 def save_hello(box: Box, version: str, sleep: float = 0.0) -> None:
     (box.project / "functions" / "hello" / "app.py").write_text(HANDLER.format(version=version, sleep=sleep))
 
 
-def version_of(box: Box) -> str | None:
-    answer = box.client.get("/hello")
-    return answer.json().get("version", "original") if answer.status_code == 200 else None
+version_of = hello_version
 
 
 def eventually(check: Callable[[], Any], timeout_s: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
+    return poll(check, timeout_s)
 
 
 def sandboxes(box: Box, function: str) -> set[str]:

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import io
 import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import time
 import uuid
-from contextlib import redirect_stdout
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -22,9 +19,10 @@ import httpx
 import pytest
 
 from esb import boxstate, supervisor
-from esb.cli import main
 from esb.paths import P, BuildTree
 
+from boxkit import esb, free_port
+from boxkit import read_status as status_json
 from boxkit import remove_images as remove_project_images
 
 pytestmark = pytest.mark.docker
@@ -69,27 +67,6 @@ PROBE_RESOURCE = '''
 '''
 
 
-def esb(project: Path, *argv: str, env: dict[str, str] | None = None) -> int:
-    """The CLI in-process, from the project directory, with `env` set for the call only."""
-    saved_cwd, saved_env = Path.cwd(), {k: os.environ.get(k) for k in (env or {})}
-    os.chdir(project)
-    os.environ.update(env or {})
-    try:
-        return main(["-t", str(project / "template.yaml"), *argv])
-    finally:
-        os.chdir(saved_cwd)
-        for key, value in saved_env.items():
-            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
-
-
-def status_json(project: Path) -> dict[str, Any]:
-    buffer = io.StringIO()
-    with redirect_stdout(buffer):
-        assert esb(project, "status", "--json") == 0
-    text = buffer.getvalue()
-    return json.loads(text[text.index("{"):text.rindex("}") + 1])
-
-
 def project_containers(project: str, function: str | None = None, all: bool = False) -> list[Any]:
     import docker
 
@@ -99,12 +76,6 @@ def project_containers(project: str, function: str | None = None, all: bool = Fa
         return client.containers.list(all=all, filters={"label": labels})
     finally:
         client.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -5,19 +5,16 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator
 
 import pytest
 
-from boxkit import Box, running_box
+from boxkit import Box, hello_version, make_watcher, running_box
+from boxkit import eventually as poll
 from esb.paths import P
-from esb.project import load_project
-from esb.tasks.context import build_context
 from esb.watch import Watcher
-from esb.watch_box import RunningBox
 from boxkit import remove_images as remove_project_images
 
 pytestmark = pytest.mark.docker
@@ -46,9 +43,7 @@ def box(docker_daemon: None, docker_client: Any, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture
 def watcher(box: Box) -> tuple[Watcher, list[str]]:
-    lines: list[str] = []
-    ctx = build_context(load_project(str(box.project / "template.yaml"), cwd=box.project, env={}))
-    return Watcher(ctx, box=RunningBox(ctx.tree), say=lines.append), lines
+    return make_watcher(box)
 
 
 def stack(box: Box) -> str:
@@ -59,18 +54,11 @@ def save_hello(box: Box, version: str) -> None:
     (box.project / "functions" / "hello" / "app.py").write_text(HANDLER.format(version=version))
 
 
-def version_of(box: Box) -> str | None:
-    answer = box.client.get("/hello")
-    return answer.json().get("version", "original") if answer.status_code == 200 else None
+version_of = hello_version
 
 
 def eventually(check: Callable[[], Any], timeout_s: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
+    return poll(check, timeout_s)
 
 
 def image_ids(box: Box) -> dict[str, str]:
