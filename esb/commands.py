@@ -76,6 +76,11 @@ def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, eng
     if watch and detach:
         raise ConfigError("--watch runs in the foreground and cannot be combined with --detach",
                           hint="use `esb up -d` and then `esb watch`")
+    current = box.running_state(ctx.tree)
+    if current is not None:
+        # Someone else's box: report it, never adopt it (Ctrl-C here must not stop another terminal's box).
+        _say(f"box already running at {current.gateway_url} ({current.engine} engine); stop it with `esb down`")
+        return
     chosen = resolve_engine(engine)
     opts = box_options(ctx, chosen)
     if chosen == "compose":

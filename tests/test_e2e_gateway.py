@@ -268,3 +268,15 @@ def test_logs_by_trace_find_gateway_caller_and_callee(box: Box, capsys: pytest.C
     assert ("gateway", "e2e-caller") in seen
     assert ("sandbox", "e2e-caller") in seen
     assert ("sandbox", "e2e-echo") in seen
+
+
+def test_second_up_reports_the_running_box_and_leaves_it_alone(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    project = copy_app("sample", tmp_path)
+    with running_box(project) as box:
+        pids = [proc["pid"] for proc in box.refresh()["processes"]]
+        capsys.readouterr()
+        assert esb(project, "up", "--engine", "process") == 0  # foreground form: returns at once
+        assert "box already running" in capsys.readouterr().out
+        assert all(pid_alive(pid) for pid in pids)
+        assert box.client.get("/hello").status_code == 200
