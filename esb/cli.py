@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from esb.errors import EsbError
 from esb.project import Project, load_project
-from esb.tasks.box import PARAMS, POS_ARGS
+from esb.tasks.box import PARAMS, POS_ARGS, PROJECT_ONLY
 
 BOX_HELP = {
     "up": "start the box (gateway, manager, stores)",
@@ -23,8 +23,23 @@ BOX_HELP = {
 }
 
 
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("edge-serverless-box")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        from esb import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="esb", description="Edge Serverless Box: a SAM template in, a Lambda box out.")
+    parser = argparse.ArgumentParser(prog="esb", description="Edge Serverless Box: a SAM template in, a Lambda box out.",
+                                     epilog="exit codes: 0 ok, 1 error, 2 usage, 3 no box running (status, down, logs)")
+    parser.add_argument("--version", action="version", version=f"esb {_version()}")
     parser.add_argument("-t", "--template", help="SAM template (default: ESB_TEMPLATE, ./template.yaml, project root, sample)")
     parser.add_argument("--verbose", action="store_true", help="show tracebacks and task output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -63,15 +78,16 @@ def _context(args: argparse.Namespace) -> Any:
     return ctx
 
 
-def run_doit(ctx: Any, doit_args: list[str]) -> int:
-    """Run doit in-process over the esb tasks with this context's DOIT_CONFIG."""
+def run_doit(ctx: Any, doit_args: list[str], ran_tasks: list[str] | None = None) -> int:
+    """Run doit in-process over the esb tasks with this context's DOIT_CONFIG; `ran_tasks` receives
+    the names of the tasks that ran."""
     from doit.cmd_base import ModuleTaskLoader
     from doit.doit_cmd import DoitMain
 
     from esb.tasks import context
     from esb.tasks.index import task_creators
 
-    namespace = {**task_creators(), "DOIT_CONFIG": context.doit_config(ctx)}
+    namespace = {**task_creators(), "DOIT_CONFIG": context.doit_config(ctx, ran_tasks)}
     context.use(ctx)
     try:
         return DoitMain(ModuleTaskLoader(namespace)).run(doit_args)
@@ -99,8 +115,28 @@ def cmd_build(args: argparse.Namespace) -> int:
             print(f"would {line}")
         print(f"dry run: {len(lines)} change(s), nothing written")
         return 0
-    print(f"building {ctx.project.template} -> {ctx.tree.root}")
+    sys.stderr.write(f"building {ctx.project.template} -> {ctx.tree.root}\n")
     return run_doit(ctx, ["run", *(["--always-execute"] if args.no_cache else []), "build"])
+
+
+def _command_kwargs(command: str, args: argparse.Namespace) -> dict[str, Any]:
+    kwargs = {param["name"]: getattr(args, param["name"]) for param in PARAMS[command]}
+    if command in POS_ARGS:
+        value = getattr(args, POS_ARGS[command])
+        kwargs[POS_ARGS[command]] = [value] if value else []
+    return kwargs
+
+
+def state_command(command: str) -> Callable[[argparse.Namespace], int]:
+    """down/status/logs: the same bodies as their doit tasks, called directly on the project (no template)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from esb import commands
+
+        getattr(commands, f"{command}_command")(_project(args), **_command_kwargs(command, args))
+        return 0
+
+    return run
 
 
 def box_command(command: str) -> Callable[[argparse.Namespace], int]:
@@ -123,7 +159,7 @@ def box_command(command: str) -> Callable[[argparse.Namespace], int]:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "init": cmd_init,
     "build": cmd_build,
-    **{command: box_command(command) for command in PARAMS},
+    **{command: (state_command if command in PROJECT_ONLY else box_command)(command) for command in PARAMS},
 }
 
 
@@ -138,11 +174,22 @@ def main(argv: list[str] | None = None) -> int:
     except EsbError as exc:
         if args.verbose:
             traceback.print_exc()
-        sys.stderr.write(f"error: {exc}\n")
+        if not exc.quiet:
+            sys.stderr.write(f"error: {exc}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except BrokenPipeError:
+        # The reader closed the pipe (`esb status --json | head`): not an error; keep Python's exit flush quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the one place a foreign exception becomes one line
+        if args.verbose:
+            traceback.print_exc()
+        sys.stderr.write(f"error: unexpected {type(exc).__name__}: {exc} (run with --verbose for the traceback)\n")
+        return 1
 
 
 def run() -> None:

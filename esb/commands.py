@@ -11,8 +11,9 @@ from typing import Any
 from esb import box, status
 from esb.box import BoxOptions
 from esb.boxstate import BoxState
-from esb.errors import BoxError, ConfigError
+from esb.errors import BoxError, ConfigError, NoBoxError
 from esb.paths import cache_dir
+from esb.project import Project
 from esb.tasks.context import BuildContext
 
 
@@ -128,18 +129,22 @@ def _compose_up(ctx: BuildContext) -> BoxState:
     return state
 
 
-def stop_box(ctx: BuildContext, *, volumes: bool = False, say: Any = _say) -> list[str]:
-    """Stop whatever this project runs (processes, containers, compose stack); the one way every command stops."""
+def stop_box(project: Project, *, volumes: bool = False, say: Any = _say) -> list[str]:
+    """Stop whatever this project runs (processes, containers, compose stack); the one way every command stops.
+
+    It needs the project's output tree and box state only, never the template: a box whose template no
+    longer loads can still be stopped."""
     from esb import boxstate, docker_box
 
-    state = boxstate.read(ctx.tree.state)
+    tree = project.output
+    state = boxstate.read(tree.state)
     if state is not None and state.engine == "compose":
         from esb import compose
 
-        compose.down(ctx, volumes=volumes, say=say)
-        boxstate.clear(ctx.tree.state)
-        return [f"stopped the compose stack of {ctx.app.stack_name}"] + box.down(ctx.tree, volumes=volumes, say=say)
-    return docker_box.down(ctx, volumes=volumes, say=say)
+        compose.down(project, volumes=volumes, say=say)
+        boxstate.clear(tree.state)
+        return [f"stopped the compose stack of {project.name}"] + box.down(tree, volumes=volumes, say=say)
+    return docker_box.down(project, volumes=volumes, say=say)
 
 
 def _serve_foreground(ctx: BuildContext) -> None:
@@ -154,18 +159,19 @@ def _serve_foreground(ctx: BuildContext) -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        stop_box(ctx)
+        stop_box(ctx.project)
 
 
-def down_command(ctx: BuildContext, volumes: bool = False) -> None:
-    stop_box(ctx, volumes=volumes)
+def down_command(project: Project, volumes: bool = False) -> None:
+    if not stop_box(project, volumes=volumes):
+        raise NoBoxError("no box running", where=str(project.output.root), quiet=True)  # box.down said so
 
 
 def reset_command(ctx: BuildContext, yes: bool = False) -> None:
     if not yes and not _confirm(f"delete all data under {ctx.tree.root} and rebuild? [y/N] "):
         _say("reset cancelled; nothing deleted")
         return
-    done = stop_box(ctx, volumes=True, say=lambda _: None)
+    done = stop_box(ctx.project, volumes=True, say=lambda _: None)
     _say("reset: " + ("; ".join(done) if done else "nothing was running and no data existed"))
     from esb.cli import run_doit
 
@@ -181,12 +187,14 @@ def _confirm(question: str) -> bool:
     return input(question).strip().lower() in ("y", "yes")
 
 
-def status_command(ctx: BuildContext, json: bool = False) -> None:
-    info = status.collect(ctx.tree)
+def status_command(project: Project, json: bool = False) -> None:
+    info = status.collect(project.output)
     _say(status.render_json(info) if json else status.render_text(info))
+    if not info["running"]:
+        raise NoBoxError("no box running", where=str(project.output.root), quiet=True)
 
 
-def logs_command(ctx: BuildContext, function: list[str] | None = None, follow: bool = False, since: str = "",
+def logs_command(project: Project, function: list[str] | None = None, follow: bool = False, since: str = "",
                  trace: str = "", request: str = "", grep: str = "", json: bool = False) -> None:
     from types import SimpleNamespace
 
@@ -194,9 +202,12 @@ def logs_command(ctx: BuildContext, function: list[str] | None = None, follow: b
 
     if function and len(function) > 1:
         raise ConfigError("`esb logs` takes at most one function name", hint="esb logs FUNCTION --grep TEXT")
+    tree = project.output
+    if not tree.logs.is_dir() and box.running_state(tree) is None:
+        raise NoBoxError("no box has run here: no logs", where=str(tree.root), hint="start one with `esb up -d`")
     query = SimpleNamespace(function=function[0] if function else None, follow=follow, since=since or None, trace=trace or None,
                             request=request or None, grep=grep or None, json=json, limit=None)
-    if logquery.logs_command(ctx.tree, None, query) != 0:
+    if logquery.logs_command(tree, None, query) != 0:
         raise BoxError("reading logs failed")
 
 

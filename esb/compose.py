@@ -21,6 +21,7 @@ from esb.render.compose import RUNTIME_PACKAGES, runtime_image
 if TYPE_CHECKING:
     import docker
 
+    from esb.project import Project
     from esb.tasks.context import BuildContext
 
 Say = Callable[[str], None]
@@ -97,33 +98,34 @@ def compose_command(which: Callable[[str], str | None] = shutil.which,
     raise BoxError("no compose tool found", hint="install docker-compose (.ci/docker-setup.sh) or the compose plugin")
 
 
-def project_name(ctx: BuildContext) -> str:
+def project_name(project: Project) -> str:
     # compose project names: lower case letters, digits, dashes and underscores
-    return "".join(c if c.isalnum() or c in "-_" else "-" for c in ctx.project.name.lower())
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in project.name.lower())
 
 
-def compose_env(ctx: BuildContext) -> dict[str, str]:
+def compose_env(project: Project) -> dict[str, str]:
     """The environment of a compose call: the credentials the compose file interpolates, nothing else of ours."""
     from esb_runtime import secrets as box_secrets
 
-    secrets = box_secrets.ensure(ctx.tree.secrets / "box.json")
+    secrets = box_secrets.ensure(project.output.secrets / "box.json")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ESB_", "AWS_"))}
     env.update(ESB_AWS_ACCESS_KEY_ID=secrets.aws_access_key_id, ESB_AWS_SECRET_ACCESS_KEY=secrets.aws_secret_access_key)
     return env
 
 
-def compose(ctx: BuildContext, *args: str, check: bool = True, capture: bool = True) -> subprocess.CompletedProcess:
-    argv = [*compose_command(), "-p", project_name(ctx), "-f", str(ctx.tree.root / "docker-compose.yml"), *args]
-    proc = subprocess.run(argv, env=compose_env(ctx), cwd=ctx.tree.root, capture_output=capture, text=True)
+def compose(project: Project, *args: str, check: bool = True, capture: bool = True) -> subprocess.CompletedProcess:
+    tree = project.output
+    argv = [*compose_command(), "-p", project_name(project), "-f", str(tree.compose), *args]
+    proc = subprocess.run(argv, env=compose_env(project), cwd=tree.root, capture_output=capture, text=True)
     if check and proc.returncode != 0:
         tail = (proc.stderr or proc.stdout or "").strip().splitlines()[-5:]
         raise BoxError(f"{' '.join(argv[:2])} {args[0]} failed: {' | '.join(tail)}", hint="see `docker-compose logs`")
     return proc
 
 
-def check_config(ctx: BuildContext) -> str:
+def check_config(project: Project) -> str:
     """`docker-compose config`: the rendered file as compose resolves it (raises on an invalid file)."""
-    return compose(ctx, "config").stdout
+    return compose(project, "config").stdout
 
 
 def wait_healthy(client: docker.DockerClient, project: str, timeout_s: float = 120.0,
@@ -154,10 +156,10 @@ def up(ctx: BuildContext, cache: Path, say: Say = print, client: docker.DockerCl
     say("installing the runtime packages for the stack images ...")
     ensure_site(ctx.tree, cache)
     build_runtime_images(client, ctx, say)
-    check_config(ctx)
-    say(f"starting the compose stack {project_name(ctx)} ...")
-    compose(ctx, "up", "-d")
-    states = wait_healthy(client, project_name(ctx))
+    check_config(ctx.project)
+    say(f"starting the compose stack {project_name(ctx.project)} ...")
+    compose(ctx.project, "up", "-d")
+    states = wait_healthy(client, project_name(ctx.project))
     provision_stores(ctx, say)
     return states
 
@@ -189,11 +191,11 @@ def provision_stores(ctx: BuildContext, say: Say) -> None:
         say(f"  {line}")
 
 
-def down(ctx: BuildContext, volumes: bool = False, say: Say = print) -> None:
+def down(project: Project, volumes: bool = False, say: Say = print) -> None:
     """`compose down` (and its volumes with -v), then whatever sandboxes the stack's manager left."""
     from esb import docker_box
 
     # The sandboxes first (they hold endpoints on the stack's network); compose removes the network.
-    docker_box.remove_containers(ctx.app.stack_name, network=False)
-    compose(ctx, "down", *(["-v"] if volumes else []), "--remove-orphans")
-    say(f"compose stack {project_name(ctx)} stopped")
+    docker_box.remove_containers(project.name, network=False)
+    compose(project, "down", *(["-v"] if volumes else []), "--remove-orphans")
+    say(f"compose stack {project_name(project)} stopped")

@@ -19,6 +19,7 @@ from esb.errors import BoxError, BuildError, EsbError
 if TYPE_CHECKING:
     import docker
 
+    from esb.project import Project
     from esb.tasks.context import BuildContext
 
 Say = Callable[[str], None]
@@ -48,17 +49,42 @@ def daemon_answers(client_factory: ClientFactory = _client) -> bool:
         return False
 
 
-def bridge_address(client: docker.DockerClient) -> str:
-    """The host's address on docker's default bridge: what `host-gateway` (host.docker.internal) resolves to."""
+def interface_ipv4(name: str) -> str | None:
+    """The IPv4 address of a host network interface (SIOCGIFADDR), or None when it has none."""
+    import fcntl
+    import struct
+
+    siocgifaddr = 0x8915
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            answer = fcntl.ioctl(sock.fileno(), siocgifaddr, struct.pack("256s", name.encode()[:15]))
+        except OSError:
+            return None
+    return socket.inet_ntoa(answer[20:24])
+
+
+def bridge_address(client: docker.DockerClient,
+                   interface_address: Callable[[str], str | None] = interface_ipv4) -> str:
+    """The host's address on docker's default bridge: what `host-gateway` (host.docker.internal) resolves to.
+
+    dockerd resolves `host-gateway` to the default bridge's own address. Its IPAM config names it as
+    `Gateway` only when dockerd created the interface; when `docker0` existed before dockerd started, the
+    config lists the subnet alone, and the interface itself holds the address.
+    """
     from esb.images import docker_errors
 
     with docker_errors("inspect the default bridge network"):
-        config = client.networks.get("bridge").attrs.get("IPAM", {}).get("Config") or []
-    for entry in config:
+        attrs = client.networks.get("bridge").attrs
+    for entry in (attrs.get("IPAM") or {}).get("Config") or []:
         if entry.get("Gateway"):
             return str(entry["Gateway"])
-    raise BoxError("docker's default bridge has no gateway address",
-                   hint="containers cannot reach the host; check `docker network inspect bridge`")
+    interface = (attrs.get("Options") or {}).get("com.docker.network.bridge.name") or "docker0"
+    address = interface_address(interface)
+    if address:
+        return address
+    raise BoxError(f"docker's default bridge has no gateway address and interface {interface} has no IPv4 address",
+                   hint="containers cannot reach the host; check `docker network inspect bridge` and "
+                        f"`ip addr show {interface}`")
 
 
 def build_images(ctx: BuildContext, say: Say) -> None:
@@ -100,7 +126,7 @@ def up(ctx: BuildContext, opts: BoxOptions, say: Say = print, *, fallback: bool 
         return start_forwarder(opts, state, address, say)
     except BaseException:
         box.down(opts.tree, say=lambda _: None)
-        remove_containers(ctx.app.stack_name, client_factory)
+        remove_containers(ctx.project.name, client_factory)
         raise
 
 
@@ -143,19 +169,19 @@ def remove_containers(project: str, client_factory: ClientFactory = _client, net
         raise BoxError(f"cannot remove the containers of {project}: {exc}") from exc
 
 
-def down(ctx: BuildContext, *, volumes: bool = False, say: Say = print,
-         client_factory: ClientFactory = _client) -> list[str]:
+def down(project: Project, *, volumes: bool = False, say: Say = print,
+           client_factory: ClientFactory = _client) -> list[str]:
     """`esb down`: the box's processes, then whatever containers of this project are left."""
-    state = boxstate.read(ctx.tree.state)
+    state = boxstate.read(project.output.state)
     removed = 0
     if state is not None and state.engine == "docker":
         # Containers first, in parallel: the manager would remove them one by one on SIGTERM.
-        removed = remove_containers(ctx.app.stack_name, client_factory)
-    done = box.down(ctx.tree, volumes=volumes, say=say)
+        removed = remove_containers(project.name, client_factory)
+    done = box.down(project.output, volumes=volumes, say=say)
     if state is None or state.engine == "docker":  # no state: maybe the leftovers of a crash
-        removed += remove_containers(ctx.app.stack_name, client_factory)  # and the network
+        removed += remove_containers(project.name, client_factory)  # and the network
     if removed:
-        line = f"removed {removed} container(s) of {ctx.app.stack_name}"
+        line = f"removed {removed} container(s) of {project.name}"
         say(line)
         done.append(line)
     return done

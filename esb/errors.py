@@ -8,11 +8,13 @@ class EsbError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, *, where: str | None = None, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, where: str | None = None, hint: str | None = None,
+                 quiet: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.where = where
         self.hint = hint
+        self.quiet = quiet  # the command already said it on stdout; only the exit code carries it
 
     def __str__(self) -> str:
         text = f"{self.where}: {self.message}" if self.where else self.message
@@ -39,7 +41,8 @@ class BoxError(EsbError):
     """Starting, stopping or talking to a running box failed."""
 
 
-class NotAvailableError(EsbError):
-    """A command whose capability does not exist yet."""
+class NoBoxError(BoxError):
+    """`status`, `down` or `logs` found no box (exit code 3, so scripts can tell it from a failure)."""
 
-    exit_code = 2
+    exit_code = 3
+

@@ -4,23 +4,32 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 
+_ASSETS = Path(__file__).resolve().parent / "assets"
+# A source checkout only (tests and benches): the installed toolchain never reads these.
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _runtime_package() -> Path:
+    # Located, not imported: the toolchain copies the runtime's files into every output tree.
+    spec = find_spec("esb_runtime")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the esb_runtime package is not installed beside esb")
+    return Path(spec.origin).parent
 
 
 @dataclass(frozen=True)
 class _Sources:
-    """Paths inside this repository (the toolchain's own inputs)."""
+    """The toolchain's own inputs, installed with it (package data), plus checkout-only folders."""
 
-    repo: Path = REPO
-    templates: Path = REPO / "templates"
-    runtime: Path = REPO / "runtime"
-    runtime_pkg: Path = REPO / "runtime" / "esb_runtime"
-    fixtures: Path = REPO / "fixtures"
-    sample: Path = REPO / "fixtures" / "sample"
-    sample_template: Path = REPO / "fixtures" / "sample" / "template.yaml"
-    config: Path = REPO / "config"
+    templates: Path = _ASSETS / "templates"
+    sample: Path = _ASSETS / "sample"
+    sample_template: Path = _ASSETS / "sample" / "template.yaml"
+    runtime_pkg: Path = _runtime_package()
+    fixtures: Path = REPO / "fixtures"  # checkout only
+    config: Path = REPO / "config"  # checkout only
 
 
 P = _Sources()

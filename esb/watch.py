@@ -22,7 +22,7 @@ from esb.watch_check import SyntaxChecker
 from esb.watch_paths import WatchPlan, plan_for
 
 Say = Callable[[str], None]
-BuildRunner = Callable[[BuildContext, "list[str]"], "tuple[int, str]"]  # (ctx, doit targets) -> (exit code, output)
+BuildRunner = Callable[[BuildContext, "list[str]"], "tuple[int, str, tuple[str, ...]]"]  # -> (exit code, output, tasks run)
 ContextLoader = Callable[[BuildContext], BuildContext]
 PREFIX = "watch: "
 
@@ -51,14 +51,16 @@ def reload_context(ctx: BuildContext) -> BuildContext:
     return replace(build_context(fresh, verbose=ctx.verbose, runner=ctx.runner), python=ctx.python)
 
 
-def run_doit_build(ctx: BuildContext, targets: list[str]) -> tuple[int, str]:
-    """The incremental doit pipeline in-process (no interpreter start-up per save), its output captured."""
+def run_doit_build(ctx: BuildContext, targets: list[str]) -> tuple[int, str, tuple[str, ...]]:
+    """The incremental doit pipeline in-process (no interpreter start-up per save): exit code, captured
+    output (for its error lines) and the names of the tasks that ran (as doit's reporter saw them)."""
     from esb.cli import run_doit
 
     out, err = io.StringIO(), io.StringIO()
+    ran: list[str] = []
     with redirect_stdout(out), redirect_stderr(err):
-        code = run_doit(ctx, ["run", *targets])
-    return code, out.getvalue() + err.getvalue()
+        code = run_doit(ctx, ["run", *targets], ran_tasks=ran)
+    return code, out.getvalue() + err.getvalue(), tuple(ran)
 
 
 BUILD_TASKS = ("config", "compose", "runtime", "dockerfile", "deps", "stage")
@@ -103,12 +105,6 @@ def record_build_state(ctx: BuildContext) -> int:
     finally:
         deps.close()
     return recorded
-
-
-def _ran_tasks(output: str) -> tuple[str, ...]:
-    # EsbReporter prints each task it runs as "  <name>"; "(up to date)" lines only appear when verbose.
-    return tuple(line.strip() for line in output.splitlines()
-                 if line.startswith("  ") and not line.rstrip().endswith(")"))
 
 
 def _error_line(output: str) -> str:
@@ -187,12 +183,11 @@ class Watcher:
         build_start = self.clock()
         # A docker box runs images, not the staged tree: rebuild the changed functions' images too.
         targets = ["build", "image"] if self.box.running() and self.box.engine() == "docker" else ["build"]
-        code, output = self._build(ctx, targets)
+        code, output, tasks = self._build(ctx, targets)
         build_s = self.clock() - build_start
         if code != 0:
             return self._broken(_error_line(output))
         previous, self.ctx, self.plan = self.ctx, ctx, plan_for(ctx)
-        tasks = _ran_tasks(output)
         purge_bytecode(ctx, tasks)
         notes = _diff("functions", {f.name for f in previous.app.functions}, {f.name for f in ctx.app.functions})
         notes += _diff("routes", routes_of(previous.app), routes_of(ctx.app))

@@ -95,8 +95,7 @@ def read_status(project: Path) -> dict[str, Any]:
     buffer = io.StringIO()
     with redirect_stdout(buffer):
         assert esb(project, "status", "--json") == 0
-    text = buffer.getvalue()
-    return json.loads(text[text.index("{"):text.rindex("}") + 1])
+    return json.loads(buffer.getvalue())  # stdout is exactly one JSON document
 
 
 def copy_app(name: str, dest: Path) -> Path:

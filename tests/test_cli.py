@@ -51,7 +51,10 @@ def sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_build_writes_tree(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["build"]) == 0
     assert (sample / ".esb" / "config" / "routing.yml").is_file()
-    assert "done: 12 task(s) run" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert captured.out == ""  # progress is for terminals (or --verbose), and never on stdout
+    assert main(["--verbose", "build"]) == 0
+    assert "done: 0 task(s) run, 12 up to date" in capsys.readouterr().err
 
 
 def test_dry_run_writes_nothing(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from boxkit import Box, copy_app, docker_answers, esb, remove_images, running_box
 from esb.supervisor import pid_alive
+from tools import need_tool
 
 pytestmark = pytest.mark.integration
 
@@ -25,8 +26,8 @@ TRACE = "Root=1-5f84c7a9-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sample
 def box(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     """The same end-to-end cases on both engines (docker: one container per sandbox, images built locally)."""
     engine = request.param
-    if engine == "docker" and not docker_answers():
-        pytest.skip("no Docker daemon answers here, so the docker-engine run of these cases is skipped")
+    if engine == "docker":
+        need_tool(docker_answers(), "no Docker daemon answers here, so the docker-engine run of these cases is skipped")
     project = copy_app("e2e", tmp_path_factory.mktemp(f"e2e-{engine}"))
     try:
         with running_box(project, engine=engine) as running:

@@ -28,9 +28,24 @@ def test_status_of_a_built_but_stopped_box(tmp_path: Path, monkeypatch, capsys) 
     text = status.render_text(info)
     assert "not running" in text and "/hello" in text and keys.password in text
     capsys.readouterr()
-    assert main(["status", "--json"]) == 0
-    out = capsys.readouterr().out
-    assert json.loads(out[out.index("{"):out.rindex("}") + 1])["routes"]
+    assert main(["status", "--json"]) == 3  # no box running: the status still prints, the exit code says it
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["routes"] and captured.err == ""
+
+
+def test_state_commands_work_while_the_template_is_broken(tmp_path: Path, monkeypatch, capsys) -> None:
+    project = copy_app("sample", tmp_path)
+    monkeypatch.chdir(project)
+    assert main(["build"]) == 0
+    (project / "template.yaml").write_text("Resources:\n\tBroken: [\n")
+    assert main(["build"]) == 1  # only build/up/watch load the template
+    capsys.readouterr()
+    assert main(["status", "--json"]) == 3
+    assert json.loads(capsys.readouterr().out)["functions"]
+    assert main(["down"]) == 3
+    assert "no box running" in capsys.readouterr().out
+    assert main(["logs"]) == 3
+    assert "no logs" in capsys.readouterr().err
 
 
 def test_secrets_file_is_private(tmp_path: Path) -> None:

@@ -42,6 +42,8 @@ PARAMS: dict[str, list[dict[str, Any]]] = {
     "watch": [],
 }
 POS_ARGS = {"logs": "function"}  # `esb logs FUNCTION`
+# These work from the box's recorded state: their actions get the project, never the loaded template.
+PROJECT_ONLY = ("down", "status", "logs")
 
 
 def _action(command: str) -> Any:
@@ -54,7 +56,7 @@ def _action(command: str) -> Any:
 def _task(command: str, doc: str, task_dep: tuple[str, ...] = ()) -> dict[str, Any]:
     ctx = current()
     task: dict[str, Any] = {
-        "actions": [(guarded(_action(command)), [ctx])],
+        "actions": [(guarded(_action(command)), [ctx.project if command in PROJECT_ONLY else ctx])],
         "params": PARAMS[command],
         "uptodate": [False],
         "verbosity": 2,

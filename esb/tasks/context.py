@@ -74,7 +74,7 @@ def current() -> BuildContext:
     return _current["ctx"]
 
 
-def doit_config(ctx: BuildContext) -> dict[str, Any]:
+def doit_config(ctx: BuildContext, ran_tasks: list[str] | None = None) -> dict[str, Any]:
     from esb.tasks.report import reporter_for
 
     ctx.tree.root.mkdir(parents=True, exist_ok=True)
@@ -82,7 +82,7 @@ def doit_config(ctx: BuildContext) -> dict[str, Any]:
         "dep_file": str(ctx.tree.doit_db),
         "backend": "sqlite3",
         "default_tasks": ["build"],
-        "reporter": reporter_for(ctx.verbose),
+        "reporter": reporter_for(ctx.verbose, ran_tasks=ran_tasks),
         "verbosity": 2 if ctx.verbose else 0,
     }
 

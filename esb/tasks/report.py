@@ -40,10 +40,16 @@ def failure_line(task_name: str, fail: BaseFail) -> str:
 
 
 class EsbReporter(ConsoleReporter):
-    """Progress as one line per task run; failures as one line each (tracebacks only when verbose)."""
+    """Progress as one line per task run; failures as one line each (tracebacks only when verbose).
+
+    Progress goes to stderr, and only when asked (a terminal, or --verbose): stdout carries only what a
+    command prints (e.g. `--json`). The names of the tasks that ran are recorded in `ran_tasks`, so callers
+    ask the reporter which tasks ran instead of reading its text."""
 
     desc = "esb: one line per task and per failure"
     verbose = False
+    progress = False
+    ran_tasks: list[str] = []  # replaced per run by reporter_for
 
     def __init__(self, outstream: Any, options: dict[str, Any]) -> None:
         super().__init__(outstream, options)
@@ -52,12 +58,14 @@ class EsbReporter(ConsoleReporter):
         self.exit_codes: list[int] = []
 
     def write(self, text: str) -> None:
-        # doit binds its stream at import; write to the current stdout so redirection and capture work.
-        sys.stdout.write(text)
+        # doit binds its stream at import; write to the current stderr so redirection and capture work.
+        if self.progress:
+            sys.stderr.write(text)
 
     def execute_task(self, task: Any) -> None:
         if task.actions and not task.name.startswith("_"):
             self.ran += 1
+            self.ran_tasks.append(task.name)
             self.write(f"  {task.title()}\n")
 
     def skip_uptodate(self, task: Any) -> None:
@@ -92,5 +100,9 @@ class EsbReporter(ConsoleReporter):
             self.write(f"done: {self.ran} task(s) run, {self.skipped} up to date\n")
 
 
-def reporter_for(verbose: bool) -> type[EsbReporter]:
-    return type("EsbReporter", (EsbReporter,), {"verbose": verbose})
+def reporter_for(verbose: bool, progress: bool | None = None,
+                 ran_tasks: list[str] | None = None) -> type[EsbReporter]:
+    """A reporter class for one doit run (doit instantiates it); `ran_tasks` receives the names of tasks run."""
+    shown = progress if progress is not None else (verbose or sys.stderr.isatty())
+    return type("EsbReporter", (EsbReporter,), {"verbose": verbose, "progress": shown,
+                                                "ran_tasks": ran_tasks if ran_tasks is not None else []})

@@ -18,10 +18,12 @@ import yaml
 
 from esb import compose
 from esb.cli import main
+from esb.errors import BoxError
 from esb.paths import P
 from esb.project import load_project
 from esb.tasks.context import build_context
 from boxkit import remove_images as remove_project_images
+from tools import need_tool
 
 
 def _free_port() -> int:
@@ -59,10 +61,12 @@ def test_compose_command_prefers_the_v2_plugin() -> None:
 
 def test_default_stack_file_is_valid_for_compose(tmp_path: Path) -> None:
     """The seed's stack (RustFS, ScyllaDB, VictoriaLogs) as compose reads it; needs no daemon."""
-    if shutil.which("docker-compose") is None and shutil.which("docker") is None:
-        pytest.fail("no compose tool installed (.ci/docker-setup.sh installs docker-compose)")
+    try:
+        compose.compose_command()
+    except BoxError:
+        need_tool(False, "no compose tool (docker compose plugin or docker-compose)")
     ctx = _context(_new_project(tmp_path, "images: {}\n"))
-    resolved = yaml.safe_load(compose.check_config(ctx))
+    resolved = yaml.safe_load(compose.check_config(ctx.project))
     assert set(resolved["services"]) == {"gateway", "manager", "s3", "dynamodb", "logs"}
     assert resolved["services"]["s3"]["image"].startswith("rustfs/")
     gateway = resolved["services"]["gateway"]
@@ -86,7 +90,7 @@ def stack(docker_daemon: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
         import docker as docker_sdk
 
         sdk = docker_sdk.from_env()
-        states = compose.wait_healthy(sdk, compose.project_name(ctx))
+        states = compose.wait_healthy(sdk, compose.project_name(ctx.project))
         sdk.close()
         ca = ssl.create_default_context(cafile=str(ctx.tree.tls / "ca.pem"))
         with httpx.Client(base_url=f"https://127.0.0.1:{gateway_port}", verify=ca, timeout=60) as client:
@@ -143,10 +147,10 @@ def test_down_removes_the_stack_and_its_sandboxes(stack: dict[str, Any]) -> None
 
     ctx = stack["ctx"]
     stack["client"].close()
-    compose.down(ctx, volumes=True, say=lambda _: None)
+    compose.down(ctx.project, volumes=True, say=lambda _: None)
     sdk = docker.from_env()
     try:
-        stack_label = f"com.docker.compose.project={compose.project_name(ctx)}"
+        stack_label = f"com.docker.compose.project={compose.project_name(ctx.project)}"
         left = sdk.containers.list(all=True, filters={"label": stack_label})
         sandboxes = sdk.containers.list(all=True, filters={"label": f"esb.project={ctx.app.stack_name}"})
         networks = [n for n in sdk.networks.list() if n.name == f"esb-{ctx.app.stack_name}"]

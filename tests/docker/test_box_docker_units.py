@@ -147,3 +147,45 @@ def test_listening_is_false_for_a_closed_port() -> None:
     started = time.monotonic()
     assert docker_box._listening("127.0.0.1", port) is False
     assert time.monotonic() - started < 5
+
+
+class _Networks:
+    def __init__(self, attrs: dict[str, Any]) -> None:
+        self.attrs = attrs
+
+    def get(self, name: str) -> "_Networks":
+        assert name == "bridge"
+        return self
+
+
+class _BridgeClient:
+    def __init__(self, attrs: dict[str, Any]) -> None:
+        self.networks = _Networks(attrs)
+
+
+def test_bridge_address_prefers_the_ipam_gateway() -> None:
+    attrs = {"IPAM": {"Config": [{"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"}]}}
+    assert docker_box.bridge_address(_BridgeClient(attrs), lambda name: "10.9.9.9") == "172.17.0.1"
+
+
+def test_bridge_address_falls_back_to_the_bridge_interface_when_ipam_has_no_gateway() -> None:
+    # What a daemon reports when docker0 existed before dockerd started: the subnet, no gateway.
+    attrs = {"IPAM": {"Config": [{"Subnet": "172.17.0.0/16"}]},
+             "Options": {"com.docker.network.bridge.name": "br-custom"}}
+    asked: list[str] = []
+    assert docker_box.bridge_address(_BridgeClient(attrs), lambda name: asked.append(name) or "172.18.0.1") == "172.18.0.1"
+    assert asked == ["br-custom"]
+    assert docker_box.bridge_address(_BridgeClient({"IPAM": {"Config": None}}), lambda name: {"docker0": "172.17.0.1"}.get(name)) \
+        == "172.17.0.1"
+
+
+def test_bridge_address_without_any_address_is_one_clear_error() -> None:
+    from esb.errors import BoxError
+
+    with pytest.raises(BoxError, match="interface docker0 has no IPv4 address"):
+        docker_box.bridge_address(_BridgeClient({"IPAM": {"Config": [{"Subnet": "172.17.0.0/16"}]}}), lambda name: None)
+
+
+def test_interface_ipv4_reads_the_loopback_address() -> None:
+    assert docker_box.interface_ipv4("lo") == "127.0.0.1"
+    assert docker_box.interface_ipv4("no-such-if0") is None

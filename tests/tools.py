@@ -1,0 +1,16 @@
+"""Tests that need an external tool: skip with a reason where it is absent, never under CI (which installs it)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def need_tool(present: bool, reason: str) -> None:
+    """Skip when `present` is false; under CI as root, fail instead: `.ci/run` installs every tool the tests use."""
+    if present:
+        return
+    if os.environ.get("CI") and os.geteuid() == 0:
+        pytest.fail(f"{reason}, but .ci/run should have installed it")
+    pytest.skip(reason)
