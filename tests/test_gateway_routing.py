@@ -50,7 +50,7 @@ def test_greedy_falls_back_when_method_does_not_match_specific_route() -> None:
 
 def test_wrong_method_gives_allowed_methods() -> None:
     router = Router.of([route("/items", "POST"), route("/items", "PUT"), route("/other", "GET")])
-    assert router.match("GET", "/items") == NoMatch(("POST", "PUT"))
+    assert router.match("GET", "/items") == NoMatch(("POST", "PUT"), ("Api",))
 
 
 def test_unknown_path_is_404() -> None:
