@@ -31,6 +31,7 @@ class Api:
     cors: Cors | None = None
     # Auth required on routes of this API unless the event says Authorizer: NONE.
     auth_default: bool = True
+    variables: tuple[tuple[str, str], ...] = ()  # stage variables (Api Variables, HttpApi StageVariables), sorted
 
 
 @dataclass(frozen=True)
@@ -39,13 +40,14 @@ class Event:
 
     name: str
     kind: EventKind
-    path: str | None = None  # Api/HttpApi
+    path: str | None = None  # Api/HttpApi; "$default" for an HttpApi event without Path and Method
     method: str | None = None  # upper case, "ANY" allowed
     api_id: str | None = None  # logical id of the Api the route belongs to
     auth: bool = True  # False when Auth.Authorizer is NONE
     schedule: str | None = None  # rate(...) / cron(...)
     input: str | None = None  # Schedule Input (JSON text)
     enabled: bool = True
+    payload_format: str | None = None  # HttpApi PayloadFormatVersion ("1.0" | "2.0"); None: the kind's default
 
 
 @dataclass(frozen=True)

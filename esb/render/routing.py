@@ -6,6 +6,7 @@ from typing import Any
 
 from esb.errors import BuildError
 from esb.model import Api, Application, Cors
+from esb.project import Compat
 from esb.render.environment import render
 
 DEFAULT_APIS = {"Api": ("ServerlessRestApi", "Prod"), "HttpApi": ("ServerlessHttpApi", "$default")}
@@ -35,7 +36,11 @@ def _apis(app: Application) -> dict[str, Api]:
     return apis
 
 
-def routing_view(app: Application) -> dict[str, Any]:
+def _payload(kind: str, payload_format: str | None) -> str:
+    return payload_format or ("2.0" if kind == "HttpApi" else "1.0")
+
+
+def routing_view(app: Application, compat: Compat | None = None) -> dict[str, Any]:
     """Routes sorted by (path, method); the same method+path twice is a BuildError naming both functions."""
     apis = _apis(app)
     routes: dict[tuple[str, str], dict[str, Any]] = {}
@@ -62,16 +67,18 @@ def routing_view(app: Application) -> dict[str, Any]:
                     "event": ev.kind,
                     "api": api_id,
                     "auth": bool(ev.auth and apis[api_id].auth_default),
+                    "payload": _payload(ev.kind, ev.payload_format),
                 },
             }
     return {
         "apis": {
-            api_id: {"kind": api.kind, "stage": api.stage, "cors": cors_view(api.cors)}
+            api_id: {"kind": api.kind, "stage": api.stage, "cors": cors_view(api.cors), "variables": dict(api.variables)}
             for api_id, api in sorted(apis.items())
         },
+        "compat": {"seed_status_codes": (compat or Compat()).seed_status_codes},
         "routes": [routes[key]["route"] for key in sorted(routes)],
     }
 
 
-def render_routing(app: Application) -> str:
-    return render("routing.yml.j2", source=app.template_path.name, document=routing_view(app))
+def render_routing(app: Application, compat: Compat | None = None) -> str:
+    return render("routing.yml.j2", source=app.template_path.name, document=routing_view(app, compat))

@@ -19,9 +19,9 @@ _QUIET = frozenset({
     "CacheClusterEnabled", "CacheClusterSize", "CanarySetting", "DefaultRouteSettings", "DefinitionBody",
     "DefinitionUri", "Description", "DisableExecuteApiEndpoint", "Domain", "EndpointConfiguration",
     "FailOnWarnings", "GatewayResponses", "MergeDefinitions", "MethodSettings", "MinimumCompressionSize",
-    "Mode", "Models", "Name", "OpenApiVersion", "PropagateTags", "RouteSettings", "StageVariables",
-    "Tags", "TracingEnabled", "Variables",
+    "Mode", "Models", "Name", "OpenApiVersion", "PropagateTags", "RouteSettings", "Tags", "TracingEnabled",
 })
+_VARIABLES_KEY = {"Api": "Variables", "HttpApi": "StageVariables"}
 
 
 def build_api(
@@ -30,7 +30,7 @@ def build_api(
     """One Api from resolved, globals-merged properties."""
     path = ("Resources", logical_id, "Properties")
     cors_key = "Cors" if kind == "Api" else "CorsConfiguration"
-    known = {"StageName", "Auth", cors_key}
+    known = {"StageName", "Auth", cors_key, _VARIABLES_KEY[kind]}
     for key in props:
         if key not in known and key not in _QUIET:
             ctx.warn(logical_id, key, "not supported, ignored")
@@ -47,7 +47,17 @@ def build_api(
         stage=cfn_str(stage),
         cors=cors,
         auth_default=_auth_default(ctx, props.get("Auth"), (*path, "Auth")),
+        variables=_stage_variables(ctx, props.get(_VARIABLES_KEY[kind]), (*path, _VARIABLES_KEY[kind])),
     )
+
+
+def _stage_variables(ctx: LoadContext, value: Any, path: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Stage variables reach the function as the event's stageVariables."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict) or not all(is_scalar(v) for v in value.values()):
+        ctx.fail(path, "stage variables must be a mapping of names to strings")
+    return tuple(sorted((str(k), cfn_str(v)) for k, v in value.items()))
 
 
 def _auth_default(ctx: LoadContext, auth: Any, path: tuple[str, ...]) -> bool:

@@ -1,0 +1,78 @@
+"""API Gateway settings from SAM into routing.yml: quoted CORS strings, stage variables, payload formats, compat."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from esb.errors import TemplateError
+from esb.model import Cors
+from esb.project import Compat
+from esb.render import render_routing
+from test_sam_loader import FN, load
+
+APIS = FN + """\
+    Events:
+      Rest: {Type: Api, Properties: {Path: /r, Method: get, RestApiId: !Ref MyApi, Auth: {Authorizer: NONE}}}
+      V1: {Type: HttpApi, Properties: {Path: /v1, Method: get, ApiId: !Ref MyHttp, PayloadFormatVersion: "1.0"}}
+      V1Number: {Type: HttpApi, Properties: {Path: /v1n, Method: get, ApiId: !Ref MyHttp, PayloadFormatVersion: 1.0}}
+      V2: {Type: HttpApi, Properties: {Path: /v2, Method: get, ApiId: !Ref MyHttp}}
+      Default: {Type: HttpApi, Properties: {ApiId: !Ref MyHttp}}
+MyApi:
+  Type: AWS::Serverless::Api
+  Properties:
+    StageName: dev
+    Variables: {VarName: varValue, Num: 3}
+    Cors:
+      AllowOrigin: "'*''"
+      AllowMethods: "'GET'"
+      AllowHeaders: "'origin, x-requested-with'"
+      AllowCredentials: "'true'"
+      MaxAge: "'510'"
+    Auth: {DefaultAuthorizer: NONE}
+MyHttp:
+  Type: AWS::Serverless::HttpApi
+  Properties:
+    StageName: dev-http
+    StageVariables: {VarNameHttpApi: varValueV2}
+"""
+
+
+def test_rest_cors_strings_are_unquoted_as_sam_does(tmp_path: Path) -> None:
+    api = {a.logical_id: a for a in load(tmp_path, APIS).apis}["MyApi"]
+    # SAM strips every quote at either end: the malformed "'*''" is *.
+    assert api.cors == Cors(allow_origins=("*",), allow_methods=("GET",),
+                            allow_headers=("origin", "x-requested-with"), allow_credentials=True, max_age=510)
+
+
+def test_rest_cors_shorthand_string(tmp_path: Path) -> None:
+    app = load(tmp_path, FN + "    Events:\n      E: {Type: Api, Properties: {Path: /a, Method: get}}\n",
+               head="Globals:\n  Api:\n    Cors: \"'https://x.example'\"\n")
+    api = {a.logical_id: a for a in app.apis}["ServerlessRestApi"]
+    assert api.cors == Cors(allow_origins=("https://x.example",), allow_methods=("*",))
+
+
+def test_stage_variables_payload_formats_and_default_route_reach_routing(tmp_path: Path) -> None:
+    doc = yaml.safe_load(render_routing(load(tmp_path, APIS)))
+    assert doc["apis"]["MyApi"]["variables"] == {"Num": "3", "VarName": "varValue"}
+    assert doc["apis"]["MyHttp"]["variables"] == {"VarNameHttpApi": "varValueV2"}
+    payloads = {r["path"]: r["payload"] for r in doc["routes"]}
+    assert payloads == {"/r": "1.0", "/v1": "1.0", "/v1n": "1.0", "/v2": "2.0", "$default": "2.0"}
+    assert doc["compat"] == {"seed_status_codes": False}
+    assert load(tmp_path, APIS).warnings == ()
+
+
+def test_compat_switch_reaches_routing(tmp_path: Path) -> None:
+    doc = yaml.safe_load(render_routing(load(tmp_path, APIS), Compat(seed_status_codes=True)))
+    assert doc["compat"] == {"seed_status_codes": True}
+
+
+@pytest.mark.parametrize("event", [
+    "{Type: HttpApi, Properties: {Path: /x, Method: get, PayloadFormatVersion: '3.0'}}",
+    "{Type: Api, Properties: {Path: /x, Method: get, PayloadFormatVersion: '1.0'}}",
+])
+def test_bad_payload_format_is_one_clear_error(tmp_path: Path, event: str) -> None:
+    with pytest.raises(TemplateError, match="PayloadFormatVersion"):
+        load(tmp_path, FN + f"    Events:\n      E: {event}\n")
