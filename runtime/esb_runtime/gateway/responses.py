@@ -109,8 +109,9 @@ def _headers(data: dict[str, Any]) -> list[tuple[str, str]]:
     return [(name, value) for name, values in merged.items() if name.lower() not in _DROPPED for value in values]
 
 
-def _with_default_type(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    if not any(name.lower() == "content-type" for name, _ in headers):
+def _with_default_type(headers: list[tuple[str, str]], status: int = 200) -> list[tuple[str, str]]:
+    # 204 and 304 carry no content, so no type either (HTTP forbids a body there).
+    if status not in (204, 304) and not any(name.lower() == "content-type" for name, _ in headers):
         headers.append(("Content-Type", _JSON))
     return headers
 
@@ -139,7 +140,7 @@ def from_v1(payload: bytes, *, rest: bool = True) -> ProxyResponse:
     status = 200 if data.get("statusCode") is None else _status(data["statusCode"])
     # REST APIs read base64Encoded first (undocumented, measured by SAM CLI's authors); HTTP APIs ignore it.
     is_b64 = data["base64Encoded"] if rest and data.get("base64Encoded") is not None else data.get("isBase64Encoded")
-    return ProxyResponse(status, _with_default_type(_headers(data)), _body(data.get("body"), is_b64))
+    return ProxyResponse(status, _with_default_type(_headers(data), status), _body(data.get("body"), is_b64))
 
 
 def from_v2(payload: bytes) -> ProxyResponse:
@@ -156,8 +157,8 @@ def from_v2(payload: bytes) -> ProxyResponse:
     body = data.get("body")
     if body is not None and not isinstance(body, str):
         body = json.dumps(body)
-    return ProxyResponse(_status(data["statusCode"]), _with_default_type(headers),
-                         _body(body, data.get("isBase64Encoded")))
+    status = _status(data["statusCode"])
+    return ProxyResponse(status, _with_default_type(headers, status), _body(body, data.get("isBase64Encoded")))
 
 
 def from_function(outcome: str, payload: bytes, event_kind: str, payload_version: str = "") -> ProxyResponse:

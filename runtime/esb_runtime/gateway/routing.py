@@ -128,15 +128,21 @@ class Router:
         segments = split_path(path)
         allowed: set[str] = set()
         kinds: set[str] = set()
+        apis: set[str] = set()
         for compiled in self._compiled:
             params = _match_path(compiled, segments)
             if params is None:
                 continue
-            route_method = compiled.route.method
-            if route_method == method or route_method == "ANY":
-                return Match(compiled.route, params)
-            allowed.add(route_method)
-            kinds.add(compiled.route.event)
+            route = compiled.route
+            if route.is_default and apis and route.api not in apis:
+                # One host serves every API: a path another API declares stays that API's (on AWS they
+                # have separate hosts), so its $default does not take the other API's wrong methods.
+                continue
+            if route.method == method or route.method == "ANY":
+                return Match(route, params)
+            allowed.add(route.method)
+            kinds.add(route.event)
+            apis.add(route.api)
         return NoMatch(tuple(sorted(allowed)), tuple(sorted(kinds)))
 
     def match_path(self, path: str) -> Match | None:
