@@ -22,6 +22,16 @@ class Cors:
 
 
 @dataclass(frozen=True)
+class DefinitionRoute:
+    """A route of an API's OpenAPI DefinitionBody that proxies to a function of the template."""
+
+    path: str
+    method: str  # upper case, "ANY" for x-amazon-apigateway-any-method
+    function: str  # the function's physical name (from the integration uri's ARN)
+    payload_format: str | None = None  # HTTP APIs: the integration's payloadFormatVersion
+
+
+@dataclass(frozen=True)
 class Api:
     """An API Gateway front: the implicit ServerlessRestApi/ServerlessHttpApi or an explicit one."""
 
@@ -32,6 +42,7 @@ class Api:
     # Auth required on routes of this API unless the event says Authorizer: NONE.
     auth_default: bool = True
     variables: tuple[tuple[str, str], ...] = ()  # stage variables (Api Variables, HttpApi StageVariables), sorted
+    definition_routes: tuple[DefinitionRoute, ...] = ()  # from DefinitionBody
 
 
 @dataclass(frozen=True)

@@ -76,3 +76,67 @@ def test_compat_switch_reaches_routing(tmp_path: Path) -> None:
 def test_bad_payload_format_is_one_clear_error(tmp_path: Path, event: str) -> None:
     with pytest.raises(TemplateError, match="PayloadFormatVersion"):
         load(tmp_path, FN + f"    Events:\n      E: {event}\n")
+
+
+OPENAPI = FN + """\
+Other:
+  Type: AWS::Serverless::Function
+  Properties: {CodeUri: src, Handler: app.handler, Runtime: python3.12, FunctionName: other-fn}
+MyApi:
+  Type: AWS::Serverless::Api
+  Properties:
+    StageName: dev
+    Auth: {DefaultAuthorizer: NONE}
+    DefinitionBody:
+      swagger: "2.0"
+      info: {title: !Ref AWS::StackName}
+      x-amazon-apigateway-binary-media-types: [image/gif]
+      paths:
+        /anyandall:
+          x-amazon-apigateway-any-method:
+            x-amazon-apigateway-integration:
+              httpMethod: POST
+              type: aws_proxy
+              uri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Fn.Arn}/invocations
+        /echo:
+          parameters: []
+          post:
+            x-amazon-apigateway-integration:
+              type: AWS_PROXY
+              uri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Other.Arn}/invocations
+          get:
+            x-amazon-apigateway-integration: {type: mock}
+        /elsewhere:
+          get:
+            x-amazon-apigateway-integration:
+              type: aws_proxy
+              uri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:1:function:gone/invocations
+MyHttp:
+  Type: AWS::Serverless::HttpApi
+  Properties:
+    DefinitionBody:
+      openapi: "3.0.1"
+      paths:
+        /v1:
+          get:
+            x-amazon-apigateway-integration:
+              type: aws_proxy
+              uri: !GetAtt Fn.Arn
+              payloadFormatVersion: "1.0"
+"""
+
+
+def test_definition_body_routes_are_served(tmp_path: Path) -> None:
+    app = load(tmp_path, OPENAPI)
+    doc = yaml.safe_load(render_routing(app))
+    routes = {(r["method"], r["path"]): (r["function"], r["api"], r["payload"], r["auth"]) for r in doc["routes"]}
+    assert routes == {
+        ("ANY", "/anyandall"): ("Fn", "MyApi", "1.0", False),
+        ("POST", "/echo"): ("other-fn", "MyApi", "1.0", False),
+        ("GET", "/v1"): ("Fn", "MyHttp", "1.0", True),
+    }
+    # What cannot be served is said, never dropped silently.
+    assert [str(w) for w in app.warnings] == [
+        "MyApi.DefinitionBody.paths./echo.get: integration type 'mock' not supported (only aws_proxy), route ignored",
+        "MyApi.DefinitionBody.paths./elsewhere.get: integration uri names no function of this template, route ignored",
+    ]
