@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,22 @@ def test_definition_body_routes_are_served(tmp_path: Path) -> None:
         "MyApi.DefinitionBody.paths./echo.get: integration type 'mock' not supported (only aws_proxy), route ignored",
         "MyApi.DefinitionBody.paths./elsewhere.get: integration uri names no function of this template, route ignored",
     ]
+
+
+def test_zip_code_uri_is_unpacked_and_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ESB_CACHE_DIR", str(tmp_path / "cache"))
+    with zipfile.ZipFile(tmp_path / "code.zip", "w") as zf:
+        zf.writestr("app.py", "def handler(event, context):\n    return {'body': 'zipped'}\n")
+    app = load(tmp_path, FN.replace("CodeUri: src", "CodeUri: code.zip"))
+    code = app.function("Fn").code_uri
+    assert code.parent == tmp_path / "cache" / "code" and (code / "app.py").is_file()
+    assert load(tmp_path, FN.replace("CodeUri: src", "CodeUri: code.zip")).function("Fn").code_uri == code
+
+
+def test_zip_code_uri_escaping_the_archive_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ESB_CACHE_DIR", str(tmp_path / "cache"))
+    with zipfile.ZipFile(tmp_path / "evil.zip", "w") as zf:
+        zf.writestr("../outside.py", "x = 1\n")
+    with pytest.raises(TemplateError, match="outside the archive"):
+        load(tmp_path, FN.replace("CodeUri: src", "CodeUri: evil.zip"))
+    assert not (tmp_path / "cache" / "outside.py").exists()
