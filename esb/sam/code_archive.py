@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
 from esb.errors import TemplateError
+from esb_runtime.digest import sha256_file
 
 # Lambda's limit for a function's unzipped code; it also bounds what a hostile archive can make us write.
 MAX_UNZIPPED_BYTES = 262_144_000
-
-
-def _digest(archive: Path) -> str:
-    h = hashlib.sha256()
-    with archive.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _check(zf: zipfile.ZipFile, archive: Path) -> None:
@@ -38,7 +30,7 @@ def unpacked(archive: Path, cache_root: Path) -> Path:
 
     The same bytes always give the same directory, so builds stay incremental; a changed archive is a new one.
     """
-    target = cache_root / _digest(archive)
+    target = cache_root / sha256_file(archive)
     if target.is_dir():
         return target
     cache_root.mkdir(parents=True, exist_ok=True)
