@@ -22,6 +22,16 @@ class Cors:
 
 
 @dataclass(frozen=True)
+class DefinitionRoute:
+    """A route of an API's OpenAPI DefinitionBody that proxies to a function of the template."""
+
+    path: str
+    method: str  # upper case, "ANY" for x-amazon-apigateway-any-method
+    function: str  # the function's physical name (from the integration uri's ARN)
+    payload_format: str | None = None  # HTTP APIs: the integration's payloadFormatVersion
+
+
+@dataclass(frozen=True)
 class Api:
     """An API Gateway front: the implicit ServerlessRestApi/ServerlessHttpApi or an explicit one."""
 
@@ -31,6 +41,8 @@ class Api:
     cors: Cors | None = None
     # Auth required on routes of this API unless the event says Authorizer: NONE.
     auth_default: bool = True
+    variables: tuple[tuple[str, str], ...] = ()  # stage variables (Api Variables, HttpApi StageVariables), sorted
+    definition_routes: tuple[DefinitionRoute, ...] = ()  # from DefinitionBody
 
 
 @dataclass(frozen=True)
@@ -39,13 +51,14 @@ class Event:
 
     name: str
     kind: EventKind
-    path: str | None = None  # Api/HttpApi
+    path: str | None = None  # Api/HttpApi; "$default" for an HttpApi event without Path and Method
     method: str | None = None  # upper case, "ANY" allowed
     api_id: str | None = None  # logical id of the Api the route belongs to
     auth: bool = True  # False when Auth.Authorizer is NONE
     schedule: str | None = None  # rate(...) / cron(...)
     input: str | None = None  # Schedule Input (JSON text)
     enabled: bool = True
+    payload_format: str | None = None  # HttpApi PayloadFormatVersion ("1.0" | "2.0"); None: the kind's default
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import yaml
 
 from esb.errors import ConfigError
 from esb.paths import P, BuildTree
+from esb.sam.scalars import to_bool
 
 GENERATOR_FILE = "generator.yml"
 DEFAULT_TEMPLATE = "template.yaml"
@@ -43,6 +44,15 @@ class Ports:
 
 
 @dataclass(frozen=True)
+class Compat:
+    """Switches back to the seed's behaviour where it differs from AWS's (generator.yml `compat:`)."""
+
+    # true: a request no route takes gets 404 Not Found / 405 Method Not Allowed (with Allow) instead of
+    # API Gateway's 403 Missing Authentication Token (REST APIs) / 404 Not Found (HTTP APIs).
+    seed_status_codes: bool = False
+
+
+@dataclass(frozen=True)
 class Generator:
     """The parsed generator.yml (all sections optional)."""
 
@@ -54,6 +64,7 @@ class Generator:
     images: Images = field(default_factory=Images)
     ports: Ports = field(default_factory=Ports)
     bind: str = "127.0.0.1"
+    compat: Compat = field(default_factory=Compat)
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,7 @@ class Project:
     images: Images = field(default_factory=Images)
     ports: Ports = field(default_factory=Ports)
     bind: str = "127.0.0.1"
+    compat: Compat = field(default_factory=Compat)
     generator_file: Path | None = None
     template_source: str = "bundled"  # argument | env | cwd | project | bundled
 
@@ -99,7 +111,8 @@ def _dataclass_from(cls: type, values: Mapping[str, Any], where: str, section: s
     for key, value in values.items():
         expected = type(getattr(cls(), key))
         try:
-            out[key] = expected(value)
+            # bool("false") is True: booleans go through the strict true/false reading.
+            out[key] = to_bool(value) if expected is bool else expected(value)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"`{section}.{key}` must be a {expected.__name__}", where=where) from exc
     return cls(**out)
@@ -127,6 +140,7 @@ def parse_generator(text: str, where: str) -> Generator:
         images=_dataclass_from(Images, _section(doc, "images", where), where, "images"),
         ports=_dataclass_from(Ports, _section(doc, "ports", where), where, "ports"),
         bind=str(doc.get("bind") or "127.0.0.1"),
+        compat=_dataclass_from(Compat, _section(doc, "compat", where), where, "compat"),
     )
 
 
@@ -214,6 +228,7 @@ def load_project(template_arg: str | None = None, *, cwd: Path, env: Mapping[str
         images=gen.images,
         ports=gen.ports,
         bind=gen.bind,
+        compat=gen.compat,
         generator_file=gen_path,
         template_source=source,
     )

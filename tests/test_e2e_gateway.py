@@ -112,11 +112,30 @@ def test_error_statuses(box: Box) -> None:
     assert box.client.get("/respond/error").status_code == 502
     assert box.client.get("/respond/error").json() == {"message": "Internal server error"}
     assert box.client.get("/respond/malformed").status_code == 502
-    assert box.client.get("/nowhere").status_code == 404
-    assert box.client.get("/nowhere").json() == {"message": "Not Found"}
-    assert box.client.delete("/respond/text").status_code == 405
+    # The app has a REST API: unknown paths and methods get its 403 Missing Authentication Token.
+    assert box.client.get("/nowhere").status_code == 403
+    assert box.client.get("/nowhere").json() == {"message": "Missing Authentication Token"}
+    assert box.client.delete("/respond/text").status_code == 403
     big = b"x" * 6_291_557
     assert box.client.post("/echo/big", content=big).status_code == 413
+
+
+def test_api_gateway_conformance_cases(box: Box) -> None:
+    for headers in ({"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}, {}):
+        preflight = box.client.options("/echo/x", headers=headers)  # a browser's preflight and a bare OPTIONS
+        assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == "*"
+        assert preflight.headers["access-control-allow-methods"] == "DELETE,GET,HEAD,OPTIONS,PATCH,POST,PUT"
+    simple = box.client.get("/echo/x", headers={"Origin": "https://app.example"})
+    assert simple.headers["access-control-allow-origin"] == "*"
+    event = _json(simple)["event"]
+    assert event["stageVariables"] == {"Tier": "e2e"}
+    assert event["headers"]["X-Forwarded-Proto"] == "https"
+    v1 = _json(box.client.get("/v1http/echo/y"))["event"]
+    assert v1["version"] == "1.0" and v1["pathParameters"] == {"name": "y"}
+    no_status = box.client.get("/respond/nostatus")
+    assert (no_status.status_code, no_status.text) == (200, "x")
+    number = box.client.get("/respond/intbody")
+    assert (number.status_code, number.text) == (200, "42")
 
 
 def test_timeout_is_504_and_next_call_works(box: Box) -> None:

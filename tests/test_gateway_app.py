@@ -103,10 +103,23 @@ def test_http_api_route_gets_v2_event_and_simple_response(client: testing.TestCl
     assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == b"\x00\xff"
 
 
-def test_not_found_and_method_not_allowed(client: testing.TestClient) -> None:
+def test_unmatched_requests_get_api_gateways_answers(client: testing.TestClient) -> None:
+    # A REST API answers an unknown path or method 403 Missing Authentication Token, an HTTP API 404.
+    missing = client.simulate_get("/nope")
+    assert missing.status_code == 403 and missing.json == {"message": "Missing Authentication Token"}
+    assert "X-Amzn-Trace-Id" in missing.headers
+    wrong = client.simulate_delete("/items")
+    assert wrong.status_code == 403 and "Allow" not in wrong.headers
+
+
+def test_seed_status_codes_compat(tmp_path: Path, secrets: BoxSecrets, manager: FakeManager) -> None:
+    settings = RuntimeSettings(output_dir=tmp_path, manager_socket=tmp_path / "m.sock", rie_path=None)
+    routing = dict(ROUTING, compat={"seed_status_codes": True})
+    app = create_app(settings, routes_source=StaticConfigSource(build_config(routing, FUNCTIONS)),
+                     manager=manager, secrets=secrets)
+    client = testing.TestClient(app)
     missing = client.simulate_get("/nope")
     assert missing.status_code == 404 and missing.json == {"message": "Not Found"}
-    assert "X-Amzn-Trace-Id" in missing.headers
     wrong = client.simulate_delete("/items")
     assert wrong.status_code == 405
     assert wrong.headers["Allow"] == "POST"
@@ -120,8 +133,8 @@ def test_auth_required_route(client: testing.TestClient, secrets: BoxSecrets) ->
     ok = client.simulate_get("/secure", headers={"Authorization": f"Bearer {token}"})
     assert ok.status_code == 200
     assert ok.json["claims"]["claims"]["cognito:username"] == secrets.username
-    # An unknown path is 404 even without a token.
-    assert client.simulate_get("/secure/missing").status_code == 404
+    # An unknown path is refused before auth is looked at, as on AWS.
+    assert client.simulate_get("/secure/missing").status_code == 403
 
 
 def test_function_error_and_timeout(client: testing.TestClient, manager: FakeManager) -> None:
@@ -178,7 +191,7 @@ def test_log_record_per_request(client: testing.TestClient, records: list[dict[s
     assert first["source"] == "gateway" and first["function"] == "hello" and first["status"] == 200
     assert first["trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
     assert first["latency_ms"] >= 0 and first["request_id"]
-    assert second["status"] == 404 and second["function"] is None
+    assert second["status"] == 403 and second["function"] is None
 
 
 def test_health(client: testing.TestClient, manager: FakeManager) -> None:

@@ -104,3 +104,27 @@ def test_https_chain_through_gunicorn(box: tuple[str, RuntimeSettings]) -> None:
     assert missing_root.status_code == 404
     records = [json.loads(line) for f in sorted(settings.logs_dir.glob("*.jsonl")) for line in f.read_text().splitlines()]
     assert any(r["source"] == "gateway" and r["path"] == "/some/path" and r["status"] == 200 for r in records)
+
+
+def _raw_exchange(url: str, settings: RuntimeSettings, request: bytes) -> bytes:
+    """Send `request` as written over TLS and read until the server closes (what an HTTP/1.0 client does)."""
+    host, port = url.removeprefix("https://").split(":")
+    context = ssl.create_default_context(cafile=str(settings.tls_dir / "ca.pem"))
+    with socket.create_connection((host, int(port)), timeout=10) as raw, \
+            context.wrap_socket(raw, server_hostname=host) as tls:
+        tls.sendall(request)
+        chunks = []
+        while chunk := tls.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_http_1_0_client_gets_a_readable_response(box: tuple[str, RuntimeSettings]) -> None:
+    url, settings = box
+    # HTTP/1.0 clients may leave out Host, and read the body until the server closes.
+    for request in (b"GET /some/path HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", b"GET /some/path HTTP/1.0\r\n\r\n"):
+        head, _, body = _raw_exchange(url, settings, request).partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.0 200 "), head
+        assert json.loads(body)["result"]["requestContext"]["http"]["protocol"] == "HTTP/1.0"
+    posted = _raw_exchange(url, settings, b"POST /some/path HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc")
+    assert posted.startswith(b"HTTP/1.0 200 ") and json.loads(posted.partition(b"\r\n\r\n")[2])["result"]["body"] == "abc"

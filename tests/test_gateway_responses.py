@@ -31,7 +31,8 @@ def test_v1_multi_value_headers_and_default_type() -> None:
     r = from_v1(dump({"statusCode": 200, "headers": {"X-One": "1", "X-Both": "single"},
                       "multiValueHeaders": {"X-Both": ["a", "b"], "Set-Cookie": ["c=1", "d=2"]}}))
     assert ("X-One", "1") in r.headers
-    assert [v for k, v in r.headers if k == "X-Both"] == ["a", "b"]
+    # API Gateway merges both maps: every value of multiValueHeaders, then the headers value.
+    assert [v for k, v in r.headers if k == "X-Both"] == ["a", "b", "single"]
     assert [v for k, v in r.headers if k == "Set-Cookie"] == ["c=1", "d=2"]
     assert ("Content-Type", "application/json") in r.headers
     assert r.body == b""
@@ -43,7 +44,7 @@ def test_v1_drops_framing_headers() -> None:
 
 
 @pytest.mark.parametrize("payload", [
-    b"not json", dump("just a string"), dump({"body": "no status"}), dump({"statusCode": "abc"}),
+    b"not json", dump("just a string"), dump({"body": "x", "extra": 1}), dump({"statusCode": "abc"}),
     dump({"statusCode": 200, "body": {"obj": 1}}), dump({"statusCode": 200, "headers": {"X": {"a": 1}}}),
     dump({"statusCode": 200, "body": "!!", "isBase64Encoded": True}),
 ])

@@ -50,7 +50,7 @@ def test_greedy_falls_back_when_method_does_not_match_specific_route() -> None:
 
 def test_wrong_method_gives_allowed_methods() -> None:
     router = Router.of([route("/items", "POST"), route("/items", "PUT"), route("/other", "GET")])
-    assert router.match("GET", "/items") == NoMatch(("POST", "PUT"))
+    assert router.match("GET", "/items") == NoMatch(("POST", "PUT"), ("Api",))
 
 
 def test_unknown_path_is_404() -> None:
@@ -77,3 +77,19 @@ def test_greedy_must_be_last() -> None:
 def test_split_path() -> None:
     assert split_path("/") == []
     assert split_path("/a/b/") == ["a", "b"]
+
+
+def test_default_route_is_tried_last_and_matches_every_path() -> None:
+    default = Route("$default", "ANY", "fallback", "HttpApi", "Http")
+    router = Router.of([default, Route("/items", "GET", "fn", "HttpApi", "Http")])
+    assert router.match("GET", "/items").route.function == "fn"  # type: ignore[union-attr]
+    assert router.match("GET", "/") == Match(default, {})
+    # Within its own API, $default takes a declared path's other methods, as on AWS.
+    assert router.match("POST", "/items") == Match(default, {})
+
+
+def test_default_route_leaves_another_apis_paths_alone() -> None:
+    default = Route("$default", "ANY", "fallback", "HttpApi", "Http")
+    router = Router.of([default, route("/rest", "POST")])
+    assert router.match("GET", "/rest") == NoMatch(("POST",), ("Api",))
+    assert router.match("GET", "/elsewhere") == Match(default, {})

@@ -39,7 +39,7 @@ def test_routing_sorted_and_auth_flag() -> None:
     doc = yaml.safe_load(render_routing(_app(_fn("Two", "two", b), _fn("One", "one", GET_A))))
     assert [(r["method"], r["function"], r["auth"]) for r in doc["routes"]] == [("GET", "one", False), ("POST", "two", True)]
     # The implicit HttpApi the model did not list still gets an entry.
-    assert doc["apis"]["ServerlessHttpApi"] == {"kind": "HttpApi", "stage": "$default", "cors": None}
+    assert doc["apis"]["ServerlessHttpApi"] == {"kind": "HttpApi", "stage": "$default", "cors": None, "variables": {}}
 
 
 def test_duplicate_route_names_both_functions() -> None:

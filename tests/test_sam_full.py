@@ -30,7 +30,7 @@ def expected() -> Application:
         ),
         layers=("CommonLayer",),
         events=(
-            Event(name="Catchall", kind="HttpApi", path="/{proxy+}", method="ANY", api_id="ServerlessHttpApi"),
+            Event(name="Catchall", kind="HttpApi", path="$default", method="ANY", api_id="ServerlessHttpApi"),
             Event(name="Hello", kind="Api", path="/hello/{name}", method="GET", api_id="ServerlessRestApi",
                   auth=False),
             Event(name="Proxy", kind="Api", path="/api/{proxy+}", method="ANY", api_id="ServerlessRestApi"),

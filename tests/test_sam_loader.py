@@ -135,7 +135,7 @@ MyHttp:
     assert events["Open"].auth is False
     assert events["Http"] == Event(name="Http", kind="HttpApi", path="/h/{id}", method="DELETE", api_id="MyHttp")
     assert events["Root"] == Event(
-        name="Root", kind="HttpApi", path="/{proxy+}", method="ANY", api_id="ServerlessHttpApi"
+        name="Root", kind="HttpApi", path="$default", method="ANY", api_id="ServerlessHttpApi"
     )
     apis = {a.logical_id: a for a in app.apis}
     assert sorted(apis) == ["MyApi", "MyHttp", "ServerlessHttpApi"]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Collection, Literal
 
 from esb.model import Api
 from esb.sam.context import LoadContext
 from esb.sam.cors import list_cors, rest_api_cors
+from esb.sam.openapi import definition_routes
 from esb.sam.scalars import cfn_str, is_scalar
 
 IMPLICIT_REST = "ServerlessRestApi"
@@ -16,21 +17,21 @@ DEFAULT_STAGE = {"Api": "Prod", "HttpApi": "$default"}
 # Properties that shape a deployed API but mean nothing for a local gateway.
 _QUIET = frozenset({
     "AccessLogSetting", "AccessLogSettings", "AlwaysDeploy", "ApiKeySourceType", "BinaryMediaTypes",
-    "CacheClusterEnabled", "CacheClusterSize", "CanarySetting", "DefaultRouteSettings", "DefinitionBody",
-    "DefinitionUri", "Description", "DisableExecuteApiEndpoint", "Domain", "EndpointConfiguration",
+    "CacheClusterEnabled", "CacheClusterSize", "CanarySetting", "DefaultRouteSettings", "Description", "DisableExecuteApiEndpoint", "Domain", "EndpointConfiguration",
     "FailOnWarnings", "GatewayResponses", "MergeDefinitions", "MethodSettings", "MinimumCompressionSize",
-    "Mode", "Models", "Name", "OpenApiVersion", "PropagateTags", "RouteSettings", "StageVariables",
-    "Tags", "TracingEnabled", "Variables",
+    "Mode", "Models", "Name", "OpenApiVersion", "PropagateTags", "RouteSettings", "Tags", "TracingEnabled",
 })
+_VARIABLES_KEY = {"Api": "Variables", "HttpApi": "StageVariables"}
 
 
 def build_api(
-    ctx: LoadContext, logical_id: str, kind: Literal["Api", "HttpApi"], props: dict[str, Any]
+    ctx: LoadContext, logical_id: str, kind: Literal["Api", "HttpApi"], props: dict[str, Any],
+    function_names: Collection[str] = (),
 ) -> Api:
-    """One Api from resolved, globals-merged properties."""
+    """One Api from resolved, globals-merged properties; `function_names` are what DefinitionBody routes may target."""
     path = ("Resources", logical_id, "Properties")
     cors_key = "Cors" if kind == "Api" else "CorsConfiguration"
-    known = {"StageName", "Auth", cors_key}
+    known = {"StageName", "Auth", cors_key, _VARIABLES_KEY[kind], "DefinitionBody"}
     for key in props:
         if key not in known and key not in _QUIET:
             ctx.warn(logical_id, key, "not supported, ignored")
@@ -47,7 +48,18 @@ def build_api(
         stage=cfn_str(stage),
         cors=cors,
         auth_default=_auth_default(ctx, props.get("Auth"), (*path, "Auth")),
+        variables=_stage_variables(ctx, props.get(_VARIABLES_KEY[kind]), (*path, _VARIABLES_KEY[kind])),
+        definition_routes=definition_routes(ctx, logical_id, props.get("DefinitionBody"), function_names),
     )
+
+
+def _stage_variables(ctx: LoadContext, value: Any, path: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Stage variables reach the function as the event's stageVariables."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict) or not all(is_scalar(v) for v in value.values()):
+        ctx.fail(path, "stage variables must be a mapping of names to strings")
+    return tuple(sorted((str(k), cfn_str(v)) for k, v in value.items()))
 
 
 def _auth_default(ctx: LoadContext, auth: Any, path: tuple[str, ...]) -> bool:

@@ -12,11 +12,11 @@ Path = tuple[str, ...]
 
 
 def _unquote(text: str) -> str:
-    """SAM's REST Api Cors values are header values in single quotes: "'GET,POST'"."""
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] == "'":
-        return text[1:-1]
-    return text
+    """SAM's REST Api Cors values are header values in single quotes: "'GET,POST'".
+
+    SAM strips every single quote at either end, so a slip like "'*''" still means *.
+    """
+    return text.strip().strip("'").strip()
 
 
 def _items(ctx: LoadContext, value: Any, path: Path, *, quoted: bool, upper: bool = False) -> tuple[str, ...]:
@@ -31,6 +31,13 @@ def _items(ctx: LoadContext, value: Any, path: Path, *, quoted: bool, upper: boo
         ctx.fail(path, "CORS values must be a string or a list of strings")
     cleaned = {p.strip().upper() if upper else p.strip() for p in parts}
     return tuple(sorted(p for p in cleaned if p))
+
+
+def _origin(ctx: LoadContext, value: Any, path: Path) -> tuple[str, ...]:
+    """A REST API's AllowOrigin is one header value that the OPTIONS mock returns verbatim."""
+    if not is_scalar(value) or _unquote(cfn_str(value)) == "":
+        ctx.fail(path, "AllowOrigin must be a quoted origin like \"'*'\"")
+    return (_unquote(cfn_str(value)),)
 
 
 def _number(ctx: LoadContext, value: Any, path: Path, *, quoted: bool) -> int | None:
@@ -56,14 +63,14 @@ def rest_api_cors(ctx: LoadContext, value: Any, path: Path) -> Cors | None:
     if value is None:
         return None
     if is_scalar(value):
-        return Cors(allow_origins=_items(ctx, value, path, quoted=True), allow_methods=("*",))
+        return Cors(allow_origins=_origin(ctx, value, path), allow_methods=("*",))
     if not isinstance(value, dict):
         ctx.fail(path, "Cors must be a quoted origin like \"'*'\" or a mapping")
     if "AllowOrigin" not in value:
         ctx.fail(path, "Cors needs AllowOrigin", "add AllowOrigin: \"'*'\" (note the inner quotes)")
     methods = _items(ctx, value.get("AllowMethods"), (*path, "AllowMethods"), quoted=True, upper=True)
     return Cors(
-        allow_origins=_items(ctx, value["AllowOrigin"], (*path, "AllowOrigin"), quoted=True),
+        allow_origins=_origin(ctx, value["AllowOrigin"], (*path, "AllowOrigin")),
         # SAM answers preflights with every method of the path when AllowMethods is absent.
         allow_methods=methods or ("*",),
         allow_headers=_items(ctx, value.get("AllowHeaders"), (*path, "AllowHeaders"), quoted=True),

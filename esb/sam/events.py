@@ -14,6 +14,7 @@ Path = tuple[str, ...]
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})
 _IMPLICIT = {"Api": IMPLICIT_REST, "HttpApi": IMPLICIT_HTTP}
 _API_ID_PROP = {"Api": "RestApiId", "HttpApi": "ApiId"}
+DEFAULT_ROUTE = "$default"
 
 
 def implicit_api_kinds(events: Any) -> set[str]:
@@ -67,19 +68,30 @@ def _route(ctx: LoadContext, name: str, kind: str, props: dict, path: Path, apis
         )
     path_value, method = props.get("Path"), props.get("Method")
     if kind == "HttpApi" and path_value is None and method is None:
-        path_value, method = "/{proxy+}", "ANY"  # the $default route: every path, every method
+        path_value, method = DEFAULT_ROUTE, "ANY"  # every path and method no other route takes
     for key, value in (("Path", path_value), ("Method", method)):
         if not is_scalar(value) or cfn_str(value) == "":
             ctx.fail((*path, key), f"{kind} event needs {key}")
     route_path, verb = cfn_str(path_value), cfn_str(method).upper()
-    if not route_path.startswith("/"):
+    if not route_path.startswith("/") and route_path != DEFAULT_ROUTE:
         ctx.fail((*path, "Path"), f"Path '{route_path}' must start with /")
     if verb not in _METHODS:
         ctx.fail((*path, "Method"), f"unknown HTTP method '{method}'", f"use one of {', '.join(sorted(_METHODS))}")
     return Event(
         name=name, kind=kind, path=route_path, method=verb, api_id=api_id,  # type: ignore[arg-type]
         auth=_auth(ctx, props.get("Auth"), (*path, "Auth"), apis[api_id]),
+        payload_format=_payload_format(ctx, kind, props.get("PayloadFormatVersion"), (*path, "PayloadFormatVersion")),
     )
+
+
+def _payload_format(ctx: LoadContext, kind: str, value: Any, path: Path) -> str | None:
+    """HttpApi PayloadFormatVersion "1.0" or "2.0" (YAML may read an unquoted 1.0 as a number)."""
+    if value is None:
+        return None
+    text = f"{value:.1f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else cfn_str(value)
+    if kind != "HttpApi" or text not in ("1.0", "2.0"):
+        ctx.fail(path, "PayloadFormatVersion must be \"1.0\" or \"2.0\" on an HttpApi event")
+    return text
 
 
 def _auth(ctx: LoadContext, auth: Any, path: Path, api: Api) -> bool:

@@ -6,6 +6,8 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from esb.model import Api, Function, FunctionUrl, Layer
+from esb.paths import cache_dir
+from esb.sam.code_archive import unpacked
 from esb.sam.context import LoadContext
 from esb.sam.cors import list_cors
 from esb.sam.events import build_events
@@ -30,10 +32,12 @@ _QUIET = frozenset({
 
 
 def code_dir(ctx: LoadContext, value: Any, path: Path, owner: str, prop: str) -> FsPath:
-    """An existing local directory, relative to the template's directory."""
+    """An existing local directory, or a .zip archive unpacked into the cache, relative to the template's directory."""
     if not is_scalar(value) or cfn_str(value) == "":
         ctx.fail(path, f"{prop} must be a local directory path", f"S3 locations are not supported; set {prop}: src/")
     directory = (ctx.base_dir / cfn_str(value)).resolve()
+    if directory.is_file() and directory.suffix.lower() == ".zip":
+        return unpacked(directory, cache_dir() / "code")
     if not directory.is_dir():
         ctx.fail(
             path, f"{prop} directory '{cfn_str(value)}' of {owner} does not exist",

@@ -134,9 +134,12 @@ class _Builder:
         layer_ids = {self.resolver.refs.layer_arn(layer.logical_id): layer.logical_id for layer in layers}
         # APIs first: function events need each API's kind and default auth.
         apis: dict[str, Api] = {}
+        function_names = {self._name(r.logical_id) for r in by_type.get("AWS::Serverless::Function", [])}
         for kind in ("Api", "HttpApi"):
             for resource in by_type.pop(f"AWS::Serverless::{kind}", []):
-                apis[resource.logical_id] = build_api(self.ctx, resource.logical_id, kind, self._props(resource, kind))
+                apis[resource.logical_id] = build_api(
+                    self.ctx, resource.logical_id, kind, self._props(resource, kind), function_names
+                )
         functions: list[Function] = [
             build_function(
                 self.ctx, r.logical_id, self._name(r.logical_id), self._props(r, "Function"), apis, layer_ids

@@ -34,6 +34,7 @@ class ApiConfig:
     kind: str  # Api | HttpApi
     stage: str
     cors: Cors | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)  # stage variables, as the event's stageVariables
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class GatewayConfig:
     region: str = "us-east-1"
     account_id: str = "000000000000"
     project: str = ""
+    # generator.yml compat.seed_status_codes: unmatched requests get the seed's 404/405 instead of AWS's answers.
+    seed_status_codes: bool = False
 
 
 class ConfigSource(Protocol):
@@ -103,7 +106,8 @@ def build_config(routing: Mapping[str, Any] | None, functions: Mapping[str, Any]
     routing = routing or {}
     functions = functions or {}
     apis = {
-        api_id: ApiConfig(api_id, str(a.get("kind", "Api")), str(a.get("stage", "Prod")), parse_cors(a.get("cors")))
+        api_id: ApiConfig(api_id, str(a.get("kind", "Api")), str(a.get("stage", "Prod")), parse_cors(a.get("cors")),
+                          {str(k): str(v) for k, v in (a.get("variables") or {}).items()})
         for api_id, a in (routing.get("apis") or {}).items()
     }
     routes = [
@@ -114,6 +118,7 @@ def build_config(routing: Mapping[str, Any] | None, functions: Mapping[str, Any]
             event=str(r.get("event", "Api")),
             api=str(r.get("api", "")),
             auth=bool(r.get("auth", False)),
+            payload=str(r.get("payload") or ""),
         )
         for r in routing.get("routes") or ()
     ]
@@ -128,6 +133,7 @@ def build_config(routing: Mapping[str, Any] | None, functions: Mapping[str, Any]
         region=str(functions.get("region") or "us-east-1"),
         account_id=str(functions.get("account_id") or "000000000000"),
         project=str(functions.get("project") or ""),
+        seed_status_codes=bool((routing.get("compat") or {}).get("seed_status_codes", False)),
     )
 
 

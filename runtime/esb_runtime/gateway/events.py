@@ -1,4 +1,4 @@
-"""API Gateway proxy events: REST payload 1.0 for Api routes, HTTP API payload 2.0 for HttpApi routes."""
+"""API Gateway proxy events: payload 1.0 (REST APIs, and HTTP API routes that ask for it) and HTTP API payload 2.0."""
 
 from __future__ import annotations
 
@@ -27,6 +27,16 @@ class EventContext:
     now: float  # epoch seconds
     account_id: str
     claims: Mapping[str, Any] | None = None
+    stage_variables: Mapping[str, str] | None = None
+
+    @property
+    def route_key(self) -> str:
+        return "$default" if self.route.is_default else f"{self.route.method} {self.route.path}"
+
+    @property
+    def stage_path(self) -> str:
+        """The stage as requestContext.path prefixes it: a $default stage is not in the URL."""
+        return "" if self.stage == "$default" else f"/{self.stage}"
 
 
 @functools.lru_cache(maxsize=256)
@@ -85,10 +95,11 @@ def build_v1(request: IncomingRequest, ctx: EventContext) -> dict[str, Any]:
         multi_query.setdefault(key, []).append(value)
     body, is_b64 = encode_body(request.body, request.header("Content-Type"))
     user_agent = request.header("User-Agent")
+    http_api = ctx.route.event == "HttpApi"
     context: dict[str, Any] = {
         "accountId": ctx.account_id,
         "apiId": api_id_for(ctx.route.api),
-        "resourceId": _resource_id(ctx.route.path),
+        "resourceId": None if http_api else _resource_id(ctx.route.path),
         "resourcePath": ctx.route.path,
         "httpMethod": request.method,
         "requestId": ctx.request_id,
@@ -96,7 +107,7 @@ def build_v1(request: IncomingRequest, ctx: EventContext) -> dict[str, Any]:
         "requestTime": clf_time(ctx.now),
         "requestTimeEpoch": int(ctx.now * 1000),
         "stage": ctx.stage,
-        "path": f"/{ctx.stage}{request.path}",
+        "path": f"{ctx.stage_path}{request.path}",
         "protocol": request.protocol,
         "domainName": request.host,
         "identity": {
@@ -105,9 +116,14 @@ def build_v1(request: IncomingRequest, ctx: EventContext) -> dict[str, Any]:
             "cognitoAuthenticationProvider": None, "userArn": None, "userAgent": user_agent, "user": None,
         },
     }
+    if http_api:
+        context["domainPrefix"] = _domain_prefix(request.host)
     if ctx.claims is not None:
         context["authorizer"] = {"claims": _string_claims(ctx.claims)}
+    # An HTTP API's 1.0 event says its version; a REST API's has no such field.
+    version = {"version": "1.0"} if http_api else {}
     return {
+        **version,
         "resource": ctx.route.path,
         "path": request.path,
         "httpMethod": request.method,
@@ -116,7 +132,7 @@ def build_v1(request: IncomingRequest, ctx: EventContext) -> dict[str, Any]:
         "queryStringParameters": query or None,
         "multiValueQueryStringParameters": multi_query or None,
         "pathParameters": dict(ctx.params) or None,
-        "stageVariables": None,
+        "stageVariables": dict(ctx.stage_variables) if ctx.stage_variables else None,
         "requestContext": context,
         "body": body,
         "isBase64Encoded": is_b64,
@@ -135,12 +151,12 @@ def build_v2(request: IncomingRequest, ctx: EventContext) -> dict[str, Any]:
     query: dict[str, str] = {}
     for key, value in _query_pairs(request.query_string):
         query[key] = f"{query[key]},{value}" if key in query else value
-    route_key = f"{ctx.route.method} {ctx.route.path}"
+    route_key = ctx.route_key
     context: dict[str, Any] = {
         "accountId": ctx.account_id,
         "apiId": api_id_for(ctx.route.api),
         "domainName": request.host,
-        "domainPrefix": request.host.split(".", 1)[0].split(":", 1)[0],
+        "domainPrefix": _domain_prefix(request.host),
         "http": {
             "method": request.method,
             "path": request.path,
@@ -172,6 +188,8 @@ def build_v2(request: IncomingRequest, ctx: EventContext) -> dict[str, Any]:
     if ctx.params:
         event["pathParameters"] = dict(ctx.params)
     event["requestContext"] = context
+    if ctx.stage_variables:
+        event["stageVariables"] = dict(ctx.stage_variables)
     body, is_b64 = encode_body(request.body, request.header("Content-Type"))
     if body is not None:
         event["body"] = body
@@ -179,5 +197,9 @@ def build_v2(request: IncomingRequest, ctx: EventContext) -> dict[str, Any]:
     return event
 
 
+def _domain_prefix(host: str) -> str:
+    return host.split(".", 1)[0].split(":", 1)[0]
+
+
 def build_event(request: IncomingRequest, ctx: EventContext) -> dict[str, Any]:
-    return build_v2(request, ctx) if ctx.route.event == "HttpApi" else build_v1(request, ctx)
+    return build_v2(request, ctx) if ctx.route.payload_version == "2.0" else build_v1(request, ctx)

@@ -24,7 +24,7 @@ def call_timeout(function_timeout_s: float | None, acquire_timeout_s: float) -> 
 
 
 def invoke_proxied(manager: ManagerClient, req: falcon.Request, function: str, event: dict[str, Any], *,
-                   timeout_s: float, event_kind: str) -> ProxyResponse:
+                   timeout_s: float, event_kind: str, payload_version: str = "") -> ProxyResponse:
     """Invoke with the request's trace and map the result (or the refusal) the way API Gateway does."""
     payload = json.dumps(event, separators=(",", ":")).encode()
     try:
@@ -32,4 +32,4 @@ def invoke_proxied(manager: ManagerClient, req: falcon.Request, function: str, e
     except RuntimeBoxError as exc:
         return error_mapping.for_proxy(exc)
     req.context.lambda_request_id = result.request_id
-    return from_function(result.outcome, result.payload, event_kind)
+    return from_function(result.outcome, result.payload, event_kind, payload_version)

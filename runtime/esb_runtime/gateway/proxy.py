@@ -1,4 +1,4 @@
-"""The catch-all sink: match a route, check auth and CORS, build the event, invoke, map the response."""
+"""The catch-all sink: match a route, answer CORS preflights, check auth, build the event, invoke, map the response."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from esb_runtime.gateway.events import EventContext, build_event
 from esb_runtime.gateway.falcon_io import read_body, send
 from esb_runtime.gateway.manager_client import ManagerClient
 from esb_runtime.gateway.proxied_invoke import call_timeout, invoke_proxied
-from esb_runtime.gateway.request import from_environ
+from esb_runtime.gateway.request import from_environ, with_forwarding
 from esb_runtime.gateway.responses import MAX_SYNC_PAYLOAD, ProxyResponse, json_error
-from esb_runtime.gateway.routing import Match
+from esb_runtime.gateway.routing import Match, NoMatch, Route
+from esb_runtime.gateway.unmatched import unmatched
 
 
 class ProxySink:
@@ -39,27 +40,41 @@ class ProxySink:
         response, extra = self._handle(config, req)
         send(resp, response, extra)
 
-    def _cors_rules(self, config: GatewayConfig, route_api: str) -> cors.Cors | None:
-        api = config.apis.get(route_api)
-        return api.cors if api else None
+    def _cors(self, config: GatewayConfig, route: Route, req: falcon.Request,
+              preflight: bool = False) -> list[tuple[str, str]]:
+        """The CORS headers the route's API adds ([] without CORS rules or for a refused origin)."""
+        api = config.apis.get(route.api)
+        if api is None or api.cors is None:
+            return []
+        methods = config.router.methods_of(route.api, route.path)
+        asked_method = req.get_header("Access-Control-Request-Method") if preflight else None
+        asked_headers = req.get_header("Access-Control-Request-Headers") if preflight else None
+        return cors.api_headers(api.kind, api.cors, req.get_header("Origin"), methods, asked_method, asked_headers)
+
+    def _preflight(self, config: GatewayConfig, req: falcon.Request, match: Match | NoMatch) -> ProxyResponse | None:
+        """An OPTIONS request to a path of an API with CORS is the gateway's to answer (a preflight, bare or not),
+        unless the template routes OPTIONS on that path to a function."""
+        if isinstance(match, Match) and match.route.method == "OPTIONS":
+            return None
+        by_path = match if isinstance(match, Match) else config.router.match_path(req.path)
+        if by_path is None:
+            return None
+        api = config.apis.get(by_path.route.api)
+        if api is None or api.cors is None:
+            return None
+        return cors.api_preflight(api.kind, self._cors(config, by_path.route, req, preflight=True))
 
     def _handle(self, config: GatewayConfig, req: falcon.Request) -> tuple[ProxyResponse, list[tuple[str, str]]]:
-        method, path, origin = req.method, req.path, req.get_header("Origin")
-        request_method = req.get_header("Access-Control-Request-Method")
-        if cors.is_preflight(method, origin, request_method):
-            by_path = config.router.match_path(path)
-            rules = self._cors_rules(config, by_path.route.api) if by_path else None
-            if rules is not None:
-                return cors.preflight(rules, origin, request_method or "", req.get_header("Access-Control-Request-Headers")), []
-        match = config.router.match(method, path)
+        match = config.router.match(req.method, req.path)
+        if req.method == "OPTIONS":
+            answer = self._preflight(config, req, match)
+            if answer is not None:
+                return answer, []
         if not isinstance(match, Match):
-            if match.allowed:
-                return json_error(405, "Method Not Allowed", [("Allow", ", ".join(match.allowed))]), []
-            return json_error(404, "Not Found"), []
+            return unmatched(config, match), []
         route = match.route
         req.context.function = route.function
-        rules = self._cors_rules(config, route.api)
-        extra = cors.response_headers(rules, origin) if rules else []
+        extra = self._cors(config, route, req)
         claims = None
         if route.auth:
             claims = self._auth.claims_from_bearer(req.get_header("Authorization"))
@@ -68,7 +83,12 @@ class ProxySink:
         body = read_body(req, MAX_SYNC_PAYLOAD)
         if body is None:
             return json_error(413, "Request Entity Too Large"), extra
-        return self._invoke(config, req, match, body, claims), extra
+        response = self._invoke(config, req, match, body, claims)
+        if route.event != "HttpApi":
+            # REST APIs add nothing themselves: a CORS header the function set wins over the template's.
+            own = {name.lower() for name, _ in response.headers}
+            extra = [(name, value) for name, value in extra if name.lower() not in own]
+        return response, extra
 
     def _invoke(self, config: GatewayConfig, req: falcon.Request, match: Match, body: bytes,
                 claims: dict[str, Any] | None) -> ProxyResponse:
@@ -82,10 +102,12 @@ class ProxySink:
             now=self._clock(),
             account_id=config.account_id,
             claims=claims,
+            stage_variables=api.variables if api else None,
         )
         # API Gateway hands the function the trace it settled on, generated or not, as a header.
         incoming = from_environ(req.env, req.path, body).with_header("X-Amzn-Trace-Id", req.context.trace.header)
-        event = build_event(incoming, ctx)
+        event = build_event(with_forwarding(incoming, req.env), ctx)
         info = config.functions.get(route.function)
         return invoke_proxied(self._manager, req, route.function, event, event_kind=route.event,
+                              payload_version=route.payload_version,
                               timeout_s=call_timeout(info.timeout if info else None, self._acquire_timeout_s))

@@ -72,3 +72,17 @@ def from_environ(env: Mapping[str, Any], path: str, body: bytes) -> IncomingRequ
         protocol=env.get("SERVER_PROTOCOL", "HTTP/1.1"),
         host=host,
     )
+
+
+def with_forwarding(request: IncomingRequest, env: Mapping[str, Any]) -> IncomingRequest:
+    """The X-Forwarded-For/-Proto/-Port headers API Gateway adds before the request reaches the function.
+
+    The client's address is appended to any X-Forwarded-For it sent, as a proxy does.
+    """
+    scheme = str(env.get("wsgi.url_scheme") or "http")
+    port = str(env.get("SERVER_PORT") or ("443" if scheme == "https" else "80"))
+    sent = request.header("X-Forwarded-For")
+    chain = f"{sent}, {request.source_ip}" if sent else request.source_ip
+    return (request.with_header("X-Forwarded-For", chain)
+            .with_header("X-Forwarded-Proto", scheme)
+            .with_header("X-Forwarded-Port", port))

@@ -62,38 +62,56 @@ def _status(value: Any) -> int:
     return status
 
 
+def _text_body(value: Any) -> str | None:
+    """API Gateway reads a number or boolean body as its JSON text ({"body": 42} gives 42); objects are invalid."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (bool, int, float)):
+        return json.dumps(value)
+    raise MalformedResponse("body must be a string")
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    raise MalformedResponse("isBase64Encoded must be a boolean")
+
+
 def _body(value: Any, is_b64: Any) -> bytes:
-    if value is None:
+    text = _text_body(value)
+    if text is None:
         return b""
-    if not isinstance(value, str):
-        raise MalformedResponse("body must be a string")
-    if is_b64 is True:
+    if _flag(is_b64):
         try:
-            return base64.b64decode(value, validate=True)
+            return base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise MalformedResponse("isBase64Encoded body is not base64") from exc
-    return value.encode("utf-8")
+    return text.encode("utf-8")
 
 
 def _headers(data: dict[str, Any]) -> list[tuple[str, str]]:
-    headers: list[tuple[str, str]] = []
+    """headers and multiValueHeaders merged as API Gateway does: every value of both, a pair only once."""
     single = data.get("headers") or {}
     multi = data.get("multiValueHeaders") or {}
     if not isinstance(single, dict) or not isinstance(multi, dict):
         raise MalformedResponse("headers must be objects")
-    for name, value in single.items():
-        if name.lower() not in _DROPPED and name not in multi:
-            headers.append((name, _header_value(value)))
+    merged: dict[str, list[str]] = {}
     for name, values in multi.items():
         if not isinstance(values, list):
             raise MalformedResponse("multiValueHeaders values must be lists")
-        if name.lower() not in _DROPPED:
-            headers.extend((name, _header_value(v)) for v in values)
-    return headers
+        merged[name] = [_header_value(v) for v in values]
+    for name, value in single.items():
+        text = _header_value(value)
+        if text not in merged.setdefault(name, []):
+            merged[name].append(text)
+    return [(name, value) for name, values in merged.items() if name.lower() not in _DROPPED for value in values]
 
 
-def _with_default_type(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    if not any(name.lower() == "content-type" for name, _ in headers):
+def _with_default_type(headers: list[tuple[str, str]], status: int = 200) -> list[tuple[str, str]]:
+    # 204 and 304 carry no content, so no type either (HTTP forbids a body there).
+    if status not in (204, 304) and not any(name.lower() == "content-type" for name, _ in headers):
         headers.append(("Content-Type", _JSON))
     return headers
 
@@ -105,12 +123,24 @@ def _load(payload: bytes) -> Any:
         raise MalformedResponse("function result is not JSON") from exc
 
 
-def from_v1(payload: bytes) -> ProxyResponse:
+# REST APIs refuse a proxy result with any other key; HTTP APIs (payload 1.0) skip unknown keys.
+_REST_KEYS = frozenset({"statusCode", "body", "headers", "multiValueHeaders", "isBase64Encoded", "base64Encoded",
+                        "cookies"})
+
+
+def from_v1(payload: bytes, *, rest: bool = True) -> ProxyResponse:
+    """Payload 1.0: a REST API defaults a missing statusCode to 200; an HTTP API requires it."""
     data = _load(payload)
-    if not isinstance(data, dict) or "statusCode" not in data:
-        raise MalformedResponse("a REST proxy response needs statusCode")
-    headers = _with_default_type(_headers(data))
-    return ProxyResponse(_status(data["statusCode"]), headers, _body(data.get("body"), data.get("isBase64Encoded")))
+    if not isinstance(data, dict):
+        raise MalformedResponse("a payload 1.0 proxy response must be an object")
+    if rest and not data.keys() <= _REST_KEYS:
+        raise MalformedResponse(f"unexpected keys {sorted(data.keys() - _REST_KEYS)}")
+    if data.get("statusCode") is None and not rest:
+        raise MalformedResponse("an HTTP API payload 1.0 response needs statusCode")
+    status = 200 if data.get("statusCode") is None else _status(data["statusCode"])
+    # REST APIs read base64Encoded first (undocumented, measured by SAM CLI's authors); HTTP APIs ignore it.
+    is_b64 = data["base64Encoded"] if rest and data.get("base64Encoded") is not None else data.get("isBase64Encoded")
+    return ProxyResponse(status, _with_default_type(_headers(data), status), _body(data.get("body"), is_b64))
 
 
 def from_v2(payload: bytes) -> ProxyResponse:
@@ -127,17 +157,22 @@ def from_v2(payload: bytes) -> ProxyResponse:
     body = data.get("body")
     if body is not None and not isinstance(body, str):
         body = json.dumps(body)
-    return ProxyResponse(_status(data["statusCode"]), _with_default_type(headers),
-                         _body(body, data.get("isBase64Encoded")))
+    status = _status(data["statusCode"])
+    return ProxyResponse(status, _with_default_type(headers, status), _body(body, data.get("isBase64Encoded")))
 
 
-def from_function(outcome: str, payload: bytes, event_kind: str) -> ProxyResponse:
-    """The client's response for one finished invocation, as API Gateway would give it."""
+def from_function(outcome: str, payload: bytes, event_kind: str, payload_version: str = "") -> ProxyResponse:
+    """The client's response for one finished invocation, as API Gateway would give it.
+
+    `event_kind` is the API's kind (Api or HttpApi); `payload_version` its route's format (default: the kind's).
+    """
     if outcome == "timeout":
         return gateway_timeout()
     if outcome != "ok":
         return bad_gateway()
     try:
-        return from_v2(payload) if event_kind == "HttpApi" else from_v1(payload)
+        if event_kind != "HttpApi":
+            return from_v1(payload)
+        return from_v1(payload, rest=False) if payload_version == "1.0" else from_v2(payload)
     except MalformedResponse:
         return bad_gateway()

@@ -1,4 +1,4 @@
-"""Route matching as API Gateway does it: static segment > {param} > greedy {proxy+}, exact method > ANY."""
+"""Route matching as API Gateway does it: static segment > {param} > greedy {proxy+} > $default, exact method > ANY."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 STATIC, PARAM, GREEDY = 0, 1, 2
+DEFAULT_ROUTE = "$default"  # an HTTP API's catch-all route: any method, any path, tried last
+_PAYLOAD = {"Api": "1.0", "HttpApi": "2.0"}
 
 
 @dataclass(frozen=True)
@@ -13,9 +15,18 @@ class Route:
     path: str  # the resource path as declared, e.g. /users/{id}/{proxy+}
     method: str  # upper case, or ANY
     function: str
-    event: str  # Api (payload 1.0) | HttpApi (payload 2.0)
+    event: str  # the API's kind: Api (REST) | HttpApi
     api: str
     auth: bool = False
+    payload: str = ""  # "1.0" | "2.0"; empty: the kind's default (REST 1.0, HTTP API 2.0)
+
+    @property
+    def payload_version(self) -> str:
+        return self.payload or _PAYLOAD.get(self.event, "1.0")
+
+    @property
+    def is_default(self) -> bool:
+        return self.path == DEFAULT_ROUTE
 
 
 @dataclass(frozen=True)
@@ -26,9 +37,13 @@ class Match:
 
 @dataclass(frozen=True)
 class NoMatch:
-    """No route for the request: `allowed` is empty for 404, else the methods for a 405."""
+    """No route for the request: `allowed` is empty for an unknown path, else the methods of the path.
+
+    `kinds` are the API kinds (Api, HttpApi) of the routes whose path matched.
+    """
 
     allowed: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,7 +56,7 @@ class _Compiled:
     def sort_key(self) -> tuple:
         # Segment-wise comparison puts static before parameter before greedy at the first
         # difference; then an exact method wins over ANY; the path keeps the order stable.
-        return (self.kinds, self.route.method == "ANY", self.route.path)
+        return (self.route.is_default, self.kinds, self.route.method == "ANY", self.route.path)
 
 
 def split_path(path: str) -> list[str]:
@@ -53,7 +68,7 @@ def split_path(path: str) -> list[str]:
 def _compile(route: Route) -> _Compiled:
     kinds: list[int] = []
     names: list[str] = []
-    segments = split_path(route.path)
+    segments = [] if route.is_default else split_path(route.path)
     for index, segment in enumerate(segments):
         if segment.startswith("{") and segment.endswith("+}"):
             if index != len(segments) - 1:
@@ -70,6 +85,8 @@ def _compile(route: Route) -> _Compiled:
 
 
 def _match_path(compiled: _Compiled, segments: list[str]) -> dict[str, str] | None:
+    if compiled.route.is_default:
+        return {}
     kinds, names = compiled.kinds, compiled.names
     greedy = bool(kinds) and kinds[-1] == GREEDY
     if greedy:
@@ -110,15 +127,23 @@ class Router:
     def match(self, method: str, path: str) -> Match | NoMatch:
         segments = split_path(path)
         allowed: set[str] = set()
+        kinds: set[str] = set()
+        apis: set[str] = set()
         for compiled in self._compiled:
             params = _match_path(compiled, segments)
             if params is None:
                 continue
-            route_method = compiled.route.method
-            if route_method == method or route_method == "ANY":
-                return Match(compiled.route, params)
-            allowed.add(route_method)
-        return NoMatch(tuple(sorted(allowed)))
+            route = compiled.route
+            if route.is_default and apis and route.api not in apis:
+                # One host serves every API: a path another API declares stays that API's (on AWS they
+                # have separate hosts), so its $default does not take the other API's wrong methods.
+                continue
+            if route.method == method or route.method == "ANY":
+                return Match(route, params)
+            allowed.add(route.method)
+            kinds.add(route.event)
+            apis.add(route.api)
+        return NoMatch(tuple(sorted(allowed)), tuple(sorted(kinds)))
 
     def match_path(self, path: str) -> Match | None:
         """The most specific route for a path whatever its method (used to find an API's CORS rules)."""
@@ -128,3 +153,7 @@ class Router:
             if params is not None:
                 return Match(compiled.route, params)
         return None
+
+    def methods_of(self, api: str, path: str) -> tuple[str, ...]:
+        """The methods declared for one resource path of one API (SAM lists them in CORS preflights)."""
+        return tuple(sorted({r.method for r in self.routes if r.api == api and r.path == path}))
