@@ -17,6 +17,8 @@ def read_body(req: falcon.Request, limit: int) -> bytes | None:
         return _read(req, limit)
     except (ParseException, NoMoreData) as exc:
         raise falcon.HTTPBadRequest(title="Bad Request: malformed request body framing") from exc
+    except TimeoutError as exc:  # the worker's I/O timeout: a body that stopped arriving
+        raise falcon.HTTPRequestTimeout(title="Request Timeout: the body stopped arriving") from exc
 
 
 def _read(req: falcon.Request, limit: int) -> bytes | None:
