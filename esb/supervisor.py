@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,18 +51,24 @@ def _not_zombie(pid: int) -> bool:
 
 
 def spawn(name: str, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_dir: Path) -> Proc:
-    """Start argv detached in a new session, output appended to log_dir/<name>.out."""
+    """Start argv detached in a new session, its output in log_dir/<name>.out, rotated and capped.
+
+    The process runs under the runtime's log pump (esb_runtime.logs.capped), which shares its process group, so
+    stopping the group stops both; a plain redirect to a file would grow without bound.
+    """
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / f"{name}.out"
-    with open(log_file, "ab") as out:
+    pumped = [sys.executable, "-m", "esb_runtime.logs.capped", str(log_file), "--", *argv]
+    # Only the pump's own failure to start lands here (it cannot write its file yet); kept small by nature.
+    with open(log_dir / f"{name}.pump.err", "wb") as err:
         try:
             child = subprocess.Popen(
-                list(argv),
+                pumped,
                 cwd=cwd,
                 env=dict(env),
                 stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
                 start_new_session=True,
             )
         except OSError as exc:

@@ -39,9 +39,12 @@ def test_reused_when_valid_and_renewed_for_new_hostname(tmp_path: Path) -> None:
     ca_bytes, cert_bytes = first.ca_file.read_bytes(), first.cert_file.read_bytes()
     ensure_tls(tmp_path, ["a.local"])
     assert first.cert_file.read_bytes() == cert_bytes
+    ensure_tls(tmp_path, ["a.local"])
+    assert first.ca_file.read_bytes() == ca_bytes  # the CA clients trust stays while the names do
     ensure_tls(tmp_path, ["b.local"])
     assert first.cert_file.read_bytes() != cert_bytes  # new SAN needed
-    assert first.ca_file.read_bytes() == ca_bytes  # the CA clients trust stays
+    # The CA is name-constrained to the box's names: a new name needs a new CA (clients re-read ca.pem).
+    assert first.ca_file.read_bytes() != ca_bytes
 
 
 def test_broken_server_cert_is_replaced(tmp_path: Path) -> None:

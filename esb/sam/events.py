@@ -8,6 +8,7 @@ from typing import Any
 from esb.model import Api, Event
 from esb.sam.apis import IMPLICIT_HTTP, IMPLICIT_REST
 from esb.sam.context import LoadContext
+from esb.sam.limits import route_path_problem
 from esb.sam.scalars import cfn_str, is_scalar, to_bool
 
 Path = tuple[str, ...]
@@ -73,8 +74,9 @@ def _route(ctx: LoadContext, name: str, kind: str, props: dict, path: Path, apis
         if not is_scalar(value) or cfn_str(value) == "":
             ctx.fail((*path, key), f"{kind} event needs {key}")
     route_path, verb = cfn_str(path_value), cfn_str(method).upper()
-    if not route_path.startswith("/") and route_path != DEFAULT_ROUTE:
-        ctx.fail((*path, "Path"), f"Path '{route_path}' must start with /")
+    problem = None if route_path == DEFAULT_ROUTE else route_path_problem(route_path)
+    if problem is not None:
+        ctx.fail((*path, "Path"), problem, "e.g. /items/{id}, or /files/{proxy+} as the last segment")
     if verb not in _METHODS:
         ctx.fail((*path, "Method"), f"unknown HTTP method '{method}'", f"use one of {', '.join(sorted(_METHODS))}")
     return Event(

@@ -11,6 +11,7 @@ from esb.sam.code_archive import unpacked
 from esb.sam.context import LoadContext
 from esb.sam.cors import list_cors
 from esb.sam.events import build_events
+from esb.sam.limits import MEMORY_MB, TIMEOUT_S, range_problem, reserved_concurrency_problem
 from esb.sam.scalars import cfn_str, is_scalar, to_int
 
 Path = tuple[str, ...]
@@ -84,18 +85,24 @@ def build_function(
     runtime = _required_text(ctx, props, "Runtime", path, "e.g. Runtime: python3.12 (or set it in Globals)")
     if not runtime.startswith("python3"):
         ctx.warn(logical_id, "Runtime", f"runtime {runtime} is not supported (python3.x only); it will not run")
+    if "CodeUri" not in props:
+        # SAM requires it for Zip functions; defaulting to the project root would stage everything, .env included.
+        ctx.fail(path, f"{logical_id} has no CodeUri", "set CodeUri to the function's directory, e.g. CodeUri: src/")
+    reserved = _int(ctx, props, "ReservedConcurrentExecutions", path, None)
+    if reserved is not None:
+        _check(ctx, (*path, "ReservedConcurrentExecutions"), reserved_concurrency_problem(reserved))
     return Function(
         logical_id=logical_id,
         name=name,
-        code_uri=code_dir(ctx, props.get("CodeUri", "."), (*path, "CodeUri"), logical_id, "CodeUri"),
+        code_uri=code_dir(ctx, props["CodeUri"], (*path, "CodeUri"), logical_id, "CodeUri"),
         handler=handler,
         runtime=runtime,
-        timeout=_int(ctx, props, "Timeout", path, 3),
-        memory_size=_int(ctx, props, "MemorySize", path, 128),
+        timeout=_bounded(ctx, props, "Timeout", path, 3, TIMEOUT_S),
+        memory_size=_bounded(ctx, props, "MemorySize", path, 128, MEMORY_MB),
         architecture=_architecture(ctx, props.get("Architectures"), (*path, "Architectures")),
         environment=_environment(ctx, props.get("Environment"), (*path, "Environment")),
         layers=_layers(ctx, logical_id, props.get("Layers"), (*path, "Layers"), layer_ids),
-        reserved_concurrency=_int(ctx, props, "ReservedConcurrentExecutions", path, None),
+        reserved_concurrency=reserved,
         events=build_events(ctx, logical_id, props.get("Events"), apis),
         function_url=_function_url(ctx, props.get("FunctionUrlConfig"), (*path, "FunctionUrlConfig")),
     )
@@ -115,6 +122,18 @@ def _int(ctx: LoadContext, props: dict, key: str, path: Path, default: int | Non
         return to_int(props[key])
     except ValueError:
         ctx.fail((*path, key), f"{key} must be a whole number, got '{props[key]}'")
+
+
+def _bounded(ctx: LoadContext, props: dict, key: str, path: Path, default: int, bounds: tuple[int, int]) -> int:
+    value = _int(ctx, props, key, path, default)
+    assert value is not None  # a default is given
+    _check(ctx, (*path, key), range_problem(key, value, bounds))
+    return value
+
+
+def _check(ctx: LoadContext, path: Path, problem: str | None) -> None:
+    if problem is not None:
+        ctx.fail(path, problem, "see Lambda's documented limits")
 
 
 def _architecture(ctx: LoadContext, value: Any, path: Path) -> str:

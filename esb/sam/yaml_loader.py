@@ -40,8 +40,41 @@ class LineDict(dict):
     key_lines: dict[str, int]
 
 
+# CloudFormation's own cap is 1 MB for a template in S3 (51,200 bytes inline); a bigger file is no template.
+MAX_TEMPLATE_BYTES = 1_000_000
+# Far deeper than any real template; bounds recursion for hostile nesting like [[[[...]]]].
+MAX_DEPTH = 64
+# Explicit YAML tags that only restate a plain value; anything else (!!python/..., !!set, !!binary) is refused.
+_PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq")
+)
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that knows CloudFormation tags and refuses duplicate keys."""
+    """SafeLoader that knows CloudFormation tags and refuses duplicate keys, anchors, aliases and foreign tags."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:  # type: ignore[override]
+        # CloudFormation has no anchors or aliases; refusing them here stops alias bombs before any expansion.
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "YAML anchors and aliases (&, *) are not allowed in a CloudFormation template",
+                event.start_mark,
+            )
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag != "!" and tag not in _PLAIN_TAGS and tag != "!GetAtt" and tag not in _TAGS:
+            raise yaml.composer.ComposerError(None, None, f"unknown tag '{tag}'", event.start_mark)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"the template nests deeper than {MAX_DEPTH} levels", event.start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:  # type: ignore[override]
         self.flatten_mapping(node)
@@ -128,6 +161,11 @@ def load_template(path: Path) -> LineDict:
         ) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise TemplateError(f"cannot read template: {exc}", where=str(path)) from exc
+    if len(text.encode("utf-8")) > MAX_TEMPLATE_BYTES:
+        raise TemplateError(
+            f"the template is larger than {MAX_TEMPLATE_BYTES:,} bytes", where=path.name,
+            hint="CloudFormation refuses templates over 1 MB; split it",
+        )
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except yaml.MarkedYAMLError as exc:

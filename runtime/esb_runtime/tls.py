@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_DAYS = 3650
-SERVER_DAYS = 825
+# The public-web maximum (CA/Browser Forum, 397 days); renewed RENEW_BEFORE its end at the next gateway start.
+SERVER_DAYS = 397
 RENEW_BEFORE = dt.timedelta(days=30)
 _BASE_NAMES = ("localhost", "127.0.0.1", "::1")
 
@@ -61,7 +62,29 @@ def _san_entries(hostnames: Iterable[str]) -> list[x509.GeneralName]:
     return entries
 
 
-def _make_ca(tls_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+def _permitted(entries: list[x509.GeneralName]) -> list[x509.GeneralName]:
+    """Name constraints for the CA: exactly the box's names (and their subdomains), each IP as a /32 or /128."""
+    permitted: list[x509.GeneralName] = []
+    for entry in entries:
+        if isinstance(entry, x509.IPAddress):
+            permitted.append(x509.IPAddress(ipaddress.ip_network(entry.value)))  # type: ignore[arg-type]
+        else:
+            # A constraint on a domain covers its subdomains: *.lambda-url.localhost is permitted by its base.
+            base = x509.DNSName(entry.value.removeprefix("*."))
+            if base not in permitted:
+                permitted.append(base)
+    return permitted
+
+
+def _constraints_cover(ca: x509.Certificate, entries: list[x509.GeneralName]) -> bool:
+    try:
+        constraints = ca.extensions.get_extension_for_class(x509.NameConstraints).value
+    except x509.ExtensionNotFound:
+        return False  # a CA from before name constraints could vouch for any name: replace it
+    return set(_permitted(entries)) <= set(constraints.permitted_subtrees or ())
+
+
+def _make_ca(tls_dir: Path, entries: list[x509.GeneralName]) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Edge Serverless Box local CA")])
     now = _now()
@@ -74,6 +97,9 @@ def _make_ca(tls_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKe
                                      content_commitment=False, key_encipherment=False, data_encipherment=False,
                                      key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        # Trusting this CA must not let its key vouch for anyone else's names.
+        .add_extension(x509.NameConstraints(permitted_subtrees=_permitted(entries), excluded_subtrees=None),
+                       critical=True)
         .sign(key, hashes.SHA256())
     )
     _write(tls_dir / "ca-key.pem", _key_pem(key), 0o600)
@@ -126,6 +152,8 @@ def _server_valid(tls_dir: Path, ca: x509.Certificate, hostnames: Iterable[str])
         return False
     if not _fresh(cert) or cert.public_key().public_numbers() != key.public_key().public_numbers():  # type: ignore[union-attr]
         return False
+    if cert.not_valid_after_utc - cert.not_valid_before_utc > dt.timedelta(days=SERVER_DAYS, minutes=5):
+        return False  # issued under an older, longer policy
     try:
         sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -138,10 +166,13 @@ def ensure_tls(tls_dir: Path, hostnames: Iterable[str] = ()) -> TlsFiles:
     hostnames = [*hostnames, socket.gethostname()]
     tls_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(tls_dir, 0o700)
+    entries = _san_entries(hostnames)
     ca = _load_ca(tls_dir)
+    if ca is not None and not _constraints_cover(ca[0], entries):
+        ca = None
     renew_server = ca is None
     if ca is None:
-        ca = _make_ca(tls_dir)
+        ca = _make_ca(tls_dir, entries)
     if renew_server or not _server_valid(tls_dir, ca[0], hostnames):
         _make_server(tls_dir, ca[0], ca[1], hostnames)
     return TlsFiles(tls_dir / "ca.pem", tls_dir / "server.pem", tls_dir / "server-key.pem")

@@ -21,6 +21,7 @@ from esb_runtime.gateway.manager_client import ManagerClient
 from esb_runtime.gateway.proxy import ProxySink
 from esb_runtime.gateway.responses import json_error
 from esb_runtime.gateway.sigv4 import Credentials
+from esb_runtime.gateway.throttle import FailureThrottle
 from esb_runtime.secrets import BoxSecrets
 from esb_runtime.settings import RuntimeSettings
 
@@ -72,15 +73,26 @@ class HealthResource:
 
 
 class LoginResource:
-    def __init__(self, authenticator: Authenticator) -> None:
+    def __init__(self, authenticator: Authenticator, throttle: FailureThrottle) -> None:
         self._auth = authenticator
+        self._throttle = throttle
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        source = req.remote_addr or "unknown"
+        wait_s = self._throttle.retry_after(source)
+        if wait_s is not None:  # checked before anything else, so a throttled guess learns nothing
+            send(resp, json_error(429, "Too Many Requests", [("Retry-After", str(wait_s))]))
+            return
         body = read_body(req, _AUTH_BODY_LIMIT)
         if body is None:
             send(resp, json_error(413, "Request Entity Too Large"))
             return
-        send(resp, self._auth.login(req.get_header("x-api-key"), body))
+        answer = self._auth.login(req.get_header("x-api-key"), body)
+        if answer.status == 401:
+            self._throttle.failed(source)
+        elif answer.status == 200:
+            self._throttle.succeeded(source)
+        send(resp, answer)
 
 
 def _unexpected(req: falcon.Request, resp: falcon.Response, exc: Exception, params: dict[str, Any]) -> None:
@@ -112,7 +124,7 @@ def create_app(
     app = falcon.App(middleware=[RequestContext(clock, ids, guarded(log_sink)), function_urls])
     app.add_error_handler(Exception, _unexpected)
     app.add_route("/health", HealthResource(manager))
-    app.add_route("/user/auth/v1", LoginResource(authenticator))
+    app.add_route("/user/auth/v1", LoginResource(authenticator, FailureThrottle(clock=clock)))
     app.add_route(INVOKE_PATH, InvokeResource(
         config=routes_source, manager=manager, credentials=credentials, clock=clock,
         acquire_timeout_s=settings.acquire_timeout_s,

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import falcon
+from gunicorn.http.errors import NoMoreData, ParseException
 
 from esb_runtime.gateway.responses import ProxyResponse
 
 
 def read_body(req: falcon.Request, limit: int) -> bytes | None:
-    """The whole body, or None when it is larger than `limit` (nothing past the limit is buffered)."""
+    """The whole body, or None when it is larger than `limit` (nothing past the limit is buffered).
+
+    Broken framing (a bad chunk size, a body cut short) is the client's fault: HTTP 400, not a 500.
+    """
+    try:
+        return _read(req, limit)
+    except (ParseException, NoMoreData) as exc:
+        raise falcon.HTTPBadRequest(title="Bad Request: malformed request body framing") from exc
+    except TimeoutError as exc:  # the worker's I/O timeout: a body that stopped arriving
+        raise falcon.HTTPRequestTimeout(title="Request Timeout: the body stopped arriving") from exc
+
+
+def _read(req: falcon.Request, limit: int) -> bytes | None:
     length = req.content_length
     if length is not None:
         if length > limit:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from esb_runtime.gateway.worker import LIMITS, tls_context
 from esb_runtime.settings import RuntimeSettings
 from esb_runtime.tls import ensure_tls
 
@@ -12,9 +13,12 @@ _settings = RuntimeSettings.from_env()
 wsgi_app = "esb_runtime.gateway.wsgi:application"
 bind = [f"{_settings.gateway_host}:{_settings.gateway_port}"]
 workers = _settings.gateway_workers
-worker_class = "gevent"
-worker_connections = 1000
-keepalive = 75  # seconds an idle client connection is kept (API Gateway keeps them about that long)
+# gevent, with the TLS handshake, per-source caps and timeouts handled by the worker (see worker.py).
+worker_class = "esb_runtime.gateway.worker.GatewayWorker"
+worker_connections = LIMITS.total
+# gunicorn applies this deadline to reading each request's line and headers, including the idle wait before
+# the next request on a kept-alive connection: slow-header clients are cut after it.
+keepalive = LIMITS.header_timeout_s
 timeout = 60  # gevent workers heartbeat from their hub, so this bounds a wedged worker, not a request
 graceful_timeout = 10  # in-flight requests get this long on SIGTERM; SIGQUIT stops at once
 accesslog = None  # the app writes one structured record per request itself
@@ -29,3 +33,4 @@ if _settings.tls:
     _tls = ensure_tls(_settings.tls_dir, [_settings.gateway_host])
     certfile = str(_tls.cert_file)
     keyfile = str(_tls.key_file)
+    ssl_context = tls_context  # AEAD-only suites, one resumption ticket, handshake run by the worker

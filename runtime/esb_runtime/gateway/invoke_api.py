@@ -73,13 +73,16 @@ class InvokeResource:
 
     def _handle(self, req: falcon.Request, identifier: str) -> ProxyResponse:
         config = self._config.current()
-        body = read_body(req, MAX_SYNC_PAYLOAD)
-        if body is None:
-            return error_mapping.lambda_error(413, "RequestTooLargeException",
-                                              f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes")
         try:
+            # Headers first: a request without the box's key and a fresh date never gets its body read.
+            sigv4.check_headers(from_environ(req.env, req.path, b""), self._credentials, service="lambda",
+                                now=self._clock(), require_payload_hash=True)
+            body = read_body(req, MAX_SYNC_PAYLOAD)
+            if body is None:
+                return error_mapping.lambda_error(413, "RequestTooLargeException",
+                                                  f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes")
             sigv4.verify(from_environ(req.env, req.path, body), self._credentials, service="lambda",
-                         now=self._clock())
+                         now=self._clock(), require_payload_hash=True)
         except sigv4.SignatureError as exc:
             return error_mapping.lambda_error(403, exc.code, exc.message)
         function = resolve_name(identifier, req.get_param("Qualifier"))

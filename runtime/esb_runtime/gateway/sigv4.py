@@ -96,8 +96,28 @@ def _path_candidates(request: IncomingRequest) -> Iterable[str]:
         yield fallback
 
 
-def verify(request: IncomingRequest, credentials: Credentials, *, service: str, now: float) -> str:
-    """Check the request's signature; return the signing region, raise SignatureError otherwise."""
+@dataclass(frozen=True)
+class SignedHeaders:
+    """What the Authorization header claims; checked against the key, clock and headers, not yet the body."""
+
+    date: str
+    region: str
+    amz_date: str
+    signed: str
+    signature: str
+    declared_hash: str | None
+
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def check_headers(request: IncomingRequest, credentials: Credentials, *, service: str, now: float,
+                  require_payload_hash: bool = False) -> SignedHeaders:
+    """Everything that needs no body: form, access key, scope, clock skew, signed headers, declared hash.
+
+    Run it before reading a body, so unauthenticated uploads are never buffered. `require_payload_hash`
+    refuses UNSIGNED-PAYLOAD, as Lambda does (only S3 accepts it).
+    """
     authorization = request.header("Authorization")
     if not authorization:
         raise SignatureError("MissingAuthenticationTokenException", "Missing Authentication Token")
@@ -120,27 +140,36 @@ def verify(request: IncomingRequest, credentials: Credentials, *, service: str, 
     signed = match["signed"].split(";")
     if "host" not in signed:
         raise SignatureError("InvalidSignatureException", "the host header must be signed")
-    header_lines = []
     for name in signed:
-        value = request.header(name)
-        if value is None:
+        if request.header(name) is None:
             raise SignatureError("InvalidSignatureException", f"signed header missing: {name}")
-        header_lines.append(f"{name}:{_trim(value)}\n")
-    payload_hash = hashlib.sha256(request.body).hexdigest()
     declared = request.header("X-Amz-Content-SHA256")
-    if declared and declared != payload_hash:
-        if declared != "UNSIGNED-PAYLOAD":
+    if declared is not None and not _HEX64.match(declared):
+        if require_payload_hash or declared != "UNSIGNED-PAYLOAD":
+            raise SignatureError("InvalidSignatureException",
+                                 "X-Amz-Content-SHA256 must be the hex SHA-256 of the payload")
+    return SignedHeaders(date, region, amz_date, match["signed"], match["sig"], declared)
+
+
+def verify(request: IncomingRequest, credentials: Credentials, *, service: str, now: float,
+           require_payload_hash: bool = False) -> str:
+    """Check the request's signature over its body; return the signing region, raise SignatureError otherwise."""
+    claim = check_headers(request, credentials, service=service, now=now, require_payload_hash=require_payload_hash)
+    header_lines = [f"{name}:{_trim(request.header(name) or '')}\n" for name in claim.signed.split(";")]
+    payload_hash = hashlib.sha256(request.body).hexdigest()
+    if claim.declared_hash is not None and claim.declared_hash != payload_hash:
+        if claim.declared_hash != "UNSIGNED-PAYLOAD":
             raise SignatureError("InvalidSignatureException", "X-Amz-Content-SHA256 does not match the body")
-        payload_hash = declared
-    key = signing_key(credentials.secret_access_key, date, region, service)
-    tail = f"{canonical_query(request.query_string)}\n{''.join(header_lines)}\n{match['signed']}\n{payload_hash}"
+        payload_hash = claim.declared_hash
+    key = signing_key(credentials.secret_access_key, claim.date, claim.region, service)
+    tail = f"{canonical_query(request.query_string)}\n{''.join(header_lines)}\n{claim.signed}\n{payload_hash}"
     for path in _path_candidates(request):
         canonical = f"{request.method}\n{canonical_uri(path)}\n{tail}"
-        to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{date}/{region}/{service}/aws4_request\n" + \
+        to_sign = f"AWS4-HMAC-SHA256\n{claim.amz_date}\n{claim.date}/{claim.region}/{service}/aws4_request\n" + \
             hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         expected = hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
-        if hmac.compare_digest(expected.encode(), match["sig"].encode()):
-            return region
+        if hmac.compare_digest(expected.encode(), claim.signature.encode()):
+            return claim.region
     raise SignatureError(
         "InvalidSignatureException",
         "The request signature we calculated does not match the signature you provided.",

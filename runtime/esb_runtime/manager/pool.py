@@ -34,7 +34,8 @@ class Pool:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.function = function
         self.current_hash = current_hash
-        self.max_size = max(1, max_size)
+        # 0 is ReservedConcurrentExecutions: 0, which on AWS throttles every call.
+        self.max_size = max(0, max_size)
         self.acquire_timeout_s = acquire_timeout_s
         self._start, self._stop, self._alive, self._clock = start, stop, alive, clock
         self._cond = threading.Condition()
@@ -47,7 +48,7 @@ class Pool:
         """A reload: new hash and size; idle sandboxes of an old hash stop now, busy ones on release."""
         with self._cond:
             self.current_hash = current_hash
-            self.max_size = max(1, max_size)
+            self.max_size = max(0, max_size)
             stale = [s for s in self._idle if s.hash != current_hash]
             self._idle = [s for s in self._idle if s.hash == current_hash]
             self._cond.notify_all()
@@ -61,6 +62,8 @@ class Pool:
                 while True:
                     if self.closed:
                         raise TooManyRequests(f"{self.function}: the manager is shutting down")
+                    if self.max_size == 0:
+                        raise TooManyRequests(f"{self.function}: reserved concurrency is 0, every call is throttled")
                     slot = self._take_idle(discard)
                     if slot is not None:
                         return slot

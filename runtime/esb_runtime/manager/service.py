@@ -120,7 +120,7 @@ class Manager:
     def _refresh(self, fn: FunctionConfig) -> _Function:
         sandbox_hash = self._sandbox_hash(fn)
         spec = build_spec(fn, self._app, self.settings, self.secrets, sandbox_hash)
-        size = fn.reserved_concurrency or self.settings.default_concurrency
+        size = self.settings.default_concurrency if fn.reserved_concurrency is None else fn.reserved_concurrency
         entry = self._functions.get(fn.name)
         if entry is None:
             pool = Pool(fn.name, current_hash=sandbox_hash, max_size=size,

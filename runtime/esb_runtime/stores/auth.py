@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import io
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -20,6 +21,8 @@ WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 HEALTH_PATH = "/_esb/health"
 _READ_TARGETS = ("Get", "BatchGet", "Query", "Scan", "Describe", "List")
 _MAX_SKEW = timedelta(minutes=15)
+# A declared payload hash that can be checked; UNSIGNED-PAYLOAD and the STREAMING-* forms are S3's other options.
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # Query parameters that are part of a SigV2 string to sign (S3 "sub-resources").
 _V2_SUBRESOURCES = frozenset(
     "accelerate acl cors defaultObjectAcl location logging partNumber policy requestPayment torrent "
@@ -98,7 +101,12 @@ class SigV4Verifier:
             parts = _fields(auth)
             credential, signed, signature = parts.get("Credential", ""), parts.get("SignedHeaders", ""), parts.get("Signature", "")
             amz_date = _header(environ, "X-Amz-Date") or ""
+            refused = self.precheck(environ)
+            if refused is not None:
+                return refused
             payload = _header(environ, "X-Amz-Content-Sha256") or _sha256(body)
+            if _HEX64.match(payload) and not hmac.compare_digest(payload, _sha256(body)):
+                return "XAmzContentSHA256Mismatch: the body does not match X-Amz-Content-Sha256"
             canonical_qs = _canonical_query(query)
         elif "X-Amz-Signature=" in query:
             params = {unquote(k): unquote(v) for k, _, v in (p.partition("=") for p in query.split("&"))}
@@ -130,6 +138,24 @@ class SigV4Verifier:
         expected = hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, signature):
             return "signature does not match"
+        return None
+
+    def precheck(self, environ: Environ) -> str | None:
+        """The header-form checks that need no body (key id, date skew), run before the body is read."""
+        auth = _header(environ, "Authorization") or ""
+        if not auth.startswith("AWS4-HMAC-SHA256 "):
+            return None  # query-signed (presigned) forms carry no body worth guarding; check() decides
+        key_id, _, scope = _fields(auth).get("Credential", "").partition("/")
+        if not hmac.compare_digest(key_id, self.credentials.access_key_id):
+            return "unknown access key id"
+        amz_date = _header(environ, "X-Amz-Date") or ""
+        try:
+            signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        except ValueError:
+            return "X-Amz-Date is missing or malformed"
+        # As AWS: RequestTimeTooSkewed beyond 15 minutes either way, and the scope's day is the request's.
+        if abs(self.clock() - signed_at) > _MAX_SKEW or scope[:8] != amz_date[:8]:
+            return "RequestTimeTooSkewed: the request time is more than 15 minutes from the server time"
         return None
 
     def _check_v2_query(self, environ: Environ, query: str) -> str | None:
@@ -205,6 +231,12 @@ class AuthMiddleware:
         if path.startswith("/moto-api"):
             # moto's control API can reset every backend; the box never exposes it.
             return self._json(start_response, "404 Not Found", {"error": "NotFound"})
+        if self.verifier is not None:
+            refused = self.verifier.precheck(environ)  # before the body: strangers' uploads are never buffered
+            if refused is not None:
+                # The body stays unread, so this connection cannot carry another request.
+                return self._json(start_response, "403 Forbidden", {"error": "AccessDenied", "message": refused},
+                                  close=True)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         stream = environ["wsgi.input"]
         if length:
@@ -225,7 +257,8 @@ class AuthMiddleware:
         return self.app(environ, start_response)
 
     @staticmethod
-    def _json(start_response: StartResponse, status: str, body: dict) -> list[bytes]:
+    def _json(start_response: StartResponse, status: str, body: dict, close: bool = False) -> list[bytes]:
         data = json.dumps(body).encode("utf-8")
-        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+        start_response(status, headers + [("Connection", "close")] if close else headers)
         return [data]
