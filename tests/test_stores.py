@@ -34,8 +34,9 @@ def free_port() -> int:
 class Stores:
     """One stores process under test, started and killed by its PID."""
 
-    def __init__(self, out: Path, interval: float = 5.0) -> None:
+    def __init__(self, out: Path, interval: float = 5.0, **env: str) -> None:
         self.out = out
+        self.env = env
         self.port = free_port()
         self.interval = interval
         self.secrets: BoxSecrets = ensure(out / "secrets" / "box.json")
@@ -48,7 +49,7 @@ class Stores:
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ESB_", "AWS_"))}
         env.update(ESB_OUTPUT_DIR=str(self.out), ESB_STORES_PORT=str(self.port),
-                   ESB_STORES_SNAPSHOT_INTERVAL=str(self.interval))
+                   ESB_STORES_SNAPSHOT_INTERVAL=str(self.interval), **self.env)
         self.proc = subprocess.Popen([sys.executable, "-m", "esb_runtime.stores"], env=env,
                                      stderr=open(self.out / "stores.err", "ab"))
         deadline = time.monotonic() + 60
