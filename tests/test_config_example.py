@@ -12,3 +12,4 @@ def test_example_generator_parses() -> None:
     assert generator.name == "my-app"
     assert dict(generator.parameters) == {"Stage": "dev"}
     assert generator.images.s3 == "embedded" and generator.ports.gateway == 8443
+    assert (generator.breaker.failures, generator.breaker.window) == (3, 10.0)
