@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from esb.status import render_text
+
 from boxkit import copy_app, eventually, read_status, running_box
 
 pytestmark = pytest.mark.integration
@@ -30,6 +32,8 @@ def test_crash_loop_is_refused_without_sandboxes_then_tried_again(tmp_path: Path
         print(f"refused by the open breaker in {elapsed_ms:.1f} ms")
         status = _function(project, "e2e-responses")
         assert status["breaker"]["state"] == "open" and status["sandboxes"] == sandboxes
+        line = next(li for li in render_text(read_status(project)).splitlines() if li.startswith("e2e-responses"))
+        assert "[crash loop: 502 for" in line
         # After the window, one trial call goes through and closes the breaker.
         eventually(lambda: box.client.get("/respond/text").status_code == 200, timeout_s=10)
         assert _function(project, "e2e-responses")["breaker"]["state"] == "closed"
