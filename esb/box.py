@@ -40,6 +40,8 @@ class BoxOptions:
     idle_timeout_s: float = 300.0
     default_concurrency: int = 10
     start_timeout_s: float = 60.0
+    breaker_failures: int = 3
+    breaker_window_s: float = 10.0
 
 
 def running_state(tree: BuildTree) -> BoxState | None:
@@ -106,6 +108,8 @@ def _settings(opts: BoxOptions, stores_port: int) -> RuntimeSettings:
         engine=opts.engine,
         idle_timeout_s=opts.idle_timeout_s,
         default_concurrency=opts.default_concurrency,
+        breaker_failures=opts.breaker_failures,
+        breaker_window_s=opts.breaker_window_s,
         gateway_host=opts.host,
         gateway_port=opts.gateway_port,
         gateway_workers=opts.gateway_workers,

@@ -49,6 +49,8 @@ def box_options(ctx: BuildContext, engine: str) -> BoxOptions:
         rie_path=rie,
         engine=engine,
         host=project.bind,
+        breaker_failures=project.breaker.failures,
+        breaker_window_s=project.breaker.window,
         **{"gateway_port": project.ports.gateway, **tuning},
     )
 

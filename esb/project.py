@@ -53,6 +53,14 @@ class Compat:
 
 
 @dataclass(frozen=True)
+class Breaker:
+    """The crash-loop circuit breaker every function gets."""
+
+    failures: int = 3  # consecutive crashes or timeouts that open it; 0 turns it off
+    window: float = 10.0  # seconds an open breaker answers 502 at once before the function is tried again
+
+
+@dataclass(frozen=True)
 class Generator:
     """The parsed generator.yml (all sections optional)."""
 
@@ -65,6 +73,7 @@ class Generator:
     ports: Ports = field(default_factory=Ports)
     bind: str = "127.0.0.1"
     compat: Compat = field(default_factory=Compat)
+    breaker: Breaker = field(default_factory=Breaker)
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,7 @@ class Project:
     ports: Ports = field(default_factory=Ports)
     bind: str = "127.0.0.1"
     compat: Compat = field(default_factory=Compat)
+    breaker: Breaker = field(default_factory=Breaker)
     generator_file: Path | None = None
     template_source: str = "bundled"  # argument | env | cwd | project | bundled
 
@@ -141,7 +151,16 @@ def parse_generator(text: str, where: str) -> Generator:
         ports=_dataclass_from(Ports, _section(doc, "ports", where), where, "ports"),
         bind=str(doc.get("bind") or "127.0.0.1"),
         compat=_dataclass_from(Compat, _section(doc, "compat", where), where, "compat"),
+        breaker=_breaker(_section(doc, "breaker", where), where),
     )
+
+
+def _breaker(values: Mapping[str, Any], where: str) -> Breaker:
+    breaker = _dataclass_from(Breaker, values, where, "breaker")
+    if breaker.failures < 0 or breaker.window <= 0:
+        raise ConfigError("`breaker.failures` must be >= 0 and `breaker.window` > 0", where=where,
+                          hint="e.g. failures: 3, window: 10 (failures: 0 turns the breaker off)")
+    return breaker
 
 
 def _param_text(value: Any) -> str:
@@ -229,6 +248,7 @@ def load_project(template_arg: str | None = None, *, cwd: Path, env: Mapping[str
         ports=gen.ports,
         bind=gen.bind,
         compat=gen.compat,
+        breaker=gen.breaker,
         generator_file=gen_path,
         template_source=source,
     )

@@ -23,6 +23,7 @@ def collect(tree: BuildTree) -> dict[str, Any]:
     routing = _read_yaml(tree.routing)
     sandboxes = _manager_get(tree.manager_socket, "/v1/sandboxes", []) if state else []
     health = _manager_get(tree.manager_socket, "/v1/health", {}) if state else {}
+    breakers = _manager_get(tree.manager_socket, "/v1/breakers", {}) if state else {}
     secrets_file = tree.secrets / "box.json"
     secrets = box_secrets.load(secrets_file) if secrets_file.exists() else None
     counts: dict[str, int] = {}
@@ -49,7 +50,7 @@ def collect(tree: BuildTree) -> dict[str, Any]:
         },
         "functions": [
             {"name": name, "sandboxes": counts.get(name, 0), "memory_size": spec.get("memory_size"),
-             "timeout": spec.get("timeout")}
+             "timeout": spec.get("timeout"), "breaker": breakers.get(name)}
             for name, spec in sorted(functions.items())
         ],
         "routes": [
@@ -108,7 +109,10 @@ def render_text(status: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"{'FUNCTION':<36} SANDBOXES")
     for fn in status["functions"]:
-        lines.append(f"{fn['name']:<36} {fn['sandboxes']}")
+        breaker = fn.get("breaker") or {}
+        marker = {"open": f"  [crash loop: 502 for {breaker.get('retry_in_s')} s]",
+                  "half_open": "  [crash loop: trying again]"}.get(breaker.get("state"), "")
+        lines.append(f"{fn['name']:<36} {fn['sandboxes']}{marker}")
     return "\n".join(lines)
 
 

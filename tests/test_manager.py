@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from esb_runtime.errors import FunctionNotFound, PayloadTooLarge, TooManyRequests
+from esb_runtime.errors import CircuitOpen, FunctionNotFound, PayloadTooLarge, TooManyRequests
 from esb_runtime.manager.process_engine import ProcessEngine, session_pids
 from esb_runtime.manager.service import Manager
 from esb_runtime.settings import RuntimeSettings
@@ -59,7 +59,7 @@ def make_manager(tmp_path: Path, rie_path: Path, write_function: Callable[..., P
     made: list[Manager] = []
 
     def make(functions: dict[str, dict[str, Any]] | None = None, source: str = HANDLERS,
-             **settings_fields: Any) -> tuple[Manager, list[dict[str, Any]]]:
+             clock: Callable[[], float] = time.monotonic, **settings_fields: Any) -> tuple[Manager, list[dict[str, Any]]]:
         functions = functions or {"fn": {"environment": {"GREETING": "hi"}}}
         for name in functions:
             write_function(name, source)
@@ -70,7 +70,7 @@ def make_manager(tmp_path: Path, rie_path: Path, write_function: Callable[..., P
         settings = RuntimeSettings(output_dir=out, manager_socket=out / "state" / "manager.sock", rie_path=rie_path,
                                    **settings_fields)
         records: list[dict[str, Any]] = []
-        manager = Manager(settings, ProcessEngine(rie_path), records.extend)
+        manager = Manager(settings, ProcessEngine(rie_path), records.extend, clock=clock)
         made.append(manager)
         return manager, records
 
@@ -317,3 +317,19 @@ def test_event_invocation_runs_in_background(make_manager: Callable[..., Any], t
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert marker.read_text() == "yes"
+
+
+def test_crash_loop_breaker_answers_at_once_without_a_sandbox_then_retries(
+        make_manager: Callable[..., Any]) -> None:
+    now = [1000.0]
+    manager, records = make_manager(clock=lambda: now[0], breaker_failures=3, breaker_window_s=10.0)
+    for _ in range(3):
+        assert call(manager, {"action": "exit"})[0] == "crash"
+    started = sum(r.get("message") == "sandbox started" for r in records)
+    with pytest.raises(CircuitOpen):
+        call(manager, {})
+    assert sum(r.get("message") == "sandbox started" for r in records) == started
+    assert manager.breakers()["fn"]["state"] == "open"
+    now[0] += 10.5
+    assert call(manager, {})[0] == "ok"
+    assert manager.breakers()["fn"] == {"state": "closed", "failures": 0}

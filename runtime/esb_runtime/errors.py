@@ -37,3 +37,10 @@ class PayloadTooLarge(RuntimeBoxError):
 class ManagerUnavailable(RuntimeBoxError):
     status = 503
     code = "ServiceUnavailable"
+
+
+class CircuitOpen(RuntimeBoxError):
+    """A function in a crash loop: refused at once, without starting a sandbox, until its window passes."""
+
+    status = 502
+    code = "FunctionCrashLoop"

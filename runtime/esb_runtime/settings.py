@@ -27,6 +27,8 @@ class RuntimeSettings:
     log_store: str = "local"  # local | victorialogs
     victorialogs_url: str | None = None
     token_lifetime_s: int = 3600
+    breaker_failures: int = 3  # consecutive crashes/timeouts that open a function's breaker (0 = off)
+    breaker_window_s: float = 10.0  # how long an open breaker answers 502 before a trial call
 
     @property
     def config_dir(self) -> Path:
@@ -75,6 +77,8 @@ class RuntimeSettings:
             log_store=env.get("ESB_LOG_STORE", "local"),
             victorialogs_url=env.get("ESB_VICTORIALOGS_URL") or None,
             token_lifetime_s=int(env.get("ESB_TOKEN_LIFETIME", "3600")),
+            breaker_failures=int(env.get("ESB_BREAKER_FAILURES", "3")),
+            breaker_window_s=float(env.get("ESB_BREAKER_WINDOW", "10")),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -97,5 +101,7 @@ class RuntimeSettings:
             "ESB_LOG_STORE": self.log_store,
             "ESB_VICTORIALOGS_URL": self.victorialogs_url or "",
             "ESB_TOKEN_LIFETIME": str(self.token_lifetime_s),
+            "ESB_BREAKER_FAILURES": str(self.breaker_failures),
+            "ESB_BREAKER_WINDOW": str(self.breaker_window_s),
         }
         return pairs

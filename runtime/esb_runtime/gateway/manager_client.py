@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 
 from esb_runtime.errors import (
+    CircuitOpen,
     EngineError,
     FunctionNotFound,
     ManagerUnavailable,
@@ -25,6 +26,7 @@ _BY_STATUS: dict[int, type[RuntimeBoxError]] = {
     404: FunctionNotFound,
     413: PayloadTooLarge,
     429: TooManyRequests,
+    502: CircuitOpen,
     503: EngineError,
 }
 

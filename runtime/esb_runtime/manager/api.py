@@ -89,6 +89,14 @@ class Sandboxes:
         resp.media = self.manager.sandboxes()
 
 
+class Breakers:
+    def __init__(self, manager: Manager) -> None:
+        self.manager = manager
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self.manager.breakers()
+
+
 class Health:
     def __init__(self, manager: Manager) -> None:
         self.manager = manager
@@ -113,6 +121,7 @@ def create_app(manager: Manager) -> falcon.App:
     app.add_route("/v1/acquire", Acquire(manager))
     app.add_route("/v1/release", Release(manager))
     app.add_route("/v1/sandboxes", Sandboxes(manager))
+    app.add_route("/v1/breakers", Breakers(manager))
     app.add_route("/v1/health", Health(manager))
     app.add_route("/v1/reload", Reload(manager))
     return app

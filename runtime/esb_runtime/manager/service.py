@@ -14,6 +14,7 @@ from esb_runtime.config import FunctionConfig, FunctionsConfig, load_functions
 from esb_runtime.engine import Engine, SandboxSpec
 from esb_runtime.errors import FunctionNotFound, PayloadTooLarge, RuntimeBoxError
 from esb_runtime.logs.records import manager_record
+from esb_runtime.manager.breaker import Breaker
 from esb_runtime.manager.events import EventQueue
 from esb_runtime.manager.invoke import (CRASH, OK, REUSABLE, InvokeResult, RieClient, client_context_header,
                                         crash_body, invoke)
@@ -51,6 +52,7 @@ class _Function:
     spec: SandboxSpec
     manifest_mtime: tuple[int | None, int | None]  # stamp of build.json (and image.json on docker)
     pool: Pool
+    breaker: Breaker
 
 
 def _mtime(path: Path | None) -> int | None:
@@ -72,7 +74,7 @@ class Manager:
         self._app = FunctionsConfig(project="", region="us-east-1", account_id="000000000000")
         self._config_mtime: int | None = -1
         self._notes: list[str] = []
-        self._leases: dict[str, tuple[Pool, Slot]] = {}
+        self._leases: dict[str, tuple[_Function, Slot, bool]] = {}  # sandbox id -> entry, slot, breaker trial
         self._stopping = threading.Event()
         self.reload(force=True, strict=False)
         self._events = EventQueue(self._run_event, workers=event_workers)
@@ -126,9 +128,12 @@ class Manager:
             pool = Pool(fn.name, current_hash=sandbox_hash, max_size=size,
                         acquire_timeout_s=self.settings.acquire_timeout_s, start=lambda n=fn.name: self._start(n),
                         stop=self._stop, alive=lambda slot: self.engine.alive(slot.sandbox), clock=self.clock)
-            entry = _Function(fn, spec, self._stamp(fn), pool)
+            breaker = Breaker(fn.name, self.settings.breaker_failures, self.settings.breaker_window_s, self.clock)
+            entry = _Function(fn, spec, self._stamp(fn), pool, breaker)
             self._functions[fn.name] = entry
         else:
+            if sandbox_hash != entry.pool.current_hash:
+                entry.breaker.reset()  # new code or config: give it a fresh chance
             entry.config, entry.spec, entry.manifest_mtime = fn, spec, self._stamp(fn)
             entry.pool.configure(sandbox_hash, size)
         return entry
@@ -190,20 +195,26 @@ class Manager:
     def _invoke_sync(self, entry: _Function, payload: bytes, trace_id: str | None, client_context: str | None,
                      want_tail: bool) -> Invocation:
         context = client_context_header(client_context, trace_id)
-        slot = entry.pool.acquire()
-        slog: SandboxLog = slot.extra["log"]
-        result = InvokeResult(CRASH, b"")
+        trial = entry.breaker.admit()  # before any sandbox starts: a crash loop is refused at once
+        verdict: str | None = None
         try:
-            slog.begin(trace_id)
-            result = invoke(slot.extra["client"], payload, timeout_s=entry.config.timeout, client_context=context)
-            result = self._explain_crash(slot, result)
-            request_id = result.request_id or slog.wait_request_id(1.0 if result.outcome in REUSABLE else 0.2)
-            tail = slog.tail(0.5 if result.outcome in REUSABLE else 0.1) if want_tail else None
-            return Invocation(result.outcome, result.body, request_id, slot.id, tail)
+            slot = entry.pool.acquire()
+            slog: SandboxLog = slot.extra["log"]
+            result = InvokeResult(CRASH, b"")
+            try:
+                slog.begin(trace_id)
+                result = invoke(slot.extra["client"], payload, timeout_s=entry.config.timeout, client_context=context)
+                result = self._explain_crash(slot, result)
+                verdict = result.outcome
+                request_id = result.request_id or slog.wait_request_id(1.0 if result.outcome in REUSABLE else 0.2)
+                tail = slog.tail(0.5 if result.outcome in REUSABLE else 0.1) if want_tail else None
+                return Invocation(result.outcome, result.body, request_id, slot.id, tail)
+            finally:
+                slog.end()
+                slot.invocations += 1
+                entry.pool.release(slot, reusable=result.outcome in REUSABLE)
         finally:
-            slog.end()
-            slot.invocations += 1
-            entry.pool.release(slot, reusable=result.outcome in REUSABLE)
+            entry.breaker.record(verdict, trial)
 
     def _explain_crash(self, slot: Slot, result: InvokeResult) -> InvokeResult:
         """A sandbox that died under the call: say so plainly instead of a bare connection error."""
@@ -224,9 +235,14 @@ class Manager:
     # --- external leases -----------------------------------------------------------------------
     def acquire(self, name: str) -> Slot:
         entry = self._lookup(name)
-        slot = entry.pool.acquire()
+        trial = entry.breaker.admit()
+        try:
+            slot = entry.pool.acquire()
+        except BaseException:
+            entry.breaker.record(None, trial)
+            raise
         with self._lock:
-            self._leases[slot.id] = (entry.pool, slot)
+            self._leases[slot.id] = (entry, slot, trial)
         return slot
 
     def release(self, sandbox_id: str, outcome: str) -> None:
@@ -234,9 +250,10 @@ class Manager:
             lease = self._leases.pop(sandbox_id, None)
         if lease is None:
             raise LeaseNotFound(f"no lease on sandbox {sandbox_id}")
-        pool, slot = lease
+        entry, slot, trial = lease
         slot.invocations += 1
-        pool.release(slot, reusable=outcome in REUSABLE)
+        entry.breaker.record(outcome, trial)
+        entry.pool.release(slot, reusable=outcome in REUSABLE)
 
     # --- introspection and shutdown ------------------------------------------------------------
     def sandboxes(self) -> list[dict[str, Any]]:
@@ -247,6 +264,10 @@ class Manager:
                              "state": slot.state, "started_at": slot.sandbox.started_at,
                              "invocations": slot.invocations})
         return sorted(rows, key=lambda row: (row["function"], row["id"]))
+
+    def breakers(self) -> dict[str, dict[str, Any]]:
+        """Circuit-breaker state per function (closed / open with seconds left / half_open)."""
+        return {name: entry.breaker.state() for name, entry in sorted(self._functions.items())}
 
     def function_names(self) -> list[str]:
         return sorted(self._functions)

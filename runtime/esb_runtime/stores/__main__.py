@@ -29,7 +29,7 @@ def main() -> int:
     try:
         server.start()
     except Exception as exc:
-        # Serving empty stores would let the next snapshot overwrite the saved data: refuse instead.
+        # Serving (and journaling on top of) empty stores would bury the saved data: refuse instead.
         print(f"stores: cannot restore {settings.data_dir / 'current'}: {exc}", file=sys.stderr)
         return 1
     server.run_until_stopped()

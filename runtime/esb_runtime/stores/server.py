@@ -1,8 +1,10 @@
-"""The embedded stores process: moto (S3 + DynamoDB) behind SigV4, restored on start, snapshotted often."""
+"""The embedded stores process: moto (S3 + DynamoDB) behind SigV4, every write journaled before its answer."""
 
 from __future__ import annotations
 
+import os
 import secrets as pysecrets
+import subprocess
 import sys
 import threading
 import time
@@ -14,8 +16,9 @@ from botocore.config import Config
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from esb_runtime.secrets import load as load_secrets
-from esb_runtime.stores import snapshot
+from esb_runtime.stores import journal, recovery
 from esb_runtime.stores.auth import AuthMiddleware, Credentials, Environ, SigV4Verifier, StartResponse
+from esb_runtime.stores.recorder import Recorder
 from esb_runtime.stores.settings import StoresSettings
 
 _INTERNAL_HEADER = "X-Esb-Internal"
@@ -46,7 +49,8 @@ class StoresServer:
         self.log = log or (lambda text: print(f"stores: {text}", file=sys.stderr, flush=True))
         self._token = pysecrets.token_hex(16)
         self._state = "starting"
-        self._gate = _RestoreGate(DomainDispatcherApplication(create_backend_app), self._token)
+        self.recorder = Recorder(DomainDispatcherApplication(create_backend_app), self.log)
+        self._gate = _RestoreGate(self.recorder, self._token)
         verifier = SigV4Verifier(credentials) if settings.auth else None
         self.app = AuthMiddleware(self._gate, verifier, self._health)
         try:
@@ -57,8 +61,9 @@ class StoresServer:
             raise OSError(f"port {settings.port} is already in use") from exc
         self._thread = threading.Thread(target=self._server.serve_forever, name="stores-http", daemon=True)
         self._stop = threading.Event()
-        self._regions: set[str] = {"us-east-1"}
-        self._lock = threading.Lock()
+        self._backlog = 0  # journaled writes in sealed segments no snapshot holds yet
+        self._compactor: subprocess.Popen | None = None
+        self._compacting_upto = 0
 
     @property
     def endpoint(self) -> str:
@@ -85,52 +90,78 @@ class StoresServer:
         return client
 
     def start(self) -> None:
-        """Serve, then restore the last snapshot; public requests wait (503) until it is in."""
+        """Serve, rebuild the data (snapshot + journal), then journal writes; public requests wait (503) till then."""
         self._thread.start()
         self._state = "restoring"
         started = time.monotonic()
-        manifest = snapshot.restore(self.settings.data_dir, self.client)
-        if manifest:
-            self._regions |= {entry["region"] for entry in manifest["tables"]}
+        with recovery.exclusive(self.settings.data_dir):
+            state = recovery.recover(self.settings.data_dir, self.client, self.recorder, self.log)
+            self.recorder.journal = journal.Journal(recovery.journal_dir(self.settings.data_dir), state.next_segment)
+        self._backlog = state.replay.applied
+        if state.manifest or state.segments:
             self.log(
-                f"restored {len(manifest['tables'])} tables, {len(manifest['buckets'])} buckets "
-                f"in {time.monotonic() - started:.2f}s"
+                f"restored {len(state.manifest.get('tables', []))} tables, {len(state.manifest.get('buckets', []))} "
+                f"buckets and {state.replay.applied} journaled writes in {time.monotonic() - started:.2f}s"
             )
-        self.app.dirty.clear()
         self._state = "ready"
         self._gate.open.set()
         self.log(f"listening on {self.endpoint} (auth {'SigV4' if self.settings.auth else 'off'})")
 
-    def snapshot_now(self, force: bool = False) -> bool:
-        """Take a snapshot if anything was written since the last one (or always, with force)."""
-        with self._lock:
-            if not force and not self.app.dirty.is_set():
-                return False
-            # Clear first: a write racing the dump marks it dirty again, so it is caught next time.
-            self.app.dirty.clear()
-            self._regions |= self.app.regions
-            started = time.monotonic()
-            try:
-                snapshot.take(self.settings.data_dir, self.client, self._regions)
-            except Exception as exc:  # a failed snapshot must not kill the store; retry next tick
-                self.app.dirty.set()
-                self.log(f"snapshot failed: {exc}")
-                return False
-            self.log(f"snapshot in {time.monotonic() - started:.2f}s")
-            return True
+    def start_private(self) -> None:
+        """Serve only this process's own requests (the compactor's scratch copy of the data)."""
+        self._thread.start()
+
+    def compaction_due(self) -> bool:
+        current = self.recorder.journal
+        if current is None:
+            return False
+        return (self._backlog + current.records_in_segment >= self.settings.compact_records
+                or current.bytes_in_segment >= self.settings.compact_bytes)
+
+    def compact_now(self) -> subprocess.Popen | None:
+        """Seal the journal segment and let a compactor process fold it into a snapshot, off the request path.
+
+        The compactor rebuilds the state from the last snapshot plus the sealed segments in its own moto,
+        so the snapshot is exact (a dump of this live server would race its writes)."""
+        current = self.recorder.journal
+        if current is None or (self._compactor is not None and self._compactor.poll() is None):
+            return None
+        with self.recorder.order:  # between two writes, so the sealed segment ends on a record
+            self._backlog += current.records_in_segment
+            sealed = current.rotate()
+        self._compactor = subprocess.Popen(
+            [sys.executable, "-m", "esb_runtime.stores.compact", str(sealed), str(os.getpid())]
+        )
+        self._compacting_upto = sealed
+        return self._compactor
+
+    def _reap_compactor(self) -> None:
+        if self._compactor is None or self._compactor.poll() is None:
+            return
+        if self._compactor.returncode == 0:
+            self._backlog = 0  # segments are sealed only when no compactor runs, so it held them all
+        else:
+            self.log(f"compaction up to segment {self._compacting_upto} failed (exit {self._compactor.returncode})")
+        self._compactor = None
 
     def run_until_stopped(self) -> None:
         while not self._stop.wait(self.settings.snapshot_interval_s):
-            self.snapshot_now()
-        self.snapshot_now()
+            self._reap_compactor()
+            if self.compaction_due():
+                self.compact_now()
+        if self._compactor is not None and self._compactor.poll() is None:
+            self._compactor.terminate()  # the journal holds everything; the next start compacts again
+            self._compactor.wait()
         self._server.shutdown()
         self._server.server_close()
+        if self.recorder.journal is not None:
+            self.recorder.journal.close()
         self.log("stopped")
 
     def stop(self) -> None:
         self._stop.set()
 
 
-def serve(settings: StoresSettings, secrets_file: Path) -> StoresServer:
+def serve(settings: StoresSettings, secrets_file: Path, log: Callable[[str], None] | None = None) -> StoresServer:
     box = load_secrets(secrets_file)
-    return StoresServer(settings, Credentials(box.aws_access_key_id, box.aws_secret_access_key))
+    return StoresServer(settings, Credentials(box.aws_access_key_id, box.aws_secret_access_key), log)

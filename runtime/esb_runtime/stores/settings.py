@@ -19,13 +19,17 @@ class StoresSettings:
     secrets_file: Path
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
-    snapshot_interval_s: float = 5.0
+    snapshot_interval_s: float = 5.0  # how often to check whether the journal is due for compaction
+    # Compact the journal into a snapshot past this many writes or bytes (bounds the replay at start).
+    compact_records: int = 2000
+    compact_bytes: int = 64 * 1024 * 1024
     auth: bool = True  # False only for debugging: moto then accepts any credentials
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "StoresSettings":
         """ESB_STORES_PORT (else the port of ESB_S3_ENDPOINT, else 4566), ESB_STORES_SNAPSHOT_INTERVAL
-        (seconds, default 5), ESB_STORES_AUTH (1 = SigV4 with the box's keys, 0 = off)."""
+        (seconds, default 5), ESB_STORES_COMPACT_RECORDS / ESB_STORES_COMPACT_BYTES (journal size that
+        triggers a snapshot), ESB_STORES_AUTH (1 = SigV4 with the box's keys, 0 = off)."""
         env = os.environ if env is None else env
         runtime = RuntimeSettings.from_env(env)
         port = DEFAULT_PORT
@@ -38,5 +42,7 @@ class StoresSettings:
             secrets_file=runtime.secrets_file,
             port=port,
             snapshot_interval_s=float(env.get("ESB_STORES_SNAPSHOT_INTERVAL", "5")),
+            compact_records=int(env.get("ESB_STORES_COMPACT_RECORDS", cls.compact_records)),
+            compact_bytes=int(env.get("ESB_STORES_COMPACT_BYTES", cls.compact_bytes)),
             auth=env.get("ESB_STORES_AUTH", "1") != "0",
         )

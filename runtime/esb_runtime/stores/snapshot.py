@@ -9,10 +9,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from esb_runtime.stores import buckets, tables
+from esb_runtime.stores import buckets, journal, tables
 
 CURRENT = "current"  # symlink to the last complete snapshot directory
 FORMAT = 1
+PENDING = "pending.log"  # journal records a snapshot cannot hold as data (open multipart uploads)
 
 ClientFactory = Callable[[str, str], Any]  # (service, region) -> boto3 client
 
@@ -42,8 +43,11 @@ def _remove_stale(data_dir: Path, keep: Path | None) -> None:
         child.unlink(missing_ok=True)
 
 
-def take(data_dir: Path, clients: ClientFactory, regions: Iterable[str], clock: Callable[[], float] = time.time) -> Path:
-    """Dump every table and bucket into a new directory, then point `current` at it atomically."""
+def take(data_dir: Path, clients: ClientFactory, regions: Iterable[str], clock: Callable[[], float] = time.time,
+         journal_upto: int = 0, pending: list[bytes] = ()) -> Path:
+    """Dump every table and bucket into a new directory, then point `current` at it atomically.
+
+    `journal_upto`: the last journal segment whose writes the dump holds; replay starts after it."""
     data_dir.mkdir(parents=True, exist_ok=True)
     folder = data_dir / f"snap-{time.time_ns()}-{os.getpid()}"
     (folder / "tables").mkdir(parents=True)
@@ -56,8 +60,11 @@ def take(data_dir: Path, clients: ClientFactory, regions: Iterable[str], clock: 
     previous_entries = json.loads((previous / "manifest.json").read_text())["buckets"] if previous else []
     bucket_entries = buckets.dump(clients("s3", "us-east-1"), folder / "buckets",
                                   previous / "buckets" if previous else None, previous_entries)
+    journal.write_records(folder / PENDING, list(pending))
+    journal.fsync_tree(folder)
     manifest = {
         "format": FORMAT,
+        "journal_upto": journal_upto,
         "taken_at": started,
         "duration_s": round(clock() - started, 3),
         "tables": table_entries,
@@ -72,7 +79,7 @@ def take(data_dir: Path, clients: ClientFactory, regions: Iterable[str], clock: 
     tmp_link.unlink(missing_ok=True)
     tmp_link.symlink_to(folder.name)
     os.replace(tmp_link, data_dir / CURRENT)
-    _fsync_dir(data_dir)
+    journal.fsync_dir(data_dir)
     _remove_stale(data_dir, folder.resolve())
     return folder
 
@@ -90,11 +97,3 @@ def restore(data_dir: Path, clients: ClientFactory) -> dict | None:
     for entry in manifest["buckets"]:
         buckets.restore(clients("s3", entry.get("location") or "us-east-1"), entry, snapshot / "buckets")
     return manifest
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
