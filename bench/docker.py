@@ -138,7 +138,7 @@ def gateway_latency(root: Path, engine: str, calls: int) -> list[float]:
 def build_times(root: Path, client: docker.DockerClient) -> dict[str, float]:
     """fixtures/full: `esb build` + the image tasks from a fresh tree, again with no change, and
     after changing one function's code (the base image is present in all three)."""
-    from esb.cli import run_doit
+    from esb.tasks.runner import run_doit
     from esb.project import load_project
     from esb.tasks.context import build_context
 

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from esb.errors import EsbError
 from esb.project import Project, load_project
-from esb.tasks.box import PARAMS, POS_ARGS, PROJECT_ONLY
+from esb.options import BUILD_FIRST, PARAMS, POS_ARGS, PROJECT_ONLY
 
 BOX_HELP = {
     "up": "start the box (gateway, manager, stores)",
@@ -78,23 +78,6 @@ def _context(args: argparse.Namespace) -> Any:
     return ctx
 
 
-def run_doit(ctx: Any, doit_args: list[str], ran_tasks: list[str] | None = None) -> int:
-    """Run doit in-process over the esb tasks with this context's DOIT_CONFIG; `ran_tasks` receives
-    the names of the tasks that ran."""
-    from doit.cmd_base import ModuleTaskLoader
-    from doit.doit_cmd import DoitMain
-
-    from esb.tasks import context
-    from esb.tasks.index import task_creators
-
-    namespace = {**task_creators(), "DOIT_CONFIG": context.doit_config(ctx, ran_tasks)}
-    context.use(ctx)
-    try:
-        return DoitMain(ModuleTaskLoader(namespace)).run(doit_args)
-    finally:
-        context.use(None)
-
-
 def cmd_init(args: argparse.Namespace) -> int:
     from esb.init_wizard import parse_assignments, run_wizard
 
@@ -116,6 +99,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"dry run: {len(lines)} change(s), nothing written")
         return 0
     sys.stderr.write(f"building {ctx.project.template} -> {ctx.tree.root}\n")
+    from esb.tasks.runner import run_doit
+
     return run_doit(ctx, ["run", *(["--always-execute"] if args.no_cache else []), "build"])
 
 
@@ -127,31 +112,28 @@ def _command_kwargs(command: str, args: argparse.Namespace) -> dict[str, Any]:
     return kwargs
 
 
-def state_command(command: str) -> Callable[[argparse.Namespace], int]:
-    """down/status/logs: the same bodies as their doit tasks, called directly on the project (no template)."""
+def box_command(command: str) -> Callable[[argparse.Namespace], int]:
+    """The body in esb.commands, run directly. down/status/logs get the project only (its recorded box state;
+    the template is never loaded); up/reset/watch get the loaded template, after doit built what they need."""
 
     def run(args: argparse.Namespace) -> int:
         from esb import commands
 
-        getattr(commands, f"{command}_command")(_project(args), **_command_kwargs(command, args))
+        body = getattr(commands, f"{command}_command")
+        if command in PROJECT_ONLY:
+            body(_project(args), **_command_kwargs(command, args))
+            return 0
+        from esb.tasks.runner import run_doit
+
+        ctx = _context(args)
+        if BUILD_FIRST[command]:
+            # `up --build` forces every task under it (build, rie) the doit way.
+            always = ["--always-execute"] if getattr(args, "build", False) else []
+            code = run_doit(ctx, ["run", *always, *BUILD_FIRST[command]])
+            if code != 0:
+                return code
+        body(ctx, **_command_kwargs(command, args))
         return 0
-
-    return run
-
-
-def box_command(command: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        # `up --build` forces every task under it (build, images) the doit way.
-        doit_args = ["run", *(["--always-execute"] if getattr(args, "build", False) else []), command]
-        for param in PARAMS[command]:
-            value = getattr(args, param["name"])
-            if param["type"] is bool:
-                doit_args += [f"--{param['long']}"] if value else []
-            else:
-                doit_args.append(f"--{param['long']}={value}")
-        if command in POS_ARGS and getattr(args, POS_ARGS[command]):
-            doit_args.append(getattr(args, POS_ARGS[command]))
-        return run_doit(_context(args), doit_args)
 
     return run
 
@@ -159,7 +141,7 @@ def box_command(command: str) -> Callable[[argparse.Namespace], int]:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "init": cmd_init,
     "build": cmd_build,
-    **{command: (state_command if command in PROJECT_ONLY else box_command)(command) for command in PARAMS},
+    **{command: box_command(command) for command in PARAMS},
 }
 
 

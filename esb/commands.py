@@ -175,7 +175,7 @@ def reset_command(ctx: BuildContext, yes: bool = False) -> None:
         return
     done = stop_box(ctx.project, volumes=True, say=lambda _: None)
     _say("reset: " + ("; ".join(done) if done else "nothing was running and no data existed"))
-    from esb.cli import run_doit
+    from esb.tasks.runner import run_doit
 
     code = run_doit(ctx, ["run", "--always-execute", "build"])
     if code != 0:

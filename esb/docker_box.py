@@ -89,7 +89,7 @@ def bridge_address(client: docker.DockerClient,
 
 def build_images(ctx: BuildContext, say: Say) -> None:
     """The doit tasks `base_image` and `image:*` (each up to date when its content hash exists)."""
-    from esb.cli import run_doit
+    from esb.tasks.runner import run_doit
 
     say("building docker images (base image, then one per function) ...")
     code = run_doit(ctx, ["run", "image"])

@@ -12,7 +12,8 @@ from typing import Any, Callable, TextIO
 
 from esb.errors import ConfigError
 from esb.paths import BuildTree
-from esb_runtime.logs.stores import LogQuery, LogStore, open_store, parse_time, trace_root
+from esb_runtime.logs.factory import open_store
+from esb_runtime.logs.stores import LogQuery, LogStore, parse_time, trace_root
 from esb_runtime.settings import RuntimeSettings
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")

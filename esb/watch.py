@@ -54,57 +54,13 @@ def reload_context(ctx: BuildContext) -> BuildContext:
 def run_doit_build(ctx: BuildContext, targets: list[str]) -> tuple[int, str, tuple[str, ...]]:
     """The incremental doit pipeline in-process (no interpreter start-up per save): exit code, captured
     output (for its error lines) and the names of the tasks that ran (as doit's reporter saw them)."""
-    from esb.cli import run_doit
+    from esb.tasks.runner import run_doit
 
     out, err = io.StringIO(), io.StringIO()
     ran: list[str] = []
     with redirect_stdout(out), redirect_stderr(err):
         code = run_doit(ctx, ["run", *targets], ran_tasks=ran)
     return code, out.getvalue() + err.getvalue(), tuple(ran)
-
-
-BUILD_TASKS = ("config", "compose", "runtime", "dockerfile", "deps", "stage")
-
-
-class _NoDelayed:
-    execute_tasks = False  # what doit's loader asks a command: build every task now, none delayed
-
-
-def record_build_state(ctx: BuildContext) -> int:
-    """Record the build tasks as done in .doit.db without running them (what `doit reset-dep` would do,
-    plus the `config_changed` values reset-dep leaves out). Returns how many tasks were recorded.
-
-    `esb up --watch` runs inside the doit run that just built the tree, and doit saves that run's
-    state only when it ends; without this the first save would redo every task (pip installs included).
-    """
-    from doit.cmd_base import ModuleTaskLoader
-    from doit.dependency import Dependency, JSONCodec, MD5Checker, SqliteDB
-
-    from esb.tasks import context
-    from esb.tasks.index import task_creators
-
-    loader = ModuleTaskLoader({**task_creators()})
-    context.use(ctx)
-    try:
-        loader.setup({})
-        loader.load_doit_config()
-        tasks = loader.load_tasks(cmd=_NoDelayed(), pos_args=[])
-    finally:
-        context.use(None)
-    deps = Dependency(SqliteDB, str(ctx.tree.doit_db), checker_cls=MD5Checker, codec_cls=JSONCodec)
-    recorded = 0
-    try:
-        by_name = {task.name: task for task in tasks}
-        for task in tasks:
-            if task.name.split(":", 1)[0] in BUILD_TASKS and task.actions:
-                task.init_options()
-                deps.get_status(task, by_name)  # runs the uptodate checks: config_changed computes its digest here
-                task.save_extra_values()
-                deps.save_success(task)
-                recorded += 1
-    finally:
-        deps.close()
-    return recorded
 
 
 def _error_line(output: str) -> str:

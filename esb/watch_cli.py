@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 
 from esb import box
 from esb.tasks.context import BuildContext
-from esb.watch import Say, Watcher, record_build_state
+from esb.watch import Say, Watcher
 from esb.watch_box import RunningBox
 
 
@@ -60,7 +60,6 @@ def up_and_watch(ctx: BuildContext, say: Say) -> None:
     """`esb up --watch`: the box is already up; watch until Ctrl-C or a box process dies, then stop the box."""
     stop = threading.Event()
     say(f"watching {ctx.project.template} and its code; Ctrl-C stops the watcher and the box")
-    record_build_state(ctx)
     try:
         with _stop_on_signals(stop):
             _monitor(stop, lambda: _box_alive(ctx), say)

@@ -9,7 +9,8 @@ import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from esb_runtime.logs.stores import JsonLinesStore, LogQuery, format_time, open_store, trace_root
+from esb_runtime.logs.factory import open_store
+from esb_runtime.logs.stores import JsonLinesStore, LogQuery, format_time, trace_root
 from esb_runtime.settings import RuntimeSettings
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)

@@ -11,7 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from esb_runtime.logs.stores import LogQuery, open_store
+from esb_runtime.logs.factory import open_store
+from esb_runtime.logs.stores import LogQuery
 from esb_runtime.logs.victorialogs import VictoriaLogsStore
 from esb_runtime.settings import RuntimeSettings
 

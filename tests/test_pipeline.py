@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from esb.cli import main, run_doit
+from esb.cli import main
+from esb.tasks.runner import run_doit
 from esb.project import load_project
 from esb.tasks.context import build_context
 from esb.paths import P

@@ -52,11 +52,12 @@ def build_context(project: Project, *, verbose: bool = False, runner: Runner | N
     return ctx
 
 
-def use(ctx: BuildContext | None) -> None:
-    """Make `ctx` the context of the task creators (the CLI calls this before running doit)."""
-    _current.clear()
+def use(ctx: BuildContext | None) -> BuildContext | None:
+    """Make `ctx` the context of the task creators; returns the one it replaces (to restore after a nested run)."""
+    previous = _current.pop("ctx", None)
     if ctx is not None:
         _current["ctx"] = ctx
+    return previous
 
 
 def current() -> BuildContext:

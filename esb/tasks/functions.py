@@ -15,36 +15,12 @@ from esb.model import Function
 from esb.render import render_dockerfile
 from esb.tasks.context import BuildContext, current
 from esb.tasks.report import guarded
+from esb.tasks.sources import layer_files, requirements_file, source_files, vendor_dir
 from esb.tasks.writer import list_files, remove_tree, sync_tree, tree_hash, write_if_changed
-
-
-def requirements_file(fn: Function) -> Path:
-    return fn.code_uri / "requirements.txt"
-
-
-def vendor_dir(fn: Function) -> Path:
-    return fn.code_uri / "vendor"
 
 
 def deps_marker(ctx: BuildContext, fn: Function) -> Path:
     return ctx.tree.markers / f"deps-{fn.name}.json"
-
-
-def source_files(ctx: BuildContext, fn: Function) -> list[str]:
-    if not fn.code_uri.is_dir():
-        raise BuildError(f"CodeUri is not a directory: {fn.code_uri}", where=f"{fn.logical_id}.CodeUri")
-    return list_files(fn.code_uri, exclude=[ctx.tree.root])
-
-
-def layer_files(ctx: BuildContext, fn: Function) -> dict[str, tuple[Path, list[str]]]:
-    """Layer name -> (content dir, its files), in the function's layer order."""
-    out: dict[str, tuple[Path, list[str]]] = {}
-    for layer_id in fn.layers:
-        layer = ctx.app.layer(layer_id)
-        if not layer.content_uri.is_dir():
-            raise BuildError(f"ContentUri is not a directory: {layer.content_uri}", where=f"{layer_id}.ContentUri")
-        out[layer.name] = (layer.content_uri, list_files(layer.content_uri, exclude=[ctx.tree.root]))
-    return out
 
 
 def install_deps(ctx: BuildContext, fn: Function) -> None:

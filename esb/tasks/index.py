@@ -31,11 +31,6 @@ __all__ = [
 ]
 
 
-def task_creators() -> dict[str, Any]:
-    """The task creators by name (the CLI hands them to doit with its own DOIT_CONFIG)."""
-    return {name: globals()[name] for name in __all__ if name.startswith("task_")}
-
-
 def __getattr__(name: str) -> Any:
     # Computed on first access (when doit reads it), not at import: it discovers the project.
     if name == "DOIT_CONFIG":

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from esb.paths import P
 from esb.render import render_compose, render_dockerfile, render_functions, render_routing, render_runtime_dockerfile
 from esb.render.compose import gateway_dockerfile, manager_dockerfile
+from esb.tasks.sources import layer_files, requirements_file, source_files
 from esb.tasks.writer import list_files
 
 if TYPE_CHECKING:
@@ -35,8 +36,6 @@ def rendered_outputs(ctx: BuildContext) -> dict[Path, str]:
 
 def validate(ctx: BuildContext) -> None:
     """Render everything once and check every code dir, so errors surface before doit runs."""
-    from esb.tasks.functions import layer_files, source_files
-
     rendered_outputs(ctx)
     for fn in ctx.app.functions:
         source_files(ctx, fn)
@@ -59,7 +58,6 @@ def _mirror_plan(src: Path, files: list[str], dst: Path) -> list[str]:
 
 def dry_run(ctx: BuildContext) -> list[str]:
     """One line per file a build would write or delete (deps installs are named, not expanded)."""
-    from esb.tasks.functions import layer_files, requirements_file, source_files
 
     lines = [f"write {p}" for p, text in sorted(rendered_outputs(ctx).items()) if _differs(p, text.encode("utf-8"))]
     for fn in sorted(ctx.app.functions, key=lambda f: f.logical_id):

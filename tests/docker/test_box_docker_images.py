@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from esb.cli import run_doit
+from esb.tasks.runner import run_doit
 from esb.paths import P
 from esb.project import load_project
 from esb.tasks.context import build_context

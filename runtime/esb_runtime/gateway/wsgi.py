@@ -11,7 +11,7 @@ from esb_runtime.gateway.access_log import LogSink
 from esb_runtime.gateway.app import create_app
 from esb_runtime.gateway.config_source import FileConfigSource
 from esb_runtime.gateway.manager_client import UdsManagerClient
-from esb_runtime.logs.stores import open_store
+from esb_runtime.logs.factory import open_store
 from esb_runtime.settings import RuntimeSettings
 
 _app: falcon.App | None = None

@@ -9,16 +9,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 # format_time and trace_root are re-exported: callers import them from here.
 from esb_runtime.logs.records import format_time, trace_root
 
-if TYPE_CHECKING:
-    from esb_runtime.settings import RuntimeSettings
-
-__all__ = ["JsonLinesStore", "LogQuery", "LogStore", "Stop", "format_time", "newest", "open_store",
-           "parse_time", "time_order", "trace_root"]
+__all__ = ["JsonLinesStore", "LogQuery", "LogStore", "Stop", "format_time", "newest", "parse_time", "time_order", "trace_root"]
 
 
 def parse_time(text: object) -> datetime | None:
@@ -243,16 +239,3 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except FileNotFoundError:
         return 0
-
-
-def open_store(settings: RuntimeSettings) -> LogStore:
-    """The log store the settings name: `local` (JSON lines under logs/) or `victorialogs`."""
-    if settings.log_store == "victorialogs":
-        if not settings.victorialogs_url:
-            raise ValueError("ESB_LOG_STORE=victorialogs needs ESB_VICTORIALOGS_URL")
-        from esb_runtime.logs.victorialogs import VictoriaLogsStore  # it imports this module
-
-        return VictoriaLogsStore(settings.victorialogs_url)
-    if settings.log_store != "local":
-        raise ValueError(f"unknown log store {settings.log_store!r} (expected local or victorialogs)")
-    return JsonLinesStore(settings.logs_dir)

@@ -17,7 +17,7 @@ from esb_runtime import secrets as box_secrets  # noqa: E402
 from esb_runtime.errors import RuntimeBoxError  # noqa: E402
 from esb_runtime.manager import isolation  # noqa: E402
 from esb_runtime.manager.api import create_app  # noqa: E402
-from esb_runtime.logs.stores import open_store  # noqa: E402
+from esb_runtime.logs.factory import open_store  # noqa: E402
 from esb_runtime.manager.engines import create_engine  # noqa: E402
 from esb_runtime.manager.scheduler import attach as attach_scheduler  # noqa: E402
 from esb_runtime.manager.server import make_server  # noqa: E402
