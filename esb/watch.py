@@ -61,7 +61,7 @@ def run_doit_build(ctx: BuildContext, targets: list[str]) -> tuple[int, str]:
     return code, out.getvalue() + err.getvalue()
 
 
-BUILD_TASKS = ("config", "compose", "runtime", "dockerfile", "deps", "stage")
+BUILD_TASKS = ("config", "compose", "runtime", "node_runtime", "dockerfile", "deps", "stage")
 
 
 class _NoDelayed:

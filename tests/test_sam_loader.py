@@ -215,7 +215,7 @@ def test_missing_handler_and_bad_values_are_errors(tmp_path: Path) -> None:
 
 
 def test_unsupported_things_are_warnings_not_errors(tmp_path: Path) -> None:
-    app = load(tmp_path, FN.replace("python3.12", "nodejs20.x") + """\
+    app = load(tmp_path, FN.replace("python3.12", "java21") + """\
     Policies: [AWSLambdaBasicExecutionRole]
     Description: quiet
     Tags: {a: b}
@@ -229,7 +229,7 @@ def test_unsupported_things_are_warnings_not_errors(tmp_path: Path) -> None:
 """)
     assert [str(w) for w in app.warnings] == [
         "Fn.MysteryProp: not supported, ignored",
-        "Fn.Runtime: runtime nodejs20.x is not supported (python3.x only); it will not run",
+        "Fn.Runtime: runtime java21 is not supported (python3.x, nodejs18.x, nodejs20.x, nodejs22.x); it will not run",
         "Fn.Events.Q: event type SQS not supported, ignored",
     ]
     assert app.function("Fn").events == ()

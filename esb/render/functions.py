@@ -51,6 +51,8 @@ def function_view(app: Application, fn: Function, tree: BuildTree) -> dict[str, 
         ],
         "function_url": None if url is None else {"auth_type": url.auth_type, "cors": cors_view(url.cors)},
     }
+    if fn.runtime.startswith("nodejs"):
+        entry["runtime_dir"] = _rel(tree, tree.node_runtime)
     entry["config_hash"] = config_hash(entry)
     return entry
 

@@ -13,6 +13,12 @@ from esb.sam.scalars import cfn_str, is_scalar, to_int
 
 Path = tuple[str, ...]
 ARCHITECTURES = ("x86_64", "arm64")
+NODE_RUNTIMES = ("nodejs18.x", "nodejs20.x", "nodejs22.x")
+SUPPORTED_HINT = "python3.x, " + ", ".join(NODE_RUNTIMES)
+
+
+def runtime_supported(runtime: str) -> bool:
+    return runtime.startswith("python3") or runtime in NODE_RUNTIMES
 
 _HANDLED = frozenset({
     "FunctionName", "CodeUri", "Handler", "Runtime", "Timeout", "MemorySize", "Architectures",
@@ -78,8 +84,8 @@ def build_function(
         ctx.fail((*path, "PackageType"), "PackageType Image is not supported", "use a Zip function with CodeUri")
     handler = _required_text(ctx, props, "Handler", path, "e.g. Handler: app.handler (or set it in Globals)")
     runtime = _required_text(ctx, props, "Runtime", path, "e.g. Runtime: python3.12 (or set it in Globals)")
-    if not runtime.startswith("python3"):
-        ctx.warn(logical_id, "Runtime", f"runtime {runtime} is not supported (python3.x only); it will not run")
+    if not runtime_supported(runtime):
+        ctx.warn(logical_id, "Runtime", f"runtime {runtime} is not supported ({SUPPORTED_HINT}); it will not run")
     return Function(
         logical_id=logical_id,
         name=name,

@@ -12,8 +12,10 @@ from doit.tools import config_changed
 
 from esb.errors import BuildError
 from esb.model import Function
+from esb.node_runtime import is_node
 from esb.render import render_dockerfile
 from esb.tasks.context import BuildContext, current
+from esb.tasks.node import install_packages, package_inputs, runtime_marker, with_runtime_key
 from esb.tasks.report import guarded
 from esb.tasks.writer import list_files, remove_tree, sync_tree, tree_hash, write_if_changed
 
@@ -33,7 +35,10 @@ def deps_marker(ctx: BuildContext, fn: Function) -> Path:
 def source_files(ctx: BuildContext, fn: Function) -> list[str]:
     if not fn.code_uri.is_dir():
         raise BuildError(f"CodeUri is not a directory: {fn.code_uri}", where=f"{fn.logical_id}.CodeUri")
-    return list_files(fn.code_uri, exclude=[ctx.tree.root])
+    exclude = [ctx.tree.root]
+    if package_inputs(fn):
+        exclude.append(fn.code_uri / "node_modules")  # a local `npm install`; deps/ gets the clean one
+    return list_files(fn.code_uri, exclude=exclude)
 
 
 def layer_files(ctx: BuildContext, fn: Function) -> dict[str, tuple[Path, list[str]]]:
@@ -48,12 +53,15 @@ def layer_files(ctx: BuildContext, fn: Function) -> dict[str, tuple[Path, list[s
 
 
 def install_deps(ctx: BuildContext, fn: Function) -> None:
-    """pip install --target the function's requirements (fresh dir each time); record the result's hash."""
+    """pip install --target the function's requirements, or npm ci its package.json (fresh dir each time);
+    record the result's hash."""
     deps = ctx.tree.function_deps(fn.name)
     remove_tree(deps)
     deps.mkdir(parents=True, exist_ok=True)
     req = requirements_file(fn)
-    if req.is_file():
+    if is_node(fn.runtime):
+        install_packages(ctx, fn, deps)
+    elif req.is_file():
         cmd = [ctx.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--quiet",
                "--no-compile", "--target", str(deps), "-r", str(req)]
         if vendor_dir(fn).is_dir():
@@ -84,6 +92,7 @@ def stage(ctx: BuildContext, fn: Function, files: list[str], layers: dict[str, t
         ("deps", ctx.tree.function_deps(fn.name)),
         *((f"layers/{name}", layers_dir / name) for name in layers),
     ])
+    code_hash = with_runtime_key(ctx, fn, code_hash)
     write_if_changed(ctx.tree.function_manifest(fn.name), json.dumps({"code_hash": code_hash}, sort_keys=True) + "\n")
 
 
@@ -92,7 +101,9 @@ def task_deps() -> Iterator[dict[str, Any]]:
     ctx = current()
     for fn in ctx.app.functions:
         inputs = [requirements_file(fn)] if requirements_file(fn).is_file() else []
-        if vendor_dir(fn).is_dir():
+        if is_node(fn.runtime):
+            inputs = package_inputs(fn)
+        elif vendor_dir(fn).is_dir():
             inputs += [vendor_dir(fn) / rel for rel in list_files(vendor_dir(fn))]
         yield {
             "name": fn.logical_id,
@@ -112,10 +123,13 @@ def task_stage() -> Iterator[dict[str, Any]]:
         layers = layer_files(ctx, fn)
         inputs = [fn.code_uri / rel for rel in files]
         inputs += [root / rel for root, rels in layers.values() for rel in rels]
+        node = is_node(fn.runtime)
         yield {
             "name": fn.logical_id,
             "actions": [(guarded(stage), [ctx, fn, files, layers])],
-            "file_dep": [str(p) for p in inputs] + [str(deps_marker(ctx, fn))],
+            "file_dep": [str(p) for p in inputs] + [str(deps_marker(ctx, fn))]
+            + ([str(runtime_marker(ctx))] if node else []),
+            "task_dep": ["node_runtime"] if node else [],
             "targets": [str(ctx.tree.function_manifest(fn.name))],
             "uptodate": [config_changed({
                 "name": fn.name,

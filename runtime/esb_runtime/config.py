@@ -55,6 +55,7 @@ class FunctionConfig:
     config_hash: str
     schedules: tuple[Schedule, ...] = ()
     function_url: FunctionUrlConfig | None = None
+    runtime_dir: Path | None = None  # Node.js: the staged runtime environment (aws-lambda-ric, AWS SDK v3)
 
     @property
     def env(self) -> dict[str, str]:
@@ -130,6 +131,7 @@ def _function(name: str, raw: Mapping[str, Any], root: Path) -> FunctionConfig:
         config_hash=str(raw.get("config_hash", "")),
         schedules=tuple(_schedule(s) for s in raw.get("schedules") or ()),
         function_url=None if url is None else FunctionUrlConfig(str(url.get("auth_type", "NONE")), url.get("cors")),
+        runtime_dir=_path(root, raw.get("runtime_dir")),
     )
 
 

@@ -25,6 +25,7 @@ class SandboxSpec:
     memory_mb: int
     timeout_s: int
     image: str | None = None  # docker engine: the function image tag
+    runtime_dir: Path | None = None  # Node.js: the staged runtime environment (aws-lambda-ric, AWS SDK v3)
 
 
 @dataclass

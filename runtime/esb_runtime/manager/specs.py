@@ -65,4 +65,5 @@ def build_spec(fn: FunctionConfig, app: FunctionsConfig, settings: RuntimeSettin
         memory_mb=fn.memory_size,
         timeout_s=fn.timeout,
         image=image_tag(fn),
+        runtime_dir=fn.runtime_dir,
     )

@@ -1,0 +1,97 @@
+"""doit task and helpers for Node.js functions: the shared runtime environment and `npm ci` of a package.json."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from esb.errors import BuildError
+from esb.model import Function
+from esb.node_runtime import ensure_node_runtime, is_node, node_major, runtime_key, stage_node_runtime
+from esb.paths import cache_dir
+from esb.tasks.context import BuildContext, current
+from esb.tasks.report import guarded
+from esb.tasks.writer import write_if_changed
+
+PACKAGE_FILES = ("package.json", "package-lock.json")
+
+
+def node_functions(ctx: BuildContext) -> list[Function]:
+    return [fn for fn in ctx.app.functions if is_node(fn.runtime)]
+
+
+def runtime_marker(ctx: BuildContext) -> Path:
+    return ctx.tree.markers / "node-runtime.json"
+
+
+def recorded_key(ctx: BuildContext) -> str:
+    """The runtime environment key staged for this tree ("" before the first build)."""
+    try:
+        return str(json.loads(runtime_marker(ctx).read_text()).get("key", ""))
+    except (OSError, ValueError):
+        return ""
+
+
+def with_runtime_key(ctx: BuildContext, fn: Function, code_hash: str) -> str:
+    """A node function's code hash also names its runtime environment: new pins recycle its sandboxes."""
+    if not is_node(fn.runtime):
+        return code_hash
+    return hashlib.sha256(f"{code_hash}|nodejs:{recorded_key(ctx)}".encode()).hexdigest()
+
+
+def prepare_node_runtime(ctx: BuildContext) -> None:
+    major = node_major(runner=ctx.runner)
+    runtime = ensure_node_runtime(cache_dir(), major, runner=ctx.runner)
+    if stage_node_runtime(runtime, ctx.tree.node_runtime):
+        print(f"Node.js {major} runtime environment {runtime.key} staged (aws-lambda-ric + AWS SDK v3)")
+    write_if_changed(runtime_marker(ctx), json.dumps({"key": runtime.key, "node": major}, sort_keys=True) + "\n")
+
+
+def task_node_runtime() -> dict[str, Any]:
+    """Install the Node.js runtime environment (aws-lambda-ric + AWS SDK v3) once and stage it."""
+    ctx = current()
+    if not node_functions(ctx):
+        return {"actions": None}
+
+    def staged() -> bool:
+        try:
+            return recorded_key(ctx) == runtime_key(node_major(runner=ctx.runner)) and ctx.tree.node_runtime.is_dir()
+        except BuildError:
+            return False  # let the action report it as one line
+
+    return {
+        "actions": [(guarded(prepare_node_runtime), [ctx])],
+        "targets": [str(runtime_marker(ctx))],
+        "uptodate": [staged],
+        "verbosity": 2,
+    }
+
+
+def package_inputs(fn: Function) -> list[Path]:
+    return [fn.code_uri / name for name in PACKAGE_FILES if (fn.code_uri / name).is_file()]
+
+
+def install_packages(ctx: BuildContext, fn: Function, deps: Path) -> None:
+    """sam build's way: the function's package.json installed without dev dependencies into deps/node_modules."""
+    files = package_inputs(fn)
+    if not files:
+        return
+    for path in files:
+        shutil.copyfile(path, deps / path.name)
+    locked = (deps / "package-lock.json").is_file()
+    argv = ["npm", "ci" if locked else "install", "--omit=dev", "--no-audit", "--no-fund", "--prefer-offline",
+            "--loglevel=error"]
+    try:
+        ctx.runner(argv, check=True, capture_output=True, text=True, cwd=str(deps))
+    except subprocess.CalledProcessError as exc:
+        lines = [line for line in (exc.stderr or exc.stdout or "").splitlines() if line.strip()]
+        raise BuildError(f"npm {argv[1]} failed: {lines[-1] if lines else f'exit {exc.returncode}'}",
+                         where=str(files[0]), hint="check package.json (and package-lock.json)") from exc
+    except OSError as exc:
+        raise BuildError(f"cannot run npm: {exc}", where=str(files[0]), hint="install Node.js and npm") from exc
+    for name in PACKAGE_FILES:  # the code dir keeps its own copies; deps holds node_modules only
+        (deps / name).unlink(missing_ok=True)
