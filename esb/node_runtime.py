@@ -118,9 +118,3 @@ def stage_node_runtime(runtime: NodeRuntime, dest: Path) -> bool:
     os.replace(partial, dest)
     return True
 
-
-def closest_major(declared: int, available: list[int]) -> int | None:
-    """The available Node major nearest to the declared one (ties: the newer one)."""
-    if not available:
-        return None
-    return min(available, key=lambda major: (abs(major - declared), -major))

@@ -235,6 +235,12 @@ def test_unsupported_things_are_warnings_not_errors(tmp_path: Path) -> None:
     assert app.function("Fn").events == ()
 
 
+@pytest.mark.parametrize("runtime", ["nodejs18.x", "nodejs20.x", "nodejs22.x"])
+def test_node_runtimes_are_supported(tmp_path: Path, runtime: str) -> None:
+    app = load(tmp_path, FN.replace("python3.12", runtime))
+    assert app.warnings == () and app.function("Fn").runtime == runtime
+
+
 def test_no_resources_is_error(tmp_path: Path) -> None:
     path = tmp_path / "template.yaml"
     path.write_text("Description: empty\n")
