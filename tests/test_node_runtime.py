@@ -135,3 +135,22 @@ def test_a_failed_package_install_names_the_package_json(tmp_path: Path) -> None
     (code / "package.json").write_text("{}")
     with pytest.raises(BuildError, match=r"package.json: npm install failed: npm ERR! E404"):
         install_packages(_Ctx(FakeRunner(fail="E404")), _fn(code), deps)  # type: ignore[arg-type]
+
+
+def test_linked_node_modules_follow_node_path_precedence(tmp_path: Path) -> None:
+    from esb.tasks.node import LINKED_MARKER, link_modules
+
+    deps, layer, sdk = (tmp_path / n / "node_modules" for n in ("deps", "layer", "sdk"))
+    for root, names in ((deps, ["left-pad"]), (layer, ["left-pad", "greet", ".bin"]),
+                        (sdk, ["@aws-sdk/client-s3", "@aws-sdk/lib-dynamodb", "greet"])):
+        for name in names:
+            (root / name).mkdir(parents=True)
+            (root / name / "owner").write_text(root.parent.name)
+    farm = tmp_path / "fn" / "node_modules"
+    link_modules(farm, [deps, tmp_path / "missing", layer, sdk])
+    owners = {rel: (farm / rel / "owner").read_text() for rel in ("left-pad", "greet", "@aws-sdk/client-s3")}
+    assert owners == {"left-pad": "deps", "greet": "layer", "@aws-sdk/client-s3": "sdk"}
+    assert (farm / "@aws-sdk" / "lib-dynamodb").is_symlink() and not (farm / ".bin").exists()
+    assert (farm / LINKED_MARKER).is_file()
+    link_modules(farm, [sdk])  # a rebuild replaces the links: nothing of the old roots stays
+    assert not (farm / "left-pad").exists() and (farm / "greet" / "owner").read_text() == "sdk"

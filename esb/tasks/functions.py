@@ -15,7 +15,9 @@ from esb.model import Function
 from esb.node_runtime import is_node
 from esb.render import render_dockerfile
 from esb.tasks.context import BuildContext, current
-from esb.tasks.node import install_packages, package_inputs, runtime_marker, with_runtime_key
+from esb.tasks.node import (
+    install_packages, link_modules, module_roots, package_inputs, runtime_marker, with_runtime_key,
+)
 from esb.tasks.report import guarded
 from esb.tasks.writer import list_files, remove_tree, sync_tree, tree_hash, write_if_changed
 
@@ -92,6 +94,8 @@ def stage(ctx: BuildContext, fn: Function, files: list[str], layers: dict[str, t
         ("deps", ctx.tree.function_deps(fn.name)),
         *((f"layers/{name}", layers_dir / name) for name in layers),
     ])
+    if is_node(fn.runtime):
+        link_modules(ctx.tree.function(fn.name) / "node_modules", module_roots(ctx, fn, list(layers)))
     code_hash = with_runtime_key(ctx, fn, code_hash)
     write_if_changed(ctx.tree.function_manifest(fn.name), json.dumps({"code_hash": code_hash}, sort_keys=True) + "\n")
 

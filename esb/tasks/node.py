@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,9 +16,10 @@ from esb.node_runtime import ensure_node_runtime, is_node, node_major, runtime_k
 from esb.paths import cache_dir
 from esb.tasks.context import BuildContext, current
 from esb.tasks.report import guarded
-from esb.tasks.writer import write_if_changed
+from esb.tasks.writer import remove_tree, write_if_changed
 
 PACKAGE_FILES = ("package.json", "package-lock.json")
+LINKED_MARKER = ".esb-linked"  # bootstrap.mjs skips its resolve hook (a worker thread, ~30 ms) when present
 
 
 def node_functions(ctx: BuildContext) -> list[Function]:
@@ -28,12 +30,53 @@ def runtime_marker(ctx: BuildContext) -> Path:
     return ctx.tree.markers / "node-runtime.json"
 
 
+def _recorded(ctx: BuildContext) -> dict[str, Any]:
+    try:
+        return dict(json.loads(runtime_marker(ctx).read_text()))
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
 def recorded_key(ctx: BuildContext) -> str:
     """The runtime environment key staged for this tree ("" before the first build)."""
-    try:
-        return str(json.loads(runtime_marker(ctx).read_text()).get("key", ""))
-    except (OSError, ValueError):
-        return ""
+    return str(_recorded(ctx).get("key", ""))
+
+
+def module_roots(ctx: BuildContext, fn: Function, layer_names: list[str]) -> list[Path]:
+    """Lambda's NODE_PATH order over the staged tree: the function's packages, its layers', the runtime's SDK."""
+    major = _recorded(ctx).get("node", "")
+    roots = [ctx.tree.function_deps(fn.name) / "node_modules"]
+    for name in layer_names:
+        layer = ctx.tree.function_layers(fn.name) / name / "nodejs"
+        roots += [layer / f"node{major}" / "node_modules", layer / "node_modules"]
+    return roots + [ctx.tree.node_runtime / "node_modules"]
+
+
+def _link(link: Path, target: Path) -> None:
+    if not link.is_symlink() and not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(target, link.parent))
+
+
+def link_modules(farm: Path, roots: list[Path]) -> None:
+    """ES modules ignore NODE_PATH; Node's own lookup walks up from src/ into this node_modules, whose
+    entries link to the first root that has each package (so NODE_PATH precedence holds for `import`)."""
+    if farm.is_symlink() or farm.is_file():
+        farm.unlink()
+    remove_tree(farm)
+    farm.mkdir(parents=True)
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for entry in sorted(root.iterdir()):
+            if entry.name.startswith("."):
+                continue  # .bin, .package-lock.json
+            if entry.name.startswith("@") and entry.is_dir():
+                for package in sorted(entry.iterdir()):
+                    _link(farm / entry.name / package.name, package)
+            else:
+                _link(farm / entry.name, entry)
+    (farm / LINKED_MARKER).write_text("")
 
 
 def with_runtime_key(ctx: BuildContext, fn: Function, code_hash: str) -> str:
