@@ -48,15 +48,33 @@ def daemon_answers(client_factory: ClientFactory = _client) -> bool:
         return False
 
 
+def interface_address(name: str) -> str | None:
+    """The IPv4 address of a network interface (SIOCGIFADDR), or None."""
+    import fcntl
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            packed = fcntl.ioctl(sock.fileno(), 0x8915, struct.pack("256s", name[:15].encode()))
+        except OSError:
+            return None
+    return socket.inet_ntoa(packed[20:24])
+
+
 def bridge_address(client: docker.DockerClient) -> str:
     """The host's address on docker's default bridge: what `host-gateway` (host.docker.internal) resolves to."""
     from esb.images import docker_errors
 
     with docker_errors("inspect the default bridge network"):
-        config = client.networks.get("bridge").attrs.get("IPAM", {}).get("Config") or []
-    for entry in config:
+        attrs = client.networks.get("bridge").attrs
+    for entry in attrs.get("IPAM", {}).get("Config") or []:
         if entry.get("Gateway"):
             return str(entry["Gateway"])
+    # A docker0 that existed before dockerd started leaves the IPAM gateway empty: ask the interface itself.
+    interface = (attrs.get("Options") or {}).get("com.docker.network.bridge.name", "docker0")
+    address = interface_address(interface)
+    if address:
+        return address
     raise BoxError("docker's default bridge has no gateway address",
                    hint="containers cannot reach the host; check `docker network inspect bridge`")
 

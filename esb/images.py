@@ -78,35 +78,38 @@ def _jinja() -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
 
-def apt_mirror(apt_dir: Path = Path("/etc/apt")) -> str:
-    """The Debian mirror apt is configured with (deb822 or one-line form), else deb.debian.org."""
+def apt_mirror(apt_dir: Path = Path("/etc/apt"), suite: str = SUITE) -> str:
+    """The Debian mirror apt is configured with (deb822 or one-line form) for `suite`, else the one for
+    bookworm (a Debian mirror serves every suite), else deb.debian.org."""
     files = [apt_dir / "sources.list", *sorted((apt_dir / "sources.list.d").glob("*"))]
-    for path in files:
-        text = path.read_text(errors="replace") if path.is_file() else ""
-        for uri, suites in re.findall(r"^URIs:\s*(\S+)\s*\nSuites:\s*([^\n]+)", text, re.M):
-            if SUITE in suites.split():
-                return uri
-        for uri, suite in re.findall(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)", text, re.M):
-            if suite == SUITE:
-                return uri
+    for wanted in dict.fromkeys((suite, SUITE)):
+        for path in files:
+            text = path.read_text(errors="replace") if path.is_file() else ""
+            for uri, suites in re.findall(r"^URIs:\s*(\S+)\s*\nSuites:\s*([^\n]+)", text, re.M):
+                if wanted in suites.split():
+                    return uri
+            for uri, found in re.findall(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)", text, re.M):
+                if found == wanted:
+                    return uri
     return DEFAULT_MIRROR
 
 
-def rootfs_key() -> str:
-    text = f"{SUITE}|minbase|{','.join(ROOTFS_PACKAGES)}|{','.join(ROOTFS_EXCLUDES)}"
+def rootfs_key(suite: str = SUITE, packages: tuple[str, ...] = ROOTFS_PACKAGES) -> str:
+    text = f"{suite}|minbase|{','.join(packages)}|{','.join(ROOTFS_EXCLUDES)}"
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def ensure_rootfs(cache: Path, mirror: str, run: Runner = run_command) -> Path:
+def ensure_rootfs(cache: Path, mirror: str, run: Runner = run_command, suite: str = SUITE,
+                  packages: tuple[str, ...] = ROOTFS_PACKAGES) -> Path:
     """The cached rootfs tarball; debootstraps it (as root, ~50 s) only when missing."""
-    tarball = cache / "images" / f"rootfs-{SUITE}-{rootfs_key()}.tar"
+    tarball = cache / "images" / f"rootfs-{suite}-{rootfs_key(suite, packages)}.tar"
     if tarball.is_file():
         return tarball
     tarball.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="rootfs-", dir=tarball.parent))
     try:
-        run(["debootstrap", "--variant=minbase", f"--include={','.join(ROOTFS_PACKAGES)}",
-             SUITE, str(work / "root"), mirror])
+        run(["debootstrap", "--variant=minbase", f"--include={','.join(packages)}",
+             suite, str(work / "root"), mirror])
         partial = tarball.with_suffix(".tar.part")
         excludes = [f"--exclude={pattern}" for pattern in ROOTFS_EXCLUDES]
         run(["tar", "-C", str(work / "root"), "--numeric-owner", *excludes, "-cf", str(partial), "."])
@@ -189,10 +192,12 @@ def image_exists(client: docker.DockerClient, tag: str) -> str | None:
             return None
 
 
-def _ensure_rootfs_image(client: docker.DockerClient, cache: Path, run: Runner) -> str:
-    tag = f"{ROOTFS_REPO}:{SUITE}-{rootfs_key()}"
+def ensure_rootfs_image(client: docker.DockerClient, cache: Path, run: Runner, suite: str = SUITE,
+                        packages: tuple[str, ...] = ROOTFS_PACKAGES) -> str:
+    """A docker image of the debootstrapped rootfs (`esb/rootfs:<suite>-<key>`), imported once."""
+    tag = f"{ROOTFS_REPO}:{suite}-{rootfs_key(suite, packages)}"
     if image_exists(client, tag) is None:
-        tarball = ensure_rootfs(cache, apt_mirror(), run)
+        tarball = ensure_rootfs(cache, apt_mirror(suite=suite), run, suite, packages)
         repo, _, version = tag.partition(":")
         with docker_errors(f"import rootfs {tarball.name}"):
             client.api.import_image_from_file(str(tarball), repository=repo, tag=version)
@@ -240,7 +245,7 @@ def ensure_base_image(client: docker.DockerClient, cache: Path, rie_path: Path |
     tag = recipe.tag()
     existing = None if no_cache else image_exists(client, tag)
     if existing is None:
-        rootfs_image = _ensure_rootfs_image(client, cache, run)
+        rootfs_image = ensure_rootfs_image(client, cache, run)
         with tempfile.TemporaryDirectory(prefix="esb-base-") as tmp:
             _write_context(Path(tmp), recipe, rootfs_image, run)
             with docker_errors(f"build {tag}"):

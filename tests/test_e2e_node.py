@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from boxkit import Box, copy_app, eventually, make_watcher, running_box
+from boxkit import Box, copy_app, docker_answers, eventually, make_watcher, remove_images, running_box
 
 pytestmark = [
     pytest.mark.integration,
@@ -19,11 +19,20 @@ pytestmark = [
 TRACE = "Root=1-5f84c7a9-0123456789abcdef01234567;Sampled=1"
 
 
-@pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
-    project = copy_app("node", tmp_path_factory.mktemp("node-process"))
-    with running_box(project, engine="process") as running:
-        yield running
+@pytest.fixture(scope="module", params=["process", pytest.param("docker", marks=pytest.mark.docker)])
+def box(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
+    """The same cases on both engines (docker: the offline Node.js base image, one container per sandbox)."""
+    engine = request.param
+    if engine == "docker" and not docker_answers():
+        pytest.skip("no Docker daemon answers here, so the docker-engine run of these cases is skipped")
+    project = copy_app("node", tmp_path_factory.mktemp(f"node-{engine}"))
+    try:
+        with running_box(project, engine=engine) as running:
+            assert running.status["engine"] == engine
+            yield running
+    finally:
+        if engine == "docker":
+            remove_images(project.name)
 
 
 def test_esm_async_handler_puts_and_gets_an_item_with_sdk_v3(box: Box) -> None:
@@ -45,7 +54,7 @@ def test_commonjs_callback_handler_sees_context_and_trace(box: Box) -> None:
     assert data["logGroupName"] == "/aws/lambda/node-context"
     assert 0 < data["remainingMs"] <= 10_000
     assert data["trace"] == TRACE
-    assert data["executionEnv"] == f"AWS_Lambda_nodejs{data['node'].split('.')[0]}.x"
+    assert data["executionEnv"] == f"AWS_Lambda_nodejs{data['node'].split('.')[0]}.x"  # the node that runs it
     assert data["greeting"] == "hello callback from the layer"
 
 

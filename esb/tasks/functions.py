@@ -166,4 +166,6 @@ def task_image() -> Iterator[dict[str, Any]]:
         task = function_image_task(ctx.project.name, fn.name, ctx.tree.function(fn.name))
         task["name"] = fn.logical_id
         task["task_dep"] = [*task.get("task_dep", []), f"stage:{fn.logical_id}", f"dockerfile:{fn.logical_id}"]
+        if is_node(fn.runtime):
+            task["task_dep"].append("node_base_image")
         yield task

@@ -8,7 +8,7 @@ from esb.tasks.box import task_down, task_logs, task_reset, task_status, task_up
 from esb.tasks.config import task_build, task_compose, task_config, task_runtime
 from esb.tasks.functions import task_deps, task_dockerfile, task_image, task_stage
 from esb.tasks.images import task_base_image
-from esb.tasks.node import task_node_runtime
+from esb.tasks.node import task_node_base_image, task_node_runtime
 from esb.tasks.rie import task_rie
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "task_down",
     "task_image",
     "task_logs",
+    "task_node_base_image",
     "task_node_runtime",
     "task_reset",
     "task_rie",

@@ -138,3 +138,30 @@ def install_packages(ctx: BuildContext, fn: Function, deps: Path) -> None:
         raise BuildError(f"cannot run npm: {exc}", where=str(files[0]), hint="install Node.js and npm") from exc
     for name in PACKAGE_FILES:  # the code dir keeps its own copies; deps holds node_modules only
         (deps / name).unlink(missing_ok=True)
+
+
+def task_node_base_image() -> dict[str, Any]:
+    """Build the offline docker base image for Node.js functions (Debian trixie + Node.js + aws-lambda-ric + SDK v3)."""
+    from esb.node_images import ensure_node_base_image, node_base_recipe
+    from esb.tasks.images import _docker_client, _rie_path
+
+    ctx = current()
+    if not node_functions(ctx):
+        return {"actions": None}
+    cache = cache_dir()
+
+    def exists() -> bool:
+        from esb.images import image_exists
+
+        try:
+            recipe = node_base_recipe(cache, node_major(runner=ctx.runner), _rie_path(cache))
+            return image_exists(_docker_client(), recipe.tag()) is not None
+        except BuildError:
+            return False  # let the action report it as one line
+
+    def build() -> dict[str, str]:
+        image = ensure_node_base_image(_docker_client(), cache, node_major(runner=ctx.runner), _rie_path(cache))
+        print(f"base image {image.tag} ({'built' if image.built else 'already present'})")
+        return {"tag": image.tag, "id": image.id}
+
+    return {"actions": [guarded(build)], "uptodate": [exists], "verbosity": 2}

@@ -141,6 +141,7 @@ class DockerEngine:
         in_network = self.in_network()
         if in_network:
             environment.pop("AWS_CA_BUNDLE", None)  # a path inside the manager's container, not on the host
+            environment.pop("NODE_EXTRA_CA_CERTS", None)
         with docker_errors(f"start container for {spec.function}"):
             container = self.client.containers.run(
                 image, command=[spec.handler], detach=True,

@@ -63,6 +63,8 @@ def container_environment(spec: SandboxSpec) -> dict[str, str]:
             env[key] = re.sub(r"//(127\.0\.0\.1|localhost)([:/]|$)", r"//host.docker.internal\2", value)
     if env.get("AWS_CA_BUNDLE"):
         env["AWS_CA_BUNDLE"] = CA_BUNDLE_PATH
+        if spec.runtime.startswith("nodejs"):
+            env["NODE_EXTRA_CA_CERTS"] = CA_BUNDLE_PATH  # the JS SDK trusts the box CA through node
     return env
 
 
