@@ -90,6 +90,10 @@ def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, eng
 
         state = docker_box.up(ctx, opts, say=_say, fallback=engine in ("", "auto"))
     else:
+        for fn in ctx.app.functions:
+            if fn.image is not None:
+                _say(f"warning: {fn.name} is a container image function (PackageType: Image): the process engine "
+                     "cannot run it (its calls answer 503); use `esb up --engine docker`")
         state = box.up(opts, ctx.app, say=_say)
     _say("")
     _say(status.render_text(status.collect(ctx.tree)))

@@ -260,7 +260,7 @@ def ensure_base_image(client: docker.DockerClient, cache: Path, rie_path: Path |
     return BaseImage(tag=tag, id=image_id, built=existing is None)
 
 
-def _docker_name(text: str) -> str:
+def docker_name(text: str) -> str:
     """Docker repository components: lower case, [a-z0-9._-], starting with an alphanumeric."""
     cleaned = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("._-")
     return cleaned or "x"
@@ -284,7 +284,7 @@ def context_hash(context_dir: Path, extra: str = "") -> str:
     return digest.hexdigest()
 
 
-def _from_images(dockerfile: Path) -> list[str]:
+def from_images(dockerfile: Path) -> list[str]:
     text = dockerfile.read_text() if dockerfile.is_file() else ""
     return re.findall(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)", text, re.M | re.I)
 
@@ -295,18 +295,20 @@ def function_image_tag(project: str, function: str, context_dir: Path,
     rebuilt base (same alias tag) gives new function tags."""
     bases = ""
     if client is not None:
-        bases = ",".join(image_exists(client, ref) or ref for ref in _from_images(context_dir / "Dockerfile"))
-    return f"esb/{_docker_name(project)}/{_docker_name(function)}:{context_hash(context_dir, bases)[:16]}"
+        bases = ",".join(image_exists(client, ref) or ref for ref in from_images(context_dir / "Dockerfile"))
+    return f"esb/{docker_name(project)}/{docker_name(function)}:{context_hash(context_dir, bases)[:16]}"
 
 
-def build_function_image(client: docker.DockerClient, context_dir: Path, tag: str, no_cache: bool = False) -> str:
+def build_function_image(client: docker.DockerClient, context_dir: Path, tag: str, no_cache: bool = False,
+                         dockerfile: str = "Dockerfile", build_args: dict[str, str] | None = None) -> str:
     """Build a function image from its staged context; skipped when the tag already exists."""
     existing = image_exists(client, tag)
     if existing is not None and not no_cache:
         return existing
     with docker_errors(f"build {tag}"):
         image, _ = client.images.build(path=str(context_dir), tag=tag, rm=True, forcerm=True, pull=False,
-                                       nocache=no_cache, labels={CONTEXT_LABEL: tag.rpartition(":")[2]})
+                                       nocache=no_cache, labels={CONTEXT_LABEL: tag.rpartition(":")[2]},
+                                       dockerfile=dockerfile, buildargs=build_args or None)
     if existing is not None and existing != image.id:
         _remove_quietly(client, existing)  # the forced rebuild moved the tag; drop the dangling image
     return image.id

@@ -53,6 +53,13 @@ def function_view(app: Application, fn: Function, tree: BuildTree) -> dict[str, 
     }
     if fn.runtime.startswith("nodejs"):
         entry["runtime_dir"] = _rel(tree, tree.node_runtime)
+    if fn.image is not None:
+        entry["package_type"] = "Image"
+        entry["image_config"] = {
+            "command": list(fn.image.command),
+            "entry_point": list(fn.image.entry_point),
+            "working_directory": fn.image.working_directory,
+        }
     entry["config_hash"] = config_hash(entry)
     return entry
 

@@ -9,6 +9,7 @@ from esb.model import Api, Function, FunctionUrl, Layer
 from esb.sam.context import LoadContext
 from esb.sam.cors import list_cors
 from esb.sam.events import build_events
+from esb.sam.images import build_image_source
 from esb.sam.scalars import cfn_str, is_scalar, to_int
 
 Path = tuple[str, ...]
@@ -23,6 +24,7 @@ def runtime_supported(runtime: str) -> bool:
 _HANDLED = frozenset({
     "FunctionName", "CodeUri", "Handler", "Runtime", "Timeout", "MemorySize", "Architectures",
     "Environment", "Layers", "ReservedConcurrentExecutions", "FunctionUrlConfig", "Events", "PackageType",
+    "ImageConfig", "ImageUri",
 })
 # Accepted without a word: they matter in AWS (IAM, networking, deployment) but not in a local box.
 _QUIET = frozenset({
@@ -74,22 +76,35 @@ def build_function(
     props: dict[str, Any],
     apis: dict[str, Api],
     layer_ids: dict[str, str],
+    metadata: dict[str, Any] | None = None,
 ) -> Function:
-    """One Function from resolved, globals-merged properties; layer_ids maps layer ARN → logical id."""
+    """One Function from resolved, globals-merged properties; layer_ids maps layer ARN → logical id;
+    `metadata` is the resource's Metadata (how sam build builds an image function)."""
     path = ("Resources", logical_id, "Properties")
     for key in props:
         if key not in _HANDLED and key not in _QUIET:
             ctx.warn(logical_id, key, "not supported, ignored")
-    if cfn_str(props.get("PackageType", "Zip")) != "Zip":
-        ctx.fail((*path, "PackageType"), "PackageType Image is not supported", "use a Zip function with CodeUri")
-    handler = _required_text(ctx, props, "Handler", path, "e.g. Handler: app.handler (or set it in Globals)")
-    runtime = _required_text(ctx, props, "Runtime", path, "e.g. Runtime: python3.12 (or set it in Globals)")
-    if not runtime_supported(runtime):
-        ctx.warn(logical_id, "Runtime", f"runtime {runtime} is not supported ({SUPPORTED_HINT}); it will not run")
+    package_type = cfn_str(props.get("PackageType", "Zip"))
+    if package_type not in ("Zip", "Image"):
+        ctx.fail((*path, "PackageType"), f"PackageType must be Zip or Image, got '{package_type}'")
+    image = None
+    if package_type == "Image":
+        # Handler and Runtime belong to the image (its CMD and base); Globals may still carry them: ignored.
+        image = build_image_source(ctx, logical_id, props, metadata)
+        handler, runtime, code_uri = "", "", image.context
+        if props.get("Layers"):
+            ctx.warn(logical_id, "Layers", "an image function has no layers (put them in the image), ignored")
+            props = {k: v for k, v in props.items() if k != "Layers"}
+    else:
+        handler = _required_text(ctx, props, "Handler", path, "e.g. Handler: app.handler (or set it in Globals)")
+        runtime = _required_text(ctx, props, "Runtime", path, "e.g. Runtime: python3.12 (or set it in Globals)")
+        if not runtime_supported(runtime):
+            ctx.warn(logical_id, "Runtime", f"runtime {runtime} is not supported ({SUPPORTED_HINT}); it will not run")
+        code_uri = code_dir(ctx, props.get("CodeUri", "."), (*path, "CodeUri"), logical_id, "CodeUri")
     return Function(
         logical_id=logical_id,
         name=name,
-        code_uri=code_dir(ctx, props.get("CodeUri", "."), (*path, "CodeUri"), logical_id, "CodeUri"),
+        code_uri=code_uri,
         handler=handler,
         runtime=runtime,
         timeout=_int(ctx, props, "Timeout", path, 3),
@@ -100,6 +115,7 @@ def build_function(
         reserved_concurrency=_int(ctx, props, "ReservedConcurrentExecutions", path, None),
         events=build_events(ctx, logical_id, props.get("Events"), apis),
         function_url=_function_url(ctx, props.get("FunctionUrlConfig"), (*path, "FunctionUrlConfig")),
+        image=image,
     )
 
 

@@ -61,7 +61,9 @@ def install_deps(ctx: BuildContext, fn: Function) -> None:
     remove_tree(deps)
     deps.mkdir(parents=True, exist_ok=True)
     req = requirements_file(fn)
-    if is_node(fn.runtime):
+    if fn.image is not None:
+        pass  # the image's own Dockerfile installs what it needs
+    elif is_node(fn.runtime):
         install_packages(ctx, fn, deps)
     elif req.is_file():
         cmd = [ctx.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--quiet",
@@ -104,7 +106,7 @@ def task_deps() -> Iterator[dict[str, Any]]:
     """Install each function's requirements.txt into functions/<Name>/deps."""
     ctx = current()
     for fn in ctx.app.functions:
-        inputs = [requirements_file(fn)] if requirements_file(fn).is_file() else []
+        inputs = [requirements_file(fn)] if requirements_file(fn).is_file() and fn.image is None else []
         if is_node(fn.runtime):
             inputs = package_inputs(fn)
         elif vendor_dir(fn).is_dir():
@@ -147,6 +149,8 @@ def task_dockerfile() -> Iterator[dict[str, Any]]:
     """Render each function's Dockerfile."""
     ctx = current()
     for fn in ctx.app.functions:
+        if fn.image is not None:
+            continue  # built with its own Dockerfile (esb/tasks/image_functions.py)
         text = render_dockerfile(ctx.app, fn, ctx.project)
         target = ctx.tree.function_dockerfile(fn.name)
         yield {
@@ -161,8 +165,13 @@ def task_image() -> Iterator[dict[str, Any]]:
     """Build each function's docker image from its staged directory (needs a docker daemon)."""
     from esb.tasks.images import function_image_task
 
+    from esb.tasks.image_functions import image_function_task
+
     ctx = current()
     for fn in ctx.app.functions:
+        if fn.image is not None:
+            yield image_function_task(ctx, fn)
+            continue
         task = function_image_task(ctx.project.name, fn.name, ctx.tree.function(fn.name))
         task["name"] = fn.logical_id
         task["task_dep"] = [*task.get("task_dep", []), f"stage:{fn.logical_id}", f"dockerfile:{fn.logical_id}"]

@@ -145,8 +145,13 @@ def task_node_base_image() -> dict[str, Any]:
     from esb.node_images import ensure_node_base_image, node_base_recipe
     from esb.tasks.images import _docker_client, _rie_path
 
+    from esb.node_images import BASE_REPO
+    from esb.tasks.image_functions import lambda_bases
+
     ctx = current()
-    if not node_functions(ctx):
+    images_on_node = [fn for fn in ctx.app.functions
+                      if fn.image is not None and any(b.startswith(BASE_REPO) for b in lambda_bases(ctx, fn).values())]
+    if not node_functions(ctx) and not images_on_node:
         return {"actions": None}
     cache = cache_dir()
 

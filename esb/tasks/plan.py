@@ -29,7 +29,8 @@ def app_outputs(ctx: BuildContext) -> dict[Path, str]:
 def rendered_outputs(ctx: BuildContext) -> dict[Path, str]:
     outputs = app_outputs(ctx)
     for fn in ctx.app.functions:
-        outputs[ctx.tree.function_dockerfile(fn.name)] = render_dockerfile(ctx.app, fn, ctx.project)
+        if fn.image is None:  # an image function is built with its own Dockerfile
+            outputs[ctx.tree.function_dockerfile(fn.name)] = render_dockerfile(ctx.app, fn, ctx.project)
     return outputs
 
 
@@ -37,10 +38,14 @@ def validate(ctx: BuildContext) -> None:
     """Render everything once and check every code dir, so errors surface before doit runs."""
     from esb.tasks.functions import layer_files, source_files
 
+    from esb.tasks.image_functions import lambda_bases
+
     rendered_outputs(ctx)
     for fn in ctx.app.functions:
         source_files(ctx, fn)
         layer_files(ctx, fn)
+        if fn.image is not None:
+            lambda_bases(ctx, fn)  # a FROM the box cannot serve offline fails here, as one line
 
 
 def _differs(path: Path, data: bytes) -> bool:

@@ -26,6 +26,7 @@ from esb_runtime.manager.docker_support import (  # noqa: F401 (re-exported for 
     CA_BUNDLE_PATH,
     container_environment,
     ca_bundle_mount,
+    run_overrides,
     _host_port,
     _labels,
     _rie_answers,
@@ -144,7 +145,7 @@ class DockerEngine:
             environment.pop("NODE_EXTRA_CA_CERTS", None)
         with docker_errors(f"start container for {spec.function}"):
             container = self.client.containers.run(
-                image, command=[spec.handler], detach=True,
+                image, detach=True, **run_overrides(spec),
                 name=f"esb-{_name_part(self.project)}-{sandbox_id}",
                 labels={PROJECT_LABEL: self.project, FUNCTION_LABEL: spec.function,
                         HASH_LABEL: spec.config_hash, SANDBOX_LABEL: sandbox_id, MANAGER_LABEL: self._instance},

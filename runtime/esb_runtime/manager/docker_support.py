@@ -5,7 +5,7 @@ from __future__ import annotations
 import http.client
 import re
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from esb_runtime.engine import LineSink, SandboxSpec
 from esb_runtime.errors import EngineError
@@ -66,6 +66,24 @@ def container_environment(spec: SandboxSpec) -> dict[str, str]:
         if spec.runtime.startswith("nodejs"):
             env["NODE_EXTRA_CA_CERTS"] = CA_BUNDLE_PATH  # the JS SDK trusts the box CA through node
     return env
+
+
+def run_overrides(spec: SandboxSpec) -> dict[str, Any]:
+    """`containers.run` arguments for what starts in the container: the handler as CMD (zip functions on the
+    box's base image), or an image function's ImageConfig (empty parts keep the image's own)."""
+    if spec.package_type != "Image":
+        return {"command": [spec.handler]}
+    config = spec.image_config
+    if config is None:
+        return {}
+    overrides: dict[str, Any] = {}
+    if config.command:
+        overrides["command"] = list(config.command)
+    if config.entry_point:
+        overrides["entrypoint"] = list(config.entry_point)
+    if config.working_directory:
+        overrides["working_dir"] = config.working_directory
+    return overrides
 
 
 def ca_bundle_mount(spec: SandboxSpec) -> dict[str, dict[str, str]]:

@@ -130,6 +130,9 @@ class ProcessEngine:
         self._node: NodeBinary | None = None
 
     def start(self, spec: SandboxSpec, on_line: LineSink) -> Sandbox:
+        if spec.package_type == "Image":
+            raise EngineError(f"{spec.function} is a container image function (PackageType: Image): it runs on the "
+                              "docker engine only; start the box with `esb up --engine docker`")
         self._check_runtime(spec.runtime)
         if not spec.code_dir.is_dir():
             raise EngineError(f"{spec.function}: code directory {spec.code_dir} does not exist (run `esb build`)")
