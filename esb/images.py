@@ -242,20 +242,29 @@ def ensure_base_image(client: docker.DockerClient, cache: Path, rie_path: Path |
                       no_cache: bool = False) -> BaseImage:
     """Build the base image unless one with the same recipe digest exists; tag it BASE_ALIAS too."""
     recipe = base_recipe(cache, rie_path, runtime_pkg, run)
-    tag = recipe.tag()
+
+    def write(ctx: Path) -> None:
+        _write_context(ctx, recipe, ensure_rootfs_image(client, cache, run), run)
+
+    return build_base(client, recipe.tag(), recipe.digest(), BASE_ALIAS, write, no_cache)
+
+
+def build_base(client: docker.DockerClient, tag: str, digest: str, alias: str, write_context: Callable[[Path], None],
+               no_cache: bool = False) -> BaseImage:
+    """Build a base image from the context `write_context` fills, unless `tag` (named by its recipe digest)
+    exists; either way tag it `alias`, the stable name function Dockerfiles use."""
     existing = None if no_cache else image_exists(client, tag)
     if existing is None:
-        rootfs_image = ensure_rootfs_image(client, cache, run)
         with tempfile.TemporaryDirectory(prefix="esb-base-") as tmp:
-            _write_context(Path(tmp), recipe, rootfs_image, run)
+            write_context(Path(tmp))
             with docker_errors(f"build {tag}"):
                 image, _ = client.images.build(path=tmp, tag=tag, rm=True, forcerm=True, pull=False,
-                                               nocache=no_cache, labels={RECIPE_LABEL: recipe.digest()})
+                                               nocache=no_cache, labels={RECIPE_LABEL: digest})
         image_id = image.id
     else:
         image_id = existing
-    repo, _, version = BASE_ALIAS.partition(":")
-    with docker_errors(f"tag {BASE_ALIAS}"):
+    repo, _, version = alias.rpartition(":")
+    with docker_errors(f"tag {alias}"):
         client.api.tag(image_id, repo, version)
     return BaseImage(tag=tag, id=image_id, built=existing is None)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,10 +11,7 @@ from typing import TYPE_CHECKING
 import jinja2
 
 from esb.errors import BuildError
-from esb.images import (
-    RECIPE_LABEL, BaseImage, Runner, default_rie, docker_errors, ensure_rootfs_image, image_exists, rootfs_key,
-    run_command,
-)
+from esb.images import BaseImage, Runner, build_base, default_rie, ensure_rootfs_image, rootfs_key, run_command
 from esb.node_runtime import NodeRuntime, ensure_node_runtime
 from esb.paths import P
 from esb_runtime.digest import sha256_file
@@ -88,19 +84,8 @@ def ensure_node_base_image(client: docker.DockerClient, cache: Path, major: int,
                            run: Runner = run_command, no_cache: bool = False) -> BaseImage:
     """Build the Node.js base unless one with the same recipe digest exists; tag it esb/base-nodejs:<major> too."""
     recipe = node_base_recipe(cache, major, rie_path)
-    tag = recipe.tag()
-    existing = None if no_cache else image_exists(client, tag)
-    if existing is None:
-        rootfs_image = ensure_rootfs_image(client, cache, run, SUITE, PACKAGES)
-        with tempfile.TemporaryDirectory(prefix="esb-node-base-") as tmp:
-            _write_context(Path(tmp), recipe, rootfs_image)
-            with docker_errors(f"build {tag}"):
-                image, _ = client.images.build(path=tmp, tag=tag, rm=True, forcerm=True, pull=False,
-                                               nocache=no_cache, labels={RECIPE_LABEL: recipe.digest()})
-        image_id = image.id
-    else:
-        image_id = existing
-    repo, _, version = alias(major).partition(":")
-    with docker_errors(f"tag {alias(major)}"):
-        client.api.tag(image_id, repo, version)
-    return BaseImage(tag=tag, id=image_id, built=existing is None)
+
+    def write(ctx: Path) -> None:
+        _write_context(ctx, recipe, ensure_rootfs_image(client, cache, run, SUITE, PACKAGES))
+
+    return build_base(client, recipe.tag(), recipe.digest(), alias(major), write, no_cache)

@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from boxkit import Box, copy_app, docker_answers, eventually, make_watcher, remove_images, running_box
+from boxkit import Box, engine_box, eventually, make_watcher
 
 pytestmark = [
     pytest.mark.integration,
@@ -22,17 +22,8 @@ TRACE = "Root=1-5f84c7a9-0123456789abcdef01234567;Sampled=1"
 @pytest.fixture(scope="module", params=["process", pytest.param("docker", marks=pytest.mark.docker)])
 def box(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     """The same cases on both engines (docker: the offline Node.js base image, one container per sandbox)."""
-    engine = request.param
-    if engine == "docker" and not docker_answers():
-        pytest.skip("no Docker daemon answers here, so the docker-engine run of these cases is skipped")
-    project = copy_app("node", tmp_path_factory.mktemp(f"node-{engine}"))
-    try:
-        with running_box(project, engine=engine) as running:
-            assert running.status["engine"] == engine
-            yield running
-    finally:
-        if engine == "docker":
-            remove_images(project.name)
+    with engine_box("node", request.param, tmp_path_factory.mktemp(f"node-{request.param}")) as running:
+        yield running
 
 
 def test_esm_async_handler_puts_and_gets_an_item_with_sdk_v3(box: Box) -> None:

@@ -91,16 +91,9 @@ def _ensure_base(client: docker.DockerClient, ctx: BuildContext) -> Callable[[st
     return ensure
 
 
-def _recorded_tag(record: Path) -> str | None:
-    try:
-        return str(json.loads(record.read_text())["tag"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
 def image_function_task(ctx: BuildContext, fn: Function) -> dict[str, Any]:
     """The image subtask of one image function; writes functions/<fn>/image.json like zip functions do."""
-    from esb.tasks.images import _docker_client, _drop_unused
+    from esb.tasks.images import _docker_client, _drop_unused, _recorded_tag
 
     assert fn.image is not None
     image = fn.image
