@@ -263,10 +263,15 @@ def build_base(client: docker.DockerClient, tag: str, digest: str, alias: str, w
         image_id = image.id
     else:
         image_id = existing
-    repo, _, version = alias.rpartition(":")
-    with docker_errors(f"tag {alias}"):
-        client.api.tag(image_id, repo, version)
+    tag_image(client, image_id, alias)
     return BaseImage(tag=tag, id=image_id, built=existing is None)
+
+
+def tag_image(client: docker.DockerClient, image_id: str, name: str) -> None:
+    """Give an image one more name (repo:tag); docker moves the name if another image had it."""
+    repo, _, version = name.rpartition(":")
+    with docker_errors(f"tag {name}"):
+        client.api.tag(image_id, repo, version)
 
 
 def docker_name(text: str) -> str:

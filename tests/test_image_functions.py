@@ -86,3 +86,13 @@ def test_plan_renders_no_dockerfile_for_an_image_function(tmp_path: Path) -> Non
     outputs = rendered_outputs(BuildContext(project=project, app=_image_app(tmp_path)))
     assert tree.function_dockerfile("img") not in outputs
     assert tree.functions_config in outputs
+
+
+def test_a_node_container_keeps_the_execution_env_its_base_image_sets(tmp_path: Path) -> None:
+    from esb_runtime.manager.docker_support import container_environment
+
+    env = {"AWS_EXECUTION_ENV": "AWS_Lambda_nodejs22.x", "AWS_CA_BUNDLE": "/host/ca.pem"}
+    node = container_environment(_spec(tmp_path, runtime="nodejs22.x", environment=env))
+    assert "AWS_EXECUTION_ENV" not in node and node["NODE_EXTRA_CA_CERTS"] == node["AWS_CA_BUNDLE"]
+    python = container_environment(_spec(tmp_path, environment=env))
+    assert python["AWS_EXECUTION_ENV"] == "AWS_Lambda_nodejs22.x" and "NODE_EXTRA_CA_CERTS" not in python

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from esb.errors import BuildError
 from esb.images import (
-    BASE_ALIAS, IMAGE_RECORD, PYTHON_VERSION, build_function_image, context_hash, docker_errors, docker_name,
-    from_images, image_exists,
+    BASE_ALIAS, IMAGE_RECORD, PYTHON_VERSION, build_function_image, context_hash, docker_name, from_images,
+    image_exists, tag_image,
 )
 from esb.model import Function
 from esb.node_images import SUITE_NODE_MAJOR
@@ -69,10 +69,7 @@ def image_tag(ctx: BuildContext, fn: Function, client: docker.DockerClient) -> s
 def serve_bases(client: docker.DockerClient, bases: dict[str, str], ensure: Callable[[str], str], say: Say) -> None:
     """Tag each box base with the public name the Dockerfile asks for, so `docker build` finds it locally."""
     for ref, base in sorted(bases.items()):
-        image_id = ensure(base)
-        repo, _, tag = ref.rpartition(":")
-        with docker_errors(f"tag {ref}"):
-            client.api.tag(image_id, repo, tag)
+        tag_image(client, ensure(base), ref)
         say(f"{ref} is served by the box's offline base image {base}")
 
 
@@ -114,9 +111,7 @@ def image_function_task(ctx: BuildContext, fn: Function) -> dict[str, Any]:
         previous = _recorded_tag(record)
         image_id = build_function_image(client, ctx.tree.function_src(fn.name), tag, dockerfile=image.dockerfile,
                                         build_args=dict(image.build_args))
-        repo = tag.rpartition(":")[0]
-        with docker_errors(f"tag {repo}:{image.tag}"):
-            client.api.tag(image_id, repo, image.tag)  # the template's DockerTag names it too
+        tag_image(client, image_id, f"{tag.rpartition(':')[0]}:{image.tag}")  # the template's DockerTag names it too
         values = {"tag": tag, "id": image_id}
         record.write_text(json.dumps(values, sort_keys=True) + "\n")
         if previous and previous != tag:

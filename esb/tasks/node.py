@@ -12,7 +12,7 @@ from typing import Any
 
 from esb.errors import BuildError
 from esb.model import Function
-from esb.node_runtime import ensure_node_runtime, is_node, node_major, runtime_key, stage_node_runtime
+from esb.node_runtime import NODE_RUNTIMES, ensure_node_runtime, is_node, node_major, runtime_key, stage_node_runtime
 from esb.paths import cache_dir
 from esb.tasks.context import BuildContext, current
 from esb.tasks.report import guarded
@@ -142,11 +142,10 @@ def install_packages(ctx: BuildContext, fn: Function, deps: Path) -> None:
 
 def task_node_base_image() -> dict[str, Any]:
     """Build the offline docker base image for Node.js functions (Debian trixie + Node.js + aws-lambda-ric + SDK v3)."""
-    from esb.node_images import ensure_node_base_image, node_base_recipe
-    from esb.tasks.images import _docker_client, _rie_path
-
-    from esb.node_images import BASE_REPO
+    from esb.images import image_exists, tag_image
+    from esb.node_images import BASE_REPO, SUITE_NODE_MAJOR, alias, ensure_node_base_image, node_base_recipe
     from esb.tasks.image_functions import lambda_bases
+    from esb.tasks.images import _docker_client, _rie_path
 
     ctx = current()
     images_on_node = [fn for fn in ctx.app.functions
@@ -154,19 +153,27 @@ def task_node_base_image() -> dict[str, Any]:
     if not node_functions(ctx) and not images_on_node:
         return {"actions": None}
     cache = cache_dir()
+    declared = sorted({NODE_RUNTIMES[fn.runtime] for fn in node_functions(ctx) if fn.runtime in NODE_RUNTIMES})
 
     def exists() -> bool:
-        from esb.images import image_exists
-
         try:
+            client = _docker_client()
             recipe = node_base_recipe(cache, node_major(runner=ctx.runner), _rie_path(cache))
-            return image_exists(_docker_client(), recipe.tag()) is not None
+            built = image_exists(client, recipe.tag())
+            return built is not None and all(image_exists(client, alias(m)) == built for m in declared)
         except BuildError:
             return False  # let the action report it as one line
 
     def build() -> dict[str, str]:
-        image = ensure_node_base_image(_docker_client(), cache, node_major(runner=ctx.runner), _rie_path(cache))
+        client = _docker_client()
+        image = ensure_node_base_image(client, cache, node_major(runner=ctx.runner), _rie_path(cache))
         print(f"base image {image.tag} ({'built' if image.built else 'already present'})")
+        for major in declared:
+            if major != SUITE_NODE_MAJOR:  # the closest Node the box has offline stands in, said once
+                tag_image(client, image.id, alias(major))
+                print(f"warning: nodejs{major}.x functions run on Node.js {SUITE_NODE_MAJOR} in docker, the only "
+                      f"offline base image (AWS_EXECUTION_ENV says nodejs{SUITE_NODE_MAJOR}.x)")
         return {"tag": image.tag, "id": image.id}
 
     return {"actions": [guarded(build)], "uptodate": [exists], "verbosity": 2}
+

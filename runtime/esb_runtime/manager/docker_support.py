@@ -57,6 +57,8 @@ def container_environment(spec: SandboxSpec) -> dict[str, str]:
         "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout_s),
         **spec.environment,
     }
+    if spec.runtime.startswith("nodejs"):
+        env.pop("AWS_EXECUTION_ENV", None)  # the base image says which Node.js it really has
     for key, value in env.items():
         if key.startswith("AWS_ENDPOINT_URL"):
             # 127.0.0.1 inside a container is the container; the store must listen on the bridge too.
