@@ -64,17 +64,22 @@ def _mirror_plan(src: Path, files: list[str], dst: Path) -> list[str]:
 
 def dry_run(ctx: BuildContext) -> list[str]:
     """One line per file a build would write or delete (deps installs are named, not expanded)."""
+    from esb.node_runtime import is_node
     from esb.tasks.functions import layer_files, requirements_file, source_files
+    from esb.tasks.node import package_inputs
 
     lines = [f"write {p}" for p, text in sorted(rendered_outputs(ctx).items()) if _differs(p, text.encode("utf-8"))]
     for fn in sorted(ctx.app.functions, key=lambda f: f.logical_id):
         staged = _mirror_plan(fn.code_uri, source_files(ctx, fn), ctx.tree.function_src(fn.name))
         for name, (root, rels) in layer_files(ctx, fn).items():
             staged += _mirror_plan(root, rels, ctx.tree.function_layers(fn.name) / name)
-        if requirements_file(fn).is_file() and not ctx.tree.function_deps(fn.name).is_dir():
-            staged.append(f"install {requirements_file(fn)} -> {ctx.tree.function_deps(fn.name)}")
+        if fn.image is None and not ctx.tree.function_deps(fn.name).is_dir():
+            wants = package_inputs(fn)[:1] if is_node(fn.runtime) else [requirements_file(fn)]
+            staged += [f"install {path} -> {ctx.tree.function_deps(fn.name)}" for path in wants if path.is_file()]
         if staged or not ctx.tree.function_manifest(fn.name).is_file():
             staged.append(f"write {ctx.tree.function_manifest(fn.name)}")
         lines += staged
     lines += _mirror_plan(P.runtime_pkg, list_files(P.runtime_pkg), ctx.tree.runtime / "esb_runtime")
+    if any(is_node(fn.runtime) for fn in ctx.app.functions) and not ctx.tree.node_runtime.is_dir():
+        lines.append(f"stage the Node.js runtime environment (aws-lambda-ric + AWS SDK v3) -> {ctx.tree.node_runtime}")
     return lines
