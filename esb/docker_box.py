@@ -15,6 +15,7 @@ from esb import box, boxstate, supervisor
 from esb.boxstate import BoxState
 from esb.box import BoxOptions
 from esb.errors import BoxError, BuildError, EsbError
+from esb_runtime.manager.docker_support import host_gateway_address
 
 if TYPE_CHECKING:
     import docker
@@ -48,31 +49,12 @@ def daemon_answers(client_factory: ClientFactory = _client) -> bool:
         return False
 
 
-def interface_address(name: str) -> str | None:
-    """The IPv4 address of a network interface (SIOCGIFADDR), or None."""
-    import fcntl
-    import struct
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            packed = fcntl.ioctl(sock.fileno(), 0x8915, struct.pack("256s", name[:15].encode()))
-        except OSError:
-            return None
-    return socket.inet_ntoa(packed[20:24])
-
-
 def bridge_address(client: docker.DockerClient) -> str:
     """The host's address on docker's default bridge: what `host-gateway` (host.docker.internal) resolves to."""
     from esb.images import docker_errors
 
     with docker_errors("inspect the default bridge network"):
-        attrs = client.networks.get("bridge").attrs
-    for entry in attrs.get("IPAM", {}).get("Config") or []:
-        if entry.get("Gateway"):
-            return str(entry["Gateway"])
-    # A docker0 that existed before dockerd started leaves the IPAM gateway empty: ask the interface itself.
-    interface = (attrs.get("Options") or {}).get("com.docker.network.bridge.name", "docker0")
-    address = interface_address(interface)
+        address = host_gateway_address(client)
     if address:
         return address
     raise BoxError("docker's default bridge has no gateway address",

@@ -26,15 +26,18 @@ def box(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         yield running
 
 
-def test_esm_async_handler_puts_and_gets_an_item_with_sdk_v3(box: Box) -> None:
+def test_esm_async_handler_puts_and_gets_an_item_and_an_object_with_sdk_v3(box: Box) -> None:
     put = box.client.put("/items/n1", json={"name": "widget", "count": 3})
     assert put.status_code == 200, put.text
-    assert put.json() == {"item": {"id": "n1", "name": "widget", "count": 3}, "greeting": "hello n1 from the layer"}
+    assert put.json() == {"item": {"id": "n1", "name": "widget", "count": 3}, "greeting": "hello n1 from the layer",
+                          "stored": {"name": "widget", "count": 3}}
     got = box.client.get("/items/n1")
     assert got.status_code == 200 and got.json()["item"]["name"] == "widget"
     assert box.client.get("/items/missing").status_code == 404
     table = box.boto3("dynamodb").get_item(TableName="node-items", Key={"id": {"S": "n1"}})
     assert table["Item"]["name"] == {"S": "widget"}
+    stored = box.boto3("s3").get_object(Bucket="node-files", Key="items/n1.json")["Body"].read()
+    assert json.loads(stored) == {"name": "widget", "count": 3}
 
 
 def test_commonjs_callback_handler_sees_context_and_trace(box: Box) -> None:

@@ -25,6 +25,7 @@ from esb_runtime.manager.docker_support import (  # noqa: F401 (re-exported for 
     network_name,
     CA_BUNDLE_PATH,
     container_environment,
+    host_gateway_address,
     ca_bundle_mount,
     run_overrides,
     _host_port,
@@ -61,6 +62,7 @@ class DockerEngine:
         self._owned: set[str] = set()
         self._instance = uuid.uuid4().hex
         self._in_network: bool | None = None  # decided on first use (see in_network)
+        self._host_address: str | None = None  # "" once looked up and not found
         self._owned_lock = threading.Lock()
 
     @property
@@ -137,9 +139,9 @@ class DockerEngine:
     def _run_ready(self, spec: SandboxSpec, image: str) -> tuple[Container, str, tuple[str, int]]:
         """One container of `image` whose RIE answers: (container, sandbox id, where the manager reaches it)."""
         sandbox_id = f"{_name_part(spec.function)[:40]}-{self._new_id()}"
-        environment = container_environment(spec)
         network = self.ensure_network()
         in_network = self.in_network()
+        environment = container_environment(spec, s3_host=None if in_network else self.host_address())
         if in_network:
             environment.pop("AWS_CA_BUNDLE", None)  # a path inside the manager's container, not on the host
             environment.pop("NODE_EXTRA_CA_CERTS", None)
@@ -161,6 +163,17 @@ class DockerEngine:
         except EngineError:
             self._remove(container)
             raise
+
+    def host_address(self) -> str | None:
+        """The host as containers reach it by IP (see container_environment); None when it cannot be told."""
+        if self._host_address is None:
+            import docker.errors
+
+            try:
+                self._host_address = host_gateway_address(self.client) or ""
+            except (docker.errors.DockerException, OSError):
+                self._host_address = ""
+        return self._host_address or None
 
     def in_network(self) -> bool:
         """True when this manager runs in a container on the project's network (the compose stack):

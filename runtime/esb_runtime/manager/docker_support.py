@@ -11,6 +11,7 @@ from esb_runtime.engine import LineSink, SandboxSpec
 from esb_runtime.errors import EngineError
 
 if TYPE_CHECKING:
+    import docker
     from docker.models.containers import Container
 
 PROJECT_LABEL = "esb.project"
@@ -48,9 +49,35 @@ def network_name(project: str) -> str:
 CA_BUNDLE_PATH = "/etc/esb/ca.pem"  # where a host AWS_CA_BUNDLE file is mounted (read-only)
 
 
-def container_environment(spec: SandboxSpec) -> dict[str, str]:
+def interface_address(name: str) -> str | None:
+    """The IPv4 address of a network interface (SIOCGIFADDR), or None."""
+    import fcntl
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            packed = fcntl.ioctl(sock.fileno(), 0x8915, struct.pack("256s", name[:15].encode()))
+        except OSError:
+            return None
+    return socket.inet_ntoa(packed[20:24])
+
+
+def host_gateway_address(client: docker.DockerClient) -> str | None:
+    """What `host-gateway` resolves to in containers: the default bridge's gateway; a docker0 that existed
+    before dockerd started leaves that empty, then the interface's own address. Docker errors propagate."""
+    attrs = client.networks.get("bridge").attrs
+    for entry in attrs.get("IPAM", {}).get("Config") or []:
+        if entry.get("Gateway"):
+            return str(entry["Gateway"])
+    return interface_address((attrs.get("Options") or {}).get("com.docker.network.bridge.name", "docker0"))
+
+
+def container_environment(spec: SandboxSpec, s3_host: str | None = None) -> dict[str, str]:
     """The Lambda environment as seen from a container: host-loopback endpoints point at the host,
-    and a host CA bundle path becomes the path it is mounted at (see `ca_bundle_mount`)."""
+    and a host CA bundle path becomes the path it is mounted at (see `ca_bundle_mount`). With `s3_host`
+    (the host's address), S3 is reached by IP: SDKs then address buckets by path, where a bucket's
+    virtual-host name (<bucket>.host.docker.internal) would not resolve (the AWS SDK for JavaScript v3)."""
     env = {
         "AWS_LAMBDA_FUNCTION_NAME": spec.function,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
@@ -62,7 +89,8 @@ def container_environment(spec: SandboxSpec) -> dict[str, str]:
     for key, value in env.items():
         if key.startswith("AWS_ENDPOINT_URL"):
             # 127.0.0.1 inside a container is the container; the store must listen on the bridge too.
-            env[key] = re.sub(r"//(127\.0\.0\.1|localhost)([:/]|$)", r"//host.docker.internal\2", value)
+            host = s3_host if s3_host and key == "AWS_ENDPOINT_URL_S3" else "host.docker.internal"
+            env[key] = re.sub(r"//(127\.0\.0\.1|localhost)([:/]|$)", rf"//{host}\2", value)
     if env.get("AWS_CA_BUNDLE"):
         env["AWS_CA_BUNDLE"] = CA_BUNDLE_PATH
         if spec.runtime.startswith("nodejs"):
