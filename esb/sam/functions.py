@@ -24,8 +24,9 @@ def runtime_supported(runtime: str) -> bool:
 _HANDLED = frozenset({
     "FunctionName", "CodeUri", "Handler", "Runtime", "Timeout", "MemorySize", "Architectures",
     "Environment", "Layers", "ReservedConcurrentExecutions", "FunctionUrlConfig", "Events", "PackageType",
-    "ImageConfig", "ImageUri",
 })
+# Read for PackageType: Image (ImageUri names a registry image; the box builds from Metadata instead).
+_IMAGE_ONLY = frozenset({"ImageConfig", "ImageUri"})
 # Accepted without a word: they matter in AWS (IAM, networking, deployment) but not in a local box.
 _QUIET = frozenset({
     "AssumeRolePolicyDocument", "AutoPublishAlias", "AutoPublishAliasAllProperties", "AutoPublishCodeSha256",
@@ -81,12 +82,14 @@ def build_function(
     """One Function from resolved, globals-merged properties; layer_ids maps layer ARN → logical id;
     `metadata` is the resource's Metadata (how sam build builds an image function)."""
     path = ("Resources", logical_id, "Properties")
-    for key in props:
-        if key not in _HANDLED and key not in _QUIET:
-            ctx.warn(logical_id, key, "not supported, ignored")
     package_type = cfn_str(props.get("PackageType", "Zip"))
     if package_type not in ("Zip", "Image"):
         ctx.fail((*path, "PackageType"), f"PackageType must be Zip or Image, got '{package_type}'")
+    for key in props:
+        if key in _IMAGE_ONLY and package_type == "Zip":
+            ctx.warn(logical_id, key, "only for PackageType: Image, ignored")
+        elif key not in _HANDLED and key not in _QUIET and key not in _IMAGE_ONLY:
+            ctx.warn(logical_id, key, "not supported, ignored")
     image = None
     if package_type == "Image":
         # Handler and Runtime belong to the image (its CMD and base); Globals may still carry them: ignored.
