@@ -1,4 +1,5 @@
-"""A container-image function (its own Dockerfile FROM public.ecr.aws/lambda/python:3.11) on the docker engine."""
+"""Container-image functions (their own Dockerfiles FROM public.ecr.aws/lambda/python:3.11 and nodejs:20) on
+the docker engine."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ def test_image_function_builds_offline_and_answers_through_the_gateway(
         with running_box(project, engine="docker") as box:
             built = capsys.readouterr().out
             assert "public.ecr.aws/lambda/python:3.11 is served by the box's offline base image" in built
+            assert "public.ecr.aws/lambda/nodejs:20 is served by the box's offline base image" in built
+            node = box.client.get("/node")
+            assert node.status_code == 200 and node.json() == {"sdk": "function", "executionEnv": "AWS_Lambda_nodejs20.x"}
             put = box.client.put("/files/a.txt", content=b"hello image", headers={"X-Amzn-Trace-Id": TRACE})
             assert put.status_code == 200, put.text
             body = put.json()
