@@ -224,9 +224,9 @@ def ensure_tls_files(opts: BoxOptions):
     """The CA and server certificate, naming every way a client of this box reaches the gateway."""
     from esb_runtime.tls import ensure_tls
 
-    names = ["localhost", "127.0.0.1", "::1", socket.gethostname(), "*.lambda-url.localhost"]
-    if opts.engine == "docker":
-        names.append(DOCKER_HOST_ALIAS)
+    # The docker alias on every engine: the CA is name-constrained, so a name added later means a new CA
+    # that every client would have to fetch again (e.g. after `esb reset` picks the other engine).
+    names = ["localhost", "127.0.0.1", "::1", socket.gethostname(), "*.lambda-url.localhost", DOCKER_HOST_ALIAS]
     if opts.host not in names and opts.host not in ("0.0.0.0", "::"):
         names.append(opts.host)
     return ensure_tls(opts.tree.tls, names)

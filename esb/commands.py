@@ -8,7 +8,7 @@ import sys
 import threading
 from typing import Any
 
-from esb import box, status
+from esb import box, boxstate, status
 from esb.box import BoxOptions
 from esb.boxstate import BoxState
 from esb.errors import BoxError, ConfigError, NoBoxError
@@ -93,6 +93,10 @@ def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, eng
 
         state = docker_box.up(ctx, opts, say=_say, fallback=engine in ("", "auto"))
     else:
+        for fn in ctx.app.functions:
+            if fn.image is not None:
+                _say(f"warning: {fn.name} is a container image function (PackageType: Image): the process engine "
+                     "cannot run it (its calls answer 503); use `esb up --engine docker`")
         state = box.up(opts, ctx.app, say=_say)
     _say("")
     _say(status.render_text(status.collect(ctx.tree)))
@@ -114,7 +118,7 @@ def _compose_up(ctx: BuildContext) -> BoxState:
     """The seed's stack: gateway, manager and stores as compose services (images built locally)."""
     import time
 
-    from esb import boxstate, compose, docker_box
+    from esb import compose, docker_box
 
     if not docker_box.daemon_answers():
         raise BoxError("no Docker daemon answers", hint="start dockerd (or run .ci/docker-setup.sh as root), "
@@ -136,7 +140,7 @@ def stop_box(project: Project, *, volumes: bool = False, say: Any = _say) -> lis
 
     It needs the project's output tree and box state only, never the template: a box whose template no
     longer loads can still be stopped."""
-    from esb import boxstate, docker_box
+    from esb import docker_box
 
     tree = project.output
     state = boxstate.read(tree.state)
@@ -173,6 +177,8 @@ def reset_command(ctx: BuildContext, yes: bool = False) -> None:
     if not yes and not _confirm(f"delete all data under {ctx.tree.root} and rebuild? [y/N] "):
         _say("reset cancelled; nothing deleted")
         return
+    previous = boxstate.read(ctx.tree.state)
+    engine = previous.engine if previous is not None else "auto"  # the box comes back on the engine it had
     done = stop_box(ctx.project, volumes=True, say=lambda _: None)
     _say("reset: " + ("; ".join(done) if done else "nothing was running and no data existed"))
     from esb.tasks.runner import run_doit
@@ -180,7 +186,7 @@ def reset_command(ctx: BuildContext, yes: bool = False) -> None:
     code = run_doit(ctx, ["run", "--always-execute", "build"])
     if code != 0:
         raise BoxError("rebuild failed during reset", hint="see the errors above")
-    up_command(ctx, detach=True)
+    up_command(ctx, detach=True, engine=engine)
 
 
 def _confirm(question: str) -> bool:

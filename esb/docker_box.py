@@ -15,6 +15,7 @@ from esb import box, boxstate, supervisor
 from esb.boxstate import BoxState
 from esb.box import BoxOptions
 from esb.errors import BoxError, BuildError, EsbError
+from esb_runtime.manager.docker_support import host_gateway_address
 
 if TYPE_CHECKING:
     import docker
@@ -49,42 +50,16 @@ def daemon_answers(client_factory: ClientFactory = _client) -> bool:
         return False
 
 
-def interface_ipv4(name: str) -> str | None:
-    """The IPv4 address of a host network interface (SIOCGIFADDR), or None when it has none."""
-    import fcntl
-    import struct
-
-    siocgifaddr = 0x8915
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            answer = fcntl.ioctl(sock.fileno(), siocgifaddr, struct.pack("256s", name.encode()[:15]))
-        except OSError:
-            return None
-    return socket.inet_ntoa(answer[20:24])
-
-
-def bridge_address(client: docker.DockerClient,
-                   interface_address: Callable[[str], str | None] = interface_ipv4) -> str:
-    """The host's address on docker's default bridge: what `host-gateway` (host.docker.internal) resolves to.
-
-    dockerd resolves `host-gateway` to the default bridge's own address. Its IPAM config names it as
-    `Gateway` only when dockerd created the interface; when `docker0` existed before dockerd started, the
-    config lists the subnet alone, and the interface itself holds the address.
-    """
+def bridge_address(client: docker.DockerClient) -> str:
+    """The host's address on docker's default bridge: what `host-gateway` (host.docker.internal) resolves to."""
     from esb.images import docker_errors
 
     with docker_errors("inspect the default bridge network"):
-        attrs = client.networks.get("bridge").attrs
-    for entry in (attrs.get("IPAM") or {}).get("Config") or []:
-        if entry.get("Gateway"):
-            return str(entry["Gateway"])
-    interface = (attrs.get("Options") or {}).get("com.docker.network.bridge.name") or "docker0"
-    address = interface_address(interface)
+        address = host_gateway_address(client)
     if address:
         return address
-    raise BoxError(f"docker's default bridge has no gateway address and interface {interface} has no IPv4 address",
-                   hint="containers cannot reach the host; check `docker network inspect bridge` and "
-                        f"`ip addr show {interface}`")
+    raise BoxError("docker's default bridge has no gateway address and its interface has no IPv4 address",
+                   hint="containers cannot reach the host; check `docker network inspect bridge` and `ip addr`")
 
 
 def build_images(ctx: BuildContext, say: Say) -> None:

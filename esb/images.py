@@ -78,35 +78,38 @@ def _jinja() -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
 
-def apt_mirror(apt_dir: Path = Path("/etc/apt")) -> str:
-    """The Debian mirror apt is configured with (deb822 or one-line form), else deb.debian.org."""
+def apt_mirror(apt_dir: Path = Path("/etc/apt"), suite: str = SUITE) -> str:
+    """The Debian mirror apt is configured with (deb822 or one-line form) for `suite`, else the one for
+    bookworm (a Debian mirror serves every suite), else deb.debian.org."""
     files = [apt_dir / "sources.list", *sorted((apt_dir / "sources.list.d").glob("*"))]
-    for path in files:
-        text = path.read_text(errors="replace") if path.is_file() else ""
-        for uri, suites in re.findall(r"^URIs:\s*(\S+)\s*\nSuites:\s*([^\n]+)", text, re.M):
-            if SUITE in suites.split():
-                return uri
-        for uri, suite in re.findall(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)", text, re.M):
-            if suite == SUITE:
-                return uri
+    for wanted in dict.fromkeys((suite, SUITE)):
+        for path in files:
+            text = path.read_text(errors="replace") if path.is_file() else ""
+            for uri, suites in re.findall(r"^URIs:\s*(\S+)\s*\nSuites:\s*([^\n]+)", text, re.M):
+                if wanted in suites.split():
+                    return uri
+            for uri, found in re.findall(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)", text, re.M):
+                if found == wanted:
+                    return uri
     return DEFAULT_MIRROR
 
 
-def rootfs_key() -> str:
-    text = f"{SUITE}|minbase|{','.join(ROOTFS_PACKAGES)}|{','.join(ROOTFS_EXCLUDES)}"
+def rootfs_key(suite: str = SUITE, packages: tuple[str, ...] = ROOTFS_PACKAGES) -> str:
+    text = f"{suite}|minbase|{','.join(packages)}|{','.join(ROOTFS_EXCLUDES)}"
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def ensure_rootfs(cache: Path, mirror: str, run: Runner = run_command) -> Path:
+def ensure_rootfs(cache: Path, mirror: str, run: Runner = run_command, suite: str = SUITE,
+                  packages: tuple[str, ...] = ROOTFS_PACKAGES) -> Path:
     """The cached rootfs tarball; debootstraps it (as root, ~50 s) only when missing."""
-    tarball = cache / "images" / f"rootfs-{SUITE}-{rootfs_key()}.tar"
+    tarball = cache / "images" / f"rootfs-{suite}-{rootfs_key(suite, packages)}.tar"
     if tarball.is_file():
         return tarball
     tarball.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="rootfs-", dir=tarball.parent))
     try:
-        run(["debootstrap", "--variant=minbase", f"--include={','.join(ROOTFS_PACKAGES)}",
-             SUITE, str(work / "root"), mirror])
+        run(["debootstrap", "--variant=minbase", f"--include={','.join(packages)}",
+             suite, str(work / "root"), mirror])
         partial = tarball.with_suffix(".tar.part")
         excludes = [f"--exclude={pattern}" for pattern in ROOTFS_EXCLUDES]
         run(["tar", "-C", str(work / "root"), "--numeric-owner", *excludes, "-cf", str(partial), "."])
@@ -189,10 +192,12 @@ def image_exists(client: docker.DockerClient, tag: str) -> str | None:
             return None
 
 
-def _ensure_rootfs_image(client: docker.DockerClient, cache: Path, run: Runner) -> str:
-    tag = f"{ROOTFS_REPO}:{SUITE}-{rootfs_key()}"
+def ensure_rootfs_image(client: docker.DockerClient, cache: Path, run: Runner, suite: str = SUITE,
+                        packages: tuple[str, ...] = ROOTFS_PACKAGES) -> str:
+    """A docker image of the debootstrapped rootfs (`esb/rootfs:<suite>-<key>`), imported once."""
+    tag = f"{ROOTFS_REPO}:{suite}-{rootfs_key(suite, packages)}"
     if image_exists(client, tag) is None:
-        tarball = ensure_rootfs(cache, apt_mirror(), run)
+        tarball = ensure_rootfs(cache, apt_mirror(suite=suite), run, suite, packages)
         repo, _, version = tag.partition(":")
         with docker_errors(f"import rootfs {tarball.name}"):
             client.api.import_image_from_file(str(tarball), repository=repo, tag=version)
@@ -237,25 +242,39 @@ def ensure_base_image(client: docker.DockerClient, cache: Path, rie_path: Path |
                       no_cache: bool = False) -> BaseImage:
     """Build the base image unless one with the same recipe digest exists; tag it BASE_ALIAS too."""
     recipe = base_recipe(cache, rie_path, runtime_pkg, run)
-    tag = recipe.tag()
+
+    def write(ctx: Path) -> None:
+        _write_context(ctx, recipe, ensure_rootfs_image(client, cache, run), run)
+
+    return build_base(client, recipe.tag(), recipe.digest(), BASE_ALIAS, write, no_cache)
+
+
+def build_base(client: docker.DockerClient, tag: str, digest: str, alias: str, write_context: Callable[[Path], None],
+               no_cache: bool = False) -> BaseImage:
+    """Build a base image from the context `write_context` fills, unless `tag` (named by its recipe digest)
+    exists; either way tag it `alias`, the stable name function Dockerfiles use."""
     existing = None if no_cache else image_exists(client, tag)
     if existing is None:
-        rootfs_image = _ensure_rootfs_image(client, cache, run)
         with tempfile.TemporaryDirectory(prefix="esb-base-") as tmp:
-            _write_context(Path(tmp), recipe, rootfs_image, run)
+            write_context(Path(tmp))
             with docker_errors(f"build {tag}"):
                 image, _ = client.images.build(path=tmp, tag=tag, rm=True, forcerm=True, pull=False,
-                                               nocache=no_cache, labels={RECIPE_LABEL: recipe.digest()})
+                                               nocache=no_cache, labels={RECIPE_LABEL: digest})
         image_id = image.id
     else:
         image_id = existing
-    repo, _, version = BASE_ALIAS.partition(":")
-    with docker_errors(f"tag {BASE_ALIAS}"):
-        client.api.tag(image_id, repo, version)
+    tag_image(client, image_id, alias)
     return BaseImage(tag=tag, id=image_id, built=existing is None)
 
 
-def _docker_name(text: str) -> str:
+def tag_image(client: docker.DockerClient, image_id: str, name: str) -> None:
+    """Give an image one more name (repo:tag); docker moves the name if another image had it."""
+    repo, _, version = name.rpartition(":")
+    with docker_errors(f"tag {name}"):
+        client.api.tag(image_id, repo, version)
+
+
+def docker_name(text: str) -> str:
     """Docker repository components: lower case, [a-z0-9._-], starting with an alphanumeric."""
     cleaned = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("._-")
     return cleaned or "x"
@@ -279,7 +298,7 @@ def context_hash(context_dir: Path, extra: str = "") -> str:
     return digest.hexdigest()
 
 
-def _from_images(dockerfile: Path) -> list[str]:
+def from_images(dockerfile: Path) -> list[str]:
     text = dockerfile.read_text() if dockerfile.is_file() else ""
     return re.findall(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)", text, re.M | re.I)
 
@@ -290,18 +309,20 @@ def function_image_tag(project: str, function: str, context_dir: Path,
     rebuilt base (same alias tag) gives new function tags."""
     bases = ""
     if client is not None:
-        bases = ",".join(image_exists(client, ref) or ref for ref in _from_images(context_dir / "Dockerfile"))
-    return f"esb/{_docker_name(project)}/{_docker_name(function)}:{context_hash(context_dir, bases)[:16]}"
+        bases = ",".join(image_exists(client, ref) or ref for ref in from_images(context_dir / "Dockerfile"))
+    return f"esb/{docker_name(project)}/{docker_name(function)}:{context_hash(context_dir, bases)[:16]}"
 
 
-def build_function_image(client: docker.DockerClient, context_dir: Path, tag: str, no_cache: bool = False) -> str:
+def build_function_image(client: docker.DockerClient, context_dir: Path, tag: str, no_cache: bool = False,
+                         dockerfile: str = "Dockerfile", build_args: dict[str, str] | None = None) -> str:
     """Build a function image from its staged context; skipped when the tag already exists."""
     existing = image_exists(client, tag)
     if existing is not None and not no_cache:
         return existing
     with docker_errors(f"build {tag}"):
         image, _ = client.images.build(path=str(context_dir), tag=tag, rm=True, forcerm=True, pull=False,
-                                       nocache=no_cache, labels={CONTEXT_LABEL: tag.rpartition(":")[2]})
+                                       nocache=no_cache, labels={CONTEXT_LABEL: tag.rpartition(":")[2]},
+                                       dockerfile=dockerfile, buildargs=build_args or None)
     if existing is not None and existing != image.id:
         _remove_quietly(client, existing)  # the forced rebuild moved the tag; drop the dangling image
     return image.id

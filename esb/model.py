@@ -76,6 +76,19 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class ImageSource:
+    """How a container-image function (PackageType: Image) is built and started (Metadata + ImageConfig)."""
+
+    context: Path  # DockerContext, absolute
+    dockerfile: str = "Dockerfile"  # relative to the context
+    tag: str = "latest"  # DockerTag
+    build_args: tuple[tuple[str, str], ...] = ()  # DockerBuildArgs, sorted
+    command: tuple[str, ...] = ()  # ImageConfig.Command (empty: the image's CMD)
+    entry_point: tuple[str, ...] = ()  # ImageConfig.EntryPoint (empty: the image's ENTRYPOINT)
+    working_directory: str | None = None  # ImageConfig.WorkingDirectory
+
+
+@dataclass(frozen=True)
 class Function:
     logical_id: str
     name: str  # FunctionName or logical id
@@ -90,10 +103,15 @@ class Function:
     reserved_concurrency: int | None = None
     events: tuple[Event, ...] = ()
     function_url: FunctionUrl | None = None
+    image: ImageSource | None = None  # PackageType: Image (handler and runtime are then empty)
 
     @property
     def env(self) -> dict[str, str]:
         return dict(self.environment)
+
+    @property
+    def package_type(self) -> str:
+        return "Zip" if self.image is None else "Image"
 
 
 @dataclass(frozen=True)

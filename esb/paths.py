@@ -98,6 +98,11 @@ class BuildTree:
         return self.root / "runtime"
 
     @property
+    def node_runtime(self) -> Path:
+        """The staged Node.js runtime environment (node_modules with aws-lambda-ric and the AWS SDK v3)."""
+        return self.root / "runtimes" / "nodejs"
+
+    @property
     def secrets(self) -> Path:
         return self.root / "secrets"
 

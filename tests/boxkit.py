@@ -122,6 +122,24 @@ def running_box(project: Path, *extra: str, engine: str = "process",
             esb(project, "down")
 
 
+@contextlib.contextmanager
+def engine_box(app: str, engine: str, base_dir: Path) -> Iterator[Box]:
+    """A fixture app (copied under base_dir) running on `engine`; docker: skipped without a daemon, and the
+    function images it built are removed afterwards."""
+    from tools import need_tool
+
+    if engine == "docker":
+        need_tool(docker_answers(), "no Docker daemon answers here, so the docker-engine run of these cases is skipped")
+    project = copy_app(app, base_dir)
+    try:
+        with running_box(project, engine=engine) as running:
+            assert running.status["engine"] == engine
+            yield running
+    finally:
+        if engine == "docker":
+            remove_images(project.name)
+
+
 def docker_answers() -> bool:
     from esb import docker_box
 

@@ -13,9 +13,8 @@ from typing import Iterator
 import botocore.exceptions
 import pytest
 
-from boxkit import Box, copy_app, docker_answers, esb, remove_images, running_box
+from boxkit import Box, copy_app, engine_box, esb, running_box
 from esb.supervisor import pid_alive
-from tools import need_tool
 
 pytestmark = pytest.mark.integration
 
@@ -25,17 +24,8 @@ TRACE = "Root=1-5f84c7a9-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sample
 @pytest.fixture(scope="module", params=["process", pytest.param("docker", marks=pytest.mark.docker)])
 def box(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     """The same end-to-end cases on both engines (docker: one container per sandbox, images built locally)."""
-    engine = request.param
-    if engine == "docker":
-        need_tool(docker_answers(), "no Docker daemon answers here, so the docker-engine run of these cases is skipped")
-    project = copy_app("e2e", tmp_path_factory.mktemp(f"e2e-{engine}"))
-    try:
-        with running_box(project, engine=engine) as running:
-            assert running.status["engine"] == engine
-            yield running
-    finally:
-        if engine == "docker":
-            remove_images(project.name)
+    with engine_box("e2e", request.param, tmp_path_factory.mktemp(f"e2e-{request.param}")) as running:
+        yield running
 
 
 def _json(answer) -> dict:

@@ -71,10 +71,24 @@ def test_dockerfile_base_override_layers_and_cmd(tmp_path: Path) -> None:
     assert lines[-1] == 'CMD ["app.handler"]' and text.endswith("\n")
 
 
-def test_dockerfile_rejects_non_python_runtime(tmp_path: Path) -> None:
-    app = _app(replace(_fn("One", "one"), runtime="nodejs20.x"))
-    with pytest.raises(BuildError, match="nodejs20.x"):
+def test_dockerfile_rejects_unsupported_runtime(tmp_path: Path) -> None:
+    app = _app(replace(_fn("One", "one"), runtime="java21"))
+    with pytest.raises(BuildError, match="java21"):
         render_dockerfile(app, app.functions[0], _project(tmp_path))
+
+
+def test_dockerfile_of_a_node_function_uses_the_node_base_of_its_major(tmp_path: Path) -> None:
+    app = _app(replace(_fn("One", "one"), runtime="nodejs22.x", handler="index.handler"))
+    text = render_dockerfile(app, app.functions[0], _project(tmp_path, images=Images(base_nodejs="local/node:{version}")))
+    assert text.splitlines()[1] == "FROM local/node:22"
+    assert text.splitlines()[-1] == 'CMD ["index.handler"]'
+
+
+def test_functions_yml_names_the_node_runtime_dir_for_node_functions_only(tmp_path: Path) -> None:
+    app = _app(replace(_fn("Node", "node"), runtime="nodejs20.x"), _fn("Py", "py"))
+    doc = yaml.safe_load(render_functions(app, BuildTree(tmp_path / ".esb")))["functions"]
+    assert doc["node"]["runtime_dir"] == "runtimes/nodejs"
+    assert "runtime_dir" not in doc["py"]
 
 
 def test_compose_overrides_ports_images_and_bind(tmp_path: Path) -> None:

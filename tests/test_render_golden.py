@@ -14,7 +14,7 @@ from esb.tasks.context import BuildContext, load_application
 from esb.tasks.plan import rendered_outputs
 
 GOLDEN = Path(__file__).parent / "golden"
-APPS = ["sample", "full"]
+APPS = ["sample", "full", "node", "image"]
 # Read at import: the suite's autouse fixture clears ESB_* variables before each test.
 UPDATE = os.environ.get("ESB_UPDATE_GOLDEN") == "1"
 

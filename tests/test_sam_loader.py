@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from esb.errors import TemplateError
-from esb.model import Application, Cors, Event, KeyElement
+from esb.model import Application, Cors, Event, ImageSource, KeyElement
 from esb.sam import default_stack_name, load_application
 
 
@@ -210,12 +210,14 @@ def test_missing_handler_and_bad_values_are_errors(tmp_path: Path) -> None:
         load(tmp_path, FN + "    Timeout: soon\n")
     with pytest.raises(TemplateError, match=r"Architectures must be \[x86_64\] or \[arm64\]"):
         load(tmp_path, FN + "    Architectures: [sparc]\n")
-    with pytest.raises(TemplateError, match="PackageType Image is not supported"):
+    with pytest.raises(TemplateError, match="image function Fn has no Metadata.DockerContext"):
         load(tmp_path, FN + "    PackageType: Image\n")
+    with pytest.raises(TemplateError, match="PackageType must be Zip or Image, got 'Jar'"):
+        load(tmp_path, FN + "    PackageType: Jar\n")
 
 
 def test_unsupported_things_are_warnings_not_errors(tmp_path: Path) -> None:
-    app = load(tmp_path, FN.replace("python3.12", "nodejs20.x") + """\
+    app = load(tmp_path, FN.replace("python3.12", "java21") + """\
     Policies: [AWSLambdaBasicExecutionRole]
     Description: quiet
     Tags: {a: b}
@@ -229,10 +231,55 @@ def test_unsupported_things_are_warnings_not_errors(tmp_path: Path) -> None:
 """)
     assert [str(w) for w in app.warnings] == [
         "Fn.MysteryProp: not supported, ignored",
-        "Fn.Runtime: runtime nodejs20.x is not supported (python3.x only); it will not run",
+        "Fn.Runtime: runtime java21 is not supported (python3.x, nodejs18.x, nodejs20.x, nodejs22.x); it will not run",
         "Fn.Events.Q: event type SQS not supported, ignored",
     ]
     assert app.function("Fn").events == ()
+
+
+@pytest.mark.parametrize("runtime", ["nodejs18.x", "nodejs20.x", "nodejs22.x"])
+def test_node_runtimes_are_supported(tmp_path: Path, runtime: str) -> None:
+    app = load(tmp_path, FN.replace("python3.12", runtime))
+    assert app.warnings == () and app.function("Fn").runtime == runtime
+
+
+IMAGE_FN = """\
+Img:
+  Type: AWS::Serverless::Function
+  Properties:
+    PackageType: Image
+    ImageUri: img:latest
+    Layers: [arn:aws:lambda:us-east-1:1:layer:x:1]
+    ImageConfig:
+      Command: [app.handler]
+      EntryPoint: [/lambda-entrypoint.sh]
+      WorkingDirectory: /var/task
+  Metadata:
+    Dockerfile: Dockerfile.lambda
+    DockerContext: ./image
+    DockerTag: !Sub "${AWS::Region}-v1"
+    DockerBuildArgs: {MODE: fast}
+"""
+
+
+def test_image_function_reads_metadata_and_image_config(tmp_path: Path) -> None:
+    (tmp_path / "image").mkdir()
+    (tmp_path / "image" / "Dockerfile.lambda").write_text("FROM public.ecr.aws/lambda/python:3.11\n")
+    app = load(tmp_path, IMAGE_FN, head="Globals:\n  Function:\n    Runtime: python3.11\n    Handler: app.h\n")
+    fn = app.function("Img")
+    assert fn.package_type == "Image" and fn.handler == "" and fn.runtime == "" and fn.layers == ()
+    assert fn.image == ImageSource(context=(tmp_path / "image").resolve(), dockerfile="Dockerfile.lambda",
+                                   tag="us-east-1-v1", build_args=(("MODE", "fast"),), command=("app.handler",),
+                                   entry_point=("/lambda-entrypoint.sh",), working_directory="/var/task")
+    assert fn.code_uri == fn.image.context
+    assert [str(w) for w in app.warnings] == [
+        "Img.Layers: an image function has no layers (put them in the image), ignored"]
+
+
+def test_image_function_needs_its_dockerfile(tmp_path: Path) -> None:
+    (tmp_path / "image").mkdir()
+    with pytest.raises(TemplateError, match="Dockerfile 'Dockerfile.lambda' of Img is not in"):
+        load(tmp_path, IMAGE_FN)
 
 
 def test_no_resources_is_error(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from esb.errors import BuildError
@@ -12,15 +13,19 @@ from esb.render.functions import layer_names
 
 
 def runtime_version(fn: Function) -> str:
-    if not fn.runtime.startswith("python3"):
-        raise BuildError(
-            f"runtime {fn.runtime} is not supported", where=f"{fn.logical_id}.Runtime", hint="use a python3.x runtime"
-        )
-    return fn.runtime.removeprefix("python")
+    """python3.11 -> 3.11, nodejs20.x -> 20: the `{version}` of the runtime's base image."""
+    if fn.runtime.startswith("python3"):
+        return fn.runtime.removeprefix("python")
+    match = re.fullmatch(r"nodejs(\d+)\.x", fn.runtime)
+    if match is None:
+        raise BuildError(f"runtime {fn.runtime} is not supported", where=f"{fn.logical_id}.Runtime",
+                         hint="use a python3.x or nodejs18.x/20.x/22.x runtime")
+    return match.group(1)
 
 
 def base_image(fn: Function, settings: Project) -> str:
-    return settings.images.base.replace("{version}", runtime_version(fn))
+    pattern = settings.images.base_nodejs if fn.runtime.startswith("nodejs") else settings.images.base
+    return pattern.replace("{version}", runtime_version(fn))
 
 
 def dockerfile_view(app: Application, fn: Function, settings: Project) -> dict[str, Any]:

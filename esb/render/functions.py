@@ -51,6 +51,15 @@ def function_view(app: Application, fn: Function, tree: BuildTree) -> dict[str, 
         ],
         "function_url": None if url is None else {"auth_type": url.auth_type, "cors": cors_view(url.cors)},
     }
+    if fn.runtime.startswith("nodejs"):
+        entry["runtime_dir"] = _rel(tree, tree.node_runtime)
+    if fn.image is not None:
+        entry["package_type"] = "Image"
+        entry["image_config"] = {
+            "command": list(fn.image.command),
+            "entry_point": list(fn.image.entry_point),
+            "working_directory": fn.image.working_directory,
+        }
     entry["config_hash"] = config_hash(entry)
     return entry
 

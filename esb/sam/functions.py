@@ -11,16 +11,25 @@ from esb.sam.code_archive import unpacked
 from esb.sam.context import LoadContext
 from esb.sam.cors import list_cors
 from esb.sam.events import build_events
+from esb.sam.images import build_image_source
 from esb.sam.limits import MEMORY_MB, TIMEOUT_S, range_problem, reserved_concurrency_problem
 from esb.sam.scalars import cfn_str, is_scalar, to_int
 
 Path = tuple[str, ...]
 ARCHITECTURES = ("x86_64", "arm64")
+NODE_RUNTIMES = ("nodejs18.x", "nodejs20.x", "nodejs22.x")
+SUPPORTED_HINT = "python3.x, " + ", ".join(NODE_RUNTIMES)
+
+
+def runtime_supported(runtime: str) -> bool:
+    return runtime.startswith("python3") or runtime in NODE_RUNTIMES
 
 _HANDLED = frozenset({
     "FunctionName", "CodeUri", "Handler", "Runtime", "Timeout", "MemorySize", "Architectures",
     "Environment", "Layers", "ReservedConcurrentExecutions", "FunctionUrlConfig", "Events", "PackageType",
 })
+# Read for PackageType: Image (ImageUri names a registry image; the box builds from Metadata instead).
+_IMAGE_ONLY = frozenset({"ImageConfig", "ImageUri"})
 # Accepted without a word: they matter in AWS (IAM, networking, deployment) but not in a local box.
 _QUIET = frozenset({
     "AssumeRolePolicyDocument", "AutoPublishAlias", "AutoPublishAliasAllProperties", "AutoPublishCodeSha256",
@@ -73,28 +82,43 @@ def build_function(
     props: dict[str, Any],
     apis: dict[str, Api],
     layer_ids: dict[str, str],
+    metadata: dict[str, Any] | None = None,
 ) -> Function:
-    """One Function from resolved, globals-merged properties; layer_ids maps layer ARN → logical id."""
+    """One Function from resolved, globals-merged properties; layer_ids maps layer ARN → logical id;
+    `metadata` is the resource's Metadata (how sam build builds an image function)."""
     path = ("Resources", logical_id, "Properties")
+    package_type = cfn_str(props.get("PackageType", "Zip"))
+    if package_type not in ("Zip", "Image"):
+        ctx.fail((*path, "PackageType"), f"PackageType must be Zip or Image, got '{package_type}'")
     for key in props:
-        if key not in _HANDLED and key not in _QUIET:
+        if key in _IMAGE_ONLY and package_type == "Zip":
+            ctx.warn(logical_id, key, "only for PackageType: Image, ignored")
+        elif key not in _HANDLED and key not in _QUIET and key not in _IMAGE_ONLY:
             ctx.warn(logical_id, key, "not supported, ignored")
-    if cfn_str(props.get("PackageType", "Zip")) != "Zip":
-        ctx.fail((*path, "PackageType"), "PackageType Image is not supported", "use a Zip function with CodeUri")
-    handler = _required_text(ctx, props, "Handler", path, "e.g. Handler: app.handler (or set it in Globals)")
-    runtime = _required_text(ctx, props, "Runtime", path, "e.g. Runtime: python3.12 (or set it in Globals)")
-    if not runtime.startswith("python3"):
-        ctx.warn(logical_id, "Runtime", f"runtime {runtime} is not supported (python3.x only); it will not run")
-    if "CodeUri" not in props:
-        # SAM requires it for Zip functions; defaulting to the project root would stage everything, .env included.
-        ctx.fail(path, f"{logical_id} has no CodeUri", "set CodeUri to the function's directory, e.g. CodeUri: src/")
+    image = None
+    if package_type == "Image":
+        # Handler and Runtime belong to the image (its CMD and base); Globals may still carry them: ignored.
+        image = build_image_source(ctx, logical_id, props, metadata)
+        handler, runtime, code_uri = "", "", image.context
+        if props.get("Layers"):
+            ctx.warn(logical_id, "Layers", "an image function has no layers (put them in the image), ignored")
+            props = {k: v for k, v in props.items() if k != "Layers"}
+    else:
+        handler = _required_text(ctx, props, "Handler", path, "e.g. Handler: app.handler (or set it in Globals)")
+        runtime = _required_text(ctx, props, "Runtime", path, "e.g. Runtime: python3.12 (or set it in Globals)")
+        if not runtime_supported(runtime):
+            ctx.warn(logical_id, "Runtime", f"runtime {runtime} is not supported ({SUPPORTED_HINT}); it will not run")
+        if "CodeUri" not in props:
+            # SAM requires it for Zip functions; defaulting to the project root would stage everything, .env included.
+            ctx.fail(path, f"{logical_id} has no CodeUri", "set CodeUri to the function's directory, e.g. CodeUri: src/")
+        code_uri = code_dir(ctx, props["CodeUri"], (*path, "CodeUri"), logical_id, "CodeUri")
     reserved = _int(ctx, props, "ReservedConcurrentExecutions", path, None)
     if reserved is not None:
         _check(ctx, (*path, "ReservedConcurrentExecutions"), reserved_concurrency_problem(reserved))
     return Function(
         logical_id=logical_id,
         name=name,
-        code_uri=code_dir(ctx, props["CodeUri"], (*path, "CodeUri"), logical_id, "CodeUri"),
+        code_uri=code_uri,
         handler=handler,
         runtime=runtime,
         timeout=_bounded(ctx, props, "Timeout", path, 3, TIMEOUT_S),
@@ -105,6 +129,7 @@ def build_function(
         reserved_concurrency=reserved,
         events=build_events(ctx, logical_id, props.get("Events"), apis),
         function_url=_function_url(ctx, props.get("FunctionUrlConfig"), (*path, "FunctionUrlConfig")),
+        image=image,
     )
 
 

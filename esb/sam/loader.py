@@ -117,6 +117,13 @@ class _Builder:
         merged = merge_globals(self.globals.get(section, {}), resource.properties) if section else resource.properties
         return self.resolver.resolve(merged, ("Resources", resource.logical_id, "Properties"))
 
+    def _metadata(self, resource: SamResource) -> dict[str, Any] | None:
+        raw = (self.ctx.raw.get("Resources") or {}).get(resource.logical_id) or {}
+        metadata = raw.get("Metadata") if isinstance(raw, dict) else None
+        if not isinstance(metadata, dict):
+            return None
+        return self.resolver.resolve(metadata, ("Resources", resource.logical_id, "Metadata"))
+
     def _name(self, lid: str) -> str:
         return self.resolver.refs.physical_name(lid)
 
@@ -142,7 +149,8 @@ class _Builder:
                 )
         functions: list[Function] = [
             build_function(
-                self.ctx, r.logical_id, self._name(r.logical_id), self._props(r, "Function"), apis, layer_ids
+                self.ctx, r.logical_id, self._name(r.logical_id), self._props(r, "Function"), apis, layer_ids,
+                self._metadata(r),
             )
             for r in by_type.pop("AWS::Serverless::Function", [])
         ]

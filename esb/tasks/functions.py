@@ -12,10 +12,14 @@ from doit.tools import config_changed
 
 from esb.errors import BuildError
 from esb.model import Function
+from esb.node_runtime import is_node
 from esb.render import render_dockerfile
 from esb.tasks.context import BuildContext, current
+from esb.tasks.node import (
+    install_packages, link_modules, module_roots, runtime_marker, with_runtime_key,
+)
 from esb.tasks.report import guarded
-from esb.tasks.sources import layer_files, requirements_file, source_files, vendor_dir
+from esb.tasks.sources import layer_files, package_inputs, requirements_file, source_files, vendor_dir
 from esb.tasks.writer import list_files, remove_tree, sync_tree, tree_hash, write_if_changed
 
 
@@ -24,12 +28,17 @@ def deps_marker(ctx: BuildContext, fn: Function) -> Path:
 
 
 def install_deps(ctx: BuildContext, fn: Function) -> None:
-    """pip install --target the function's requirements (fresh dir each time); record the result's hash."""
+    """pip install --target the function's requirements, or npm ci its package.json (fresh dir each time);
+    record the result's hash."""
     deps = ctx.tree.function_deps(fn.name)
     remove_tree(deps)
     deps.mkdir(parents=True, exist_ok=True)
     req = requirements_file(fn)
-    if req.is_file():
+    if fn.image is not None:
+        pass  # the image's own Dockerfile installs what it needs
+    elif is_node(fn.runtime):
+        install_packages(ctx, fn, deps)
+    elif req.is_file():
         cmd = [ctx.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--quiet",
                "--no-compile", "--target", str(deps), "-r", str(req)]
         if vendor_dir(fn).is_dir():
@@ -60,6 +69,9 @@ def stage(ctx: BuildContext, fn: Function, files: list[str], layers: dict[str, t
         ("deps", ctx.tree.function_deps(fn.name)),
         *((f"layers/{name}", layers_dir / name) for name in layers),
     ])
+    if is_node(fn.runtime):
+        link_modules(ctx.tree.function(fn.name) / "node_modules", module_roots(ctx, fn, list(layers)))
+    code_hash = with_runtime_key(ctx, fn, code_hash)
     write_if_changed(ctx.tree.function_manifest(fn.name), json.dumps({"code_hash": code_hash}, sort_keys=True) + "\n")
 
 
@@ -67,8 +79,10 @@ def task_deps() -> Iterator[dict[str, Any]]:
     """Install each function's requirements.txt into functions/<Name>/deps."""
     ctx = current()
     for fn in ctx.app.functions:
-        inputs = [requirements_file(fn)] if requirements_file(fn).is_file() else []
-        if vendor_dir(fn).is_dir():
+        inputs = [requirements_file(fn)] if requirements_file(fn).is_file() and fn.image is None else []
+        if is_node(fn.runtime):
+            inputs = package_inputs(fn)
+        elif vendor_dir(fn).is_dir():
             inputs += [vendor_dir(fn) / rel for rel in list_files(vendor_dir(fn))]
         yield {
             "name": fn.logical_id,
@@ -88,10 +102,13 @@ def task_stage() -> Iterator[dict[str, Any]]:
         layers = layer_files(ctx, fn)
         inputs = [fn.code_uri / rel for rel in files]
         inputs += [root / rel for root, rels in layers.values() for rel in rels]
+        node = is_node(fn.runtime)
         yield {
             "name": fn.logical_id,
             "actions": [(guarded(stage), [ctx, fn, files, layers])],
-            "file_dep": [str(p) for p in inputs] + [str(deps_marker(ctx, fn))],
+            "file_dep": [str(p) for p in inputs] + [str(deps_marker(ctx, fn))]
+            + ([str(runtime_marker(ctx))] if node else []),
+            "task_dep": ["node_runtime"] if node else [],
             "targets": [str(ctx.tree.function_manifest(fn.name))],
             "uptodate": [config_changed({
                 "name": fn.name,
@@ -105,6 +122,8 @@ def task_dockerfile() -> Iterator[dict[str, Any]]:
     """Render each function's Dockerfile."""
     ctx = current()
     for fn in ctx.app.functions:
+        if fn.image is not None:
+            continue  # built with its own Dockerfile (esb/tasks/image_functions.py)
         text = render_dockerfile(ctx.app, fn, ctx.project)
         target = ctx.tree.function_dockerfile(fn.name)
         yield {
@@ -119,9 +138,16 @@ def task_image() -> Iterator[dict[str, Any]]:
     """Build each function's docker image from its staged directory (needs a docker daemon)."""
     from esb.tasks.images import function_image_task
 
+    from esb.tasks.image_functions import image_function_task
+
     ctx = current()
     for fn in ctx.app.functions:
+        if fn.image is not None:
+            yield image_function_task(ctx, fn)
+            continue
         task = function_image_task(ctx.project.name, fn.name, ctx.tree.function(fn.name))
         task["name"] = fn.logical_id
         task["task_dep"] = [*task.get("task_dep", []), f"stage:{fn.logical_id}", f"dockerfile:{fn.logical_id}"]
+        if is_node(fn.runtime):
+            task["task_dep"].append("node_base_image")
         yield task

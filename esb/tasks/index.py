@@ -1,34 +1,16 @@
-"""Index of esb's doit tasks for a project's own dodo.py (`from esb.tasks.index import *`)."""
+"""Index of esb's doit tasks for a project's own dodo.py (`from esb.tasks.index import *`): the build's
+tasks (as the CLI runs them) plus the box commands as thin doit wrappers."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from esb.tasks.box import task_down, task_logs, task_reset, task_status, task_up, task_watch
-from esb.tasks.config import task_build, task_compose, task_config, task_runtime
-from esb.tasks.functions import task_deps, task_dockerfile, task_image, task_stage
-from esb.tasks.images import task_base_image
-from esb.tasks.rie import task_rie
+from esb.tasks.runner import BUILD_TASK_CREATORS
 
-__all__ = [
-    "DOIT_CONFIG",
-    "task_base_image",
-    "task_build",
-    "task_compose",
-    "task_config",
-    "task_deps",
-    "task_dockerfile",
-    "task_down",
-    "task_image",
-    "task_logs",
-    "task_reset",
-    "task_rie",
-    "task_runtime",
-    "task_stage",
-    "task_status",
-    "task_up",
-    "task_watch",
-]
+_BOX_TASKS = (task_down, task_logs, task_reset, task_status, task_up, task_watch)
+globals().update(BUILD_TASK_CREATORS)
+__all__ = ["DOIT_CONFIG", *sorted([*BUILD_TASK_CREATORS, *(task.__name__ for task in _BOX_TASKS)])]
 
 
 def __getattr__(name: str) -> Any:

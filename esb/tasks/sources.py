@@ -13,6 +13,13 @@ if TYPE_CHECKING:
     from esb.tasks.context import BuildContext
 
 
+PACKAGE_FILES = ("package.json", "package-lock.json")  # a Node.js function's dependencies
+
+
+def package_inputs(fn: Function) -> list[Path]:
+    return [fn.code_uri / name for name in PACKAGE_FILES if (fn.code_uri / name).is_file()]
+
+
 def requirements_file(fn: Function) -> Path:
     return fn.code_uri / "requirements.txt"
 
@@ -24,7 +31,10 @@ def vendor_dir(fn: Function) -> Path:
 def source_files(ctx: BuildContext, fn: Function) -> list[str]:
     if not fn.code_uri.is_dir():
         raise BuildError(f"CodeUri is not a directory: {fn.code_uri}", where=f"{fn.logical_id}.CodeUri")
-    return list_files(fn.code_uri, exclude=[ctx.tree.root])
+    exclude = [ctx.tree.root]
+    if package_inputs(fn):
+        exclude.append(fn.code_uri / "node_modules")  # a local `npm install`; deps/ gets the clean one
+    return list_files(fn.code_uri, exclude=exclude)
 
 
 def layer_files(ctx: BuildContext, fn: Function) -> dict[str, tuple[Path, list[str]]]:

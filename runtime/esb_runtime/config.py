@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from esb_runtime.engine import ImageConfig
 from esb_runtime.errors import RuntimeBoxError
 
 
@@ -55,6 +56,9 @@ class FunctionConfig:
     config_hash: str
     schedules: tuple[Schedule, ...] = ()
     function_url: FunctionUrlConfig | None = None
+    runtime_dir: Path | None = None  # Node.js: the staged runtime environment (aws-lambda-ric, AWS SDK v3)
+    package_type: str = "Zip"
+    image_config: ImageConfig | None = None  # package_type Image only
 
     @property
     def env(self) -> dict[str, str]:
@@ -106,7 +110,8 @@ def _schedule(raw: Mapping[str, Any]) -> Schedule:
 
 
 def _function(name: str, raw: Mapping[str, Any], root: Path) -> FunctionConfig:
-    missing = [key for key in ("handler", "code_dir") if not raw.get(key)]
+    image = raw.get("package_type") == "Image"  # an image's CMD is its handler
+    missing = [key for key in (("code_dir",) if image else ("handler", "code_dir")) if not raw.get(key)]
     if missing:
         raise ValueError(f"function {name} has no {' or '.join(missing)}")
     url = raw.get("function_url")
@@ -115,7 +120,7 @@ def _function(name: str, raw: Mapping[str, Any], root: Path) -> FunctionConfig:
     return FunctionConfig(
         name=name,
         logical_id=str(raw.get("logical_id", name)),
-        handler=str(raw["handler"]),
+        handler=str(raw.get("handler") or ""),
         runtime=str(raw.get("runtime", "python3.11")),
         architecture=str(raw.get("architecture", "x86_64")),
         timeout=int(raw.get("timeout", 3)),
@@ -130,7 +135,18 @@ def _function(name: str, raw: Mapping[str, Any], root: Path) -> FunctionConfig:
         config_hash=str(raw.get("config_hash", "")),
         schedules=tuple(_schedule(s) for s in raw.get("schedules") or ()),
         function_url=None if url is None else FunctionUrlConfig(str(url.get("auth_type", "NONE")), url.get("cors")),
+        runtime_dir=_path(root, raw.get("runtime_dir")),
+        package_type="Image" if image else "Zip",
+        image_config=_image_config(raw.get("image_config")) if image else None,
     )
+
+
+def _image_config(raw: Mapping[str, Any] | None) -> ImageConfig:
+    raw = raw or {}
+    workdir = raw.get("working_directory")
+    return ImageConfig(command=tuple(str(x) for x in raw.get("command") or ()),
+                       entry_point=tuple(str(x) for x in raw.get("entry_point") or ()),
+                       working_directory=None if workdir in (None, "") else str(workdir))
 
 
 def parse_functions(text: str, root: Path, where: str = "functions.yml") -> FunctionsConfig:

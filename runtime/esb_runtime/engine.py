@@ -11,6 +11,15 @@ LineSink = Callable[[str], None]
 
 
 @dataclass(frozen=True)
+class ImageConfig:
+    """ImageConfig of a container-image function; empty values keep what the image says."""
+
+    command: tuple[str, ...] = ()
+    entry_point: tuple[str, ...] = ()
+    working_directory: str | None = None
+
+
+@dataclass(frozen=True)
 class SandboxSpec:
     """Everything an engine needs to start one sandbox of one function."""
 
@@ -25,6 +34,9 @@ class SandboxSpec:
     memory_mb: int
     timeout_s: int
     image: str | None = None  # docker engine: the function image tag
+    runtime_dir: Path | None = None  # Node.js: the staged runtime environment (aws-lambda-ric, AWS SDK v3)
+    package_type: str = "Zip"  # Image: a container-image function (docker engine only)
+    image_config: ImageConfig | None = None  # Image: ImageConfig overrides of the image's CMD/ENTRYPOINT/WORKDIR
 
 
 @dataclass

@@ -25,7 +25,9 @@ from esb_runtime.manager.docker_support import (  # noqa: F401 (re-exported for 
     network_name,
     CA_BUNDLE_PATH,
     container_environment,
+    host_gateway_address,
     ca_bundle_mount,
+    run_overrides,
     _host_port,
     _labels,
     _rie_answers,
@@ -60,6 +62,7 @@ class DockerEngine:
         self._owned: set[str] = set()
         self._instance = uuid.uuid4().hex
         self._in_network: bool | None = None  # decided on first use (see in_network)
+        self._host_address: str | None = None  # "" once looked up and not found
         self._owned_lock = threading.Lock()
 
     @property
@@ -136,14 +139,15 @@ class DockerEngine:
     def _run_ready(self, spec: SandboxSpec, image: str) -> tuple[Container, str, tuple[str, int]]:
         """One container of `image` whose RIE answers: (container, sandbox id, where the manager reaches it)."""
         sandbox_id = f"{_name_part(spec.function)[:40]}-{self._new_id()}"
-        environment = container_environment(spec)
         network = self.ensure_network()
         in_network = self.in_network()
+        environment = container_environment(spec, s3_host=None if in_network else self.host_address())
         if in_network:
             environment.pop("AWS_CA_BUNDLE", None)  # a path inside the manager's container, not on the host
+            environment.pop("NODE_EXTRA_CA_CERTS", None)
         with docker_errors(f"start container for {spec.function}"):
             container = self.client.containers.run(
-                image, command=[spec.handler], detach=True,
+                image, detach=True, **run_overrides(spec),
                 name=f"esb-{_name_part(self.project)}-{sandbox_id}",
                 labels={PROJECT_LABEL: self.project, FUNCTION_LABEL: spec.function,
                         HASH_LABEL: spec.config_hash, SANDBOX_LABEL: sandbox_id, MANAGER_LABEL: self._instance},
@@ -159,6 +163,17 @@ class DockerEngine:
         except EngineError:
             self._remove(container)
             raise
+
+    def host_address(self) -> str | None:
+        """The host as containers reach it by IP (see container_environment); None when it cannot be told."""
+        if self._host_address is None:
+            import docker.errors
+
+            try:
+                self._host_address = host_gateway_address(self.client) or ""
+            except (docker.errors.DockerException, OSError):
+                self._host_address = ""
+        return self._host_address or None
 
     def in_network(self) -> bool:
         """True when this manager runs in a container on the project's network (the compose stack):

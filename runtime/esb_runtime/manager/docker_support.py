@@ -5,12 +5,13 @@ from __future__ import annotations
 import http.client
 import re
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from esb_runtime.engine import LineSink, SandboxSpec
 from esb_runtime.errors import EngineError
 
 if TYPE_CHECKING:
+    import docker
     from docker.models.containers import Container
 
 PROJECT_LABEL = "esb.project"
@@ -48,22 +49,71 @@ def network_name(project: str) -> str:
 CA_BUNDLE_PATH = "/etc/esb/ca.pem"  # where a host AWS_CA_BUNDLE file is mounted (read-only)
 
 
-def container_environment(spec: SandboxSpec) -> dict[str, str]:
+def interface_address(name: str) -> str | None:
+    """The IPv4 address of a network interface (SIOCGIFADDR), or None."""
+    import fcntl
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            packed = fcntl.ioctl(sock.fileno(), 0x8915, struct.pack("256s", name[:15].encode()))
+        except OSError:
+            return None
+    return socket.inet_ntoa(packed[20:24])
+
+
+def host_gateway_address(client: docker.DockerClient) -> str | None:
+    """What `host-gateway` resolves to in containers: the default bridge's gateway; a docker0 that existed
+    before dockerd started leaves that empty, then the interface's own address. Docker errors propagate."""
+    attrs = client.networks.get("bridge").attrs
+    for entry in attrs.get("IPAM", {}).get("Config") or []:
+        if entry.get("Gateway"):
+            return str(entry["Gateway"])
+    return interface_address((attrs.get("Options") or {}).get("com.docker.network.bridge.name", "docker0"))
+
+
+def container_environment(spec: SandboxSpec, s3_host: str | None = None) -> dict[str, str]:
     """The Lambda environment as seen from a container: host-loopback endpoints point at the host,
-    and a host CA bundle path becomes the path it is mounted at (see `ca_bundle_mount`)."""
+    and a host CA bundle path becomes the path it is mounted at (see `ca_bundle_mount`). With `s3_host`
+    (the host's address), S3 is reached by IP: SDKs then address buckets by path, where a bucket's
+    virtual-host name (<bucket>.host.docker.internal) would not resolve (the AWS SDK for JavaScript v3)."""
     env = {
         "AWS_LAMBDA_FUNCTION_NAME": spec.function,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
         "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout_s),
         **spec.environment,
     }
+    if spec.runtime.startswith("nodejs"):
+        env.pop("AWS_EXECUTION_ENV", None)  # the base image says which Node.js it really has
     for key, value in env.items():
         if key.startswith("AWS_ENDPOINT_URL"):
             # 127.0.0.1 inside a container is the container; the store must listen on the bridge too.
-            env[key] = re.sub(r"//(127\.0\.0\.1|localhost)([:/]|$)", r"//host.docker.internal\2", value)
+            host = s3_host if s3_host and key == "AWS_ENDPOINT_URL_S3" else "host.docker.internal"
+            env[key] = re.sub(r"//(127\.0\.0\.1|localhost)([:/]|$)", rf"//{host}\2", value)
     if env.get("AWS_CA_BUNDLE"):
         env["AWS_CA_BUNDLE"] = CA_BUNDLE_PATH
+        if spec.runtime.startswith("nodejs"):
+            env["NODE_EXTRA_CA_CERTS"] = CA_BUNDLE_PATH  # the JS SDK trusts the box CA through node
     return env
+
+
+def run_overrides(spec: SandboxSpec) -> dict[str, Any]:
+    """`containers.run` arguments for what starts in the container: the handler as CMD (zip functions on the
+    box's base image), or an image function's ImageConfig (empty parts keep the image's own)."""
+    if spec.package_type != "Image":
+        return {"command": [spec.handler]}
+    config = spec.image_config
+    if config is None:
+        return {}
+    overrides: dict[str, Any] = {}
+    if config.command:
+        overrides["command"] = list(config.command)
+    if config.entry_point:
+        overrides["entrypoint"] = list(config.entry_point)
+    if config.working_directory:
+        overrides["working_dir"] = config.working_directory
+    return overrides
 
 
 def ca_bundle_mount(spec: SandboxSpec) -> dict[str, dict[str, str]]:

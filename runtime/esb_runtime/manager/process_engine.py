@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Sequence
 from esb_runtime.engine import LineSink, Sandbox, SandboxSpec
 from esb_runtime.errors import EngineError
 from esb_runtime.manager.cgroups import MemoryLimiter
+from esb_runtime.manager.node_host import NodeBinary, find_node, is_node, mismatch_note, node_command, node_environment
 
 if TYPE_CHECKING:
     from esb_runtime.manager.isolation import Identity, Plan
@@ -111,7 +112,8 @@ class ProcessEngine:
     def __init__(self, rie_path: Path, *, python: str = sys.executable, runtime_parent: Path = RUNTIME_PARENT,
                  limiter: MemoryLimiter | None = None, ready_timeout_s: float = 10.0,
                  clock: Callable[[], float] = time.monotonic, identity: Identity | None = None,
-                 extra_path: Sequence[str] = ()) -> None:
+                 extra_path: Sequence[str] = (),
+                 node_finder: Callable[[str], NodeBinary | None] = find_node) -> None:
         self.rie_path = Path(rie_path)
         self.python = python
         self.identity = identity  # None: sandboxes run as the manager's own user
@@ -124,8 +126,13 @@ class ProcessEngine:
         self._warned: set[str] = set()
         self._notes: list[str] = []
         self._host_runtime = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        self._node_finder = node_finder
+        self._node: NodeBinary | None = None
 
     def start(self, spec: SandboxSpec, on_line: LineSink) -> Sandbox:
+        if spec.package_type == "Image":
+            raise EngineError(f"{spec.function} is a container image function (PackageType: Image): it runs on the "
+                              "docker engine only; start the box with `esb up --engine docker`")
         self._check_runtime(spec.runtime)
         if not spec.code_dir.is_dir():
             raise EngineError(f"{spec.function}: code directory {spec.code_dir} does not exist (run `esb build`)")
@@ -134,9 +141,11 @@ class ProcessEngine:
         argv = [str(self.rie_path),
                 "--runtime-interface-emulator-address", f"127.0.0.1:{invoke_port}",
                 "--runtime-api-address", f"127.0.0.1:{api_port}",
-                self.python, "-m", "esb_runtime.sandbox.bootstrap", spec.handler]
+                *self._runtime_command(spec)]
         env = host_environment(spec, sandbox_id, self.runtime_parent, self.extra_path,
                                home=None if self.identity is None else SANDBOX_HOME)
+        if is_node(spec.runtime):
+            env.update(node_environment(spec, self._host_node(spec.function)))
         env = {key: self.public_copies.get(value, value) for key, value in env.items()}  # e.g. AWS_CA_BUNDLE
         try:
             proc = subprocess.Popen(argv, cwd=spec.code_dir, env=env, stdin=subprocess.DEVNULL,
@@ -172,11 +181,32 @@ class ProcessEngine:
             return {}
         return {"user": self.identity.uid, "group": self.identity.gid, "extra_groups": []}
 
+    def _runtime_command(self, spec: SandboxSpec) -> list[str]:
+        """What the RIE starts: awslambdaric behind the sandbox bootstrap, in python or node."""
+        if is_node(spec.runtime):
+            return node_command(self._host_node(spec.function), self.runtime_parent, spec)
+        return [self.python, "-m", "esb_runtime.sandbox.bootstrap", spec.handler]
+
+    def _host_node(self, function: str) -> NodeBinary:
+        if self._node is None:
+            self._node = self._node_finder(HOST_PATH)
+        if self._node is None:
+            raise EngineError(f"{function}: no `node` on {HOST_PATH}: install Node.js to run nodejs functions")
+        return self._node
+
     def _check_runtime(self, runtime: str) -> None:
-        if runtime.startswith("python") and runtime != self._host_runtime and runtime not in self._warned:
-            self._warned.add(runtime)
+        if runtime in self._warned:
+            return
+        note = None
+        if runtime.startswith("python") and runtime != self._host_runtime:
             note = (f"functions declare Runtime {runtime} but the process engine runs them on the host's "
                     f"{self._host_runtime}")
+        elif is_node(runtime):
+            node = self._node if self._node is not None else self._node_finder(HOST_PATH)
+            self._node = node
+            note = None if node is None else mismatch_note(runtime, node)
+        if note:
+            self._warned.add(runtime)
             self._notes.append(note)
             log.warning(note)
 

@@ -21,8 +21,9 @@ def lambda_environment(fn: FunctionConfig, app: FunctionsConfig, settings: Runti
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
         "AWS_REGION": app.region,
         "AWS_DEFAULT_REGION": app.region,
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.runtime}",
     }
+    if fn.runtime:  # an image function's base image sets its own
+        env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{fn.runtime}"
     env.update(fn.env)
     endpoints = {
         "AWS_ENDPOINT_URL_S3": settings.s3_endpoint,
@@ -65,4 +66,7 @@ def build_spec(fn: FunctionConfig, app: FunctionsConfig, settings: RuntimeSettin
         memory_mb=fn.memory_size,
         timeout_s=fn.timeout,
         image=image_tag(fn),
+        runtime_dir=fn.runtime_dir,
+        package_type=fn.package_type,
+        image_config=fn.image_config,
     )
