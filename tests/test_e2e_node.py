@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from boxkit import Box, engine_box, eventually, make_watcher
+from tools import need_node_build_tools
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None, reason="needs node and npm"),
-]
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module", autouse=True)
+def node_toolchain() -> None:
+    need_node_build_tools()
 
 TRACE = "Root=1-5f84c7a9-0123456789abcdef01234567;Sampled=1"
 

@@ -14,3 +14,15 @@ def need_tool(present: bool, reason: str) -> None:
     if os.environ.get("CI") and os.geteuid() == 0:
         pytest.fail(f"{reason}, but .ci/run should have installed it")
     pytest.skip(reason)
+
+
+# What building aws-lambda-ric's native addon needs (Node.js functions); .ci/node-setup.sh installs them.
+NODE_BUILD_TOOLS = ("node", "npm", "g++", "make", "cmake", "autoconf", "automake", "libtoolize")
+
+
+def need_node_build_tools() -> None:
+    import shutil
+
+    missing = [tool for tool in NODE_BUILD_TOOLS if shutil.which(tool) is None]
+    need_tool(not missing, f"Node.js functions need {', '.join(missing)} (aws-lambda-ric's native build; "
+                           ".ci/node-setup.sh installs them)")

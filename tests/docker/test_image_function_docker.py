@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from boxkit import copy_app, docker_answers, make_watcher, remove_images, running_box
+from tools import need_node_build_tools, need_tool
 
 pytestmark = [pytest.mark.docker, pytest.mark.integration]
 
@@ -21,8 +22,8 @@ def _tag(project: Path) -> str:
 
 def test_image_function_builds_offline_and_answers_through_the_gateway(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    if not docker_answers():
-        pytest.skip("no Docker daemon answers here (start one with .ci/docker-setup.sh)")
+    need_tool(docker_answers(), "no Docker daemon answers here (start one with .ci/docker-setup.sh)")
+    need_node_build_tools()
     project = copy_app("image", tmp_path)
     try:
         with running_box(project, engine="docker") as box:
