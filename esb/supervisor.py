@@ -12,18 +12,25 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from esb.errors import BoxError
+from esb_runtime import procfs
 
 
 @dataclass(frozen=True)
 class Proc:
-    """A process the box started: its name, PID (= process group id) and log file."""
+    """A process the box started: its name, PID (= process group id), log file, and how to start it again."""
 
     name: str
     pid: int
     log_file: str
+    start_ticks: int = 0  # /proc start time: a PID reused by another process is not this one (0: unknown)
+    argv: tuple[str, ...] = ()
+    cwd: str = ""
+    ready: str = ""  # a probe (esb.probes) that says when it serves
 
     def alive(self) -> bool:
-        return pid_alive(self.pid)
+        if not pid_alive(self.pid):
+            return False
+        return self.start_ticks == 0 or procfs.start_ticks(self.pid) in (None, self.start_ticks)
 
 
 def pid_alive(pid: int) -> bool:
@@ -66,7 +73,8 @@ def spawn(name: str, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, 
             )
         except OSError as exc:
             raise BoxError(f"cannot start {name}: {exc}", hint=f"command: {argv[0]}") from exc
-    return Proc(name=name, pid=child.pid, log_file=str(log_file))
+    return Proc(name=name, pid=child.pid, log_file=str(log_file), start_ticks=procfs.start_ticks(child.pid) or 0,
+                argv=tuple(argv), cwd=str(cwd))
 
 
 def stop(proc: Proc, *, grace_s: float = 10.0) -> None:
@@ -90,6 +98,17 @@ def _kill_stragglers(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def kill_orphans(proc: Proc) -> list[int]:
+    """SIGKILL what is left of a dead process's group (gunicorn workers hold the gateway's port); their PIDs."""
+    pids = procfs.members(pgid=proc.pid, born_after=proc.start_ticks)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return pids
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, interval_s: float = 0.05) -> bool:
