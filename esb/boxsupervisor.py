@@ -76,10 +76,13 @@ class BoxSupervisor:
                  clock: Callable[[], float] = time.time,
                  spawn: Callable[..., Proc] = supervisor.spawn,
                  probe: Callable[[str], bool] = probes.check,
-                 status_of: Callable[[Proc], tuple[bool, int | None]] = exit_of) -> None:
+                 status_of: Callable[[Proc], tuple[bool, int | None]] = exit_of,
+                 stop: Callable[[Proc], None] = lambda proc: supervisor.stop(proc, grace_s=1.0),
+                 clear_group: Callable[[Proc], object] = supervisor.kill_orphans) -> None:
         self.state, self.state_dir, self.env, self.log_dir = state, state_dir, env, log_dir
         self.policy, self.say, self.clock = policy, say, clock
         self._spawn, self._probe, self._status_of = spawn, probe, status_of
+        self._stop, self._clear_group = stop, clear_group
         self._due: dict[str, float] = {}  # part -> when its pending restart may start
         self._started: dict[str, float] = {}  # part -> when the running restart was spawned
 
@@ -115,12 +118,12 @@ class BoxSupervisor:
             self._started.pop(proc.name, None)
             return replace(part, state="up", since=0.0)
         if now - self._started.get(proc.name, now) > self.policy.start_timeout_s:
-            supervisor.stop(proc, grace_s=1.0)
+            self._stop(proc)
             return self._crashed(proc, part, None, now, why="did not become ready")
         return part
 
     def _crashed(self, proc: Proc, part: PartHealth, code: int | None, now: float, why: str = "") -> PartHealth:
-        supervisor.kill_orphans(proc)
+        self._clear_group(proc)
         crashes = tuple(t for t in part.crashes if now - t < self.policy.window_s) + (now,)
         since = part.since if part.state == "restarting" and part.since else now
         what = why or describe_exit(code)
@@ -135,7 +138,7 @@ class BoxSupervisor:
 
     def _restart(self, proc: Proc, part: PartHealth, now: float) -> tuple[Proc, PartHealth]:
         del self._due[proc.name]
-        supervisor.kill_orphans(proc)
+        self._clear_group(proc)
         try:
             fresh = self._spawn(proc.name, proc.argv, env=self.env, cwd=Path(proc.cwd or "."), log_dir=self.log_dir)
         except Exception as exc:  # noqa: BLE001 - a part that cannot even be spawned is a crash like any other

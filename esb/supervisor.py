@@ -102,6 +102,8 @@ def _kill_stragglers(pgid: int) -> None:
 
 def kill_orphans(proc: Proc) -> list[int]:
     """SIGKILL what is left of a dead process's group (gunicorn workers hold the gateway's port); their PIDs."""
+    if proc.start_ticks == 0:
+        return []  # without its start time a recorded PID may name someone else's group by now
     pids = procfs.members(pgid=proc.pid, born_after=proc.start_ticks)
     for pid in pids:
         try:
