@@ -87,8 +87,9 @@ class BoxSupervisor:
         self._started: dict[str, float] = {}  # part -> when the running restart was spawned
 
     def reset_failed(self) -> None:
-        """`esb up -d` on a degraded box: parts given up on get a fresh window and restart at once."""
-        health = {name: replace(h, state="restarting", crashes=()) if h.state == "failed" else h
+        """`esb up -d` on a degraded box: every part gets a fresh crash window (so restarts come at once), and
+        parts given up on are tried again."""
+        health = {name: replace(h, state="restarting" if h.state == "failed" else h.state, crashes=())
                   for name, h in self.state.health.items()}
         self._commit(replace(self.state, health=health))
 
