@@ -10,6 +10,7 @@ import httpx
 import yaml
 
 from esb import box, boxhealth
+from esb.boxstate import BoxState
 from esb.paths import BuildTree
 from esb_runtime import secrets as box_secrets
 
@@ -75,13 +76,17 @@ def collect(tree: BuildTree) -> dict[str, Any]:
             "data_dir": str(tree.data),
             **_store_contents(state, secrets),
         },
-        "processes": [
-            {"name": p.name, "pid": p.pid, "alive": p.alive(), "restarts": state.part(p.name).restarts}
-            for p in (state.procs if state else ())
-        ],
+        "processes": _processes(state),
         "supervisor": ({"pid": state.supervisor.pid, "alive": state.supervisor.alive()}
                        if state and state.supervisor else None),
     }
+
+
+def _processes(state: BoxState | None) -> list[dict[str, Any]]:
+    if state is None:
+        return []
+    return [{"name": p.name, "pid": p.pid, "alive": p.alive(), "restarts": state.part(p.name).restarts}
+            for p in state.procs]
 
 
 def render_text(status: dict[str, Any]) -> str:

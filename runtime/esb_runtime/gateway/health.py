@@ -17,11 +17,12 @@ def stores_probe(endpoint: str | None, timeout_s: float = 1.0) -> Callable[[], b
     if not endpoint:
         return None
     parts = urlsplit(endpoint)
-    if parts.scheme != "http" or not parts.hostname:
+    host, port = parts.hostname, parts.port or 80
+    if parts.scheme != "http" or not host:
         return None  # an external store (compose, https): not ours to judge
 
     def check() -> bool:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout_s)
+        conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
         try:
             conn.request("GET", STORES_HEALTH_PATH)
             return conn.getresponse().status == 200
