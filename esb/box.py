@@ -128,11 +128,14 @@ def repair(opts: BoxOptions, state: BoxState, say: Say = print) -> BoxState:
     return boxstate.read(opts.tree.state) or fresh
 
 
+STOPPED = "the box was stopped"
+
+
 def ended(tree: BuildTree) -> str | None:
     """Why a foreground box should stop now (None while it serves, even while a part is being restarted)."""
     state = boxstate.read(tree.state)
     if state is None:
-        return "the box was stopped"
+        return STOPPED
     failed = [name for name, part in state.health.items() if part.state == "failed"]
     if failed:
         return f"gave up restarting {', '.join(failed)} (see its log under {tree.logs}); stopping the box"

@@ -154,6 +154,7 @@ def stop_box(project: Project, *, volumes: bool = False, say: Any = _say) -> lis
 def _serve_foreground(ctx: BuildContext) -> None:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    reason: str | None = None
     try:
         while not stop.wait(0.5):
             reason = box.ended(ctx.tree)  # the supervisor restarts dead parts; this ends only when it cannot
@@ -164,6 +165,8 @@ def _serve_foreground(ctx: BuildContext) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         stop_box(ctx.project)
+    if reason and reason != box.STOPPED:  # non-zero, so a service manager starts the box again
+        raise BoxError(reason)
 
 
 def down_command(project: Project, volumes: bool = False) -> None:

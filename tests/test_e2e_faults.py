@@ -5,8 +5,11 @@ Recovery is asserted with a generous bound (20 s); how fast it is, is measured b
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -15,7 +18,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from boxkit import Box, copy_app, esb, eventually, processes_under, running_box
+from boxkit import Box, copy_app, esb, eventually, free_port, processes_under, running_box
 from esb.supervisor import pid_alive
 from esb_runtime import procfs
 from esb_runtime.manager.registry import SandboxRegistry
@@ -142,3 +145,37 @@ def test_down_after_a_killed_manager_leaves_no_sandbox(tmp_path: Path) -> None:
     assert all(procfs.members(sid=sid) == [] for sid in warm)
     assert processes_under(project) == []
     assert not list((project / ".esb" / "state" / "sandboxes").glob("*.json"))
+
+
+def test_foreground_up_outlives_a_killed_part_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    project = copy_app("sample", tmp_path)
+    env = {**os.environ, "ESB_GATEWAY_PORT": str(free_port())}
+    up = subprocess.Popen([sys.executable, "-m", "esb.cli", "-t", str(project / "template.yaml"), "up",
+                           "--engine", "process"], cwd=project, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+    state_file = project / ".esb" / "state" / "box.json"
+    try:
+        def state() -> dict:
+            try:
+                return json.loads(state_file.read_text())
+            except (OSError, ValueError):
+                return {}
+
+        assert eventually(lambda: (state().get("supervisor") or {}).get("pid"), 120), "the box did not start"
+        manager = next(p["pid"] for p in state()["procs"] if p["name"] == "manager")
+        kill(manager)
+        assert eventually(lambda: (state().get("health") or {}).get("manager", {}).get("restarts") == 1
+                          and (state().get("health") or {}).get("manager", {}).get("state") == "up", BOUND_S)
+        assert up.poll() is None  # the foreground box lives on: its supervisor brought the manager back
+        pids = [p["pid"] for p in state()["procs"]] + [state()["supervisor"]["pid"]]
+        up.send_signal(signal.SIGINT)
+        output, _ = up.communicate(timeout=60)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+            esb(project, "down")
+    assert up.returncode == 0, output
+    assert "stopped supervisor" in output
+    assert not any(pid_alive(pid) for pid in pids)
+    assert not state_file.exists() and processes_under(project) == []
