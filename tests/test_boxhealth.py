@@ -50,3 +50,19 @@ def test_a_dead_supervisor_is_degraded_and_nothing_alive_is_stopped() -> None:
 def test_a_reused_pid_is_not_the_recorded_process() -> None:
     stale = Proc("gateway", os.getpid(), "l", start_ticks=(procfs.start_ticks(os.getpid()) or 0) + 1)
     assert not stale.alive() and ME.alive()
+
+
+def test_a_foreground_box_ends_only_when_stopped_given_up_or_unsupervised(tmp_path) -> None:
+    from esb import boxstate
+    from esb.box import STOPPED, ended
+    from esb.paths import BuildTree
+
+    tree = BuildTree(tmp_path)
+    assert ended(tree) == STOPPED
+    me = Proc("supervisor", os.getpid(), "s")
+    boxstate.write(tree.state, _state((ME,), me, {"gateway": PartHealth(state="restarting", since=1.0)}))
+    assert ended(tree) is None  # being restarted: keep serving
+    boxstate.write(tree.state, _state((ME,), me, {"gateway": PartHealth(state="failed", since=1.0)}))
+    assert "gave up restarting gateway" in (ended(tree) or "")
+    boxstate.write(tree.state, _state((ME,), Proc("supervisor", _dead_pid(), "s")))
+    assert "supervisor exited" in (ended(tree) or "")
