@@ -62,9 +62,10 @@ def kill_session(sid: int) -> None:
 
 def die_with_parent(parent: int) -> Callable[[], None]:
     """A preexec_fn: the RIE gets SIGKILL when the manager dies, even by SIGKILL (the registry is the other net)."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork: no loader locks in the child
+
     def arm() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:  # the manager died before the request took effect
             os._exit(1)
 
