@@ -156,3 +156,25 @@ def test_exit_descriptions() -> None:
     assert describe_exit(-9) == "killed by SIGKILL"
     assert describe_exit(3) == "exited with status 3"
     assert describe_exit(None) == "exited"
+
+
+def test_exit_of_reaps_a_child_and_knows_its_status(tmp_path: Path) -> None:
+    import os
+    import signal
+    import sys
+
+    from esb.boxsupervisor import exit_of
+    from esb.supervisor import spawn, wait_until
+
+    def first_death(proc: Proc) -> tuple[bool, int | None]:
+        seen: list[tuple[bool, int | None]] = []
+        assert wait_until(lambda: not (seen.append(exit_of(proc)) or seen[-1][0]), 10)
+        return seen[-1]  # the call that reaped it
+
+    quick = spawn("quick", [sys.executable, "-c", "raise SystemExit(3)"], env={}, cwd=tmp_path, log_dir=tmp_path)
+    assert first_death(quick) == (False, 3)
+    slow = spawn("slow", [sys.executable, "-c", "import time; time.sleep(30)"], env={}, cwd=tmp_path, log_dir=tmp_path)
+    assert exit_of(slow) == (True, None)
+    os.kill(slow.pid, signal.SIGKILL)
+    assert first_death(slow) == (False, -9)
+    assert exit_of(slow) == (False, None)  # reaped: dead, status no longer known
