@@ -5,22 +5,20 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import ssl
 import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-import httpx
-
-from esb import boxstate, supervisor
+from esb import boxhealth, boxstate, boxsupervisor, probes, supervisor
 from esb.boxstate import BoxState
 from esb.errors import BoxError
 from esb.model import Application
 from esb.paths import BuildTree
 from esb.supervisor import Proc
 from esb_runtime import secrets as box_secrets
+from esb_runtime.manager.registry import SandboxRegistry
 from esb_runtime.settings import RuntimeSettings
 
 Say = Callable[[str], None]
@@ -47,13 +45,18 @@ class BoxOptions:
 def running_state(tree: BuildTree) -> BoxState | None:
     state = boxstate.read(tree.state)
     # A compose stack has no processes of ours: its record stands until `esb down`.
-    if state is not None and (state.running() or state.engine == "compose"):
+    if state is not None and (state.running() or state.engine == "compose" or supervisor_alive(state)):
         return state
     return None
 
 
-def up(opts: BoxOptions, app: Application, say: Say = print) -> BoxState:
-    """Start the box and return its state once the gateway answers on HTTPS."""
+def supervisor_alive(state: BoxState) -> bool:
+    return state.supervisor is not None and state.supervisor.alive()
+
+
+def up(opts: BoxOptions, app: Application, say: Say = print, *, supervise: bool = True) -> BoxState:
+    """Start the box and return its state once the gateway answers on HTTPS (then supervised, unless the
+    caller adds a part first and calls `start_supervisor` itself)."""
     current = running_state(opts.tree)
     if current is not None:
         say(f"box already running at {current.gateway_url}")
@@ -79,24 +82,77 @@ def up(opts: BoxOptions, app: Application, say: Say = print) -> BoxState:
         region=app.region,
         started_at=time.time(),
     )
-    env = _child_env(settings, extra={"ESB_STORES_PORT": str(stores_port)})
+    env = _box_env(opts, stores_port)
     started: list[Proc] = []
     try:
-        for name, argv, ready in _services(opts, settings, stores_port, tls.ca_file):
+        for name, argv, ready in _services(opts, settings, stores_port):
             say(f"starting {name} ...")
-            proc = supervisor.spawn(name, argv, env=env, cwd=opts.project_dir, log_dir=opts.tree.logs)
+            proc = replace(supervisor.spawn(name, argv, env=env, cwd=opts.project_dir, log_dir=opts.tree.logs),
+                           ready=ready)
             started.append(proc)
             boxstate.write(opts.tree.state, replace(state, procs=tuple(started)))
-            _wait_ready(proc, ready, opts.start_timeout_s)
+            _wait_ready(proc, opts.start_timeout_s)
             if name == "stores":
                 _provision(app, settings, secrets, say)
+        final = replace(state, procs=tuple(started))
+        boxstate.write(opts.tree.state, final)
+        return start_supervisor(opts, final) if supervise else final
     except BaseException:
         _stop_all(started)
         boxstate.clear(opts.tree.state)
         raise
-    final = replace(state, procs=tuple(started))
-    boxstate.write(opts.tree.state, final)
-    return final
+
+
+def start_supervisor(opts: BoxOptions, state: BoxState, *, reset: bool = False) -> BoxState:
+    """Hand the running parts to their supervisor (esb.boxsupervisor); returns the state it recorded."""
+    argv = [sys.executable, "-m", "esb.boxsupervisor", *(["--reset"] if reset else [])]
+    env = _box_env(opts, _port_of(state.s3_endpoint))
+    proc = supervisor.spawn(boxsupervisor.NAME, argv, env=env, cwd=opts.project_dir, log_dir=opts.tree.logs)
+
+    def recorded() -> BoxState | None:
+        now = boxstate.read(opts.tree.state)
+        return now if now is not None and now.supervisor is not None and now.supervisor.pid == proc.pid else None
+
+    if not supervisor.wait_until(lambda: recorded() is not None or not proc.alive(), 10.0) or not proc.alive():
+        _stop_all([proc])
+        raise BoxError(f"the supervisor did not start; last lines of {proc.log_file}:\n{supervisor.tail(proc.log_file)}")
+    return recorded() or state
+
+
+def repair(opts: BoxOptions, state: BoxState, say: Say = print) -> BoxState:
+    """`esb up -d` on a degraded box: a fresh supervisor restarts every dead part now (given-up ones too)."""
+    if state.supervisor is not None and state.supervisor.alive():
+        supervisor.stop(state.supervisor, grace_s=5.0)
+    say(f"box degraded ({boxhealth.summary(state)}): repairing ...")
+    fresh = start_supervisor(opts, boxstate.read(opts.tree.state) or state, reset=True)
+    supervisor.wait_until(lambda: boxhealth.assess(boxstate.read(opts.tree.state))["state"] != "degraded",
+                          opts.start_timeout_s, interval_s=0.1)
+    return boxstate.read(opts.tree.state) or fresh
+
+
+STOPPED = "the box was stopped"
+
+
+def ended(tree: BuildTree) -> str | None:
+    """Why a foreground box should stop now (None while it serves, even while a part is being restarted)."""
+    state = boxstate.read(tree.state)
+    if state is None:
+        return STOPPED
+    failed = [name for name, part in state.health.items() if part.state == "failed"]
+    if failed:
+        return f"gave up restarting {', '.join(failed)} (see its log under {tree.logs}); stopping the box"
+    if state.supervisor is not None and not state.supervisor.alive():
+        return "the box's supervisor exited; stopping the box"
+    return None
+
+
+def _box_env(opts: BoxOptions, stores_port: int) -> dict[str, str]:
+    """One environment for every part and the supervisor (which restarts parts with its own)."""
+    return _child_env(_settings(opts, stores_port), extra={"ESB_STORES_PORT": str(stores_port)})
+
+
+def _port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].split("/", 1)[0])
 
 
 def _settings(opts: BoxOptions, stores_port: int) -> RuntimeSettings:
@@ -123,12 +179,20 @@ def down(tree: BuildTree, *, volumes: bool = False, say: Say = print) -> list[st
     """Stop every process the box started; with volumes, delete its data. Returns what was done."""
     done: list[str] = []
     state = boxstate.read(tree.state)
+    if state is not None and state.supervisor is not None and state.supervisor.alive():
+        # First, or it would restart what follows stops; then re-read: it may have restarted a part meanwhile.
+        supervisor.stop(state.supervisor, grace_s=5.0)
+        done.append(f"stopped {state.supervisor.name} (pid {state.supervisor.pid})")
+        state = boxstate.read(tree.state)
     if state is not None:
         for proc in reversed(state.procs):
             if proc.alive():
                 supervisor.stop(proc)
                 done.append(f"stopped {proc.name} (pid {proc.pid})")
         boxstate.clear(tree.state)
+    left = SandboxRegistry.of_box(tree.state).sweep()  # a killed manager's sandboxes, if any survived it
+    if left:
+        done.append(f"stopped {len(left)} sandbox(es) left by a killed manager")
     tree.manager_socket.unlink(missing_ok=True)
     if volumes:
         for path in (tree.data, tree.logs):
@@ -142,15 +206,17 @@ def down(tree: BuildTree, *, volumes: bool = False, say: Say = print) -> list[st
     return done
 
 
-def _services(opts: BoxOptions, settings: RuntimeSettings, stores_port: int, ca_file: Path):
+def _services(opts: BoxOptions, settings: RuntimeSettings, stores_port: int) -> tuple[tuple[str, list[str], str], ...]:
+    """Each part: name, command, readiness probe (esb.probes; kept in box.json for restarts)."""
     py = sys.executable
     return (
-        ("stores", [py, "-m", "esb_runtime.stores"], _http_ready(f"http://127.0.0.1:{stores_port}/_esb/health", ok_below=300)),
-        ("manager", [py, "-m", "esb_runtime.manager"], _manager_ready(settings.manager_socket)),
+        ("stores", [py, "-m", "esb_runtime.stores"], probes.http(f"http://127.0.0.1:{stores_port}/_esb/health", 300)),
+        ("manager", [py, "-m", "esb_runtime.manager"], probes.uds(str(settings.manager_socket), "/v1/health")),
         (
             "gateway",
             [py, "-m", "gunicorn", "-c", "python:esb_runtime.gateway.gunicorn_conf", "esb_runtime.gateway.wsgi:application"],
-            _http_ready(f"https://127.0.0.1:{opts.gateway_port}/health", ca_file),
+            # Any answer: /health is 503 while the manager or stores are down, and the gateway serves then too.
+            probes.http(f"https://127.0.0.1:{opts.gateway_port}/health"),
         ),
     )
 
@@ -173,33 +239,8 @@ def _private_dirs(tree: BuildTree) -> None:
         os.chmod(path, 0o700)
 
 
-def _http_ready(url: str, ca_file: Path | None = None, ok_below: int = 500) -> Callable[[], bool]:
-    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca_file)) if ca_file else False
-
-    def check() -> bool:
-        try:
-            return httpx.get(url, timeout=1.0, verify=verify).status_code < ok_below
-        except httpx.HTTPError:
-            return False
-
-    return check
-
-
-def _manager_ready(sock: Path) -> Callable[[], bool]:
-    def check() -> bool:
-        if not sock.exists():
-            return False
-        try:
-            with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), timeout=1.0) as client:
-                return client.get("http://manager/v1/health").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    return check
-
-
-def _wait_ready(proc: Proc, ready: Callable[[], bool], timeout_s: float) -> None:
-    ok = supervisor.wait_until(lambda: ready() or not proc.alive(), timeout_s, interval_s=0.05)
+def _wait_ready(proc: Proc, timeout_s: float) -> None:
+    ok = supervisor.wait_until(lambda: probes.check(proc.ready) or not proc.alive(), timeout_s, interval_s=0.05)
     if ok and proc.alive():
         return
     why = "exited" if not proc.alive() else f"did not become ready within {timeout_s:.0f}s"

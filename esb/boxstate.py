@@ -11,6 +11,18 @@ from esb.supervisor import Proc
 
 
 @dataclass(frozen=True)
+class PartHealth:
+    """What the supervisor knows of one part: `up`, `restarting` (dead or not ready yet) or `failed` (gave up)."""
+
+    state: str = "up"
+    since: float = 0.0  # when it last went down (0 while up)
+    restarts: int = 0
+    last_exit: int | None = None  # exit code, -N for signal N, None when not known (not the supervisor's child)
+    last_restart_at: float = 0.0
+    crashes: tuple[float, ...] = ()  # recent crash times: the window in which the supervisor gives up
+
+
+@dataclass(frozen=True)
 class BoxState:
     project: str
     engine: str
@@ -22,20 +34,30 @@ class BoxState:
     region: str
     started_at: float
     procs: tuple[Proc, ...] = field(default=())
+    supervisor: Proc | None = None  # the process that restarts dead parts (absent for compose)
+    health: dict[str, PartHealth] = field(default_factory=dict)  # by part name; written by the supervisor
 
     def running(self) -> list[Proc]:
         return [proc for proc in self.procs if proc.alive()]
 
+    def part(self, name: str) -> PartHealth:
+        return self.health.get(name, PartHealth())
+
     def to_json(self) -> str:
-        data = asdict(self)
-        data["procs"] = [asdict(proc) for proc in self.procs]
-        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> "BoxState":
         data = json.loads(text)
-        data["procs"] = tuple(Proc(**proc) for proc in data.get("procs", ()))
+        data["procs"] = tuple(_proc(proc) for proc in data.get("procs", ()))
+        data["supervisor"] = _proc(data["supervisor"]) if data.get("supervisor") else None
+        data["health"] = {name: PartHealth(**{**h, "crashes": tuple(h.get("crashes", ()))})
+                          for name, h in (data.get("health") or {}).items()}
         return cls(**data)
+
+
+def _proc(data: dict) -> Proc:
+    return Proc(**{**data, "argv": tuple(data.get("argv", ()))})
 
 
 def state_file(state_dir: Path) -> Path:

@@ -9,6 +9,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
+from esb import service
 from esb.errors import EsbError
 from esb.project import Project, load_project
 from esb.options import BUILD_FIRST, PARAMS, POS_ARGS, PROJECT_ONLY
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="render and stage the output tree (incremental)")
     build.add_argument("--no-cache", action="store_true", help="redo every step")
     build.add_argument("--dry-run", action="store_true", help="print what would be written; write nothing")
+    service.add_parser(sub)
     for command, params in PARAMS.items():
         box = sub.add_parser(command, help=BOX_HELP[command])
         if command in POS_ARGS:
@@ -142,6 +144,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "init": cmd_init,
     "build": cmd_build,
     **{command: box_command(command) for command in PARAMS},
+    "service": lambda args: service.run(_project(args), args),
 }
 
 

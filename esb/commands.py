@@ -8,7 +8,7 @@ import sys
 import threading
 from typing import Any
 
-from esb import box, boxstate, status
+from esb import box, boxhealth, boxstate, status
 from esb.box import BoxOptions
 from esb.boxstate import BoxState
 from esb.errors import BoxError, ConfigError, NoBoxError
@@ -80,6 +80,10 @@ def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, eng
         raise ConfigError("--watch runs in the foreground and cannot be combined with --detach",
                           hint="use `esb up -d` and then `esb watch`")
     current = box.running_state(ctx.tree)
+    if current is not None and boxhealth.assess(current)["state"] == "degraded" and detach:
+        box.repair(box_options(ctx, current.engine), current, say=_say)
+        _say(status.render_text(status.collect(ctx.tree)))
+        return
     if current is not None:
         # Someone else's box: report it, never adopt it (Ctrl-C here must not stop another terminal's box).
         _say(f"box already running at {current.gateway_url} ({current.engine} engine); stop it with `esb down`")
@@ -156,16 +160,19 @@ def stop_box(project: Project, *, volumes: bool = False, say: Any = _say) -> lis
 def _serve_foreground(ctx: BuildContext) -> None:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    reason: str | None = None
     try:
         while not stop.wait(0.5):
-            state = box.running_state(ctx.tree)
-            if state is None or len(state.running()) < len(state.procs):
-                _say("a box process exited; stopping the box")
+            reason = box.ended(ctx.tree)  # the supervisor restarts dead parts; this ends only when it cannot
+            if reason:
+                _say(reason)
                 break
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         stop_box(ctx.project)
+    if reason and reason != box.STOPPED:  # non-zero, so a service manager starts the box again
+        raise BoxError(reason)
 
 
 def down_command(project: Project, volumes: bool = False) -> None:

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
 
-from esb import box, boxstate, supervisor
+from esb import box, boxstate, probes, supervisor
 from esb.boxstate import BoxState
 from esb.box import BoxOptions
 from esb.errors import BoxError, BuildError, EsbError
@@ -96,9 +96,9 @@ def up(ctx: BuildContext, opts: BoxOptions, say: Say = print, *, fallback: bool 
             raise
         say(f"docker engine not usable ({exc.message}); using the process engine")
         return box.up(replace(opts, engine="process"), ctx.app, say=say)
-    state = box.up(replace(opts, engine="docker"), ctx.app, say=say)
+    state = box.up(replace(opts, engine="docker"), ctx.app, say=say, supervise=False)
     try:
-        return start_forwarder(opts, state, address, say)
+        return box.start_supervisor(opts, start_forwarder(opts, state, address, say))
     except BaseException:
         box.down(opts.tree, say=lambda _: None)
         remove_containers(ctx.project.name, client_factory)
@@ -112,7 +112,8 @@ def start_forwarder(opts: BoxOptions, state: BoxState, address: str, say: Say,
     say(f"starting {FORWARDER} ({address} -> 127.0.0.1, ports {', '.join(map(str, ports))}) ...")
     argv = [sys.executable, "-m", "esb.docker_box", "forward", address, *map(str, ports)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_PREFIXES)}
-    proc = supervisor.spawn(FORWARDER, argv, env=env, cwd=opts.project_dir, log_dir=opts.tree.logs)
+    proc = replace(supervisor.spawn(FORWARDER, argv, env=env, cwd=opts.project_dir, log_dir=opts.tree.logs),
+                   ready=probes.tcp(address, ports))
     final = replace(state, procs=(*state.procs, proc))
     boxstate.write(opts.tree.state, final)  # recorded first: `esb down` stops it whatever happens next
     ready = supervisor.wait_until(lambda: not proc.alive() or all(_listening(address, p) for p in ports),

@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import yaml
 
-from esb import box
+from esb import box, boxhealth
+from esb.boxstate import BoxState
 from esb.paths import BuildTree
 from esb_runtime import secrets as box_secrets
 
@@ -29,8 +30,12 @@ def collect(tree: BuildTree) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for sandbox in sandboxes:
         counts[sandbox.get("function", "")] = counts.get(sandbox.get("function", ""), 0) + 1
+    health = boxhealth.assess(state)
     return {
-        "running": state is not None,
+        "running": state is not None,  # kept for scripts written before `state`: true for degraded too
+        "state": health["state"],  # running | degraded | stopped
+        "since": health["since"],
+        "degraded": health["degraded"],  # [{part, state, since, restarts, last_exit}] while degraded
         "engine": state.engine if state else None,
         "gateway": {
             "url": state.gateway_url if state else None,
@@ -72,10 +77,17 @@ def collect(tree: BuildTree) -> dict[str, Any]:
             "data_dir": str(tree.data),
             **_store_contents(state, secrets),
         },
-        "processes": [
-            {"name": p.name, "pid": p.pid, "alive": p.alive()} for p in (state.procs if state else ())
-        ],
+        "processes": _processes(state),
+        "supervisor": ({"pid": state.supervisor.pid, "alive": state.supervisor.alive()}
+                       if state and state.supervisor else None),
     }
+
+
+def _processes(state: BoxState | None) -> list[dict[str, Any]]:
+    if state is None:
+        return []
+    return [{"name": p.name, "pid": p.pid, "alive": p.alive(), "restarts": state.part(p.name).restarts}
+            for p in state.procs]
 
 
 def render_text(status: dict[str, Any]) -> str:
@@ -83,6 +95,10 @@ def render_text(status: dict[str, Any]) -> str:
     gw = status["gateway"]
     if not status["running"]:
         lines.append("box: not running (start it with `esb up -d`)")
+    elif status.get("state") == "degraded":
+        lines.append(f"box: degraded ({status['engine']} engine): {boxhealth.describe(status['degraded'])}")
+        lines.append("     the supervisor restarts what stopped; `esb up -d` repairs now, `esb down` stops it")
+        lines.append(f"gateway: {gw['url']}   CA: {gw['ca_file']}")
     else:
         lines.append(f"box: running ({status['engine']} engine)")
         lines.append(f"gateway: {gw['url']}   CA: {gw['ca_file']}")

@@ -13,18 +13,25 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from esb.errors import BoxError
+from esb_runtime import procfs
 
 
 @dataclass(frozen=True)
 class Proc:
-    """A process the box started: its name, PID (= process group id) and log file."""
+    """A process the box started: its name, PID (= process group id), log file, and how to start it again."""
 
     name: str
     pid: int
     log_file: str
+    start_ticks: int = 0  # /proc start time: a PID reused by another process is not this one (0: unknown)
+    argv: tuple[str, ...] = ()
+    cwd: str = ""
+    ready: str = ""  # a probe (esb.probes) that says when it serves
 
     def alive(self) -> bool:
-        return pid_alive(self.pid)
+        if not pid_alive(self.pid):
+            return False
+        return self.start_ticks == 0 or procfs.start_ticks(self.pid) in (None, self.start_ticks)
 
 
 def pid_alive(pid: int) -> bool:
@@ -53,27 +60,30 @@ def _not_zombie(pid: int) -> bool:
 def spawn(name: str, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_dir: Path) -> Proc:
     """Start argv detached in a new session, its output in log_dir/<name>.out, rotated and capped.
 
-    The process runs under the runtime's log pump (esb_runtime.logs.capped), which shares its process group, so
-    stopping the group stops both; a plain redirect to a file would grow without bound.
+    The output goes through a pipe to the runtime's log pump (esb_runtime.logs.capped), a process of its own
+    that ends when the service and its children have closed the pipe: the service keeps its own pid (what
+    the box records, supervises and stops), and a plain redirect to a file would grow without bound.
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / f"{name}.out"
-    pumped = [sys.executable, "-m", "esb_runtime.logs.capped", str(log_file), "--", *argv]
     # Only the pump's own failure to start lands here (it cannot write its file yet); kept small by nature.
     with open(log_dir / f"{name}.pump.err", "wb") as err:
         try:
-            child = subprocess.Popen(
-                pumped,
-                cwd=cwd,
-                env=dict(env),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                start_new_session=True,
-            )
+            pump = subprocess.Popen([sys.executable, "-m", "esb_runtime.logs.capped", str(log_file)],
+                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
+                                    start_new_session=True)
         except OSError as exc:
-            raise BoxError(f"cannot start {name}: {exc}", hint=f"command: {argv[0]}") from exc
-    return Proc(name=name, pid=child.pid, log_file=str(log_file))
+            raise BoxError(f"cannot start the log pump of {name}: {exc}") from exc
+    assert pump.stdin is not None
+    try:
+        child = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=pump.stdin,
+                                 stderr=subprocess.STDOUT, start_new_session=True)
+    except OSError as exc:
+        raise BoxError(f"cannot start {name}: {exc}", hint=f"command: {argv[0]}") from exc
+    finally:
+        pump.stdin.close()  # the service holds the write end now; the pump sees EOF when it is gone
+    return Proc(name=name, pid=child.pid, log_file=str(log_file), start_ticks=procfs.start_ticks(child.pid) or 0,
+                argv=tuple(argv), cwd=str(cwd))
 
 
 def stop(proc: Proc, *, grace_s: float = 10.0) -> None:
@@ -97,6 +107,19 @@ def _kill_stragglers(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def kill_orphans(proc: Proc) -> list[int]:
+    """SIGKILL what is left of a dead process's group (gunicorn workers hold the gateway's port); their PIDs."""
+    if proc.start_ticks == 0:
+        return []  # without its start time a recorded PID may name someone else's group by now
+    pids = procfs.members(pgid=proc.pid, born_after=proc.start_ticks)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return pids
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, interval_s: float = 0.05) -> bool:

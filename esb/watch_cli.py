@@ -40,8 +40,7 @@ def _monitor(stop: threading.Event, alive: Callable[[], bool], say: Say, interva
 
 
 def _box_alive(ctx: BuildContext) -> bool:
-    state = box.running_state(ctx.tree)
-    return state is not None and len(state.running()) == len(state.procs)
+    return box.ended(ctx.tree) is None  # dead parts are the supervisor's to restart
 
 
 def watch_foreground(ctx: BuildContext, say: Say) -> None:

@@ -187,3 +187,18 @@ def make_watcher(box: Box) -> tuple[Any, list[str]]:
     lines: list[str] = []
     ctx = build_context(load_project(str(box.project / "template.yaml"), cwd=box.project, env={}))
     return Watcher(ctx, box=RunningBox(ctx.tree), say=lines.append), lines
+
+
+def processes_under(project: Path) -> list[int]:
+    """PIDs whose working directory is inside the project (sandboxes run in their staged code dir)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = Path(os.readlink(entry / "cwd"))
+        except OSError:
+            continue
+        if cwd == project or project in cwd.parents:
+            found.append(int(entry.name))
+    return found

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Iterator
 import botocore.exceptions
 import pytest
 
-from boxkit import Box, copy_app, engine_box, esb, running_box
+from boxkit import Box, copy_app, engine_box, esb, processes_under, running_box
 from esb.supervisor import pid_alive
 
 pytestmark = pytest.mark.integration
@@ -241,25 +240,10 @@ def test_down_leaves_no_process(tmp_path: Path) -> None:
         pids = [proc["pid"] for proc in box.refresh()["processes"]]
         sandboxes = box.status["sandboxes"]
         assert len(pids) == 3 and sandboxes
-        assert _processes_under(project / ".esb")  # the sandbox runs in its staged code dir
+        assert processes_under(project / ".esb")  # the sandbox runs in its staged code dir
     assert not any(pid_alive(pid) for pid in pids)
-    assert _processes_under(project) == []
+    assert processes_under(project) == []
     assert esb(project, "down") == 3  # nothing left to stop: "no box running"
-
-
-def _processes_under(project: Path) -> list[int]:
-    """PIDs whose working directory is inside the project (sandboxes run in their staged code dir)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cwd = Path(os.readlink(entry / "cwd"))
-        except OSError:
-            continue
-        if cwd == project or project in cwd.parents:
-            found.append(int(entry.name))
-    return found
 
 
 def test_logs_by_trace_find_gateway_caller_and_callee(box: Box, capsys: pytest.CaptureFixture[str]) -> None:

@@ -70,7 +70,7 @@ def records() -> list[dict[str, Any]]:
 def client(tmp_path: Path, secrets: BoxSecrets, manager: FakeManager, records: list) -> testing.TestClient:
     settings = RuntimeSettings(output_dir=tmp_path, manager_socket=tmp_path / "m.sock", rie_path=None)
     app = create_app(settings, routes_source=StaticConfigSource(build_config(ROUTING, FUNCTIONS)),
-                     manager=manager, secrets=secrets, log_sink=records.append)
+                     manager=manager, secrets=secrets, log_sink=records.append, health_ttl_s=0.0)
     return testing.TestClient(app)
 
 
@@ -197,7 +197,9 @@ def test_log_record_per_request(client: testing.TestClient, records: list[dict[s
 def test_health(client: testing.TestClient, manager: FakeManager) -> None:
     assert client.simulate_get("/health").json == {"status": "ok", "manager": {"status": "ok", "engine": "fake", "notes": []}}
     manager.healthy = False
-    assert client.simulate_get("/health").json["manager"] == {"status": "unreachable"}
+    down = client.simulate_get("/health")
+    assert down.status_code == 503 and down.json["manager"] == {"status": "unreachable"}
+    assert "manager" in down.json["reason"]
 
 
 def test_routes_reload_when_files_change(tmp_path: Path) -> None:

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 import urllib.request
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
+from esb_runtime import procfs
 from esb_runtime.engine import SandboxSpec
 from esb_runtime.errors import EngineError
 from esb_runtime.manager.cgroups import MemoryLimiter
-from esb_runtime.manager.process_engine import ProcessEngine, session_pids
+from esb_runtime.manager.process_engine import ProcessEngine, kill_session, session_pids
+from esb_runtime.manager.registry import SandboxRegistry
 
 pytestmark = pytest.mark.integration
 
@@ -78,3 +85,55 @@ def test_memory_limiter_explains_itself(tmp_path: Path) -> None:
     limiter = MemoryLimiter(root=tmp_path)
     assert limiter.base is None and "no cgroup v2" in (limiter.note or "")
     assert limiter.attach("sb-1", 1, 128) is None
+
+
+def test_sandboxes_are_registered_while_they_live(rie_path: Path, write_function: Callable[..., Path]) -> None:
+    code = write_function("fn", "def handler(event, context):\n    return 1\n")
+    registry = SandboxRegistry(code.parent / "registry")
+    engine = ProcessEngine(rie_path, registry=registry)
+    sandbox = engine.start(spec(code), lambda line: None)
+    try:
+        assert [(e.sandbox, e.sid, e.function) for e in registry.entries()] == [(sandbox.id, engine.pid(sandbox), "fn")]
+    finally:
+        engine.stop(sandbox)
+    assert registry.entries() == [] and engine.clear_leftovers() == 0
+
+
+# A stand-in manager: starts one sandbox that must die with it, prints the RIE's PID, then waits to be killed.
+MANAGER = """
+import sys, time
+from pathlib import Path
+from esb_runtime import procfs
+from esb_runtime.engine import SandboxSpec
+from esb_runtime.manager.process_engine import ProcessEngine
+code = Path(sys.argv[2])
+spec = SandboxSpec(function="fn", config_hash="h", handler="app.handler", runtime="python3.11", code_dir=code,
+                   deps_dir=None, layer_dirs=(), environment={}, memory_mb=128, timeout_s=3)
+engine = ProcessEngine(Path(sys.argv[1]), die_with_manager=True)
+sandbox = engine.start(spec, lambda line: None)
+print(engine.pid(sandbox), flush=True)
+time.sleep(60)
+"""
+
+
+def test_the_rie_dies_with_a_manager_killed_by_sigkill(rie_path: Path, write_function: Callable[..., Path]) -> None:
+    code = write_function("fn", "def handler(event, context):\n    return 1\n")
+    manager = subprocess.Popen([sys.executable, "-c", MANAGER, str(rie_path), str(code)], stdout=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    rie, ticks = 0, 0
+    try:
+        rie = int(manager.stdout.readline()) if manager.stdout else 0
+        ticks = procfs.start_ticks(rie) or 0
+        assert rie and ticks and procfs.same_process(rie, ticks)
+        os.kill(manager.pid, signal.SIGKILL)
+        manager.wait(10)
+        deadline = time.monotonic() + 10
+        while procfs.same_process(rie, ticks) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not procfs.same_process(rie, ticks)  # PDEATHSIG: gone without anyone sweeping
+    finally:
+        if manager.poll() is None:
+            manager.kill()
+            manager.wait()
+        if rie and procfs.same_process(rie, ticks):  # this test failed: leave nothing behind
+            kill_session(rie)

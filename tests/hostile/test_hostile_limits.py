@@ -66,12 +66,15 @@ def test_capped_file_folds_repeated_lines(tmp_path: Path) -> None:
     assert path.read_bytes() == b"same error\n[previous line repeated 999 more times]\nother\n"
 
 
-def test_pump_runs_the_command_and_caps_its_output(tmp_path: Path) -> None:
+def test_pump_caps_the_output_piped_into_it(tmp_path: Path) -> None:
     path = tmp_path / "proc.out"
     script = "import sys\nfor i in range(20000): print('noise', i)\nsys.exit(3)"
-    code = subprocess.call([sys.executable, "-m", "esb_runtime.logs.capped", "--max-bytes", "10000", "--keep", "1",
-                            str(path), "--", sys.executable, "-c", script], timeout=60)
-    assert code == 3
+    pump = subprocess.Popen([sys.executable, "-m", "esb_runtime.logs.capped", "--max-bytes", "10000", "--keep", "1",
+                             str(path)], stdin=subprocess.PIPE)
+    assert pump.stdin is not None
+    code = subprocess.call([sys.executable, "-c", script], stdout=pump.stdin, timeout=60)
+    pump.stdin.close()
+    assert code == 3 and pump.wait(timeout=60) == 0
     assert path.stat().st_size <= 10000 and (tmp_path / "proc.out.1").stat().st_size <= 10000
     assert not (tmp_path / "proc.out.2").exists()
     assert path.read_text().rstrip().endswith("noise 19999")

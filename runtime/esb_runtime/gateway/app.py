@@ -16,6 +16,7 @@ from esb_runtime.gateway.auth import Authenticator
 from esb_runtime.gateway.config_source import ConfigSource
 from esb_runtime.gateway.falcon_io import read_body, send
 from esb_runtime.gateway.function_urls import ConfigUrlSource, FunctionUrls, UrlSource
+from esb_runtime.gateway.health import HealthCheck, stores_probe
 from esb_runtime.gateway.invoke_api import PATH as INVOKE_PATH, InvokeResource
 from esb_runtime.gateway.manager_client import ManagerClient
 from esb_runtime.gateway.proxy import ProxySink
@@ -62,12 +63,12 @@ class RequestContext:
 
 
 class HealthResource:
-    def __init__(self, manager: ManagerClient) -> None:
-        self._manager = manager
+    def __init__(self, check: HealthCheck) -> None:
+        self._check = check
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        manager = self._manager.health()
-        body = {"status": "ok", "manager": manager if manager is not None else {"status": "unreachable"}}
+        status, body = self._check.report()
+        resp.status = status
         resp.content_type = "application/json"
         resp.data = json.dumps(body).encode()
 
@@ -113,6 +114,7 @@ def create_app(
     ids: Callable[[], str] = new_request_id,
     log_sink: LogSink = null_sink,
     url_source: UrlSource | None = None,
+    health_ttl_s: float = 1.0,
 ) -> falcon.App:
     authenticator = Authenticator(secrets, lifetime_s=settings.token_lifetime_s, clock=clock)
     credentials = Credentials(secrets.aws_access_key_id, secrets.aws_secret_access_key)
@@ -123,7 +125,7 @@ def create_app(
     )
     app = falcon.App(middleware=[RequestContext(clock, ids, guarded(log_sink)), function_urls])
     app.add_error_handler(Exception, _unexpected)
-    app.add_route("/health", HealthResource(manager))
+    app.add_route("/health", HealthResource(HealthCheck(manager, stores_probe(settings.s3_endpoint), ttl_s=health_ttl_s)))
     app.add_route("/user/auth/v1", LoginResource(authenticator, FailureThrottle(clock=clock)))
     app.add_route(INVOKE_PATH, InvokeResource(
         config=routes_source, manager=manager, credentials=credentials, clock=clock,

@@ -1,8 +1,8 @@
-"""A size-capped, rotated log file fed from a child's output: `python -m esb_runtime.logs.capped FILE -- ARGV`.
+"""A size-capped, rotated log file fed from a pipe: `SERVICE | python -m esb_runtime.logs.capped FILE`.
 
 The box's processes run detached; whatever they print (tracebacks included) must not fill the disk. The pump
-runs the real process with its output on a pipe, writes it to FILE, rotates FILE to FILE.1..FILE.<keep> at
-`max_bytes`, cuts over-long lines and folds runs of one repeated line into a single count.
+writes what it reads to FILE, rotates FILE to FILE.1..FILE.<keep> at `max_bytes`, cuts over-long lines and
+folds runs of one repeated line into a single count.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import BinaryIO, Sequence
@@ -78,33 +77,21 @@ def pump(source: BinaryIO, target: CappedFile) -> None:
         target.close()
 
 
-def run(path: Path, argv: Sequence[str], *, max_bytes: int = MAX_BYTES, keep: int = KEEP) -> int:
-    """Run argv with its output captured into the capped file; its exit code is ours."""
-    child = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-    def forward(signum: int, frame: object) -> None:
-        # Stop requests go to the child; the pump keeps reading until the child has said its last word.
-        if child.poll() is None:
-            child.send_signal(signum)
-
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
-        signal.signal(signum, forward)
-    assert child.stdout is not None
-    pump(child.stdout, CappedFile(path, max_bytes=max_bytes, keep=keep))
-    return child.wait()
-
-
 def main(args: Sequence[str] | None = None) -> int:
+    """`python -m esb_runtime.logs.capped FILE`: copy standard input into FILE, rotated and capped, until EOF.
+
+    It reads a pipe rather than running the command itself, so the service keeps its own pid (what the box
+    records and supervises); the pump ends when every writer of the pipe has gone."""
     parser = argparse.ArgumentParser(prog="esb_runtime.logs.capped")
     parser.add_argument("--max-bytes", type=int, default=MAX_BYTES)
     parser.add_argument("--keep", type=int, default=KEEP)
     parser.add_argument("file", type=Path)
-    parser.add_argument("argv", nargs=argparse.REMAINDER)
     opts = parser.parse_args(args)
-    argv = opts.argv[1:] if opts.argv[:1] == ["--"] else opts.argv
-    if not argv:
-        parser.error("a command to run is required after --")
-    return run(opts.file, argv, max_bytes=opts.max_bytes, keep=opts.keep)
+    # Stop requests are for the service; the pump keeps reading until the service has said its last word.
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+    pump(sys.stdin.buffer, CappedFile(opts.file, max_bytes=opts.max_bytes, keep=opts.keep))
+    return 0
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from esb_runtime.manager import isolation  # noqa: E402
 from esb_runtime.manager.api import create_app  # noqa: E402
 from esb_runtime.logs.factory import open_store  # noqa: E402
 from esb_runtime.manager.engines import create_engine  # noqa: E402
+from esb_runtime.manager.process_engine import ProcessEngine  # noqa: E402
 from esb_runtime.manager.scheduler import attach as attach_scheduler  # noqa: E402
 from esb_runtime.manager.server import make_server  # noqa: E402
 from esb_runtime.manager.service import Manager  # noqa: E402
@@ -37,9 +38,12 @@ def main() -> int:
     settings = RuntimeSettings.from_env()
     try:
         engine = create_engine(settings)
-        if engine.name == "process":
+        if isinstance(engine, ProcessEngine):
             # ESB_SANDBOX_USER: who function code runs as when the manager is root ("" keeps root; default nobody).
             isolation.apply(engine, settings, os.environ.get("ESB_SANDBOX_USER"))
+            left = engine.clear_leftovers()
+            if left:
+                log.info("stopped %d sandbox(es) a previous manager left running", left)
     except (RuntimeBoxError, Exception) as exc:  # one clear line, whatever the engine's failure was
         print(f"esb manager: cannot start the {settings.engine} engine: {exc}", file=sys.stderr)
         return 2

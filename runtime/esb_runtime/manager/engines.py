@@ -29,8 +29,10 @@ def project_name(settings: RuntimeSettings) -> str:
 def create_engine(settings: RuntimeSettings) -> Engine:
     if settings.engine == "process":
         from esb_runtime.manager.process_engine import ProcessEngine
+        from esb_runtime.manager.registry import SandboxRegistry
 
-        return ProcessEngine(rie_path(settings))
+        return ProcessEngine(rie_path(settings), registry=SandboxRegistry.of_box(settings.state_dir),
+                             die_with_manager=True)
     if settings.engine == "docker":
         from esb_runtime.manager.docker_engine import DockerEngine
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -16,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Sequence
 
+from esb_runtime import procfs
 from esb_runtime.engine import LineSink, Sandbox, SandboxSpec
 from esb_runtime.errors import EngineError
 from esb_runtime.manager.cgroups import MemoryLimiter
 from esb_runtime.manager.node_host import NodeBinary, find_node, is_node, mismatch_note, node_command, node_environment
+from esb_runtime.manager.registry import Entry, SandboxRegistry
 
 if TYPE_CHECKING:
     from esb_runtime.manager.isolation import Identity, Plan
@@ -29,6 +32,7 @@ log = logging.getLogger(__name__)
 RUNTIME_PARENT = Path(__file__).resolve().parents[2]  # the dir containing esb_runtime
 HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SANDBOX_HOME = "/tmp"  # HOME and TMPDIR of sandboxes run as an unprivileged user
+PR_SET_PDEATHSIG = 1
 
 
 def free_port() -> int:
@@ -37,20 +41,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def session_pids(sid: int, proc_root: Path = Path("/proc")) -> list[int]:
+def session_pids(sid: int) -> list[int]:
     """Every live process of session `sid` (the RIE starts the runtime in a process group of its own)."""
-    pids = []
-    for entry in proc_root.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp session ...
-        if len(fields) > 3 and fields[3] == str(sid) and fields[0] != "Z":
-            pids.append(int(entry.name))
-    return pids
+    return procfs.members(sid=sid)
 
 
 def kill_session(sid: int) -> None:
@@ -66,6 +59,18 @@ def kill_session(sid: int) -> None:
                 except (ProcessLookupError, PermissionError):
                     pass
         time.sleep(0.01)
+
+
+def die_with_parent(parent: int) -> Callable[[], None]:
+    """A preexec_fn: the RIE gets SIGKILL when the manager dies, even by SIGKILL (the registry is the other net)."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork: no loader locks in the child
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the manager died before the request took effect
+            os._exit(1)
+
+    return arm
 
 
 @dataclass
@@ -112,9 +117,14 @@ class ProcessEngine:
     def __init__(self, rie_path: Path, *, python: str = sys.executable, runtime_parent: Path = RUNTIME_PARENT,
                  limiter: MemoryLimiter | None = None, ready_timeout_s: float = 10.0,
                  clock: Callable[[], float] = time.monotonic, identity: Identity | None = None,
-                 extra_path: Sequence[str] = (),
+                 extra_path: Sequence[str] = (), registry: SandboxRegistry | None = None,
+                 die_with_manager: bool = False,
                  node_finder: Callable[[str], NodeBinary | None] = find_node) -> None:
         self.rie_path = Path(rie_path)
+        self.registry = registry  # None: nothing on disk (unit tests); the manager always passes one
+        # Only where sandboxes are started from the process's main thread (the gevent manager): PDEATHSIG fires
+        # when the thread that forked the child ends, not the process.
+        self.die_with_manager = die_with_manager
         self.python = python
         self.identity = identity  # None: sandboxes run as the manager's own user
         self.extra_path = tuple(extra_path)
@@ -153,6 +163,7 @@ class ProcessEngine:
                                     close_fds=True, **self._spawn_as())
         except OSError as exc:
             raise EngineError(f"{spec.function}: cannot start the RIE {self.rie_path}: {exc.strerror}") from exc
+        self._record(sandbox_id, spec, proc.pid)  # before anything else can fail: a killed manager's leftovers
         cgroup = self.limiter.attach(sandbox_id, proc.pid, spec.memory_mb)
         handle = _Handle(proc=proc, reader=threading.Thread(), cgroup=cgroup)
         handle.reader = threading.Thread(target=self._drain, args=(proc.stdout, on_line, handle.tail),
@@ -168,6 +179,20 @@ class ProcessEngine:
             raise
         return sandbox
 
+    def _record(self, sandbox_id: str, spec: SandboxSpec, pid: int) -> None:
+        if self.registry is None:
+            return
+        try:
+            self.registry.add(Entry(sandbox=sandbox_id, function=spec.function, config_hash=spec.config_hash,
+                                    sid=pid, start_ticks=procfs.start_ticks(pid) or 0))
+        except OSError as exc:  # serve anyway: PDEATHSIG and `esb down`'s group kill still cover it
+            log.warning("sandbox %s not recorded in %s: %s", sandbox_id, self.registry.directory, exc)
+
+    def clear_leftovers(self) -> int:
+        """At manager start: stop the sandboxes a killed predecessor left (their log pipes died with it, so
+        they cannot be adopted: they are replaced on demand). Returns how many were found."""
+        return len(self.registry.sweep()) if self.registry is not None else 0
+
     def isolate(self, plan: Plan) -> None:
         """Adopt the start-up decision of who sandboxes run as (see isolation.py); called before any start."""
         self.identity, self.python, self.rie_path = plan.identity, plan.python, Path(plan.rie_path)
@@ -177,9 +202,10 @@ class ProcessEngine:
             self._notes.append(plan.note)
 
     def _spawn_as(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {"preexec_fn": die_with_parent(os.getpid())} if self.die_with_manager else {}
         if self.identity is None:
-            return {}
-        return {"user": self.identity.uid, "group": self.identity.gid, "extra_groups": []}
+            return extra
+        return {**extra, "user": self.identity.uid, "group": self.identity.gid, "extra_groups": []}
 
     def _runtime_command(self, spec: SandboxSpec) -> list[str]:
         """What the RIE starts: awslambdaric behind the sandbox bootstrap, in python or node."""
@@ -249,6 +275,8 @@ class ProcessEngine:
         handle.stopped = True  # never signal a pid again once reaped: it may belong to someone else by then
         # The whole session: the RIE, the runtime's own process group, anything the handler forked.
         kill_session(handle.proc.pid)
+        if self.registry is not None:
+            self.registry.remove(sandbox.id)
         try:
             handle.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
