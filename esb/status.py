@@ -30,12 +30,12 @@ def collect(tree: BuildTree) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for sandbox in sandboxes:
         counts[sandbox.get("function", "")] = counts.get(sandbox.get("function", ""), 0) + 1
-    health = boxhealth.assess(state)
+    parts = boxhealth.assess(state)
     return {
         "running": state is not None,  # kept for scripts written before `state`: true for degraded too
-        "state": health["state"],  # running | degraded | stopped
-        "since": health["since"],
-        "degraded": health["degraded"],  # [{part, state, since, restarts, last_exit}] while degraded
+        "state": parts["state"],  # running | degraded | stopped
+        "since": parts["since"],
+        "degraded": parts["degraded"],  # [{part, state, since, restarts, last_exit}] while degraded
         "engine": state.engine if state else None,
         "gateway": {
             "url": state.gateway_url if state else None,
