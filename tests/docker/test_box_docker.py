@@ -11,7 +11,7 @@ import signal
 import ssl
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -219,29 +219,35 @@ def test_killed_container_gives_a_5xx_then_is_replaced(dbox: BoxHandle) -> None:
 
 
 def _restart_manager(box: BoxHandle, between: Any = None) -> None:
-    """SIGKILL the manager (a crash: its containers stay), optionally do `between`, start a new one
-    with the same command and environment, and record it in the box state so `esb down` stops it."""
+    """SIGKILL the manager (a crash: its containers stay) and let the box's supervisor start a new one;
+    with `between`, the supervisor is paused so that `between` happens while no manager runs."""
     state = boxstate.read(box.tree.state)
-    assert state is not None
+    assert state is not None and state.supervisor is not None
     old = next(p for p in state.procs if p.name == "manager")
-    argv = Path(f"/proc/{old.pid}/cmdline").read_bytes().rstrip(b"\0").decode().split("\0")
-    env = dict(line.split("=", 1) for line in
-               Path(f"/proc/{old.pid}/environ").read_bytes().decode().split("\0") if "=" in line)
-    os.killpg(old.pid, signal.SIGKILL)
-    assert supervisor.wait_until(lambda: not old.alive(), 10, interval_s=0.05)
     if between is not None:
-        between()
-    new = supervisor.spawn("manager", argv, env=env, cwd=box.project, log_dir=box.tree.logs)
-    procs = tuple(new if p.name == "manager" else p for p in state.procs)
-    boxstate.write(box.tree.state, replace(state, procs=procs))
+        os.kill(state.supervisor.pid, signal.SIGSTOP)
+    try:
+        os.killpg(old.pid, signal.SIGKILL)
+        assert supervisor.wait_until(lambda: not old.alive(), 10, interval_s=0.05)
+        if between is not None:
+            between()
+    finally:
+        if between is not None:
+            os.kill(state.supervisor.pid, signal.SIGCONT)
+
+    def restarted() -> bool:
+        now = boxstate.read(box.tree.state)
+        manager = next((p for p in now.procs if p.name == "manager"), None) if now is not None else None
+        return manager is not None and manager.pid != old.pid and manager.alive()
 
     def healthy() -> bool:
         try:
             return box.client.get("/health").json()["manager"].get("status") == "ok"
-        except (httpx.HTTPError, ValueError):
+        except (httpx.HTTPError, ValueError, KeyError):
             return False
 
-    assert supervisor.wait_until(healthy, 30, interval_s=0.1), supervisor.tail(new.log_file)
+    assert supervisor.wait_until(restarted, 30, interval_s=0.1), "the supervisor did not restart the manager"
+    assert supervisor.wait_until(healthy, 30, interval_s=0.1), supervisor.tail(box.tree.logs / "manager.out")
 
 
 def test_manager_restart_adopts_warm_containers_but_not_rebuilt_ones(dbox: BoxHandle) -> None:
