@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import http.client
 import json
 import os
@@ -70,7 +69,7 @@ class Box:
         return sum(p.stat().st_size for p in (self.project / ".esb" / "logs").glob("gateway.out*"))
 
     def worker_rss_mb(self) -> float:
-        pids = subprocess.run(["pgrep", "-f", f"gunicorn.*esb_runtime.gateway"], capture_output=True, text=True).stdout
+        pids = subprocess.run(["pgrep", "-f", "gunicorn.*esb_runtime.gateway"], capture_output=True, text=True).stdout
         total = 0
         for pid in pids.split():
             try:
@@ -99,6 +98,14 @@ def row(probe: str, measured: str) -> None:
     print(f"| {probe} | {measured} |", flush=True)
 
 
+def _while_held(box: Box, label: str, socks: list[socket.socket]) -> None:
+    """Legitimate calls while the attack's connections are held open, then let them go."""
+    ok, p99 = legit(box)
+    row(f"{len(socks)} {label}", f"{ok}/10 legitimate served, p99 {p99:.3f} s")
+    for sock in socks:
+        sock.close()
+
+
 def probe_idle(box: Box, count: int) -> None:
     socks = []
     for _ in range(count):
@@ -107,10 +114,7 @@ def probe_idle(box: Box, count: int) -> None:
             socks.append(sock)
         except OSError:
             break
-    ok, p99 = legit(box)
-    row(f"{len(socks)} idle TCP connections from {ATTACKER}", f"{ok}/10 legitimate served, p99 {p99:.3f} s")
-    for sock in socks:
-        sock.close()
+    _while_held(box, f"idle TCP connections from {ATTACKER}", socks)
     slow = []
     for _ in range(min(300, count)):  # slow-header TLS clients: handshake, then a header that never ends
         try:
@@ -121,10 +125,7 @@ def probe_idle(box: Box, count: int) -> None:
             slow.append(sock)
         except OSError:
             pass
-    ok, p99 = legit(box)
-    row(f"{len(slow)} slow-header TLS clients from 127.0.0.3", f"{ok}/10 legitimate served, p99 {p99:.3f} s")
-    for sock in slow:
-        sock.close()
+    _while_held(box, "slow-header TLS clients from 127.0.0.3", slow)
 
 
 def probe_fresh(box: Box, n: int) -> None:

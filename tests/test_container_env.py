@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from esb_runtime.engine import SandboxSpec
 from esb_runtime.manager.docker_support import container_environment, host_gateway_address
+from fakes import BridgeClient
 
 
 def _spec(tmp_path: Path) -> SandboxSpec:
@@ -24,25 +24,11 @@ def test_s3_is_reached_by_ip_when_the_host_address_is_known(tmp_path: Path) -> N
     assert container_environment(_spec(tmp_path))["AWS_ENDPOINT_URL_S3"] == "http://host.docker.internal:4566"
 
 
-class _Networks:
-    def __init__(self, attrs: dict[str, Any]) -> None:
-        self.attrs = attrs
-
-    def get(self, name: str) -> Any:
-        assert name == "bridge"
-        return self
-
-
-class _Client:
-    def __init__(self, attrs: dict[str, Any]) -> None:
-        self.networks = _Networks(attrs)
-
-
 def test_host_gateway_address_falls_back_to_the_bridge_interface() -> None:
-    assert host_gateway_address(_Client({"IPAM": {"Config": [{"Subnet": "x", "Gateway": "172.30.0.1"}]}})) == "172.30.0.1"
+    assert host_gateway_address(BridgeClient({"IPAM": {"Config": [{"Subnet": "x", "Gateway": "172.30.0.1"}]}})) == "172.30.0.1"
     # docker0 created before dockerd: no IPAM gateway; the named interface is asked (here: one that does not exist).
     attrs = {"IPAM": {"Config": [{"Subnet": "172.17.0.0/16"}]},
              "Options": {"com.docker.network.bridge.name": "esb-no-such0"}}
-    assert host_gateway_address(_Client(attrs)) is None
-    assert host_gateway_address(_Client({"IPAM": {"Config": [{"Subnet": "x"}]}, "Options": {
+    assert host_gateway_address(BridgeClient(attrs)) is None
+    assert host_gateway_address(BridgeClient({"IPAM": {"Config": [{"Subnet": "x"}]}, "Options": {
         "com.docker.network.bridge.name": "lo"}})) == "127.0.0.1"

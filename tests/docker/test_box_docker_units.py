@@ -17,6 +17,7 @@ from esb.boxstate import BoxState
 from esb.errors import BuildError, ConfigError
 from esb_runtime.engine import SandboxSpec
 from esb_runtime.manager.docker_engine import CA_BUNDLE_PATH, ca_bundle_mount, container_environment
+from fakes import BridgeClient
 
 
 class _Client:
@@ -149,29 +150,15 @@ def test_listening_is_false_for_a_closed_port() -> None:
     assert time.monotonic() - started < 5
 
 
-class _Networks:
-    def __init__(self, attrs: dict[str, Any]) -> None:
-        self.attrs = attrs
-
-    def get(self, name: str) -> "_Networks":
-        assert name == "bridge"
-        return self
-
-
-class _BridgeClient:
-    def __init__(self, attrs: dict[str, Any]) -> None:
-        self.networks = _Networks(attrs)
-
-
 def test_bridge_address_prefers_the_ipam_gateway() -> None:
     attrs = {"IPAM": {"Config": [{"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"}]}}
-    assert docker_box.bridge_address(_BridgeClient(attrs)) == "172.17.0.1"
+    assert docker_box.bridge_address(BridgeClient(attrs)) == "172.17.0.1"
 
 
 def test_bridge_address_falls_back_to_the_bridge_interface_when_ipam_has_no_gateway() -> None:
     # What a daemon reports when its bridge interface existed before dockerd started: the subnet, no gateway.
     attrs = {"IPAM": {"Config": [{"Subnet": "127.0.0.0/8"}]}, "Options": {"com.docker.network.bridge.name": "lo"}}
-    assert docker_box.bridge_address(_BridgeClient(attrs)) == "127.0.0.1"
+    assert docker_box.bridge_address(BridgeClient(attrs)) == "127.0.0.1"
 
 
 def test_bridge_address_without_any_address_is_one_clear_error() -> None:
@@ -179,4 +166,4 @@ def test_bridge_address_without_any_address_is_one_clear_error() -> None:
 
     attrs = {"IPAM": {"Config": [{"Subnet": "172.17.0.0/16"}]}, "Options": {"com.docker.network.bridge.name": "nosuch0"}}
     with pytest.raises(BoxError, match="has no gateway address"):
-        docker_box.bridge_address(_BridgeClient(attrs))
+        docker_box.bridge_address(BridgeClient(attrs))
