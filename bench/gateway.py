@@ -1,8 +1,10 @@
-"""Gateway benchmark: warm latency through the box vs a bare RIE, and requests/s with 1 and 16 clients.
+"""Side by side in one run: the box (process engine) against the bare RIE on the same handler (issue 14).
 
 Run: .venv/bin/python bench/gateway.py [--requests 2000] [--seconds 5]
-Starts `esb up -d --engine process` on a temporary copy of the bundled sample app (loopback only) and a bare
-RIE on the same handler, measures both in one run, prints medians, p99 and ratios, then stops everything.
+Builds a temporary copy of the bundled sample app, times `esb up -d` until /hello answers 200, starts a bare RIE
+(--log-level error) on the same handler, and prints warm median/p99, requests/s at 1 and 16 keep-alive
+connections, server CPU per request by process (from /proc), start time and the box's idle RSS, with ratios.
+Loopback only; the clients share the machine's cores with the servers, so compare ratios, not absolutes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
+
+import procstat
 
 REPO = Path(__file__).resolve().parent.parent
 ESB = [sys.executable, "-m", "esb.cli"]
@@ -82,33 +87,83 @@ def throughput(port: int, ca_file: str, path: str, clients: int, seconds: float)
     return sum(counts) / seconds
 
 
-def start_box(workdir: Path) -> tuple[dict, dict[str, str]]:
+def first_200(port: int, ca_file: str | None, method: str, path: str, body: bytes | None, started: float,
+              limit_s: float = 30.0) -> float:
+    """Seconds from `started` until `path` answers 200 (polled every 5 ms)."""
+    while time.perf_counter() - started < limit_s:
+        try:
+            conn = connect(port, ca_file)
+            if call(conn, method, path, body) == 200:
+                return time.perf_counter() - started
+        except (OSError, http.client.HTTPException):
+            pass
+        time.sleep(0.005)
+    raise RuntimeError(f"no 200 from {path} in {limit_s:g} s")
+
+
+def start_box(workdir: Path) -> tuple[dict, dict[str, str], float]:
+    """A built copy of the sample app, then `esb up -d` timed until /hello answers 200."""
     project = workdir / "sample"
     shutil.copytree(REPO / "fixtures" / "sample", project)
-    env = {**os.environ, "ESB_GATEWAY_PORT": str(free_port())}
+    port = free_port()
+    env = {**os.environ, "ESB_GATEWAY_PORT": str(port)}
+    subprocess.run([*ESB, "build"], cwd=project, env=env, check=True, stdout=subprocess.DEVNULL)
+    started = time.perf_counter()
     subprocess.run([*ESB, "up", "-d", "--engine", "process"], cwd=project, env=env, check=True,
                    stdout=subprocess.DEVNULL)
+    ca = str(project / ".esb" / "secrets" / "tls" / "ca.pem")
+    start_s = first_200(port, ca, "GET", "/hello", None, started)
     status = subprocess.run([*ESB, "status", "--json"], cwd=project, env=env, check=True,
                             capture_output=True, text=True).stdout
-    return json.loads(status[status.index("{"):status.rindex("}") + 1]), env
+    return json.loads(status[status.index("{"):status.rindex("}") + 1]), env, start_s
 
 
-def start_bare_rie(workdir: Path, rie: str) -> tuple[subprocess.Popen, int]:
+def start_bare_rie(workdir: Path, rie: str) -> tuple[subprocess.Popen, int, float]:
+    """The bare RIE on the sample's handler (--log-level error, as measured in issue 14), timed to its first 200."""
     port = free_port()
     code = REPO / "fixtures" / "sample" / "functions" / "hello"
     env = {"PATH": os.environ.get("PATH", ""), "AWS_LAMBDA_FUNCTION_NAME": "bare", "PYTHONPATH": str(code)}
+    started = time.perf_counter()
     proc = subprocess.Popen(
         [rie, "--runtime-interface-emulator-address", f"127.0.0.1:{port}", "--runtime-api-address",
-         f"127.0.0.1:{free_port()}", sys.executable, "-m", "awslambdaric", "app.handler"],
+         f"127.0.0.1:{free_port()}", "--log-level", "error", sys.executable, "-m", "awslambdaric", "app.handler"],
         cwd=code, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
-    deadline = time.monotonic() + 10
+    start_s = first_200(port, None, "POST", BARE_PATH, EVENT, started, limit_s=10)
+    return proc, port, start_s
+
+
+BARE_PATH = "/2015-03-31/functions/function/invocations"
+EVENT = json.dumps({"queryStringParameters": None}).encode()
+
+
+def box_roots(status: dict) -> list[int]:
+    roots = [int(s["pid"]) for s in status.get("processes", []) if s.get("pid")]
+    supervisor = status.get("supervisor") or {}
+    return roots + ([int(supervisor["pid"])] if supervisor.get("pid") else [])
+
+
+def measured(roots: list[int], run: Callable[[], float], seconds: float) -> tuple[float, dict[str, float]]:
+    """(requests/s, CPU ms per request by role) of one throughput run."""
+    before = procstat.snapshot(roots)
+    rps = run()
+    cpu = procstat.cpu_by_role(before, procstat.snapshot(roots))
+    requests = rps * seconds
+    return rps, {name: spent * 1000 / requests for name, spent in cpu.items() if spent > 0}
+
+
+def bare_throughput(port: int, seconds: float) -> float:
+    conn = connect(port, None)
+    done, deadline = 0, time.monotonic() + seconds
     while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return proc, port
-        time.sleep(0.02)
-    raise RuntimeError("bare RIE did not start")
+        done += call(conn, "POST", BARE_PATH, EVENT) == 200
+    return done / seconds
+
+
+def row(label: str, esb: float, bare: float | None, unit: str, fmt: str = ".2f") -> None:
+    ratio = f"{esb / bare:8.2f}x" if bare else f"{'':>9}"
+    bare_text = f"{bare:{fmt}}" if bare is not None else "-"
+    print(f"  {label:<34} {esb:>10{fmt}} {bare_text:>10} {ratio} {unit}")
 
 
 def main() -> int:
@@ -120,31 +175,37 @@ def main() -> int:
     from esb.rie import ensure_rie
 
     rie = str(ensure_rie(cache_dir(), explicit=os.environ.get("ESB_RIE_PATH") or None))
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        status, env = start_box(workdir)
-        bare, bare_port = start_bare_rie(workdir, rie)
+        status, env, box_start = start_box(workdir)
+        roots = box_roots(status)
+        idle = procstat.snapshot(roots)
+        bare, bare_port, bare_start = start_bare_rie(workdir, rie)
         try:
             port = int(status["gateway"]["url"].rsplit(":", 1)[1])
             ca = status["gateway"]["ca_file"]
-            event = json.dumps({"queryStringParameters": None}).encode()
-            direct = latencies(bare_port, None, "POST", "/2015-03-31/functions/function/invocations", event,
-                               args.requests)
+            direct = latencies(bare_port, None, "POST", BARE_PATH, EVENT, args.requests)
             through = latencies(port, ca, "GET", "/hello", None, args.requests)
-            rps = {n: throughput(port, ca, "/hello", n, args.seconds) for n in (1, 16)}
+            bare_rps, bare_cpu = measured([bare.pid], lambda: bare_throughput(bare_port, args.seconds), args.seconds)
+            rps1, _ = measured(roots, lambda: throughput(port, ca, "/hello", 1, args.seconds), args.seconds)
+            rps16, cpu16 = measured(roots, lambda: throughput(port, ca, "/hello", 16, args.seconds), args.seconds)
         finally:
             os.killpg(bare.pid, 9)
             subprocess.run([*ESB, "down"], cwd=workdir / "sample", env=env, stdout=subprocess.DEVNULL)
-    print(f"warm latency over {args.requests} requests (ms)")
-    print(f"  {'path':<34} {'median':>8} {'p99':>8}")
-    print(f"  {'bare RIE (HTTP, direct)':<34} {statistics.median(direct):8.3f} {percentile(direct, 99):8.3f}")
-    print(f"  {'gateway (HTTPS, keep-alive)':<34} {statistics.median(through):8.3f} {percentile(through, 99):8.3f}")
-    overhead = statistics.median(through) - statistics.median(direct)
-    print(f"  gateway overhead (median): {overhead:.3f} ms; ratio {statistics.median(through) / statistics.median(direct):.2f}x")
-    print(f"throughput through the gateway, {args.seconds:.0f} s each (keep-alive clients)")
-    for n, value in rps.items():
-        print(f"  {n:>2} client(s): {value:8.1f} req/s")
-    print(f"  ratio 16/1: {rps[16] / rps[1]:.2f}x")
+    print(f"esb (process engine, HTTPS keep-alive) vs the bare RIE (HTTP), one run; load average at start {load:.2f}")
+    print(f"  {'metric':<34} {'esb':>10} {'bare RIE':>10} {'ratio':>9}")
+    row("warm median", statistics.median(through), statistics.median(direct), "ms", ".3f")
+    row("warm p99", percentile(through, 99), percentile(direct, 99), "ms", ".3f")
+    row("1 connection", rps1, bare_rps, "req/s", ".0f")
+    row("16 connections", rps16, None, "req/s (the RIE serves one call at a time)", ".0f")
+    parts = ", ".join(f"{name} {value:.2f}" for name, value in sorted(cpu16.items(), key=lambda kv: -kv[1]))
+    row("server CPU per request (16 conn.)", sum(cpu16.values()), sum(bare_cpu.values()), f"ms ({parts})", ".2f")
+    row("start -> first 200", box_start * 1000, bare_start * 1000, "ms (esb up -d on a built project)", ".0f")
+    rss = procstat.rss_by_role(idle)
+    box_rss = sum(v for k, v in rss.items() if k not in ("rie", "runtime"))
+    parts = ", ".join(f"{name} {value:.0f}" for name, value in sorted(rss.items(), key=lambda kv: -kv[1]))
+    row("idle RSS of the box (no sandboxes)", box_rss, None, f"MB ({parts})", ".0f")
     return 0
 
 

@@ -29,10 +29,22 @@ class RuntimeSettings:
     token_lifetime_s: int = 3600
     breaker_failures: int = 3  # consecutive crashes/timeouts that open a function's breaker (0 = off)
     breaker_window_s: float = 10.0  # how long an open breaker answers 502 before a trial call
+    debug: bool = False  # ESB_DEBUG=1 (`esb up --debug`): the RIE's own diagnostics go to the logs too
 
     @property
     def config_dir(self) -> Path:
         return self.output_dir / "config"
+
+    @property
+    def rie_log_level(self) -> str:
+        """The RIE's --log-level: its per-call INFO chatter costs ~0.3 ms of RIE and log-pump CPU per invocation,
+        so only errors unless debugging; START/END/REPORT lines are printed at every level."""
+        return "debug" if self.debug else "error"
+
+    @property
+    def lease_socket(self) -> Path:
+        """The manager's lease socket (gateway workers hold sandboxes there), beside its API socket."""
+        return self.manager_socket.with_name("leases.sock")
 
     @property
     def secrets_file(self) -> Path:
@@ -79,6 +91,7 @@ class RuntimeSettings:
             token_lifetime_s=int(env.get("ESB_TOKEN_LIFETIME", "3600")),
             breaker_failures=int(env.get("ESB_BREAKER_FAILURES", "3")),
             breaker_window_s=float(env.get("ESB_BREAKER_WINDOW", "10")),
+            debug=env.get("ESB_DEBUG", "0") not in ("", "0"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -103,5 +116,6 @@ class RuntimeSettings:
             "ESB_TOKEN_LIFETIME": str(self.token_lifetime_s),
             "ESB_BREAKER_FAILURES": str(self.breaker_failures),
             "ESB_BREAKER_WINDOW": str(self.breaker_window_s),
+            "ESB_DEBUG": "1" if self.debug else "0",
         }
         return pairs

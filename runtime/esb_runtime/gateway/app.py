@@ -115,12 +115,16 @@ def create_app(
     log_sink: LogSink = null_sink,
     url_source: UrlSource | None = None,
     health_ttl_s: float = 1.0,
+    invoker: ManagerClient | None = None,
 ) -> falcon.App:
+    """`invoker` runs the proxied calls (routes, function URLs): the direct-to-sandbox path in production;
+    `manager` answers the rest (the Invoke API, whose request id and log tail only the manager knows; /health)."""
+    invoker = invoker or manager
     authenticator = Authenticator(secrets, lifetime_s=settings.token_lifetime_s, clock=clock)
     credentials = Credentials(secrets.aws_access_key_id, secrets.aws_secret_access_key)
     # Function URLs answer before routing, so /lambda-url/... and <fn>.lambda-url.localhost never reach routes.
     function_urls = FunctionUrls(
-        urls=url_source or ConfigUrlSource(routes_source), manager=manager,
+        urls=url_source or ConfigUrlSource(routes_source), manager=invoker,
         credentials=credentials, clock=clock, acquire_timeout_s=settings.acquire_timeout_s,
     )
     app = falcon.App(middleware=[RequestContext(clock, ids, guarded(log_sink)), function_urls])
@@ -132,7 +136,7 @@ def create_app(
         acquire_timeout_s=settings.acquire_timeout_s,
     ))
     app.add_sink(ProxySink(
-        config=routes_source, manager=manager, authenticator=authenticator, clock=clock,
+        config=routes_source, manager=invoker, authenticator=authenticator, clock=clock,
         acquire_timeout_s=settings.acquire_timeout_s,
     ), prefix="/")
     return app

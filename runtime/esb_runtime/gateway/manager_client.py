@@ -57,13 +57,18 @@ class ManagerClient(Protocol):
     def health(self) -> dict[str, Any] | None: ...
 
 
+def error_for(status: int, message: str) -> RuntimeBoxError:
+    """The runtime error a manager's refusal stands for (by its HTTP status), on the API or the lease socket."""
+    error_type = _BY_STATUS.get(status, RuntimeBoxError)
+    return error_type(message or f"manager answered {status}")
+
+
 def _error_from(status: int, body: bytes) -> RuntimeBoxError:
     try:
         message = str(json.loads(body).get("message", ""))
     except (ValueError, AttributeError):
         message = body[:200].decode("utf-8", "replace")
-    error_type = _BY_STATUS.get(status, RuntimeBoxError)
-    return error_type(message or f"manager answered {status}")
+    return error_for(status, message)
 
 
 @contextlib.contextmanager

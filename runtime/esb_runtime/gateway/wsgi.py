@@ -10,6 +10,8 @@ from esb_runtime import secrets as box_secrets
 from esb_runtime.gateway.access_log import LogSink
 from esb_runtime.gateway.app import create_app
 from esb_runtime.gateway.config_source import FileConfigSource
+from esb_runtime.gateway.direct_invoke import DirectInvoker
+from esb_runtime.gateway.leases import LeaseClient
 from esb_runtime.gateway.manager_client import UdsManagerClient
 from esb_runtime.logs.factory import open_store
 from esb_runtime.settings import RuntimeSettings
@@ -25,10 +27,12 @@ def open_log_sink(settings: RuntimeSettings) -> LogSink:
 
 def get_app(settings: RuntimeSettings | None = None) -> falcon.App:
     settings = settings or RuntimeSettings.from_env()
+    manager = UdsManagerClient(settings.manager_socket)
     return create_app(
         settings,
         routes_source=FileConfigSource(settings.config_dir),
-        manager=UdsManagerClient(settings.manager_socket),
+        manager=manager,
+        invoker=DirectInvoker(manager, LeaseClient(settings.lease_socket)),
         secrets=box_secrets.load(settings.secrets_file),
         log_sink=open_log_sink(settings),
     )

@@ -21,6 +21,7 @@ from esb_runtime.logs.factory import open_store  # noqa: E402
 from esb_runtime.manager.engines import create_engine  # noqa: E402
 from esb_runtime.manager.process_engine import ProcessEngine  # noqa: E402
 from esb_runtime.manager.scheduler import attach as attach_scheduler  # noqa: E402
+from esb_runtime.manager.lease_server import make_lease_server  # noqa: E402
 from esb_runtime.manager.server import make_server  # noqa: E402
 from esb_runtime.manager.service import Manager  # noqa: E402
 from esb_runtime.settings import RuntimeSettings  # noqa: E402
@@ -50,10 +51,12 @@ def main() -> int:
     secrets = box_secrets.load(settings.secrets_file) if settings.secrets_file.exists() else None
     write, close_store = open_sink(settings)
     manager = Manager(settings, engine, write, secrets=secrets)
+    leases = make_lease_server(manager, settings.lease_socket)
     server = make_server(create_app(manager), settings.manager_socket)
     stop = Event()
     gevent.signal_handler(signal.SIGTERM, stop.set)
     gevent.signal_handler(signal.SIGINT, stop.set)
+    leases.start()  # before the API socket: its appearance is what `esb up` waits for
     server.start()
     # ESB_SCHEDULE_SCALE (tests only): schedule time runs this many times faster than the wall clock.
     scheduler = attach_scheduler(manager, scale=float(os.environ.get("ESB_SCHEDULE_SCALE") or 1))
@@ -61,10 +64,12 @@ def main() -> int:
     stop.wait()
     log.info("stopping: every sandbox goes")
     server.stop(timeout=1)
+    leases.stop(timeout=1)
     scheduler.stop()
     manager.close()
     close_store()
     settings.manager_socket.unlink(missing_ok=True)
+    settings.lease_socket.unlink(missing_ok=True)
     return 0
 
 

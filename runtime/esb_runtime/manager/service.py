@@ -18,6 +18,7 @@ from esb_runtime.manager.breaker import Breaker
 from esb_runtime.manager.events import EventQueue
 from esb_runtime.manager.invoke import (CRASH, OK, REUSABLE, InvokeResult, RieClient, client_context_header,
                                         crash_body, invoke)
+from esb_runtime.manager.lease_protocol import ABANDONED, Grant
 from esb_runtime.manager.logpump import RecordShipper, RecordSink, SandboxLog
 from esb_runtime.manager.pool import Pool, Slot
 from esb_runtime.manager.specs import build_spec, image_tag
@@ -195,26 +196,17 @@ class Manager:
     def _invoke_sync(self, entry: _Function, payload: bytes, trace_id: str | None, client_context: str | None,
                      want_tail: bool) -> Invocation:
         context = client_context_header(client_context, trace_id)
-        trial = entry.breaker.admit()  # before any sandbox starts: a crash loop is refused at once
-        verdict: str | None = None
+        slot = self._lease(entry, trace_id)
+        result = InvokeResult(CRASH, b"")
         try:
-            slot = entry.pool.acquire()
             slog: SandboxLog = slot.extra["log"]
-            result = InvokeResult(CRASH, b"")
-            try:
-                slog.begin(trace_id)
-                result = invoke(slot.extra["client"], payload, timeout_s=entry.config.timeout, client_context=context)
-                result = self._explain_crash(slot, result)
-                verdict = result.outcome
-                request_id = result.request_id or slog.wait_request_id(1.0 if result.outcome in REUSABLE else 0.2)
-                tail = slog.tail(0.5 if result.outcome in REUSABLE else 0.1) if want_tail else None
-                return Invocation(result.outcome, result.body, request_id, slot.id, tail)
-            finally:
-                slog.end()
-                slot.invocations += 1
-                entry.pool.release(slot, reusable=result.outcome in REUSABLE)
+            result = invoke(slot.extra["client"], payload, timeout_s=entry.config.timeout, client_context=context)
+            result = self._explain_crash(slot, result)
+            request_id = result.request_id or slog.wait_request_id(1.0 if result.outcome in REUSABLE else 0.2)
+            tail = slog.tail(0.5 if result.outcome in REUSABLE else 0.1) if want_tail else None
+            return Invocation(result.outcome, result.body, request_id, slot.id, tail)
         finally:
-            entry.breaker.record(verdict, trial)
+            self._return(slot.id, result.outcome, explained=True)
 
     def _explain_crash(self, slot: Slot, result: InvokeResult) -> InvokeResult:
         """A sandbox that died under the call: say so plainly instead of a bare connection error."""
@@ -232,27 +224,45 @@ class Manager:
         self._shipper.emit(manager_record(message, level="error", function=slot.sandbox.function, sandbox=slot.id))
         return InvokeResult(CRASH, crash_body(message, result.request_id), result.request_id)
 
-    # --- external leases -----------------------------------------------------------------------
-    def acquire(self, name: str) -> Slot:
+    # --- leases (the gateway's lease socket, and the invocations above) ------------------------
+    def acquire(self, name: str, trace_id: str | None = None) -> Slot:
+        """An exclusive lease on a sandbox of `name`; its output is attributed to `trace_id` until released."""
+        return self._lease(self._lookup(name), trace_id)
+
+    def grant(self, name: str, trace_id: str | None) -> Grant:
+        """A lease as the lease socket sends it: the sandbox, where its RIE listens, the function's timeout."""
         entry = self._lookup(name)
-        trial = entry.breaker.admit()
+        slot = self._lease(entry, trace_id)
+        return Grant(slot.id, slot.sandbox.invoke_url, entry.config.timeout)
+
+    def _lease(self, entry: _Function, trace_id: str | None) -> Slot:
+        trial = entry.breaker.admit()  # before any sandbox starts: a crash loop is refused at once
         try:
             slot = entry.pool.acquire()
         except BaseException:
             entry.breaker.record(None, trial)
             raise
+        slot.extra["log"].begin(trace_id)
         with self._lock:
             self._leases[slot.id] = (entry, slot, trial)
         return slot
 
     def release(self, sandbox_id: str, outcome: str) -> None:
+        """The end of a lease: outcome ok/error keeps the sandbox; anything else recycles it."""
+        self._return(sandbox_id, outcome, explained=False)
+
+    def _return(self, sandbox_id: str, outcome: str, *, explained: bool) -> None:
         with self._lock:
             lease = self._leases.pop(sandbox_id, None)
         if lease is None:
             raise LeaseNotFound(f"no lease on sandbox {sandbox_id}")
         entry, slot, trial = lease
+        slot.extra["log"].end()
         slot.invocations += 1
-        entry.breaker.record(outcome, trial)
+        if outcome == CRASH and not explained:
+            self._explain_crash(slot, InvokeResult(CRASH, b""))
+        # An abandoned lease (its holder went away mid-call) says nothing about the function.
+        entry.breaker.record(None if outcome == ABANDONED else outcome, trial)
         entry.pool.release(slot, reusable=outcome in REUSABLE)
 
     # --- introspection and shutdown ------------------------------------------------------------

@@ -1,0 +1,103 @@
+"""The gateway worker's side of the manager's lease socket: one multiplexed connection, one round trip per grant."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import gevent
+from gevent import socket
+from gevent.event import AsyncResult
+from gevent.lock import Semaphore
+
+from esb_runtime.errors import ManagerUnavailable
+from esb_runtime.gateway.manager_client import error_for
+from esb_runtime.manager import lease_protocol as wire
+
+
+class LeaseClient:
+    """Grants wait on their sequence number; returns are one line with no answer (the manager does the rest).
+
+    The connection is opened on first use (in the gunicorn worker, after the fork) and again after it breaks;
+    leases granted on a broken connection were recycled by the manager, so nothing carries over.
+    """
+
+    def __init__(self, socket_path: Path | str, *, connect_timeout_s: float = 2.0) -> None:
+        self._path = str(socket_path)
+        self._connect_timeout_s = connect_timeout_s
+        self._sock: socket.socket | None = None
+        self._waiting: dict[str, AsyncResult] = {}
+        self._seq = itertools.count(1)
+        self._send_lock = Semaphore()
+
+    def acquire(self, function: str, trace_id: str | None, timeout_s: float) -> wire.Grant:
+        seq = str(next(self._seq))
+        answer = AsyncResult()
+        self._waiting[seq] = answer
+        try:
+            self._send(wire.encode("A", seq, function, trace_id or ""))
+            fields = answer.get(timeout=timeout_s)
+        except gevent.Timeout as exc:
+            raise ManagerUnavailable(f"no lease for {function} in {timeout_s:g} s") from exc
+        finally:
+            self._waiting.pop(seq, None)
+        if fields[0] == "E":
+            raise error_for(int(fields[2]), fields[3] if len(fields) > 3 else "")
+        return wire.Grant(fields[2], fields[3], int(fields[4]))
+
+    def release(self, sandbox: str, outcome: str) -> None:
+        try:
+            self._send(wire.encode("R", sandbox, outcome))
+        except ManagerUnavailable:
+            pass  # the connection broke: the manager recycled every lease it carried
+
+    def close(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+
+    def _send(self, line: bytes) -> None:
+        with self._send_lock:
+            sock = self._sock or self._connect()
+            try:
+                sock.sendall(line)
+            except OSError as exc:
+                self._broken(sock)
+                raise ManagerUnavailable(f"lease socket {self._path}: {exc}") from exc
+
+    def _connect(self) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self._connect_timeout_s)
+        try:
+            sock.connect(self._path)
+        except OSError as exc:
+            sock.close()
+            raise ManagerUnavailable(f"manager lease socket {self._path} unreachable: {exc}") from exc
+        sock.settimeout(None)  # answers take as long as a cold start or a wait for a free sandbox
+        self._sock = sock
+        gevent.spawn(self._read, sock)
+        return sock
+
+    def _read(self, sock: socket.socket) -> None:
+        stream = sock.makefile("rb")
+        try:
+            for line in stream:
+                fields = wire.decode(line)
+                answer = self._waiting.get(fields[1]) if len(fields) > 1 else None
+                if answer is not None:
+                    answer.set(fields)
+                elif fields[0] == "G" and len(fields) > 2:
+                    self.release(fields[2], wire.ABANDONED)  # its asker gave up waiting
+        except OSError:
+            pass
+        finally:
+            stream.close()
+            self._broken(sock)
+
+    def _broken(self, sock: socket.socket) -> None:
+        if self._sock is sock:
+            self._sock = None
+        sock.close()
+        for answer in list(self._waiting.values()):
+            answer.set_exception(ManagerUnavailable(f"the manager closed the lease socket {self._path}"))
+

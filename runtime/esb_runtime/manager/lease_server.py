@@ -1,0 +1,97 @@
+"""The manager's lease socket: gateway workers hold sandboxes here and call their RIE directly (issue 14)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from pathlib import Path
+from typing import Protocol
+
+import gevent
+from gevent.lock import Semaphore
+from gevent.server import StreamServer
+
+from esb_runtime.errors import RuntimeBoxError
+from esb_runtime.manager import lease_protocol as wire
+from esb_runtime.manager.invoke import REUSABLE
+from esb_runtime.manager.server import unix_listener
+
+log = logging.getLogger(__name__)
+
+
+class Leases(Protocol):
+    """What a session needs of the manager (Manager.grant/release; fakes in tests)."""
+
+    def grant(self, name: str, trace_id: str | None) -> wire.Grant: ...
+
+    def release(self, sandbox_id: str, outcome: str) -> None: ...
+
+
+class Session:
+    """One gateway worker's connection: its grants, its returns, and on close the return of whatever it held."""
+
+    def __init__(self, sock: socket.socket, leases: Leases) -> None:
+        self._sock, self._leases = sock, leases
+        self._send_lock = Semaphore()
+        self.held: set[str] = set()
+
+    def serve(self) -> None:
+        stream = self._sock.makefile("rb")
+        try:
+            for line in stream:
+                self._dispatch(wire.decode(line))
+        except OSError:
+            pass  # the worker went away mid-line: same as a close
+        finally:
+            stream.close()
+            self.close()
+
+    def _dispatch(self, fields: list[str]) -> None:
+        kind = fields[0].encode()
+        if kind == wire.ACQUIRE and len(fields) == 4:
+            gevent.spawn(self._grant, fields[1], fields[2], fields[3] or None)
+        elif kind == wire.RELEASE and len(fields) == 3:
+            if fields[1] in self.held:
+                self.held.discard(fields[1])
+                if fields[2] in REUSABLE:
+                    self._return(fields[1], fields[2])
+                else:  # a recycle stops the sandbox: not on this session's reading greenlet
+                    gevent.spawn(self._return, fields[1], fields[2])
+        else:
+            log.warning("lease socket: malformed message %r", fields[:2])
+
+    def _grant(self, seq: str, function: str, trace: str | None) -> None:
+        try:
+            grant = self._leases.grant(function, trace)
+        except RuntimeBoxError as exc:
+            self._send(wire.encode("E", seq, exc.status, exc.message))
+            return
+        self.held.add(grant.sandbox)
+        if not self._send(wire.encode("G", seq, grant.sandbox, grant.invoke_url, grant.timeout_s)):
+            self.held.discard(grant.sandbox)
+            self._return(grant.sandbox, wire.ABANDONED)
+
+    def _return(self, sandbox: str, outcome: str) -> None:
+        try:
+            self._leases.release(sandbox, outcome)
+        except RuntimeBoxError as exc:
+            log.warning("lease socket: %s", exc.message)
+
+    def _send(self, data: bytes) -> bool:
+        try:
+            with self._send_lock:
+                self._sock.sendall(data)
+            return True
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        held, self.held = self.held, set()
+        for sandbox in held:
+            self._return(sandbox, wire.ABANDONED)
+        self._sock.close()
+
+
+def make_lease_server(leases: Leases, path: Path) -> StreamServer:
+    """A gevent stream server on the lease socket (0600, beside the manager socket)."""
+    return StreamServer(unix_listener(path), lambda sock, _addr: Session(sock, leases).serve())
