@@ -54,7 +54,7 @@ class LeaseClient:
     def close(self) -> None:
         sock, self._sock = self._sock, None
         if sock is not None:
-            sock.close()
+            _hang_up(sock)
 
     def _send(self, line: bytes) -> None:
         with self._send_lock:
@@ -97,7 +97,16 @@ class LeaseClient:
     def _broken(self, sock: socket.socket) -> None:
         if self._sock is sock:
             self._sock = None
-        sock.close()
+        _hang_up(sock)
         for answer in list(self._waiting.values()):
             answer.set_exception(ManagerUnavailable(f"the manager closed the lease socket {self._path}"))
 
+
+
+def _hang_up(sock: socket.socket) -> None:
+    # close() alone leaves the connection open while the reader's file object still refers to it.
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 import gevent
+from gevent import socket as gsocket
 from gevent.lock import Semaphore
 from gevent.server import StreamServer
 
@@ -94,4 +95,7 @@ class Session:
 
 def make_lease_server(leases: Leases, path: Path) -> StreamServer:
     """A gevent stream server on the lease socket (0600, beside the manager socket)."""
-    return StreamServer(unix_listener(path), lambda sock, _addr: Session(sock, leases).serve())
+    plain = unix_listener(path)
+    # A cooperative listener even where socket is not monkey-patched (tests): a blocking accept would stall the hub.
+    listener = gsocket.socket(plain.family, plain.type, fileno=plain.detach())
+    return StreamServer(listener, lambda sock, _addr: Session(sock, leases).serve())

@@ -1,0 +1,148 @@
+"""Proxied calls straight to a sandbox: the raw RIE client and the gateway's DirectInvoker, against a fake RIE."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Iterator
+
+import pytest
+
+from esb_runtime.errors import PayloadTooLarge, TooManyRequests
+from esb_runtime.gateway.direct_invoke import DirectInvoker
+from esb_runtime.gateway.manager_client import InvokeResult
+from esb_runtime.manager import lease_protocol as wire
+from esb_runtime.manager.invoke import RieClient
+from esb_runtime.sandbox.bootstrap import TRACE_KEY
+
+CRASH_BODY = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": "RequestId: x Error: exit status 1"})
+
+
+class FakeRie(BaseHTTPRequestHandler):
+    """Answers like the RIE: 200 with the body; `crash` → 502; `chunked` → chunks; `close` → Connection: close."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[dict[str, Any]] = []
+    connections: set[int] = set()
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        FakeRie.seen.append({"body": body, "context": self.headers.get("X-Amz-Client-Context")})
+        FakeRie.connections.add(id(self.connection))
+        kind = json.loads(body).get("kind", "ok")
+        status, answer = (502, CRASH_BODY.encode()) if kind == "crash" else (200, b'{"statusCode": 200}')
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        if kind == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for piece in (answer[:5], answer[5:]):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        self.send_header("Content-Length", str(len(answer)))
+        if kind == "close":
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def rie_url() -> Iterator[str]:
+    FakeRie.seen, FakeRie.connections = [], set()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeRie)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/2015-03-31/functions/function/invocations"
+    server.shutdown()
+    server.server_close()
+
+
+class FakeLeases:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.log: list[tuple[str, ...]] = []
+
+    def acquire(self, function: str, trace_id: str | None, timeout_s: float) -> wire.Grant:
+        if function == "throttled":
+            raise TooManyRequests("throttled: reserved concurrency is 0")
+        self.log.append(("acquire", function, trace_id or ""))
+        return wire.Grant("sb-1", self.url, 3)
+
+    def release(self, sandbox: str, outcome: str) -> None:
+        self.log.append(("release", sandbox, outcome))
+
+
+class FakeManager:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def invoke(self, function: str, payload: bytes, **kwargs: Any) -> InvokeResult:
+        self.calls.append({"function": function, **kwargs})
+        return InvokeResult(200, "ok", "req-from-manager", b"{}", log_tail="dGFpbA==")
+
+    def health(self) -> dict[str, Any] | None:
+        return {"status": "ok"}
+
+
+def test_raw_client_reads_lengths_chunks_and_reconnects_after_close(rie_url: str) -> None:
+    client = RieClient(rie_url)
+    assert client.post(b'{"kind": "ok"}', None, 5) == (200, b'{"statusCode": 200}')
+    assert client.post(b'{"kind": "chunked"}', None, 5) == (200, b'{"statusCode": 200}')
+    assert client.post(b'{"kind": "close"}', None, 5)[0] == 200
+    assert client.post(b'{"kind": "ok"}', None, 5)[0] == 200  # a fresh connection after the server closed it
+    assert len(FakeRie.connections) == 2  # kept alive until the server said close
+    client.close()
+
+
+def test_a_call_goes_to_the_rie_under_a_lease_with_the_trace_carried(rie_url: str) -> None:
+    leases = FakeLeases(rie_url)
+    invoker = DirectInvoker(FakeManager(), leases)
+    result = invoker.invoke("fn", b'{"kind": "ok"}', trace_id="Root=1-abc;Sampled=1")
+    assert (result.status, result.outcome, result.payload) == (200, "ok", b'{"statusCode": 200}')
+    assert leases.log == [("acquire", "fn", "Root=1-abc;Sampled=1"), ("release", "sb-1", "ok")]
+    context = json.loads(base64.b64decode(FakeRie.seen[0]["context"]))
+    assert context["custom"][TRACE_KEY] == "Root=1-abc;Sampled=1"
+
+
+def test_a_crash_returns_the_lease_as_crash_and_drops_the_connection(rie_url: str) -> None:
+    leases = FakeLeases(rie_url)
+    invoker = DirectInvoker(FakeManager(), leases)
+    assert invoker.invoke("fn", b'{"kind": "ok"}', trace_id="t").outcome == "ok"
+    crashed = invoker.invoke("fn", b'{"kind": "crash"}', trace_id="t")
+    assert crashed.outcome == "crash" and b"Runtime.ExitError" in crashed.payload
+    assert leases.log[-1] == ("release", "sb-1", "crash")
+    invoker.invoke("fn", b'{"kind": "ok"}', trace_id="t")
+    assert len(FakeRie.connections) == 2  # the recycled sandbox's connection was not reused
+
+
+def test_an_unreachable_sandbox_is_a_crash_and_the_lease_still_goes_back() -> None:
+    leases = FakeLeases("http://127.0.0.1:9/2015-03-31/functions/function/invocations")
+    result = DirectInvoker(FakeManager(), leases).invoke("fn", b"{}", trace_id="t")
+    assert result.outcome == "crash" and leases.log[-1] == ("release", "sb-1", "crash")
+
+
+def test_refusals_and_limits_hold_no_lease(rie_url: str) -> None:
+    leases = FakeLeases(rie_url)
+    invoker = DirectInvoker(FakeManager(), leases)
+    with pytest.raises(TooManyRequests):
+        invoker.invoke("throttled", b"{}", trace_id="t")
+    with pytest.raises(PayloadTooLarge):
+        invoker.invoke("fn", b"x" * 6_291_557, trace_id="t")
+    assert leases.log == [] and FakeRie.seen == []
+
+
+def test_event_and_tail_calls_go_through_the_manager(rie_url: str) -> None:
+    manager, leases = FakeManager(), FakeLeases(rie_url)
+    invoker = DirectInvoker(manager, leases)
+    invoker.invoke("fn", b"{}", trace_id="t", invocation_type="Event")
+    tailed = invoker.invoke("fn", b"{}", trace_id="t", log_tail=True)
+    assert tailed.request_id == "req-from-manager" and tailed.log_tail == "dGFpbA=="
+    assert [c["invocation_type"] for c in manager.calls] == ["Event", "RequestResponse"]
+    assert leases.log == [] and invoker.health() == {"status": "ok"}
