@@ -188,7 +188,7 @@ def main() -> int:
             direct = latencies(bare_port, None, "POST", BARE_PATH, EVENT, args.requests)
             through = latencies(port, ca, "GET", "/hello", None, args.requests)
             bare_rps, bare_cpu = measured([bare.pid], lambda: bare_throughput(bare_port, args.seconds), args.seconds)
-            rps1, _ = measured(roots, lambda: throughput(port, ca, "/hello", 1, args.seconds), args.seconds)
+            rps1, cpu1 = measured(roots, lambda: throughput(port, ca, "/hello", 1, args.seconds), args.seconds)
             rps16, cpu16 = measured(roots, lambda: throughput(port, ca, "/hello", 16, args.seconds), args.seconds)
         finally:
             os.killpg(bare.pid, 9)
@@ -199,8 +199,9 @@ def main() -> int:
     row("warm p99", percentile(through, 99), percentile(direct, 99), "ms", ".3f")
     row("1 connection", rps1, bare_rps, "req/s", ".0f")
     row("16 connections", rps16, None, "req/s (the RIE serves one call at a time)", ".0f")
-    parts = ", ".join(f"{name} {value:.2f}" for name, value in sorted(cpu16.items(), key=lambda kv: -kv[1]))
-    row("server CPU per request (16 conn.)", sum(cpu16.values()), sum(bare_cpu.values()), f"ms ({parts})", ".2f")
+    for label, cpu in (("1 conn.", cpu1), ("16 conn.", cpu16)):
+        parts = ", ".join(f"{name} {value:.2f}" for name, value in sorted(cpu.items(), key=lambda kv: -kv[1]))
+        row(f"server CPU per request ({label})", sum(cpu.values()), sum(bare_cpu.values()), f"ms ({parts})", ".2f")
     row("start -> first 200", box_start * 1000, bare_start * 1000, "ms (esb up -d on a built project)", ".0f")
     rss = procstat.rss_by_role(idle)
     box_rss = sum(v for k, v in rss.items() if k not in ("rie", "runtime"))

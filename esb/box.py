@@ -85,14 +85,18 @@ def up(opts: BoxOptions, app: Application, say: Say = print, *, supervise: bool 
     env = _box_env(opts, stores_port)
     started: list[Proc] = []
     try:
+        # All parts start at once (issue 14: start in a second): none needs another to come up. The manager
+        # starts sandboxes only on a call and the gateway answers 503 on /health until the manager does; only
+        # provisioning waits for the stores, while the others boot.
         for name, argv, ready in _services(opts, settings, stores_port):
             say(f"starting {name} ...")
             proc = replace(supervisor.spawn(name, argv, env=env, cwd=opts.project_dir, log_dir=opts.tree.logs),
                            ready=ready)
             started.append(proc)
             boxstate.write(opts.tree.state, replace(state, procs=tuple(started)))
+        for proc in started:
             _wait_ready(proc, opts.start_timeout_s)
-            if name == "stores":
+            if proc.name == "stores":
                 _provision(app, settings, secrets, say)
         final = replace(state, procs=tuple(started))
         boxstate.write(opts.tree.state, final)

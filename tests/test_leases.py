@@ -131,3 +131,12 @@ def test_a_manager_that_goes_away_fails_the_waiting_grants(served: tuple[FakeLea
         waiting.get(timeout=2)
     leases.hold.set()
     client.close()
+
+
+def test_a_failed_call_returns_only_once_the_manager_recorded_it(served: tuple[FakeLeases, Path]) -> None:
+    leases, path = served
+    client = LeaseClient(path)
+    grant = client.acquire("fn", None, 5)
+    client.release(grant.sandbox, "crash")  # no settle(): the caller's next request must meet the breaker
+    assert leases.returned == [(grant.sandbox, "crash")]
+    client.close()

@@ -173,3 +173,74 @@ def test_close_stops_everything_and_refuses_new_leases() -> None:
     assert busy.sandbox.stopped and idle.sandbox.stopped
     with pytest.raises(TooManyRequests):
         pool.acquire()
+
+
+def _warm_pool(call_s: float) -> tuple[FakeEngine, Pool, Clock, Slot]:
+    """A pool whose one sandbox took 0.2 s to start and whose calls take `call_s`, with that sandbox leased again."""
+    engine, clock = FakeEngine(), Clock()
+    started = engine.start
+
+    def slow_start() -> Slot:
+        clock.now += 0.2
+        return started()
+
+    pool = Pool("fn", current_hash=engine.hash, max_size=4, acquire_timeout_s=5, start=slow_start,
+                stop=engine.stop, alive=engine.alive, clock=clock)
+    first = pool.acquire()
+    clock.now += call_s
+    pool.observe_call(call_s)  # what the sandbox's REPORT line says
+    pool.release(first, reusable=True)
+    assert pool.acquire() is first
+    return engine, pool, clock, first
+
+
+def test_a_burst_of_fast_calls_waits_for_the_warm_sandbox_instead_of_cold_starts() -> None:
+    engine, pool, clock, warm = _warm_pool(call_s=0.002)
+    got: list[Slot] = []
+    waiter = threading.Thread(target=lambda: got.append(pool.acquire()))
+    waiter.start()
+    time.sleep(0.1)
+    assert waiter.is_alive() and len(engine.started) == 1  # a start (0.2 s) is slower than the queue (2 ms)
+    pool.release(warm, reusable=True)
+    waiter.join(2)
+    assert got == [warm] and len(engine.started) == 1
+
+
+def test_slow_calls_scale_out_at_once() -> None:
+    engine, pool, _, warm = _warm_pool(call_s=1.0)
+    second = pool.acquire()  # a 1 s call is longer than a 0.2 s start: start another sandbox
+    assert second is not warm and len(engine.started) == 2
+
+
+def test_a_call_running_longer_than_a_start_is_not_waited_for() -> None:
+    engine, pool, clock, warm = _warm_pool(call_s=0.002)
+    clock.now += 5.0  # the warm sandbox's current call hangs (a start takes 0.2 s)
+    second = pool.acquire()
+    assert second is not warm and len(engine.started) == 2
+
+
+def test_while_warm_sandboxes_serve_one_start_at_a_time() -> None:
+    engine, clock = FakeEngine(), Clock()
+    gate = threading.Event()
+    started = engine.start
+
+    def gated_start() -> Slot:
+        if engine.started:
+            gate.wait(2)  # the second sandbox's start is under way until the test lets it finish
+        clock.now += 0.2
+        return started()
+
+    pool = Pool("fn", current_hash=engine.hash, max_size=4, acquire_timeout_s=5, start=gated_start,
+                stop=engine.stop, alive=engine.alive, clock=clock)
+    warm = pool.acquire()  # no call history yet
+    got: list[Slot] = []
+    threads = [threading.Thread(target=lambda: got.append(pool.acquire())) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.1)
+    assert pool.size() == 2 and got == []  # the warm one and one start under way, not three starts
+    gate.set()
+    pool.release(warm, reusable=True)
+    for thread in threads:
+        thread.join(2)
+    assert len(got) == 3 and len({slot.id for slot in got}) == 3

@@ -15,7 +15,7 @@ class ConnectionLimits:
     handshake_timeout_s: float = 5.0  # TCP accepted → TLS done; idle or slow handshakes are cut here
     header_timeout_s: int = 10  # request line + headers, and idle keep-alive between requests
     io_timeout_s: float = 30.0  # any single read or write that makes no progress (slow body, slow reader)
-    per_source: int = 128  # open connections from one address
+    per_source: int = 256  # open connections from one address (a NAT or a busy client: 200 at once must fit)
     total: int = 4000  # open connections in one worker (gevent pool size; the rest wait in the backlog)
     noise_interval_s: float = 60.0  # one log line per source and interval for failed handshakes
 

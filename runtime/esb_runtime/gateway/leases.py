@@ -13,6 +13,7 @@ from gevent.lock import Semaphore
 from esb_runtime.errors import ManagerUnavailable
 from esb_runtime.gateway.manager_client import error_for
 from esb_runtime.manager import lease_protocol as wire
+from esb_runtime.manager.invoke import REUSABLE
 
 
 class LeaseClient:
@@ -45,11 +46,24 @@ class LeaseClient:
             raise error_for(int(fields[2]), fields[3] if len(fields) > 3 else "")
         return wire.Grant(fields[2], fields[3], int(fields[4]))
 
-    def release(self, sandbox: str, outcome: str) -> None:
+    def release(self, sandbox: str, outcome: str, *, wait_s: float = 10.0) -> None:
+        """Return a lease. A failed call's return waits until the manager recorded it (see lease_protocol)."""
+        if outcome in REUSABLE:
+            try:
+                self._send(wire.encode("R", sandbox, outcome))
+            except ManagerUnavailable:
+                pass  # the connection broke: the manager recycled every lease it carried
+            return
+        seq = str(next(self._seq))
+        answer = AsyncResult()
+        self._waiting[seq] = answer
         try:
-            self._send(wire.encode("R", sandbox, outcome))
-        except ManagerUnavailable:
-            pass  # the connection broke: the manager recycled every lease it carried
+            self._send(wire.encode("F", seq, sandbox, outcome))
+            answer.get(timeout=wait_s)
+        except (ManagerUnavailable, gevent.Timeout):
+            pass  # gone with the connection, or recorded later: the sandbox is recycled either way
+        finally:
+            self._waiting.pop(seq, None)
 
     def close(self) -> None:
         sock, self._sock = self._sock, None

@@ -4,9 +4,13 @@ One persistent connection per gateway worker. HTTP and JSON cost more than the i
 so each message is one short line:
 
     gateway → manager   A <seq> <function> <trace>           grant me a sandbox of <function>
-                        R <sandbox> <outcome>                 I am done with it (no answer)
+                        R <sandbox> <outcome>                 done with it, outcome ok or error (no answer)
+                        F <seq> <sandbox> <outcome>           done with it, it failed (crash, timeout): recycle
     manager → gateway   G <seq> <sandbox> <invoke url> <timeout s>
                         E <seq> <http status> <message>
+                        D <seq>                               the failure is recorded (breaker) and the sandbox gone
+
+A failure waits for D so that the caller's next request, on any gateway worker, meets the breaker it tripped.
 A lease lives until its R or until the connection closes; then the manager recycles the sandbox, because a call
 may still be running in it and the RIE must never see two at once.
 """
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ACQUIRE, RELEASE, GRANT, ERROR = b"A", b"R", b"G", b"E"
+ACQUIRE, RELEASE, FAILED, GRANT, ERROR, DONE = b"A", b"R", b"F", b"G", b"E", b"D"
 ABANDONED = "abandoned"  # the outcome of a lease whose holder went away: never reused, no verdict on the function
 
 

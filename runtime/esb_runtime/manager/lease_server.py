@@ -51,15 +51,20 @@ class Session:
         kind = fields[0].encode()
         if kind == wire.ACQUIRE and len(fields) == 4:
             gevent.spawn(self._grant, fields[1], fields[2], fields[3] or None)
-        elif kind == wire.RELEASE and len(fields) == 3:
+        elif kind == wire.RELEASE and len(fields) == 3 and fields[2] in REUSABLE:
             if fields[1] in self.held:
                 self.held.discard(fields[1])
-                if fields[2] in REUSABLE:
-                    self._return(fields[1], fields[2])
-                else:  # a recycle stops the sandbox: not on this session's reading greenlet
-                    gevent.spawn(self._return, fields[1], fields[2])
+                self._return(fields[1], fields[2])
+        elif kind == wire.FAILED and len(fields) == 4:
+            gevent.spawn(self._failed, fields[1], fields[2], fields[3])  # a recycle stops the sandbox: not here
         else:
             log.warning("lease socket: malformed message %r", fields[:2])
+
+    def _failed(self, seq: str, sandbox: str, outcome: str) -> None:
+        if sandbox in self.held:
+            self.held.discard(sandbox)
+            self._return(sandbox, outcome)
+        self._send(wire.encode("D", seq))
 
     def _grant(self, seq: str, function: str, trace: str | None) -> None:
         try:

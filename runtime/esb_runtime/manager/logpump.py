@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from typing import Any, Callable
@@ -14,15 +15,18 @@ log = logging.getLogger(__name__)
 Record = dict[str, Any]
 RecordSink = Callable[[list[Record]], None]
 TAIL_BYTES = 4096
+_DURATION = re.compile(r"\tDuration: ([0-9.]+) ms")
 
 
 class SandboxLog:
     """One sandbox's output: records carry its function, id, the lease's trace id and the START request id."""
 
-    def __init__(self, function: str, emit: Callable[[Record], None], clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, function: str, emit: Callable[[Record], None], clock: Callable[[], float] = time.time,
+                 on_duration: Callable[[float, bool], None] | None = None) -> None:
         self.function = function
         self.sandbox_id: str | None = None
         self._emit, self._clock = emit, clock
+        self._on_duration = on_duration  # each REPORT's Duration in seconds (the pool's service-time estimate)
         self._cond = threading.Condition()
         self._pending: list[tuple[float, str]] = []  # lines before the engine told us the sandbox id
         self._trace: str | None = None
@@ -66,7 +70,14 @@ class SandboxLog:
                 if line.startswith("REPORT RequestId: "):
                     self._reported = True
                     self._cond.notify_all()
+                    self._report_duration(line)
         self._emit(self._record(line, request_id, trace, when))
+
+    def _report_duration(self, line: str) -> None:
+        match = _DURATION.search(line)
+        if match and self._on_duration is not None:
+            # A first call's Duration includes the runtime's init (the line also says Init Duration).
+            self._on_duration(float(match.group(1)) / 1000, "Init Duration" in line)
 
     def _record(self, line: str, request_id: str | None, trace: str | None, when: float) -> Record:
         return build_record(line, function=self.function, sandbox=self.sandbox_id, request_id=request_id,
