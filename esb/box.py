@@ -172,6 +172,7 @@ def _settings(opts: BoxOptions, stores_port: int) -> RuntimeSettings:
         s3_endpoint=f"http://127.0.0.1:{stores_port}",
         dynamodb_endpoint=f"http://127.0.0.1:{stores_port}",
         lambda_endpoint=f"https://127.0.0.1:{opts.gateway_port}",
+        services_endpoint=f"http://127.0.0.1:{stores_port}",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from types import FrameType
@@ -15,6 +16,8 @@ def main() -> int:
     # One line per request from werkzeug would drown the box's own messages.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     settings = StoresSettings.from_env()
+    # moto reads the account of the ARNs and queue URLs it makes from here; the box's ARNs use this one.
+    os.environ.setdefault("MOTO_ACCOUNT_ID", settings.account_id)
     try:
         server = serve(settings, settings.secrets_file)
     except OSError as exc:  # port taken, secrets missing: one clear line for the supervisor's log

@@ -21,7 +21,7 @@ _LENGTH = struct.Struct("<I")
 _HEADER_NAMES = "moto.preserved_header_names"
 
 
-def _scope_service(environ: Environ) -> str | None:
+def scope_service(environ: Environ) -> str | None:
     """The signing service of a SigV4 request (header or presigned query), which is what moto routes by."""
     auth = environ.get("HTTP_AUTHORIZATION", "")
     credential = ""
@@ -43,7 +43,7 @@ def journaled_service(environ: Environ) -> str | None:
     calls (SQS receives, ...) would make its state survive until the next compaction and then vanish.
     """
     target = environ.get("HTTP_X_AMZ_TARGET", "")
-    service = _scope_service(environ)
+    service = scope_service(environ)
     if target:
         if not target.startswith(_DYNAMODB_TARGET) or service not in (None, "dynamodb"):
             return None

@@ -19,6 +19,7 @@ from esb_runtime.secrets import load as load_secrets
 from esb_runtime.stores import journal, recovery
 from esb_runtime.stores.auth import AuthMiddleware, Credentials, Environ, SigV4Verifier, StartResponse
 from esb_runtime.stores.recorder import Recorder
+from esb_runtime.stores.services import EMULATED, ServiceGate
 from esb_runtime.stores.settings import StoresSettings
 
 _INTERNAL_HEADER = "X-Esb-Internal"
@@ -52,7 +53,7 @@ class StoresServer:
         self.recorder = Recorder(DomainDispatcherApplication(create_backend_app), self.log)
         self._gate = _RestoreGate(self.recorder, self._token)
         verifier = SigV4Verifier(credentials) if settings.auth else None
-        self.app = AuthMiddleware(self._gate, verifier, self._health)
+        self.app = AuthMiddleware(ServiceGate(self._gate), verifier, self._health)
         try:
             self._server: BaseWSGIServer = make_server(
                 settings.host, settings.port, self.app, threaded=True, request_handler=MotoRequestHandler
@@ -71,7 +72,7 @@ class StoresServer:
         return f"http://{host}:{port}"
 
     def _health(self) -> dict:
-        return {"status": "ok" if self._state == "ready" else self._state, "services": ["s3", "dynamodb"]}
+        return {"status": "ok" if self._state == "ready" else self._state, "services": sorted(EMULATED)}
 
     def client(self, service: str, region: str) -> Any:
         client = boto3.client(

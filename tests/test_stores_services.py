@@ -1,0 +1,79 @@
+"""The stores answer the services the box emulates, and a local UnsupportedService error for every other one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from esb_runtime.stores.services import EMULATED, error_answer
+from test_stores import Stores
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stores]:
+    stores = Stores(tmp_path_factory.mktemp("services") / ".esb")
+    stores.start()
+    yield stores
+    stores.stop()
+
+
+def _client(box: Stores, service: str):
+    # Default retry settings, as a handler has them: a retryable answer would show in RetryAttempts.
+    return boto3.client(service, endpoint_url=box.endpoint, region_name="us-east-1",
+                        aws_access_key_id=box.secrets.aws_access_key_id,
+                        aws_secret_access_key=box.secrets.aws_secret_access_key)
+
+
+@pytest.mark.parametrize(("service", "call"), [
+    ("textract", lambda c: c.detect_document_text(Document={"Bytes": b"x"})),  # json
+    ("polly", lambda c: c.list_lexicons()),  # rest-json
+    ("route53", lambda c: c.list_hosted_zones()),  # rest-xml
+    ("sts", lambda c: c.get_caller_identity()),  # query
+    ("ec2", lambda c: c.describe_vpcs()),  # ec2
+    ("cognito-idp", lambda c: c.list_user_pools(MaxResults=1)),  # json, moto implements it: still refused
+])
+def test_service_outside_the_box_fails_at_once_with_the_local_error(box: Stores, service: str, call) -> None:
+    with pytest.raises(ClientError) as caught:
+        call(_client(box, service))
+    error = caught.value.response["Error"]
+    assert error["Code"] == "UnsupportedService"
+    signing = _client(box, service).meta.service_model.signing_name
+    assert error["Message"].startswith(f"{signing} is not emulated by this box")
+    assert caught.value.response["ResponseMetadata"]["RetryAttempts"] == 0
+
+
+def test_error_shape_without_a_botocore_model_follows_the_request() -> None:
+    headers, body = error_answer("query", "mystery")
+    assert b"<Code>UnsupportedService</Code>" in body and ("Content-Type", "text/xml") in headers
+    headers, body = error_answer("json", "mystery")
+    assert json.loads(body)["__type"] == "UnsupportedService"
+
+
+def test_emulated_services_answer(box: Stores) -> None:
+    assert {"sqs", "sns", "events", "logs", "ssm", "secretsmanager", "kinesis"} <= EMULATED
+    sqs = _client(box, "sqs")
+    url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert arn == "arn:aws:sqs:us-east-1:000000000000:jobs"  # the account every ARN of the box uses
+    # The URL AWS gives (what `Ref` of a queue resolves to) reaches the same local queue.
+    sqs.send_message(QueueUrl="https://sqs.us-east-1.amazonaws.com/000000000000/jobs", MessageBody="hi")
+    assert sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "hi"
+    assert _client(box, "sns").create_topic(Name="news")["TopicArn"] == "arn:aws:sns:us-east-1:000000000000:news"
+    _client(box, "ssm").put_parameter(Name="/app/mode", Value="edge", Type="String")
+    assert _client(box, "ssm").get_parameter(Name="/app/mode")["Parameter"]["Value"] == "edge"
+    secrets = _client(box, "secretsmanager")
+    secrets.create_secret(Name="db", SecretString="s3cret")
+    assert secrets.get_secret_value(SecretId="db")["SecretString"] == "s3cret"
+
+
+def test_health_lists_the_emulated_services(box: Stores, tmp_path: Path) -> None:
+    import httpx
+
+    assert httpx.get(box.endpoint + "/_esb/health").json()["services"] == sorted(EMULATED)
