@@ -77,3 +77,62 @@ def test_health_lists_the_emulated_services(box: Stores, tmp_path: Path) -> None
     import httpx
 
     assert httpx.get(box.endpoint + "/_esb/health").json()["services"] == sorted(EMULATED)
+
+
+def _configure(box: Stores) -> None:
+    sqs = _client(box, "sqs")
+    dlq = sqs.create_queue(QueueName="dead")["QueueUrl"]
+    sqs.create_queue(QueueName="work.fifo", Attributes={"FifoQueue": "true", "VisibilityTimeout": "7"})
+    sqs.set_queue_attributes(QueueUrl=dlq, Attributes={"MessageRetentionPeriod": "600"})
+    topic = _client(box, "sns").create_topic(Name="alerts")["TopicArn"]
+    _client(box, "sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint="arn:aws:sqs:us-east-1:000000000000:dead")
+    events = _client(box, "events")
+    events.put_rule(Name="orders", EventPattern=json.dumps({"source": ["shop"]}))
+    events.put_targets(Rule="orders", Targets=[{"Id": "q", "Arn": "arn:aws:sqs:us-east-1:000000000000:dead"}])
+    _client(box, "logs").create_log_group(logGroupName="/app/audit")
+    _client(box, "ssm").put_parameter(Name="/app/limit", Value="5", Type="String")
+    _client(box, "ssm").put_parameter(Name="/app/limit", Value="6", Type="String", Overwrite=True)
+    _client(box, "secretsmanager").create_secret(Name="api-key", SecretString="k-1")
+    _client(box, "kinesis").create_stream(StreamName="clicks", ShardCount=1)
+    sqs.send_message(QueueUrl=dlq, MessageBody="traffic is not kept")
+
+
+def _configuration(box: Stores) -> dict:
+    sqs = _client(box, "sqs")
+    queues = sorted(url.rsplit("/", 1)[1] for url in sqs.list_queues().get("QueueUrls", []))
+    fifo = sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName="work.fifo")["QueueUrl"],
+                                    AttributeNames=["VisibilityTimeout", "FifoQueue"])["Attributes"]
+    subs = _client(box, "sns").list_subscriptions()["Subscriptions"]
+    targets = _client(box, "events").list_targets_by_rule(Rule="orders")["Targets"]
+    return {
+        "queues": queues, "fifo": fifo,
+        "subscriptions": [(s["TopicArn"], s["Endpoint"]) for s in subs],
+        "targets": [t["Arn"] for t in targets],
+        "groups": [g["logGroupName"] for g in _client(box, "logs").describe_log_groups()["logGroups"]],
+        "parameter": _client(box, "ssm").get_parameter(Name="/app/limit")["Parameter"]["Value"],
+        "secret": _client(box, "secretsmanager").get_secret_value(SecretId="api-key")["SecretString"],
+        "streams": _client(box, "kinesis").list_streams()["StreamNames"],
+    }
+
+
+def test_configuration_survives_restart_and_compaction(tmp_path: Path) -> None:
+    box = Stores(tmp_path / ".esb", interval=0.2, ESB_STORES_COMPACT_RECORDS="5")
+    box.start()
+    try:
+        _configure(box)
+        before = _configuration(box)
+        assert before["parameter"] == "6" and before["fifo"]["VisibilityTimeout"] == "7"
+        from test_stores import wait_for_snapshot_after
+
+        wait_for_snapshot_after(box, 0)  # the kept records now live in the snapshot, not the journal
+        from esb_runtime.stores.snapshot import PENDING, current_snapshot
+
+        assert (current_snapshot(box.out / "data") / PENDING).stat().st_size > 0
+        box.stop()
+        box.start()
+        assert _configuration(box) == before
+        box.stop()
+        box.start()  # a second generation replays the carried records once, not twice
+        assert _configuration(box) == before
+    finally:
+        box.stop()
