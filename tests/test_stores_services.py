@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -136,3 +137,21 @@ def test_configuration_survives_restart_and_compaction(tmp_path: Path) -> None:
         assert _configuration(box) == before
     finally:
         box.stop()
+
+
+def test_put_log_events_also_land_in_the_box_log_store(box: Stores) -> None:
+    from esb_runtime.logs.records import rfc3339
+    from esb_runtime.logs.stores import JsonLinesStore, LogQuery
+
+    logs = _client(box, "logs")
+    now_ms = int(time.time()) * 1000
+    logs.create_log_group(logGroupName="/aws/lambda/audit-fn")
+    logs.create_log_stream(logGroupName="/aws/lambda/audit-fn", logStreamName="s1")
+    logs.put_log_events(logGroupName="/aws/lambda/audit-fn", logStreamName="s1",
+                        logEvents=[{"timestamp": now_ms, "message": "order 42 shipped"}])
+    got = list(JsonLinesStore(box.out / "logs").query(LogQuery(function="audit-fn", grep="order 42")))
+    assert [(r["message"], r["source"], r["log_stream"], r["time"]) for r in got] == [
+        ("order 42 shipped", "cloudwatch-logs", "s1", rfc3339(now_ms / 1000))]
+    # moto still holds them: GetLogEvents answers as AWS does.
+    events = logs.get_log_events(logGroupName="/aws/lambda/audit-fn", logStreamName="s1")["events"]
+    assert [e["message"] for e in events] == ["order 42 shipped"]
