@@ -283,6 +283,7 @@ def _provision(app: Application, settings: RuntimeSettings, secrets, say: Say) -
         dynamodb_endpoint=settings.dynamodb_endpoint,
         credentials=secrets,
         region=app.region,
+        services_endpoint=settings.services_endpoint,
     )
     for line in report.text().splitlines():
         say(f"  {line}")
