@@ -12,6 +12,7 @@ import yaml
 from esb.errors import ConfigError
 from esb.paths import P, BuildTree
 from esb.sam.scalars import to_bool
+from esb_runtime.contract import DEFAULT_GATEWAY_PORT
 
 GENERATOR_FILE = "generator.yml"
 DEFAULT_TEMPLATE = "template.yaml"
@@ -38,7 +39,7 @@ class Images:
 class Ports:
     """Host ports of the compose stack (container ports are fixed)."""
 
-    gateway: int = 8443
+    gateway: int = DEFAULT_GATEWAY_PORT
     s3: int = 9000
     dynamodb: int = 8000
     logs: int = 9428
