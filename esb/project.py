@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -99,10 +99,6 @@ class Project:
     @property
     def params(self) -> dict[str, str]:
         return dict(self.parameters)
-
-    def with_parameters(self, extra: Mapping[str, str]) -> Project:
-        merged = {**self.params, **extra}
-        return replace(self, parameters=tuple(sorted(merged.items())))
 
 
 def _section(doc: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
