@@ -6,16 +6,16 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Literal, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from esb.box.provision_results import ResourceResult
 from esb.errors import BoxError
 from esb.model import Application, Bucket, Index, KeyElement, Table
 
-Status = Literal["created", "unchanged", "updated", "changed-needs-reset"]
 ClientFactory = Callable[[str, str], Any]  # (service, endpoint) -> boto3 client
 
 
@@ -23,14 +23,6 @@ class AwsCredentials(Protocol):
     aws_access_key_id: str
     aws_secret_access_key: str
 
-
-@dataclass(frozen=True)
-class ResourceResult:
-    kind: str  # table, bucket, queue, topic, subscription, rule, bus, param, secret, stream, logs, delivery
-    name: str
-    logical_id: str
-    status: Status
-    details: tuple[str, ...] = ()
 
 
 @dataclass
@@ -288,8 +280,8 @@ def provision(app: Application, s3_endpoint: str, dynamodb_endpoint: str, creden
         with _translate("bucket", bucket.name):
             report.results.append(reconcile_bucket(s3, bucket, region))
     if services_endpoint:
-        from esb.provision_deliveries import wire_deliveries
-        from esb.provision_services import reconcile_resources
+        from esb.box.provision_deliveries import wire_deliveries
+        from esb.box.provision_services import reconcile_resources
 
         def service_client(service: str) -> Any:
             return s3 if service == "s3" else make(service, services_endpoint)

@@ -8,7 +8,6 @@ import re
 # S3 notifications, SNS subscriptions and EventBridge rules deliver into one queue per (function, event):
 # moto matches filters and patterns and keeps the event; the manager polls the queue and invokes.
 ASYNC_KINDS = ("S3", "SNS", "EventBridgeRule", "CloudWatchEvent")
-POLLED_KINDS = ("SQS", "DynamoDB", "Kinesis")
 _PREFIX = "esb-deliver-"
 _MAX = 80  # SQS queue name limit
 
@@ -24,11 +23,6 @@ def delivery_queue(function: str, event: str) -> str:
 
 def queue_arn(region: str, account: str, name: str) -> str:
     return f"arn:aws:sqs:{region}:{account}:{name}"
-
-
-def queue_name_of(arn: str) -> str:
-    """arn:aws:sqs:<region>:<account>:<name> → name."""
-    return arn.rsplit(":", 1)[-1]
 
 
 def rule_name(function: str, event: str, explicit: str | None) -> str:

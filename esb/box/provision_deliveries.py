@@ -6,8 +6,8 @@ import json
 from typing import Any, Callable
 
 from esb.model import Application, Bucket, Event, Function
-from esb.provision import ResourceResult
-from esb.provision_services import subscribe
+from esb.box.provision_results import ResourceResult
+from esb.box.provision_services import subscribe
 from esb_runtime.sources.names import ASYNC_KINDS, delivery_queue, queue_arn, rule_name
 
 Client = Callable[[str], Any]

@@ -10,7 +10,7 @@ from typing import Any, Callable
 from botocore.exceptions import ClientError
 
 from esb.model import AwsResource
-from esb.provision import ResourceResult
+from esb.box.provision_results import ResourceResult
 from esb.sam import service_refs as T
 
 Client = Callable[[str], Any]  # service -> boto3 client of the box's stores

@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from esb_runtime.stores.services import EMULATED, error_answer
-from test_stores import Stores
+from test_stores import Stores, wait_for_snapshot_after
 
 pytestmark = pytest.mark.integration
 
@@ -123,8 +123,6 @@ def test_configuration_survives_restart_and_compaction(tmp_path: Path) -> None:
         _configure(box)
         before = _configuration(box)
         assert before["parameter"] == "6" and before["fifo"]["VisibilityTimeout"] == "7"
-        from test_stores import wait_for_snapshot_after
-
         wait_for_snapshot_after(box, 0)  # the kept records now live in the snapshot, not the journal
         from esb_runtime.stores.snapshot import PENDING, current_snapshot
 

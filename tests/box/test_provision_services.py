@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Iterator
 
 import pytest
 
+from esb.box.provision import provision
+from esb.box.provision_services import generated_secret
 from esb.paths import P
-from esb.provision import provision
-from esb.provision_services import generated_secret
 from esb.sam import load_application
-from test_stores import Stores
+from test_provision import Creds, client, endpoint  # noqa: F401 (endpoint is a fixture)
 
 pytestmark = pytest.mark.integration
 
 
+@dataclass
+class Stores:
+    endpoint: str
+    secrets: Creds
+
+    def client(self, service: str):
+        return client(service, self.endpoint)
+
+
 @pytest.fixture
-def stores(tmp_path: Path) -> Iterator[Stores]:
-    box = Stores(tmp_path / ".esb")
-    box.start()
-    yield box
-    box.stop()
+def stores(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stores]:
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", "000000000000")  # as the stores process sets it
+    yield Stores(endpoint, Creds())
 
 
 def _provision(stores: Stores):
