@@ -10,6 +10,7 @@ from typing import Any, Mapping
 import yaml
 
 from esb.errors import ConfigError
+from esb.overrides import Overrides
 from esb.paths import P, BuildTree
 from esb.sam.scalars import to_bool
 
@@ -94,6 +95,7 @@ class Project:
     breaker: Breaker = field(default_factory=Breaker)
     generator_file: Path | None = None
     template_source: str = "bundled"  # argument | env | cwd | project | bundled
+    overrides: Overrides = field(default_factory=Overrides)  # --parameter-overrides / --env-vars of this run
 
     @property
     def params(self) -> dict[str, str]:
@@ -102,6 +104,10 @@ class Project:
     def with_parameters(self, extra: Mapping[str, str]) -> Project:
         merged = {**self.params, **extra}
         return replace(self, parameters=tuple(sorted(merged.items())))
+
+    def with_overrides(self, overrides: Overrides) -> Project:
+        """The command line's overrides on top of generator.yml (kept, so a watch reload applies them again)."""
+        return replace(self.with_parameters(dict(overrides.parameters)), overrides=overrides)
 
 
 def _section(doc: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
