@@ -35,6 +35,7 @@ class ApiConfig:
     stage: str
     cors: Cors | None = None
     variables: Mapping[str, str] = field(default_factory=dict)  # stage variables, as the event's stageVariables
+    binary_media_types: tuple[str, ...] = ()  # REST: request bodies of these types reach the function base64
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,8 @@ def build_config(routing: Mapping[str, Any] | None, functions: Mapping[str, Any]
     functions = functions or {}
     apis = {
         api_id: ApiConfig(api_id, str(a.get("kind", "Api")), str(a.get("stage", "Prod")), parse_cors(a.get("cors")),
-                          {str(k): str(v) for k, v in (a.get("variables") or {}).items()})
+                          {str(k): str(v) for k, v in (a.get("variables") or {}).items()},
+                          _strings(a.get("binary_media_types")))
         for api_id, a in (routing.get("apis") or {}).items()
     }
     routes = [
