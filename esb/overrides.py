@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shlex
@@ -134,3 +135,17 @@ def apply_env_vars(app: Application, env_vars: EnvVars) -> Application:
         merged = {name: wanted.get(name, value) for name, value in declared.items()}
         functions.append(replace(fn, environment=tuple(sorted(merged.items()))))
     return replace(app, functions=tuple(functions), warnings=tuple(warnings))
+
+
+def add_override_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--parameter-overrides", action="append", default=[], metavar="'K=V K2=V2'",
+                        help="template parameters (SAM's formats: Key=Value, ParameterKey=K,ParameterValue=V)")
+    parser.add_argument("--env-vars", metavar="FILE",
+                        help='environment variables, SAM\'s JSON: {"Fn": {"VAR": "v"}, "Parameters": {"VAR": "v"}}')
+
+
+def overrides_from(args: argparse.Namespace, cwd: Path) -> Overrides:
+    values = parse_parameter_overrides(getattr(args, "parameter_overrides", None) or [])
+    env_file = getattr(args, "env_vars", None)
+    return Overrides(parameters=tuple(sorted(values.items())),
+                     env_vars=read_env_vars(env_file, cwd) if env_file else EnvVars())
