@@ -63,7 +63,7 @@ def parse_parameter_overrides(values: Iterable[str]) -> dict[str, str]:
             long_form = _LONG_FORM.fullmatch(token)
             if long_form:
                 key, text = long_form.group(1), long_form.group(2)
-            elif "=" in token:
+            elif "=" in token and not token.startswith("ParameterKey="):
                 key, text = token.split("=", 1)
             else:
                 key, text = "", ""
