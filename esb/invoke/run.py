@@ -68,7 +68,7 @@ def read_event(source: str | None, stdin: TextIO, cwd: Path) -> bytes:
 def need_debugpy(find: Callable[[str], object] = importlib.util.find_spec) -> None:
     if find("debugpy") is None:
         raise ConfigError("debugpy is not installed, so -d cannot start the function under a debugger",
-                          hint="pip install debugpy (in the environment esb runs from)")
+                          hint="pip install debugpy, or pip install 'edge-serverless-box[debug]'")
 
 
 def sandbox_spec(tree: BuildTree, fn: Function, *, environment: Mapping[str, str] | None,

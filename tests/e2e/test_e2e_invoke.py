@@ -103,3 +103,64 @@ def test_rest_binary_request_is_base64_and_stage_variables_arrive(box: Box) -> N
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"isBase64Encoded": True, "size": len(PNG), "png": True,
                              "stageVariables": {"Shade": "blue"}}
+
+
+def _dap_attach(port: int, timeout_s: float = 20.0) -> list[str]:
+    """A minimal debugger: connect, initialize, attach, configurationDone; the messages seen, by name."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            conn = socket.create_connection(("127.0.0.1", port), timeout=1)
+            break
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing listens on {port}"
+            time.sleep(0.05)
+    conn.settimeout(timeout_s)
+    stream = conn.makefile("rb")
+
+    def send(seq: int, command: str, **arguments: object) -> None:
+        body = json.dumps({"seq": seq, "type": "request", "command": command, "arguments": arguments}).encode()
+        conn.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    seen: list[str] = []
+    send(1, "initialize", adapterID="esb-test", clientID="esb-test")
+    send(2, "attach", justMyCode=False)
+    with conn, stream:
+        while "response:attach" not in seen:
+            length = int(stream.readline().split(b":")[1])
+            stream.readline()
+            message = json.loads(stream.read(length))
+            seen.append(f"{message['type']}:{message.get('command') or message.get('event')}")
+            if message.get("event") == "initialized":
+                send(3, "configurationDone")
+    return seen
+
+
+def test_debug_port_waits_for_a_debugger_then_runs(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+
+    from boxkit import free_port
+    from tools import need_tool
+
+    need_tool(importlib_find("debugpy"), "debugpy is not installed (pip install debugpy), so -d is not run here")
+    port, codes = free_port(), []
+    caller = threading.Thread(target=lambda: codes.append(esb(project, "invoke", "dev-echo", "-d", str(port))))
+    caller.start()
+    try:
+        seen = _dap_attach(port)
+    finally:
+        caller.join(60)
+    out, err = capsys.readouterr()
+    assert "event:initialized" in seen and "response:attach" in seen
+    assert codes == [0], err
+    assert json.loads(out)["function"] == "dev-echo"
+    assert f"debugpy listens on 127.0.0.1:{port}" in err
+
+
+def importlib_find(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None

@@ -100,7 +100,7 @@ def test_debug_port_puts_debugpy_in_front_of_the_runtime(tmp_path: Path) -> None
     spec = SandboxSpec(function="f", config_hash="h", handler="app.h", runtime="python3.11", code_dir=tmp_path,
                        deps_dir=None, layer_dirs=(), environment={}, memory_mb=128, timeout_s=3, debug_port=5890)
     command = ProcessEngine(Path("/rie"), python="/py")._runtime_command(spec)
-    assert command == ["/py", "-m", "debugpy", "--listen", "127.0.0.1:5890", "--wait-for-client",
+    assert command == ["/py", "-Xfrozen_modules=off", "-m", "debugpy", "--listen", "127.0.0.1:5890", "--wait-for-client",
                        "-m", "esb_runtime.sandbox.bootstrap", "app.h"]
     from esb_runtime.errors import EngineError
 

@@ -77,7 +77,8 @@ def debug_prefix(port: int | None) -> list[str]:
     """debugpy in front of the runtime: it listens on loopback and holds the runtime until a debugger attaches."""
     if port is None:
         return []
-    return ["-m", "debugpy", "--listen", f"127.0.0.1:{port}", "--wait-for-client"]
+    # Frozen stdlib modules would hide breakpoints in them (debugpy warns on every start).
+    return ["-Xfrozen_modules=off", "-m", "debugpy", "--listen", f"127.0.0.1:{port}", "--wait-for-client"]
 
 
 @dataclass
