@@ -1,4 +1,4 @@
-"""The `esb invoke` and `esb generate-event` commands, and the override options of build/up/invoke."""
+"""The `esb invoke` and `esb generate-event` commands: their argparse parsers and bodies."""
 
 from __future__ import annotations
 

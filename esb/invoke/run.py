@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import json
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -49,8 +50,6 @@ def pick_function(app: Application, wanted: str | None) -> Function:
 
 def read_event(source: str | None, stdin: TextIO, cwd: Path) -> bytes:
     """`-e FILE`, `-e -` (stdin), or `{}` when no event is given; it must be JSON, as Lambda's payload."""
-    import json
-
     if source is None:
         return b"{}"
     where = "stdin" if source == "-" else str(cwd / source)
