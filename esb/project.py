@@ -13,6 +13,7 @@ from esb.errors import ConfigError
 from esb.overrides import Overrides
 from esb.paths import P, BuildTree
 from esb.sam.scalars import to_bool
+from esb_runtime.contract import DEFAULT_GATEWAY_PORT
 
 GENERATOR_FILE = "generator.yml"
 DEFAULT_TEMPLATE = "template.yaml"
@@ -39,7 +40,7 @@ class Images:
 class Ports:
     """Host ports of the compose stack (container ports are fixed)."""
 
-    gateway: int = 8443
+    gateway: int = DEFAULT_GATEWAY_PORT
     s3: int = 9000
     dynamodb: int = 8000
     logs: int = 9428

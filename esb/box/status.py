@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import httpx
 import yaml
@@ -14,6 +14,7 @@ from esb.box import health as boxhealth
 from esb.box.state import BoxState
 from esb.paths import BuildTree
 from esb_runtime import secrets as box_secrets
+from esb_runtime.config import FunctionConfig, FunctionsConfigError, load_functions
 
 AUTH_PATH = "/user/auth/v1"
 
@@ -21,7 +22,7 @@ AUTH_PATH = "/user/auth/v1"
 def collect(tree: BuildTree) -> dict[str, Any]:
     """Status as the documented JSON shape; works whether or not the box is running."""
     state = box.running_state(tree)
-    functions = _read_yaml(tree.functions_config).get("functions") or {}
+    functions, config_notes = _functions(tree)
     routing = _read_yaml(tree.routing)
     sandboxes = _manager_get(tree.manager_socket, "/v1/sandboxes", []) if state else []
     health = _manager_get(tree.manager_socket, "/v1/health", {}) if state else {}
@@ -55,9 +56,9 @@ def collect(tree: BuildTree) -> dict[str, Any]:
             "lambda_endpoint": state.lambda_endpoint if state else None,
         },
         "functions": [
-            {"name": name, "sandboxes": counts.get(name, 0), "memory_size": spec.get("memory_size"),
-             "timeout": spec.get("timeout"), "breaker": breakers.get(name)}
-            for name, spec in sorted(functions.items())
+            {"name": name, "sandboxes": counts.get(name, 0), "memory_size": fn.memory_size,
+             "timeout": fn.timeout, "breaker": breakers.get(name)}
+            for name, fn in sorted(functions.items())
         ],
         "routes": [
             {"method": r["method"], "path": r["path"], "function": r["function"], "auth": r.get("auth", True),
@@ -66,12 +67,12 @@ def collect(tree: BuildTree) -> dict[str, Any]:
         ],
         # Path form; <function>.lambda-url.localhost (any path) reaches the same function.
         "function_urls": [
-            {"function": name, "auth_type": (spec.get("function_url") or {}).get("auth_type", "NONE"),
+            {"function": name, "auth_type": fn.function_url.auth_type,
              "url": f"{state.gateway_url}/lambda-url/{name}/" if state else None}
-            for name, spec in sorted(functions.items()) if (spec or {}).get("function_url")
+            for name, fn in sorted(functions.items()) if fn.function_url is not None
         ],
         "sandboxes": sandboxes,
-        "notes": list(health.get("notes") or []),
+        "notes": [*config_notes, *(health.get("notes") or [])],
         "stores": {
             "s3_endpoint": state.s3_endpoint if state else None,
             "dynamodb_endpoint": state.dynamodb_endpoint if state else None,
@@ -158,6 +159,16 @@ def _store_contents(state: Any, secrets: Any) -> dict[str, list[str]]:
     except (BotoCoreError, ClientError):
         return {"tables": [], "buckets": [], "error": ["store did not answer"]}
     return {"tables": sorted(tables), "buckets": sorted(buckets)}
+
+
+def _functions(tree: BuildTree) -> tuple[Mapping[str, FunctionConfig], list[str]]:
+    """The built functions (none before the first build), and a note when functions.yml cannot be read."""
+    if not tree.functions_config.exists():
+        return {}, []
+    try:
+        return load_functions(tree.functions_config, tree.root).functions, []
+    except FunctionsConfigError as exc:
+        return {}, [str(exc)]
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

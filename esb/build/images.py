@@ -19,6 +19,7 @@ import jinja2
 from esb.errors import BuildError
 from esb.paths import P
 from esb_runtime.digest import sha256_file as _sha256_file
+from esb_runtime.contract import BUILD_MANIFEST, IMAGE_RECORD
 
 if TYPE_CHECKING:
     import docker
@@ -36,7 +37,6 @@ BASE_ALIAS = f"{BASE_REPO}:{PYTHON_VERSION}"  # stable name a function Dockerfil
 ROOTFS_REPO = "esb/rootfs"
 RECIPE_LABEL = "esb.recipe-hash"
 CONTEXT_LABEL = "esb.context-hash"
-IMAGE_RECORD = "image.json"  # functions/<fn>/image.json: {"tag", "id"}; read by the docker engine
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # Docs, manuals and apt lists are dead weight in a sandbox image.
 ROOTFS_EXCLUDES = ("./usr/share/doc/*", "./usr/share/man/*", "./usr/share/info/*", "./usr/share/locale/*",
@@ -286,7 +286,7 @@ def context_hash(context_dir: Path, extra: str = "") -> str:
     for root, dirs, files in os.walk(context_dir):
         dirs.sort()
         for name in sorted(files):
-            if root == str(context_dir) and name in (IMAGE_RECORD, "build.json"):
+            if root == str(context_dir) and name in (IMAGE_RECORD, BUILD_MANIFEST):
                 continue  # outputs and manifests beside the context, not inputs of the image
             path = Path(root) / name
             rel = path.relative_to(context_dir).as_posix()

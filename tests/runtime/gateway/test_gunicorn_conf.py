@@ -19,6 +19,7 @@ import yaml
 
 from esb_runtime import secrets as box_secrets
 from esb_runtime.settings import RuntimeSettings
+from fakes import functions_document
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +62,7 @@ def box(tmp_path: Path) -> Iterator[tuple[str, RuntimeSettings]]:
                "routes": [{"path": "/{proxy+}", "method": "ANY", "function": "hello", "event": "HttpApi", "api": "H",
                            "auth": False}]}
     (out / "config" / "routing.yml").write_text(yaml.safe_dump(routing))
-    (out / "config" / "functions.yml").write_text(yaml.safe_dump({"functions": {"hello": {"timeout": 3}}}))
+    (out / "config" / "functions.yml").write_text(yaml.safe_dump(functions_document({"functions": {"hello": {"timeout": 3}}})))
     settings = RuntimeSettings(output_dir=out, manager_socket=out / "state" / "manager.sock", rie_path=None,
                                gateway_port=free_port())
     box_secrets.ensure(settings.secrets_file)
