@@ -62,7 +62,7 @@ def build_config(routing: Mapping[str, Any] | None, functions: FunctionsConfig |
     apis = {
         api_id: ApiConfig(api_id, str(a.get("kind", "Api")), str(a.get("stage", "Prod")), parse_cors(a.get("cors")),
                           {str(k): str(v) for k, v in (a.get("variables") or {}).items()},
-                          _strings(a.get("binary_media_types")))
+                          tuple(str(t) for t in a.get("binary_media_types") or ()))
         for api_id, a in (routing.get("apis") or {}).items()
     }
     routes = [
