@@ -102,13 +102,10 @@ class Project:
     def params(self) -> dict[str, str]:
         return dict(self.parameters)
 
-    def with_parameters(self, extra: Mapping[str, str]) -> Project:
-        merged = {**self.params, **extra}
-        return replace(self, parameters=tuple(sorted(merged.items())))
-
     def with_overrides(self, overrides: Overrides) -> Project:
         """The command line's overrides on top of generator.yml (kept, so a watch reload applies them again)."""
-        return replace(self.with_parameters(dict(overrides.parameters)), overrides=overrides)
+        merged = {**self.params, **dict(overrides.parameters)}
+        return replace(self, parameters=tuple(sorted(merged.items())), overrides=overrides)
 
 
 def _section(doc: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:

@@ -29,9 +29,6 @@ if TYPE_CHECKING:
 Say = Callable[[str], None]
 ClientFactory = Callable[[], "docker.DockerClient"]
 FORWARDER = "bridge"  # name of the forwarder process in state/box.json
-# The name sandboxes use for the host (docker_engine rewrites 127.0.0.1 endpoints to it); it must
-# be in the gateway's certificate, so the Invoke API verifies from inside a container.
-HOST_ALIAS = box.DOCKER_HOST_ALIAS
 _STRIPPED_PREFIXES = ("ESB_", "AWS_", "DOCKER_")  # the forwarder needs no settings and no credentials
 
 
