@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Mapping, TextIO
 
 from esb.box.state import BoxState
-from esb.errors import BoxError, ConfigError, EngineError
+from esb.errors import BoxError, ConfigError
 from esb.model import Application, Function
 from esb.paths import BuildTree
 from esb_runtime.engine import Engine, SandboxSpec
@@ -140,7 +140,7 @@ def invoke_in_sandbox(engine: Engine, spec: SandboxSpec, payload: bytes, log: Te
     try:
         sandbox = engine.start(spec, relay)
     except RuntimeEngineError as exc:
-        raise EngineError(str(exc)) from exc
+        raise BoxError(str(exc)) from exc
     client = RieClient(sandbox.invoke_url)
     try:
         result = invoke(client, payload, timeout_s=spec.timeout_s,
