@@ -34,9 +34,10 @@ class BuildContext:
 
 def load_application(project: Project) -> Application:
     # Imported here: the SAM loader is a heavy module and only needed once a build is asked for.
+    from esb.overrides import apply_env_vars
     from esb.sam import load_application as load
 
-    return load(project.template, project.params, stack_name=project.name)
+    return apply_env_vars(load(project.template, project.params, stack_name=project.name), project.overrides.env_vars)
 
 
 def build_context(project: Project, *, verbose: bool = False, runner: Runner | None = None) -> BuildContext:

@@ -70,6 +70,13 @@ def _event_routes(app: Application, apis: dict[str, Api]) -> Iterator[tuple[str,
             }
 
 
+def _api_view(api: Api) -> dict[str, Any]:
+    view = {"kind": api.kind, "stage": api.stage, "cors": cors_view(api.cors), "variables": dict(api.variables)}
+    if api.binary_media_types:  # only when set: the routing of templates without them keeps its bytes
+        view["binary_media_types"] = list(api.binary_media_types)
+    return view
+
+
 def routing_view(app: Application, compat: Compat | None = None) -> dict[str, Any]:
     """Routes sorted by (path, method); the same method+path twice is a BuildError naming both owners."""
     apis = _apis(app)
@@ -84,10 +91,7 @@ def routing_view(app: Application, compat: Compat | None = None) -> dict[str, An
             )
         routes[key] = (owner, route)
     return {
-        "apis": {
-            api_id: {"kind": api.kind, "stage": api.stage, "cors": cors_view(api.cors), "variables": dict(api.variables)}
-            for api_id, api in sorted(apis.items())
-        },
+        "apis": {api_id: _api_view(api) for api_id, api in sorted(apis.items())},
         "compat": {"seed_status_codes": (compat or Compat()).seed_status_codes},
         "routes": [routes[key][1] for key in sorted(routes)],
     }

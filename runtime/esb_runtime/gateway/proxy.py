@@ -103,6 +103,7 @@ class ProxySink:
             account_id=config.account_id,
             claims=claims,
             stage_variables=api.variables if api else None,
+            binary_media_types=api.binary_media_types if api else (),
         )
         # API Gateway hands the function the trace it settled on, generated or not, as a header.
         incoming = from_environ(req.env, req.path, body).with_header("X-Amzn-Trace-Id", req.context.trace.header)
