@@ -11,12 +11,13 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable
 
 from esb.errors import BoxError, BuildError
 from esb.build.images import PYTHON_VERSION, WHEEL_PLATFORM, docker_errors, run_command
 from esb.paths import BuildTree
 from esb.render.compose import RUNTIME_PACKAGES, runtime_image
+from esb.seams import CommandRunner
 
 if TYPE_CHECKING:
     import docker
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from esb.build.context import BuildContext
 
 Say = Callable[[str], None]
-Runner = Callable[[Sequence[str]], None]
 SITE = "site"  # <out>/site: the runtime images' packages, installed on the host
 # Only these parts of the output tree go into the runtime images' build context.
 DOCKERIGNORE = "*\n!site/\n!runtime/\n"
@@ -46,7 +46,7 @@ def runtime_requirements() -> tuple[str, ...]:
     return tuple(out)
 
 
-def ensure_site(tree: BuildTree, cache: Path, run: Runner = run_command) -> Path:
+def ensure_site(tree: BuildTree, cache: Path, run: CommandRunner = run_command) -> Path:
     """<out>/site with the runtime packages for cp311 manylinux (wheels downloaded once into the cache)."""
     wanted = runtime_requirements()
     key = hashlib.sha256("|".join((*wanted, *PLATFORMS, PYTHON_VERSION)).encode()).hexdigest()[:12]

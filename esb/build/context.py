@@ -7,7 +7,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from doit.exceptions import InvalidDodoFile
 
@@ -15,8 +15,8 @@ from esb.errors import EsbError
 from esb.model import Application
 from esb.paths import BuildTree
 from esb.project import Project, load_project
+from esb.seams import ProcessRunner
 
-Runner = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class BuildContext:
     project: Project
     app: Application
     verbose: bool = False
-    runner: Runner = field(default=subprocess.run)
+    runner: ProcessRunner = field(default=subprocess.run)
     python: str = sys.executable
 
     @property
@@ -40,7 +40,7 @@ def load_application(project: Project) -> Application:
     return apply_env_vars(load(project.template, project.params, stack_name=project.name), project.overrides.env_vars)
 
 
-def build_context(project: Project, *, verbose: bool = False, runner: Runner | None = None) -> BuildContext:
+def build_context(project: Project, *, verbose: bool = False, runner: ProcessRunner | None = None) -> BuildContext:
     """Load the template of `project` and validate everything the task creators will render."""
     app = load_application(project)
     ctx = BuildContext(project=project, app=app, verbose=verbose, runner=runner or subprocess.run)

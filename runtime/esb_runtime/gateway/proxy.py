@@ -9,7 +9,7 @@ import falcon
 from esb_runtime.gateway import cors
 from esb_runtime.gateway.auth import Authenticator
 from esb_runtime.gateway.config_source import ConfigSource, GatewayConfig
-from esb_runtime.gateway.events import EventContext, build_event
+from esb_runtime.gateway.proxy_events import EventContext, build_event
 from esb_runtime.gateway.falcon_io import read_body, send
 from esb_runtime.gateway.manager_client import ManagerClient
 from esb_runtime.gateway.proxied_invoke import call_timeout, invoke_proxied

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from esb_runtime.gateway.events import encode_rest_body, is_binary_type
+from esb_runtime.gateway.proxy_events import encode_rest_body, is_binary_type
 from esb_runtime.gateway.fake_manager import FakeManager
 from test_conformance import make_client
 
