@@ -15,7 +15,6 @@ from falcon import testing
 
 from esb_runtime.errors import EngineError, FunctionNotFound, ManagerUnavailable, TooManyRequests
 from esb_runtime.gateway.app import create_app
-from esb_runtime.gateway.auth import Authenticator
 from esb_runtime.gateway.config_source import FileConfigSource, StaticConfigSource, build_config
 from esb_runtime.gateway.fake_manager import FakeManager
 from esb_runtime.gateway.manager_client import InvokeResult
@@ -129,7 +128,9 @@ def test_auth_required_route(client: testing.TestClient, secrets: BoxSecrets) ->
     assert client.simulate_get("/secure").status_code == 401
     bad = client.simulate_get("/secure", headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401 and bad.json == {"message": "Unauthorized"}
-    token = Authenticator(secrets).issue(secrets.username)
+    login = client.simulate_post("/user/auth/v1", headers={"x-api-key": secrets.api_key}, json={
+        "AuthParameters": {"USERNAME": secrets.username, "PASSWORD": secrets.password}})
+    token = login.json["AuthenticationResult"]["IdToken"]
     ok = client.simulate_get("/secure", headers={"Authorization": f"Bearer {token}"})
     assert ok.status_code == 200
     assert ok.json["claims"]["claims"]["cognito:username"] == secrets.username

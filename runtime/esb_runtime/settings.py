@@ -39,6 +39,10 @@ class RuntimeSettings:
         return self.output_dir / "secrets" / "box.json"
 
     @property
+    def signing_key_file(self) -> Path:
+        return self.output_dir / "secrets" / "cognito-signing-key.pem"
+
+    @property
     def tls_dir(self) -> Path:
         return self.output_dir / "secrets" / "tls"
 

@@ -11,6 +11,7 @@ from typing import Any, Callable, Mapping, Protocol
 
 import yaml
 
+from esb_runtime.gateway.auth_config import AuthorizerConfig, AuthSettings, parse_auth, parse_authorizers
 from esb_runtime.gateway.routing import Route, Router
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class ApiConfig:
     stage: str
     cors: Cors | None = None
     variables: Mapping[str, str] = field(default_factory=dict)  # stage variables, as the event's stageVariables
+    authorizers: Mapping[str, AuthorizerConfig] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class GatewayConfig:
     project: str = ""
     # generator.yml compat.seed_status_codes: unmatched requests get the seed's 404/405 instead of AWS's answers.
     seed_status_codes: bool = False
+    # Without an auth section the box still has its own pool (an older routing.yml, a unit test).
+    auth: AuthSettings = field(default_factory=lambda: parse_auth(None, "us-east-1"))
 
 
 class ConfigSource(Protocol):
@@ -107,7 +111,8 @@ def build_config(routing: Mapping[str, Any] | None, functions: Mapping[str, Any]
     functions = functions or {}
     apis = {
         api_id: ApiConfig(api_id, str(a.get("kind", "Api")), str(a.get("stage", "Prod")), parse_cors(a.get("cors")),
-                          {str(k): str(v) for k, v in (a.get("variables") or {}).items()})
+                          {str(k): str(v) for k, v in (a.get("variables") or {}).items()},
+                          parse_authorizers(a.get("authorizers")))
         for api_id, a in (routing.get("apis") or {}).items()
     }
     routes = [
@@ -119,6 +124,9 @@ def build_config(routing: Mapping[str, Any] | None, functions: Mapping[str, Any]
             api=str(r.get("api", "")),
             auth=bool(r.get("auth", False)),
             payload=str(r.get("payload") or ""),
+            authorizer=str(r.get("authorizer") or ""),
+            api_key=bool(r.get("api_key", False)),
+            scopes=tuple(str(s) for s in r.get("scopes") or ()),
         )
         for r in routing.get("routes") or ()
     ]
@@ -126,14 +134,16 @@ def build_config(routing: Mapping[str, Any] | None, functions: Mapping[str, Any]
         name: FunctionInfo(name, float((f or {}).get("timeout") or 3), _function_url((f or {}).get("function_url")))
         for name, f in (functions.get("functions") or {}).items()
     }
+    region = str(functions.get("region") or "us-east-1")
     return GatewayConfig(
         router=Router.of(routes),
         apis=apis,
         functions=infos,
-        region=str(functions.get("region") or "us-east-1"),
+        region=region,
         account_id=str(functions.get("account_id") or "000000000000"),
         project=str(functions.get("project") or ""),
         seed_status_codes=bool((routing.get("compat") or {}).get("seed_status_codes", False)),
+        auth=parse_auth(routing.get("auth"), region),
     )
 
 
