@@ -120,7 +120,9 @@ MyApi:
   Properties:
     StageName: v1
     Cors: {AllowOrigin: "'*'", AllowHeaders: "'X-A, X-B'", AllowCredentials: true}
-    Auth: {DefaultAuthorizer: Cognito, Authorizers: {}}
+    Auth:
+      DefaultAuthorizer: Cognito
+      Authorizers: {Cognito: {UserPoolArn: "arn:aws:cognito-idp:us-east-1:000000000000:userpool/us-east-1_Outside1"}}
 MyHttp:
   Type: AWS::Serverless::HttpApi
   Properties:
@@ -131,8 +133,9 @@ MyHttp:
 """)
     events = {e.name: e for e in app.function("Fn").events}
     assert [e.name for e in app.function("Fn").events] == ["Http", "Open", "Rest", "Root"]
-    assert events["Rest"] == Event(name="Rest", kind="Api", path="/r", method="POST", api_id="MyApi", auth=True)
-    assert events["Open"].auth is False
+    assert events["Rest"] == Event(name="Rest", kind="Api", path="/r", method="POST", api_id="MyApi",
+                                   authorizer="Cognito")
+    assert events["Open"].authorizer is None  # NONE under a DefaultAuthorizer
     assert events["Http"] == Event(name="Http", kind="HttpApi", path="/h/{id}", method="DELETE", api_id="MyHttp")
     assert events["Root"] == Event(
         name="Root", kind="HttpApi", path="$default", method="ANY", api_id="ServerlessHttpApi"

@@ -10,6 +10,7 @@ from esb.paths import cache_dir
 from esb.sam.code_archive import unpacked
 from esb.sam.context import LoadContext
 from esb.sam.cors import list_cors
+from esb.sam.auth import AuthReader
 from esb.sam.events import build_events
 from esb.sam.images import build_image_source
 from esb.sam.limits import MEMORY_MB, TIMEOUT_S, range_problem, reserved_concurrency_problem
@@ -83,6 +84,7 @@ def build_function(
     apis: dict[str, Api],
     layer_ids: dict[str, str],
     metadata: dict[str, Any] | None = None,
+    auth: AuthReader | None = None,
 ) -> Function:
     """One Function from resolved, globals-merged properties; layer_ids maps layer ARN → logical id;
     `metadata` is the resource's Metadata (how sam build builds an image function)."""
@@ -127,7 +129,7 @@ def build_function(
         environment=_environment(ctx, props.get("Environment"), (*path, "Environment")),
         layers=_layers(ctx, logical_id, props.get("Layers"), (*path, "Layers"), layer_ids),
         reserved_concurrency=reserved,
-        events=build_events(ctx, logical_id, props.get("Events"), apis),
+        events=build_events(ctx, logical_id, props.get("Events"), apis, auth),
         function_url=_function_url(ctx, props.get("FunctionUrlConfig"), (*path, "FunctionUrlConfig")),
         image=image,
     )

@@ -63,7 +63,7 @@ def identity_values(sources: tuple[str, ...], request: IncomingRequest, stage_va
         elif kind == "stageVariables":
             value = stage_variables.get(name)
         else:
-            value = None  # $context values are not known before the route runs
+            continue  # $context values are the gateway's own, never missing
         if not value:
             return None
         values.append(value)
