@@ -196,7 +196,7 @@ def test_log_record_per_request(client: testing.TestClient, records: list[dict[s
 
 
 def test_health(client: testing.TestClient, manager: FakeManager) -> None:
-    assert client.simulate_get("/health").json == {"status": "ok", "manager": {"status": "ok", "engine": "fake", "notes": []}}
+    assert client.simulate_get("/health").json == {"status": "healthy", "manager": {"status": "ok", "engine": "fake", "notes": []}}
     manager.healthy = False
     down = client.simulate_get("/health")
     assert down.status_code == 503 and down.json["manager"] == {"status": "unreachable"}

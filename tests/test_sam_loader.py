@@ -206,6 +206,16 @@ def test_missing_code_dir_is_error_naming_function(tmp_path: Path) -> None:
     assert err.hint is not None and "fix CodeUri" in err.hint
 
 
+def test_code_uri_with_leading_slash_is_template_relative_with_a_warning(tmp_path: Path) -> None:
+    app = load(tmp_path, FN.replace("CodeUri: src", "CodeUri: /src/"))
+    assert app.function("Fn").code_uri == (tmp_path / "src").resolve()
+    assert [str(w) for w in app.warnings] == [
+        "Fn.CodeUri: '/src/' is absolute and does not exist; read as template-relative 'src/' "
+        "(write it without the leading slash)"]
+    with pytest.raises(TemplateError, match="CodeUri directory '/nowhere' of Fn does not exist"):
+        load(tmp_path, FN.replace("CodeUri: src", "CodeUri: /nowhere"))
+
+
 def test_missing_handler_and_bad_values_are_errors(tmp_path: Path) -> None:
     with pytest.raises(TemplateError, match="Handler is required"):
         load(tmp_path, FN.replace("    Handler: app.handler\n", ""))

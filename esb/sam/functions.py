@@ -46,7 +46,14 @@ def code_dir(ctx: LoadContext, value: Any, path: Path, owner: str, prop: str) ->
     """An existing local directory, or a .zip archive unpacked into the cache, relative to the template's directory."""
     if not is_scalar(value) or cfn_str(value) == "":
         ctx.fail(path, f"{prop} must be a local directory path", f"S3 locations are not supported; set {prop}: src/")
-    directory = (ctx.base_dir / cfn_str(value)).resolve()
+    text = cfn_str(value)
+    directory = (ctx.base_dir / text).resolve()
+    relative = (ctx.base_dir / text.lstrip("/")).resolve()
+    if text.startswith("/") and not directory.exists() and relative.exists():
+        # The seed's templates write `/functions/x/` meaning "under the template's directory".
+        ctx.warn(owner, prop, f"'{text}' is absolute and does not exist; read as template-relative "
+                              f"'{text.lstrip('/')}' (write it without the leading slash)")
+        directory = relative
     if directory.is_file() and directory.suffix.lower() == ".zip":
         return unpacked(directory, cache_dir() / "code")
     if not directory.is_dir():
