@@ -18,6 +18,7 @@ from esb_runtime.gateway.config_source import StaticConfigSource, build_config
 from esb_runtime.gateway.fake_manager import FakeManager
 from esb_runtime.secrets import BoxSecrets
 from esb_runtime.settings import RuntimeSettings
+from fakes import functions_config
 
 SAMPLE = Path(__file__).resolve().parent.parent / "fixtures" / "sample" / "template.yaml"
 
@@ -69,7 +70,7 @@ def test_unsigned_invoke_needs_a_loopback_bind(tmp_path: Path) -> None:
 def test_unsigned_invoke_api(tmp_path: Path, unsigned: bool, host: str, remote: str, status: int) -> None:
     settings = RuntimeSettings(output_dir=tmp_path, manager_socket=tmp_path / "m.sock", rie_path=None,
                                gateway_host=host)
-    config = build_config({"auth": {"unsigned_invoke": unsigned}}, {"functions": {"hello": {}}})
+    config = build_config({"auth": {"unsigned_invoke": unsigned}}, functions_config({"functions": {"hello": {}}}))
     client = testing.TestClient(create_app(settings, routes_source=StaticConfigSource(config),
                                            manager=FakeManager({"hello": lambda e: {"hi": e}}),
                                            secrets=BoxSecrets.generate()))

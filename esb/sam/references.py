@@ -17,7 +17,6 @@ FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable")
 BUCKET_TYPE = "AWS::S3::Bucket"
 LAYER_TYPES = ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion")
-API_TYPES = ("AWS::Serverless::Api", "AWS::Serverless::HttpApi")
 
 _NAME_PROPERTY = {
     **{t: "FunctionName" for t in FUNCTION_TYPES},
