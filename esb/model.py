@@ -46,6 +46,7 @@ class Api:
     api_key_required: bool = False  # Auth.ApiKeyRequired
     variables: tuple[tuple[str, str], ...] = ()  # stage variables (Api Variables, HttpApi StageVariables), sorted
     definition_routes: tuple[DefinitionRoute, ...] = ()  # from DefinitionBody
+    binary_media_types: tuple[str, ...] = ()  # REST: request bodies of these types reach the function base64, sorted
 
 
 @dataclass(frozen=True)

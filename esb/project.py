@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -11,6 +11,7 @@ import yaml
 
 from esb.auth_options import AuthOptions, parse_auth
 from esb.errors import ConfigError
+from esb.overrides import Overrides
 from esb.paths import P, BuildTree
 from esb.sam.scalars import to_bool
 from esb_runtime.contract import DEFAULT_GATEWAY_PORT
@@ -102,10 +103,16 @@ class Project:
     auth: AuthOptions = field(default_factory=AuthOptions)
     generator_file: Path | None = None
     template_source: str = "bundled"  # argument | env | cwd | project | bundled
+    overrides: Overrides = field(default_factory=Overrides)  # --parameter-overrides / --env-vars of this run
 
     @property
     def params(self) -> dict[str, str]:
         return dict(self.parameters)
+
+    def with_overrides(self, overrides: Overrides) -> Project:
+        """The command line's overrides on top of generator.yml (kept, so a watch reload applies them again)."""
+        merged = {**self.params, **dict(overrides.parameters)}
+        return replace(self, parameters=tuple(sorted(merged.items())), overrides=overrides)
 
 
 def _section(doc: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from esb.errors import BuildError
 from esb.build.images import base_recipe, build_function_image, ensure_base_image, function_image_tag, image_exists
-from esb.paths import cache_dir
 from esb_runtime.contract import IMAGE_RECORD, ImageRecord, read_image_record, write_image_record
 
 if TYPE_CHECKING:
@@ -49,11 +48,6 @@ def base_image_task(cache: Path, client_factory: ClientFactory = _docker_client,
         return {"tag": image.tag, "id": image.id}
 
     return {"actions": [build], "uptodate": [current], "verbosity": 2}
-
-
-def task_base_image() -> dict[str, Any]:
-    """Build the offline docker base image (Debian + python3.11 + awslambdaric + RIE)."""
-    return base_image_task(cache_dir())
 
 
 def function_image_task(project: str, function: str, context_dir: Path, *, no_cache: bool = False,

@@ -67,6 +67,8 @@ def authorizer_view(authorizer: Authorizer) -> dict[str, Any]:
 
 def _api_view(api: Api) -> dict[str, Any]:
     view = {"kind": api.kind, "stage": api.stage, "cors": cors_view(api.cors), "variables": dict(api.variables)}
+    if api.binary_media_types:  # only when set: the routing of templates without them keeps its bytes
+        view["binary_media_types"] = list(api.binary_media_types)
     if api.authorizers:
         view["authorizers"] = {a.name: authorizer_view(a) for a in api.authorizers}
     return view

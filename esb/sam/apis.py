@@ -16,14 +16,18 @@ IMPLICIT_REST = "ServerlessRestApi"
 IMPLICIT_HTTP = "ServerlessHttpApi"
 DEFAULT_STAGE = {"Api": "Prod", "HttpApi": "$default"}
 
-# Properties that shape a deployed API but mean nothing for a local gateway.
+# Properties that shape a deployed API but mean nothing for a local gateway. Those that change what a client
+# sees (GatewayResponses, Models, MethodSettings/RouteSettings throttling, MinimumCompressionSize, CanarySetting)
+# are not here: they are warned about as unsupported.
 _QUIET = frozenset({
-    "AccessLogSetting", "AccessLogSettings", "AlwaysDeploy", "ApiKeySourceType", "BinaryMediaTypes",
-    "CacheClusterEnabled", "CacheClusterSize", "CanarySetting", "DefaultRouteSettings", "Description", "DisableExecuteApiEndpoint", "Domain", "EndpointConfiguration",
-    "FailOnWarnings", "GatewayResponses", "MergeDefinitions", "MethodSettings", "MinimumCompressionSize",
-    "Mode", "Models", "Name", "OpenApiVersion", "PropagateTags", "RouteSettings", "Tags", "TracingEnabled",
+    "AccessLogSetting", "AccessLogSettings", "AlwaysDeploy", "ApiKeySourceType", "CacheClusterEnabled",
+    "CacheClusterSize", "Description", "DisableExecuteApiEndpoint", "Domain", "EndpointConfiguration",
+    "FailOnWarnings", "MergeDefinitions", "Mode", "Name", "OpenApiVersion", "PropagateTags", "Tags", "TracingEnabled",
 })
 _VARIABLES_KEY = {"Api": "Variables", "HttpApi": "StageVariables"}
+# REST APIs only: HTTP APIs have no binary media types (they base64 every non-text body themselves).
+_BINARY_KEY = "BinaryMediaTypes"
+_BINARY_EXTENSION = "x-amazon-apigateway-binary-media-types"
 
 
 def build_api(
@@ -34,6 +38,8 @@ def build_api(
     path = ("Resources", logical_id, "Properties")
     cors_key = "Cors" if kind == "Api" else "CorsConfiguration"
     known = {"StageName", "Auth", cors_key, _VARIABLES_KEY[kind], "DefinitionBody"}
+    if kind == "Api":
+        known.add(_BINARY_KEY)
     for key in props:
         if key not in known and key not in _QUIET:
             ctx.warn(logical_id, key, "not supported, ignored")
@@ -56,7 +62,22 @@ def build_api(
         api_key_required=api_key,
         variables=_stage_variables(ctx, props.get(_VARIABLES_KEY[kind]), (*path, _VARIABLES_KEY[kind])),
         definition_routes=definition_routes(ctx, logical_id, props.get("DefinitionBody"), function_names),
+        binary_media_types=_binary_media_types(ctx, props, path) if kind == "Api" else (),
     )
+
+
+def _binary_media_types(ctx: LoadContext, props: dict[str, Any], path: tuple[str, ...]) -> tuple[str, ...]:
+    """BinaryMediaTypes (SAM writes `/` as `~1`, e.g. image~1png) plus the DefinitionBody's own list."""
+    body = props.get("DefinitionBody")
+    from_body = body.get(_BINARY_EXTENSION) if isinstance(body, dict) else None
+    found: list[str] = []
+    for where, value in ((_BINARY_KEY, props.get(_BINARY_KEY)), (f"DefinitionBody.{_BINARY_EXTENSION}", from_body)):
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(is_scalar(v) for v in value):
+            ctx.fail((*path, *where.split(".", 1)), "binary media types must be a list of media types like image~1png")
+        found += [cfn_str(v).replace("~1", "/").strip().lower() for v in value]
+    return tuple(sorted(set(found)))
 
 
 def _stage_variables(ctx: LoadContext, value: Any, path: tuple[str, ...]) -> tuple[tuple[str, str], ...]:

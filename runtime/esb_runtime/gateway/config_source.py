@@ -27,6 +27,7 @@ class ApiConfig:
     stage: str
     cors: Cors | None = None
     variables: Mapping[str, str] = field(default_factory=dict)  # stage variables, as the event's stageVariables
+    binary_media_types: tuple[str, ...] = ()  # REST: request bodies of these types reach the function base64
     authorizers: Mapping[str, AuthorizerConfig] = field(default_factory=dict)
 
 
@@ -65,6 +66,7 @@ def build_config(routing: Mapping[str, Any] | None, functions: FunctionsConfig |
     apis = {
         api_id: ApiConfig(api_id, str(a.get("kind", "Api")), str(a.get("stage", "Prod")), parse_cors(a.get("cors")),
                           {str(k): str(v) for k, v in (a.get("variables") or {}).items()},
+                          tuple(str(t) for t in a.get("binary_media_types") or ()),
                           parse_authorizers(a.get("authorizers")))
         for api_id, a in (routing.get("apis") or {}).items()
     }

@@ -30,6 +30,7 @@ class EventContext:
     # What the route's authorizer hands on, as requestContext.authorizer (wins over `claims`).
     authorizer: Mapping[str, Any] | None = None
     stage_variables: Mapping[str, str] | None = None
+    binary_media_types: tuple[str, ...] = ()  # the REST API's BinaryMediaTypes ("image/png", "image/*", "*/*")
 
     @property
     def route_key(self) -> str:
@@ -75,6 +76,28 @@ def encode_body(body: bytes, content_type: str | None) -> tuple[str | None, bool
     return base64.b64encode(body).decode("ascii"), True
 
 
+def is_binary_type(content_type: str | None, binary_media_types: tuple[str, ...]) -> bool:
+    """Whether a REST API treats this Content-Type as binary: an exact entry, `type/*` or `*/*`."""
+    if not content_type or not binary_media_types:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    family = media.split("/", 1)[0]
+    return any(pattern in (media, "*/*", f"{family}/*") for pattern in binary_media_types)
+
+
+def encode_rest_body(body: bytes, content_type: str | None, binary_media_types: tuple[str, ...]) -> tuple[str | None, bool]:
+    """A REST API's request body: base64 when its Content-Type is one of the API's BinaryMediaTypes, else text.
+    API Gateway would mangle bytes that are not UTF-8 into text; they go base64 here, so nothing is lost."""
+    if not body:
+        return None, False
+    if not is_binary_type(content_type, binary_media_types):
+        try:
+            return body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(body).decode("ascii"), True
+
+
 def _query_pairs(query_string: str) -> list[tuple[str, str]]:
     return parse_qsl(query_string, keep_blank_values=True) if query_string else []
 
@@ -95,9 +118,12 @@ def build_v1(request: IncomingRequest, ctx: EventContext) -> dict[str, Any]:
     for key, value in _query_pairs(request.query_string):
         query[key] = value
         multi_query.setdefault(key, []).append(value)
-    body, is_b64 = encode_body(request.body, request.header("Content-Type"))
-    user_agent = request.header("User-Agent")
     http_api = ctx.route.event == "HttpApi"
+    if http_api:  # an HTTP API's 1.0 event: its own rule, by text types
+        body, is_b64 = encode_body(request.body, request.header("Content-Type"))
+    else:
+        body, is_b64 = encode_rest_body(request.body, request.header("Content-Type"), ctx.binary_media_types)
+    user_agent = request.header("User-Agent")
     context: dict[str, Any] = {
         "accountId": ctx.account_id,
         "apiId": api_id_for(ctx.route.api),

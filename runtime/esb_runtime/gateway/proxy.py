@@ -107,6 +107,7 @@ class ProxySink:
             now=self._clock(),
             account_id=config.account_id,
             stage_variables=api.variables if api else None,
+            binary_media_types=api.binary_media_types if api else (),
         )
 
     def _invoke(self, config: GatewayConfig, req: falcon.Request, route: Route, incoming: IncomingRequest,
