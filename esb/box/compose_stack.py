@@ -105,9 +105,10 @@ def project_name(project: Project) -> str:
 
 def compose_env(project: Project) -> dict[str, str]:
     """The environment of a compose call: the credentials the compose file interpolates, nothing else of ours."""
-    from esb_runtime import secrets as box_secrets
+    from esb_runtime import secrets as box_secrets, signing_key
 
     secrets = box_secrets.ensure(project.output.secrets / "box.json")
+    signing_key.ensure(project.output.secrets / signing_key.KEY_FILE)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ESB_", "AWS_"))}
     env.update(ESB_AWS_ACCESS_KEY_ID=secrets.aws_access_key_id, ESB_AWS_SECRET_ACCESS_KEY=secrets.aws_secret_access_key)
     return env

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any, Collection, Literal
 
 from esb.model import Api
+from esb.sam.auth import AuthReader
+from esb.sam.cognito import box_pool
 from esb.sam.context import LoadContext
 from esb.sam.cors import list_cors, rest_api_cors
 from esb.sam.openapi import definition_routes
@@ -30,7 +32,7 @@ _BINARY_EXTENSION = "x-amazon-apigateway-binary-media-types"
 
 def build_api(
     ctx: LoadContext, logical_id: str, kind: Literal["Api", "HttpApi"], props: dict[str, Any],
-    function_names: Collection[str] = (),
+    function_names: Collection[str] = (), auth: AuthReader | None = None,
 ) -> Api:
     """One Api from resolved, globals-merged properties; `function_names` are what DefinitionBody routes may target."""
     path = ("Resources", logical_id, "Properties")
@@ -48,12 +50,16 @@ def build_api(
         cors = rest_api_cors(ctx, props.get("Cors"), (*path, "Cors"))
     else:
         cors = list_cors(ctx, props.get("CorsConfiguration"), (*path, "CorsConfiguration"))
+    reader = auth or AuthReader(ctx, (), box_pool(ctx), function_names)
+    authorizers, default, api_key = reader.api(logical_id, kind, props.get("Auth"), (*path, "Auth"))
     return Api(
         logical_id=logical_id,
         kind=kind,
         stage=cfn_str(stage),
         cors=cors,
-        auth_default=_auth_default(ctx, props.get("Auth"), (*path, "Auth")),
+        authorizers=authorizers,
+        default_authorizer=default,
+        api_key_required=api_key,
         variables=_stage_variables(ctx, props.get(_VARIABLES_KEY[kind]), (*path, _VARIABLES_KEY[kind])),
         definition_routes=definition_routes(ctx, logical_id, props.get("DefinitionBody"), function_names),
         binary_media_types=_binary_media_types(ctx, props, path) if kind == "Api" else (),
@@ -81,13 +87,3 @@ def _stage_variables(ctx: LoadContext, value: Any, path: tuple[str, ...]) -> tup
     if not isinstance(value, dict) or not all(is_scalar(v) for v in value.values()):
         ctx.fail(path, "stage variables must be a mapping of names to strings")
     return tuple(sorted((str(k), cfn_str(v)) for k, v in value.items()))
-
-
-def _auth_default(ctx: LoadContext, auth: Any, path: tuple[str, ...]) -> bool:
-    """Routes need a token unless the API's DefaultAuthorizer is NONE (events may still opt out)."""
-    if auth is None:
-        return True
-    if not isinstance(auth, dict):
-        ctx.fail(path, "Auth must be a mapping")
-    default = auth.get("DefaultAuthorizer")
-    return not (isinstance(default, str) and default.upper() == "NONE")

@@ -27,6 +27,8 @@ class EventContext:
     now: float  # epoch seconds
     account_id: str
     claims: Mapping[str, Any] | None = None
+    # What the route's authorizer hands on, as requestContext.authorizer (wins over `claims`).
+    authorizer: Mapping[str, Any] | None = None
     stage_variables: Mapping[str, str] | None = None
     binary_media_types: tuple[str, ...] = ()  # the REST API's BinaryMediaTypes ("image/png", "image/*", "*/*")
 
@@ -100,7 +102,7 @@ def _query_pairs(query_string: str) -> list[tuple[str, str]]:
     return parse_qsl(query_string, keep_blank_values=True) if query_string else []
 
 
-def _string_claims(claims: Mapping[str, Any]) -> dict[str, str]:
+def string_claims(claims: Mapping[str, Any]) -> dict[str, str]:
     # API Gateway hands authorizer claims to the function as strings.
     return {k: v if isinstance(v, str) else str(v) for k, v in claims.items()}
 
@@ -144,8 +146,10 @@ def build_v1(request: IncomingRequest, ctx: EventContext) -> dict[str, Any]:
     }
     if http_api:
         context["domainPrefix"] = _domain_prefix(request.host)
-    if ctx.claims is not None:
-        context["authorizer"] = {"claims": _string_claims(ctx.claims)}
+    if ctx.authorizer is not None:
+        context["authorizer"] = dict(ctx.authorizer)
+    elif ctx.claims is not None:
+        context["authorizer"] = {"claims": string_claims(ctx.claims)}
     # An HTTP API's 1.0 event says its version; a REST API's has no such field.
     version = {"version": "1.0"} if http_api else {}
     return {
@@ -196,8 +200,10 @@ def build_v2(request: IncomingRequest, ctx: EventContext) -> dict[str, Any]:
         "time": clf_time(ctx.now),
         "timeEpoch": int(ctx.now * 1000),
     }
-    if ctx.claims is not None:
-        context["authorizer"] = {"jwt": {"claims": _string_claims(ctx.claims), "scopes": None}}
+    if ctx.authorizer is not None:
+        context["authorizer"] = dict(ctx.authorizer)
+    elif ctx.claims is not None:
+        context["authorizer"] = {"jwt": {"claims": string_claims(ctx.claims), "scopes": None}}
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key,
