@@ -8,7 +8,7 @@ from typing import Any, Callable, Mapping
 
 from esb_runtime.gateway.auth_config import BOX_AUTHORIZER, AuthorizerConfig
 from esb_runtime.gateway.config_source import GatewayConfig
-from esb_runtime.gateway.events import EventContext, string_claims
+from esb_runtime.gateway.proxy_events import EventContext, string_claims
 from esb_runtime.gateway.jwt_verify import KeyRing, bearer_token, verify
 from esb_runtime.gateway.lambda_authorizer import (
     AuthorizerCache,

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 
 from esb_runtime.errors import RuntimeBoxError
 from esb_runtime.gateway.auth_config import AuthorizerConfig
-from esb_runtime.gateway.events import EventContext, api_id_for, build_v1, build_v2
+from esb_runtime.gateway.proxy_events import EventContext, api_id_for, build_v1, build_v2
 from esb_runtime.gateway.manager_client import ManagerClient
 from esb_runtime.gateway.request import IncomingRequest
 

@@ -229,5 +229,5 @@ def test_explicit_deny_wins_over_allow() -> None:
 
 
 def _api(name: str) -> str:
-    from esb_runtime.gateway.events import api_id_for
+    from esb_runtime.gateway.proxy_events import api_id_for
     return api_id_for(name)
