@@ -15,8 +15,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from esb.box.provision_results import ResourceResult
 from esb.errors import BoxError
 from esb.model import Application, Bucket, Index, KeyElement, Table
+from esb.seams import AwsClientFactory
 
-ClientFactory = Callable[[str, str], Any]  # (service, endpoint) -> boto3 client
 
 
 class AwsCredentials(Protocol):
@@ -254,7 +254,7 @@ def wait_for_store(check: Callable[[], object], endpoint: str, deadline_s: float
 
 
 def provision(app: Application, s3_endpoint: str, dynamodb_endpoint: str, credentials: AwsCredentials,
-              region: str, deadline_s: float = 30, clients: ClientFactory | None = None,
+              region: str, deadline_s: float = 30, clients: AwsClientFactory | None = None,
               services_endpoint: str | None = None) -> ProvisionReport:
     """Bring the stores in line with the template; report each resource, apply nothing destructive.
 

@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from esb.errors import BuildError
 from esb.build.images import base_recipe, build_function_image, ensure_base_image, function_image_tag, image_exists
-from esb.paths import cache_dir
 from esb_runtime.contract import IMAGE_RECORD, ImageRecord, read_image_record, write_image_record
+from esb.seams import DockerClientFactory
 
 if TYPE_CHECKING:
     import docker
 
-ClientFactory = Callable[[], "docker.DockerClient"]
 
 
 def _docker_client() -> docker.DockerClient:
@@ -32,7 +31,7 @@ def _rie_path(cache: Path) -> Path:
     return ensure_rie(cache, explicit=os.environ.get("ESB_RIE_PATH") or None)
 
 
-def base_image_task(cache: Path, client_factory: ClientFactory = _docker_client,
+def base_image_task(cache: Path, client_factory: DockerClientFactory = _docker_client,
                     rie_path: Callable[[Path], Path] = _rie_path) -> dict[str, Any]:
     """The task dict; up to date when an image tagged with the current recipe digest exists."""
 
@@ -51,13 +50,8 @@ def base_image_task(cache: Path, client_factory: ClientFactory = _docker_client,
     return {"actions": [build], "uptodate": [current], "verbosity": 2}
 
 
-def task_base_image() -> dict[str, Any]:
-    """Build the offline docker base image (Debian + python3.11 + awslambdaric + RIE)."""
-    return base_image_task(cache_dir())
-
-
 def function_image_task(project: str, function: str, context_dir: Path, *, no_cache: bool = False,
-                        client_factory: ClientFactory = _docker_client) -> dict[str, Any]:
+                        client_factory: DockerClientFactory = _docker_client) -> dict[str, Any]:
     """One function's image subtask (yield it from a creator); the tag is the content hash of the
     staged context, so an unchanged function builds nothing. Writes <context>/image.json, which
     the docker engine reads when a sandbox spec carries no image."""

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from esb.sam.cognito import CLIENT_TYPE, POOL_TYPE, client_id_for, pool_attributes, pool_id_for
 from esb.sam.context import LoadContext
 from esb.sam.scalars import cfn_str, is_scalar
 from esb.sam.service_refs import NAME_PROPERTY, SERVICE_TYPES, ServiceRefs, default_name
@@ -115,6 +116,10 @@ class ResourceRefs:
             return self.layer_arn(logical_id)
         if rtype in SERVICE_TYPES:
             return self._services.ref(rtype, self.physical_name(logical_id), self._prop(logical_id))
+        if rtype == POOL_TYPE:
+            return pool_id_for(self._ctx.stack_name, self._ctx.region, logical_id)
+        if rtype == CLIENT_TYPE:
+            return client_id_for(self._ctx.stack_name, logical_id)
         return self.physical_name(logical_id)
 
     def get_att(self, logical_id: str, attr: str, path: Path) -> str:
@@ -150,6 +155,10 @@ class ResourceRefs:
             return {"LayerVersionArn": self.layer_arn(logical_id)}
         if rtype in SERVICE_TYPES:
             return self._services.attributes(rtype, self.physical_name(logical_id), self._prop(logical_id))
+        if rtype == POOL_TYPE:
+            return pool_attributes(self._ctx, logical_id)
+        if rtype == CLIENT_TYPE:
+            return {"ClientId": client_id_for(self._ctx.stack_name, logical_id), "Name": logical_id}
         if rtype == "AWS::Serverless::Api":
             return {"RootResourceId": "root"}
         if rtype == "AWS::Serverless::HttpApi":

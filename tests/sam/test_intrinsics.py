@@ -31,8 +31,7 @@ def expected() -> Application:
         layers=("CommonLayer",),
         events=(
             Event(name="Catchall", kind="HttpApi", path="$default", method="ANY", api_id="ServerlessHttpApi"),
-            Event(name="Hello", kind="Api", path="/hello/{name}", method="GET", api_id="ServerlessRestApi",
-                  auth=False),
+            Event(name="Hello", kind="Api", path="/hello/{name}", method="GET", api_id="ServerlessRestApi"),
             Event(name="Proxy", kind="Api", path="/api/{proxy+}", method="ANY", api_id="ServerlessRestApi"),
         ),
     )
@@ -55,8 +54,8 @@ def expected() -> Application:
         ),
         layers=("CommonLayer",), reserved_concurrency=5,
         events=(
-            Event(name="ListItems", kind="HttpApi", path="/items", method="GET", api_id="ItemsApi", auth=False),
-            Event(name="PutItem", kind="HttpApi", path="/items/{id}", method="PUT", api_id="ItemsApi", auth=False),
+            Event(name="ListItems", kind="HttpApi", path="/items", method="GET", api_id="ItemsApi"),
+            Event(name="PutItem", kind="HttpApi", path="/items/{id}", method="PUT", api_id="ItemsApi"),
             Event(name="Queue", kind="SQS", source="arn:aws:sqs:us-east-1:000000000000:q", options="{}"),
         ),
     )
@@ -82,7 +81,7 @@ def expected() -> Application:
         layers=(Layer(logical_id="CommonLayer", name="intrinsics-common", content_uri=FULL.resolve() / "layers" / "common",
                       compatible_runtimes=("python3.11", "python3.12")),),
         apis=(
-            Api(logical_id="ItemsApi", kind="HttpApi", stage="dev", cors=HTTP_CORS, auth_default=False),
+            Api(logical_id="ItemsApi", kind="HttpApi", stage="dev", cors=HTTP_CORS),
             Api(logical_id="ServerlessHttpApi", kind="HttpApi", stage="$default", cors=HTTP_CORS),
             Api(logical_id="ServerlessRestApi", kind="Api", stage="Prod", cors=Cors(
                 allow_origins=("*",), allow_methods=("GET", "OPTIONS", "POST"),
