@@ -38,6 +38,17 @@ def _same(have: str | None, want: str) -> bool:
         return False
 
 
+def _existing(read: Callable[[], Any], *missing: str) -> Any | None:
+    """What `read` answers, or None when the store says the resource does not exist (any code in `missing`)."""
+    try:
+        return read()
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if not any(name in code for name in missing):
+            raise
+        return None
+
+
 def queue_attributes(props: dict) -> dict[str, str]:
     attributes = {key: _text(props[key]) for key in _QUEUE_ATTRIBUTES if key in props}
     if "RedrivePolicy" in attributes:  # SQS spells maxReceiveCount as a number either way
@@ -48,13 +59,11 @@ def queue_attributes(props: dict) -> dict[str, str]:
 
 def reconcile_queue(sqs: Any, res: AwsResource) -> ResourceResult:
     want = queue_attributes(res.props)
-    try:
-        url = sqs.get_queue_url(QueueName=res.name)["QueueUrl"]
-    except ClientError as exc:
-        if "NonExistentQueue" not in exc.response["Error"]["Code"]:
-            raise
+    found = _existing(lambda: sqs.get_queue_url(QueueName=res.name), "NonExistentQueue")
+    if found is None:
         sqs.create_queue(QueueName=res.name, Attributes=want)
         return _result(res, "created")
+    url = found["QueueUrl"]
     have = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]).get("Attributes", {})
     differ = {k: v for k, v in want.items() if not _same(have.get(k), v)}
     fixed = [k for k in differ if k in _FIXED_QUEUE_ATTRIBUTES]
@@ -132,13 +141,11 @@ def reconcile_parameter(ssm: Any, res: AwsResource) -> ResourceResult:
     for key in ("Description", "AllowedPattern", "Tier", "DataType"):
         if key in props:
             want[key] = str(props[key])
-    try:
-        have = ssm.get_parameter(Name=res.name)["Parameter"]
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ParameterNotFound":
-            raise
+    found = _existing(lambda: ssm.get_parameter(Name=res.name), "ParameterNotFound")
+    if found is None:
         ssm.put_parameter(**want)
         return _result(res, "created")
+    have = found["Parameter"]
     if have.get("Value") == want["Value"] and have.get("Type") == want["Type"]:
         return _result(res, "unchanged")
     ssm.put_parameter(**want, Overwrite=True)  # the template is the parameter's source of truth
@@ -173,12 +180,8 @@ def generated_secret(spec: dict, token: Callable[[int, str], str] | None = None)
 def reconcile_secret(secretsmanager: Any, res: AwsResource) -> ResourceResult:
     """A secret is created once; its value is never replaced (a generated one would change on every `up`)."""
     props = res.props
-    try:
-        secretsmanager.describe_secret(SecretId=res.name)
+    if _existing(lambda: secretsmanager.describe_secret(SecretId=res.name), "ResourceNotFoundException"):
         return _result(res, "unchanged")
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-            raise
     if "GenerateSecretString" in props:
         value = generated_secret(props["GenerateSecretString"])
     else:
@@ -190,11 +193,8 @@ def reconcile_secret(secretsmanager: Any, res: AwsResource) -> ResourceResult:
 
 def reconcile_stream(kinesis: Any, res: AwsResource) -> ResourceResult:
     props = res.props
-    try:
-        summary = kinesis.describe_stream_summary(StreamName=res.name)["StreamDescriptionSummary"]
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-            raise
+    found = _existing(lambda: kinesis.describe_stream_summary(StreamName=res.name), "ResourceNotFoundException")
+    if found is None:
         mode = (props.get("StreamModeDetails") or {}).get("StreamMode")
         if mode == "ON_DEMAND":
             kinesis.create_stream(StreamName=res.name, StreamModeDetails={"StreamMode": "ON_DEMAND"})
@@ -202,7 +202,8 @@ def reconcile_stream(kinesis: Any, res: AwsResource) -> ResourceResult:
             kinesis.create_stream(StreamName=res.name, ShardCount=int(props.get("ShardCount", 1)))
         _retention(kinesis, res.name, 24, props)
         return _result(res, "created")
-    details = ["retention set"] if _retention(kinesis, res.name, int(summary["RetentionPeriodHours"]), props) else []
+    have = int(found["StreamDescriptionSummary"]["RetentionPeriodHours"])
+    details = ["retention set"] if _retention(kinesis, res.name, have, props) else []
     return _result(res, "updated" if details else "unchanged", *details)
 
 
