@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from esb.sam.context import LoadContext
+from esb.sam.names import name_problem
 from esb.sam.scalars import cfn_str, is_scalar
 
 Path = tuple[str, ...]
@@ -83,6 +84,9 @@ class ResourceRefs:
             if not is_scalar(value) or cfn_str(value) == "":
                 self._ctx.fail(path, f"{prop} must be a non-empty string")
             name = cfn_str(value)
+            problem = name_problem(prop, name)
+            if problem is not None:  # a name becomes a directory of the output tree: never `../..` or `/abs`
+                self._ctx.fail(path, problem, f"give {prop} a name AWS accepts")
         elif resource.type == BUCKET_TYPE:
             name = bucket_name_for(self._ctx.stack_name, logical_id)
         else:
