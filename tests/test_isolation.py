@@ -192,9 +192,9 @@ def test_engine_isolate_adopts_the_plan_and_its_note(tmp_path: Path) -> None:
                         extra_path=("/venv/site",)))
     assert engine.identity == NOBODY and engine.python == "/usr/bin/python3.11"
     assert engine.rie_path == tmp_path / "bin" / "rie" and engine.extra_path == ("/venv/site",)
-    assert engine._spawn_as() == {"user": 65534, "group": 65534, "extra_groups": []}
+    assert engine._spawn_as(engine.identity) == {"user": 65534, "group": 65534, "extra_groups": []}
     engine.isolate(Plan(identity=None, python="/p", rie_path=tmp_path / "rie", note="function code runs as x"))
-    assert engine._spawn_as() == {} and "function code runs as x" in engine.notes()
+    assert engine._spawn_as(engine.identity) == {} and "function code runs as x" in engine.notes()
 
 
 def test_host_environment_adds_packages_last_and_a_home(tmp_path: Path) -> None:
