@@ -119,19 +119,38 @@ def ensure_rootfs(cache: Path, mirror: str, run: Runner = run_command, suite: st
     return tarball
 
 
-def ensure_wheels(cache: Path, run: Runner = run_command) -> tuple[Path, ...]:
-    """awslambdaric, boto3 and their deps as manylinux cp311 wheels, downloaded on the host once."""
+def wheels_key(python_version: str = PYTHON_VERSION) -> str:
     wanted = "|".join(SANDBOX_REQUIREMENTS)
-    tag = hashlib.sha256(f"{wanted}|{WHEEL_PLATFORM}|{PYTHON_VERSION}".encode()).hexdigest()[:12]
-    folder = cache / "wheels" / f"ric-{tag}"
+    return hashlib.sha256(f"{wanted}|{WHEEL_PLATFORM}|{python_version}".encode()).hexdigest()[:12]
+
+
+def ensure_wheels(cache: Path, run: Runner = run_command, python_version: str = PYTHON_VERSION) -> tuple[Path, ...]:
+    """awslambdaric, boto3 and their deps as manylinux wheels for CPython `python_version`, downloaded once."""
+    folder = cache / "wheels" / f"ric-{wheels_key(python_version)}"
     done = folder / "complete"
     if not done.is_file():
         folder.mkdir(parents=True, exist_ok=True)
         run([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--quiet",
-             "--only-binary=:all:", "--platform", WHEEL_PLATFORM, "--python-version", PYTHON_VERSION,
+             "--only-binary=:all:", "--platform", WHEEL_PLATFORM, "--python-version", python_version,
              "--implementation", "cp", "-d", str(folder), *SANDBOX_REQUIREMENTS])
         done.write_text("\n".join(SANDBOX_REQUIREMENTS) + "\n")
     return tuple(sorted(folder.glob("*.whl")))
+
+
+def install_wheels(wheels: Path, target: Path, run: Runner = run_command,
+                   python_version: str = PYTHON_VERSION) -> None:
+    """The sandbox packages from the downloaded wheels only (no index: offline) into `target`, for CPython
+    `python_version` whatever the interpreter running pip."""
+    run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--quiet", "--no-index",
+         "--find-links", str(wheels), "--only-binary=:all:", "--platform", WHEEL_PLATFORM,
+         "--python-version", python_version, "--implementation", "cp", "--no-compile",
+         "--target", str(target), *SANDBOX_REQUIREMENTS])
+
+
+def compile_site(python: str, site: Path, run: Runner = run_command) -> None:
+    """botocore imports in ~1 s without bytecode: compile once at build, not in every cold start.
+    unchecked-hash pycs do not depend on file mtimes, so the same inputs give the same bytes."""
+    run([python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(site)])
 
 
 def _runtime_files(runtime_pkg: Path) -> tuple[tuple[str, Path], ...]:
@@ -215,15 +234,9 @@ def _write_context(ctx: Path, recipe: BaseRecipe, rootfs_image: str, run: Runner
     shutil.copyfile(recipe.rie, ctx / "aws-lambda-rie")
     (ctx / "aws-lambda-rie").chmod(0o755)
     # Installed on the host: containers cannot reach PyPI, and the image carries no pip.
-    run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--quiet", "--no-index",
-         "--find-links", str(recipe.wheels[0].parent), "--only-binary=:all:", "--platform", WHEEL_PLATFORM,
-         "--python-version", PYTHON_VERSION, "--implementation", "cp", "--no-compile",
-         "--target", str(ctx / "site"), *SANDBOX_REQUIREMENTS])
+    install_wheels(recipe.wheels[0].parent, ctx / "site", run)
     if f"{sys.version_info[0]}.{sys.version_info[1]}" == PYTHON_VERSION:
-        # botocore imports in ~1 s without bytecode: compile once here, not in every cold start.
-        # unchecked-hash pycs do not depend on file mtimes, so the layer is the same on every build.
-        run([sys.executable, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
-             str(ctx / "site")])
+        compile_site(sys.executable, ctx / "site", run)
     (ctx / "runtime").mkdir()
     for rel, src in recipe.runtime_files:
         (ctx / "runtime" / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -113,6 +113,10 @@ class BuildTree:
         """The staged Node.js runtime environment (node_modules with aws-lambda-ric and the AWS SDK v3)."""
         return self.root / "runtimes" / "nodejs"
 
+    def python_runtime(self, runtime: str) -> Path:
+        """The staged Lambda Python environment of one declared runtime (python3.12: awslambdaric + boto3)."""
+        return self.root / "runtimes" / component(runtime)
+
     @property
     def secrets(self) -> Path:
         return self.root / "secrets"

@@ -61,4 +61,5 @@ def task_runtime() -> dict[str, Any]:
 
 def task_build() -> dict[str, Any]:
     """Build the output tree: config, compose stack, runtime, and every function."""
-    return {"actions": None, "task_dep": ["config", "compose", "runtime", "node_runtime", "stage", "dockerfile"]}
+    return {"actions": None, "task_dep": ["config", "compose", "runtime", "node_runtime", "python_runtime", "stage",
+                                        "dockerfile"]}

@@ -10,12 +10,14 @@ from esb.tasks.context import BuildContext
 from esb.tasks.functions import task_deps, task_dockerfile, task_image, task_stage
 from esb.tasks.images import task_base_image
 from esb.tasks.node import task_node_base_image, task_node_runtime
+from esb.tasks.python_runtime import task_python_runtime
 from esb.tasks.rie import task_rie
 
 BUILD_TASK_CREATORS: dict[str, Any] = {
     creator.__name__: creator
     for creator in (task_base_image, task_build, task_compose, task_config, task_deps, task_dockerfile,
-                    task_image, task_node_base_image, task_node_runtime, task_rie, task_runtime, task_stage)
+                    task_image, task_node_base_image, task_node_runtime, task_python_runtime, task_rie, task_runtime,
+                    task_stage)
 }
 
 

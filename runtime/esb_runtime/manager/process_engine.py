@@ -23,6 +23,7 @@ from esb_runtime.errors import EngineError
 from esb_runtime.manager.cgroups import MemoryLimiter
 from esb_runtime.manager.firewall import Grant
 from esb_runtime.manager.node_host import NodeBinary, find_node, is_node, mismatch_note, node_command, node_environment
+from esb_runtime.manager.python_host import PythonHost, python_command, python_environment, read_host
 from esb_runtime.manager.registry import Entry, SandboxRegistry
 
 if TYPE_CHECKING:
@@ -170,7 +171,8 @@ class ProcessEngine:
         if spec.package_type == "Image":
             raise EngineError(f"{spec.function} is a container image function (PackageType: Image): it runs on the "
                               "docker engine only; start the box with `esb up --engine docker`")
-        self._check_runtime(spec.runtime)
+        host = read_host(spec.runtime_dir) if spec.runtime.startswith("python") else None
+        self._check_runtime(spec.runtime, host)
         if not spec.code_dir.is_dir():
             raise EngineError(f"{spec.function}: code directory {spec.code_dir} does not exist (run `esb build`)")
         sandbox_id = "sb-" + uuid.uuid4().hex[:12]
@@ -178,7 +180,7 @@ class ProcessEngine:
         argv = [str(self.rie_path),
                 "--runtime-interface-emulator-address", f"127.0.0.1:{invoke_port}",
                 "--runtime-api-address", f"127.0.0.1:{api_port}",
-                *self._runtime_command(spec)]
+                *self._runtime_command(spec, host)]
         identity = self._identity_for(spec)
         home = None if identity is None else SANDBOX_HOME
         if identity is not None and self.homes is not None:
@@ -187,6 +189,8 @@ class ProcessEngine:
         env = host_environment(spec, sandbox_id, self.runtime_parent, self.extra_path, home=home)
         if is_node(spec.runtime):
             env.update(node_environment(spec, self._host_node(spec.function)))
+        elif host is not None:
+            env.update(python_environment(spec, host))  # nothing of the box on sys.path
         env = {key: self.public_copies.get(value, value) for key, value in env.items()}  # e.g. AWS_CA_BUNDLE
         if self.firewall is not None and identity is not None:
             self.firewall.allow(Grant(sandbox_id, invoke_port, api_port, identity.uid))  # before anyone listens
@@ -256,10 +260,12 @@ class ProcessEngine:
         except EngineError as exc:  # the sandbox is gone either way; its port numbers are free again
             log.warning("sandbox %s: its firewall rules stay until the box stops: %s", sandbox_id, exc)
 
-    def _runtime_command(self, spec: SandboxSpec) -> list[str]:
+    def _runtime_command(self, spec: SandboxSpec, host: PythonHost | None) -> list[str]:
         """What the RIE starts: awslambdaric behind the sandbox bootstrap, in python or node."""
         if is_node(spec.runtime):
             return node_command(self._host_node(spec.function), self.runtime_parent, spec)
+        if host is not None:
+            return python_command(host, spec.handler)
         return [self.python, "-m", "esb_runtime.sandbox.bootstrap", spec.handler]
 
     def _host_node(self, function: str) -> NodeBinary:
@@ -269,11 +275,13 @@ class ProcessEngine:
             raise EngineError(f"{function}: no `node` on {HOST_PATH}: install Node.js to run nodejs functions")
         return self._node
 
-    def _check_runtime(self, runtime: str) -> None:
+    def _check_runtime(self, runtime: str, host: PythonHost | None = None) -> None:
         if runtime in self._warned:
             return
         note = None
-        if runtime.startswith("python") and runtime != self._host_runtime:
+        if host is not None:
+            note = host.note  # the build chose the closest interpreter and said why
+        elif runtime.startswith("python") and runtime != self._host_runtime:
             note = (f"functions declare Runtime {runtime} but the process engine runs them on the host's "
                     f"{self._host_runtime}")
         elif is_node(runtime):
