@@ -12,6 +12,7 @@ import yaml
 from esb.errors import ConfigError
 from esb.paths import P, BuildTree
 from esb.sam.scalars import to_bool
+from esb_runtime.contract import DEFAULT_GATEWAY_PORT
 
 GENERATOR_FILE = "generator.yml"
 DEFAULT_TEMPLATE = "template.yaml"
@@ -23,7 +24,7 @@ class Images:
     """Images of the compose stack; every one can be overridden in generator.yml `images:`."""
 
     # Function base image; `{version}` is replaced by the runtime's version (python3.11 -> 3.11).
-    # The default is the offline base that `esb/images.py` builds locally (no registry is reachable).
+    # The default is the offline base that `esb/build/images.py` builds locally (no registry is reachable).
     base: str = "esb/base-python:{version}"
     base_nodejs: str = "esb/base-nodejs:{version}"  # nodejs functions; `{version}` is the Node major (20)
     python: str = "esb/base-python:3.11"  # base of the gateway and manager images (has python3.11, no pip)
@@ -38,7 +39,7 @@ class Images:
 class Ports:
     """Host ports of the compose stack (container ports are fixed)."""
 
-    gateway: int = 8443
+    gateway: int = DEFAULT_GATEWAY_PORT
     s3: int = 9000
     dynamodb: int = 8000
     logs: int = 9428

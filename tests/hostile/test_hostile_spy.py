@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import pytest
 
 from boxkit import running_box
-from esb.images import SDK_REQUIREMENT
+from esb.build.images import SDK_REQUIREMENT
 from esb.paths import REPO
 from tools import need_tool
 

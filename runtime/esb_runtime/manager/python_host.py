@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from esb_runtime.contract import PYTHON_BOOTSTRAP, read_python_record
 from esb_runtime.engine import SandboxSpec
-
-RECORD = "python.json"  # written by the toolchain's python_runtime task
-BOOTSTRAP = Path("bootstrap") / "esb_bootstrap.py"
 
 
 @dataclass(frozen=True)
@@ -29,20 +26,15 @@ class PythonHost:
 
 def read_host(runtime_dir: Path | None) -> PythonHost | None:
     """The recorded environment, or None (a tree built before environments existed: the engine's own way)."""
-    if runtime_dir is None:
+    record = None if runtime_dir is None else read_python_record(runtime_dir)
+    if record is None or runtime_dir is None or not (runtime_dir / PYTHON_BOOTSTRAP).is_file():
         return None
-    try:
-        raw = json.loads((runtime_dir / RECORD).read_text(encoding="utf-8"))
-        host = PythonHost(python=str(raw["python"]), version=str(raw["version"]), root=runtime_dir,
-                          note=raw.get("note") or None)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return host if (runtime_dir / BOOTSTRAP).is_file() else None
+    return PythonHost(python=record.python, version=record.version, root=runtime_dir, note=record.note)
 
 
 def python_command(host: PythonHost, handler: str) -> list[str]:
     # -S: no site-packages at all (the interpreter's own, Debian's dist-packages, a venv's): only what Lambda has.
-    return [host.python, "-S", str(host.root / BOOTSTRAP), handler]
+    return [host.python, "-S", str(host.root / PYTHON_BOOTSTRAP), handler]
 
 
 def python_environment(spec: SandboxSpec, host: PythonHost) -> dict[str, str]:

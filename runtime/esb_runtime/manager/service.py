@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from esb_runtime.config import FunctionConfig, FunctionsConfig, load_functions
+from esb_runtime.contract import IMAGE_RECORD
 from esb_runtime.engine import Engine, SandboxSpec
 from esb_runtime.errors import FunctionNotFound, PayloadTooLarge, RuntimeBoxError
 from esb_runtime.logs.records import manager_record
@@ -106,7 +107,7 @@ class Manager:
     def _image_file(self, fn: FunctionConfig) -> Path | None:
         if self.engine.name != "docker" or fn.manifest is None:
             return None
-        return fn.manifest.parent / "image.json"
+        return fn.manifest.parent / IMAGE_RECORD
 
     def _stamp(self, fn: FunctionConfig) -> tuple[int | None, int | None]:
         """What, when it changes on disk, means the function was rebuilt (code; image on docker)."""
