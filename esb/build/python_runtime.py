@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from esb.errors import BuildError
-from esb.build.images import Runner, compile_site, ensure_wheels, install_wheels, run_command, wheels_key
+from esb.build.images import Runner, closest_version, compile_site, ensure_wheels, install_wheels, run_command, wheels_key
 from esb.build.node_runtime import mirror_cached
 from esb.paths import P
 from esb_runtime.contract import PYTHON_BOOTSTRAP, PythonRecord, write_python_record
@@ -29,10 +29,6 @@ Which = Callable[..., "str | None"]
 
 def is_python(runtime: str) -> bool:
     return re.fullmatch(r"python3\.\d+", runtime) is not None
-
-
-def _minor(version: str) -> int:
-    return int(version.split(".")[1])
 
 
 @dataclass(frozen=True)
@@ -58,8 +54,7 @@ def choose(runtime: str, available: Mapping[str, str], *, strict: bool) -> tuple
     if strict or not available:
         why = "generator.yml sets python.strict" if strict and available else "no Python 3 interpreter was found"
         raise BuildError(f"{runtime}: no python{want} on this host ({why})", hint=STRICT_HINT.format(v=want))
-    # Nearest minor; on a tie the newer one (code written for 3.12 runs on 3.13 more often than on 3.11).
-    closest = min(available, key=lambda v: (abs(_minor(v) - _minor(want)), -_minor(v)))
+    closest = closest_version(want, list(available))
     note = (f"{runtime} functions run on Python {closest} ({available[closest]}): this host has no python{want} "
             f"(AWS_EXECUTION_ENV says python{closest}); {STRICT_HINT.format(v=want)}, or set python.strict")
     return Interpreter(available[closest], closest), note
