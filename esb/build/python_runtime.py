@@ -42,7 +42,11 @@ def find_interpreters(explicit: Mapping[str, str] | None = None, search_path: st
     """version -> interpreter: `python3.N` on the system path, then generator.yml `python.interpreters` over them."""
     found = {f"3.{minor}": which(f"python3.{minor}", path=search_path) for minor in range(8, 20)}
     available = {version: path for version, path in found.items() if path}
-    available.update(explicit or {})
+    for version, path in (explicit or {}).items():
+        if not os.access(path, os.X_OK):
+            raise BuildError(f"generator.yml python.interpreters names {path} for {version}: not an executable",
+                             hint=f"give the path of a python{version} interpreter")
+        available[version] = path
     return available
 
 

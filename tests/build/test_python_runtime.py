@@ -19,16 +19,21 @@ from esb_runtime.contract import PYTHON_BOOTSTRAP, read_python_record
 HOST = {"3.11": "/usr/bin/python3.11", "3.13": "/usr/bin/python3.13"}
 
 
-def test_interpreters_come_from_the_system_path_then_generator_yml() -> None:
+def test_interpreters_come_from_the_system_path_then_generator_yml(tmp_path: Path) -> None:
     seen: list[str] = []
+    named = tmp_path / "python3.12"
+    named.write_text("")
+    named.chmod(0o755)
 
     def which(name: str, path: str) -> str | None:
         seen.append(path)
         return f"/usr/bin/{name}" if name in ("python3.11", "python3.9") else None
 
-    found = find_interpreters({"3.12": "/opt/py312/bin/python3.12"}, which=which)
-    assert found == {"3.9": "/usr/bin/python3.9", "3.11": "/usr/bin/python3.11", "3.12": "/opt/py312/bin/python3.12"}
+    found = find_interpreters({"3.12": str(named)}, which=which)
+    assert found == {"3.9": "/usr/bin/python3.9", "3.11": "/usr/bin/python3.11", "3.12": str(named)}
     assert all(".pyenv" not in path and "venv" not in path for path in seen)
+    with pytest.raises(BuildError, match="not an executable"):
+        find_interpreters({"3.12": str(tmp_path / "missing")}, which=which)
 
 
 def test_the_declared_version_runs_when_the_host_has_it() -> None:
@@ -93,3 +98,21 @@ def test_the_environment_is_built_once_per_version_then_staged_with_its_record(t
                                                                                        "python3.12")
     assert json.loads((dest / "python.json").read_text())["note"] == "a note"
     assert (dest / "site" / "boto3" / "__init__.py").stat().st_ino == (env.path / "site" / "boto3" / "__init__.py").stat().st_ino
+
+
+def test_strict_generator_yml_makes_a_missing_interpreter_one_error_line(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from esb.cli import main
+
+    missing = next((f"3.{m}" for m in (10, 12, 13, 9) if f"3.{m}" not in find_interpreters()), None)
+    if missing is None:
+        pytest.skip("this host has every python3.N the template could declare")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("def handler(e, c):\n    return {}\n")
+    (tmp_path / "generator.yml").write_text("python:\n  strict: true\n")
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        f"    Properties: {{CodeUri: src/, Handler: app.handler, Runtime: python{missing}}}\n")
+    code = main(["-t", str(tmp_path / "template.yaml"), "build"])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
+    assert code != 0 and len(errors) == 1 and f"no python{missing}" in errors[0] and "generator.yml" in errors[0]
