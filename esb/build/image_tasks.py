@@ -70,17 +70,6 @@ def base_image_task(cache: Path, client_factory: ClientFactory = _docker_client,
     return {"actions": [guarded(build)], "uptodate": [current], "verbosity": 2}
 
 
-def task_base_image() -> dict[str, Any]:
-    """Build the offline docker base images (Debian + its python3 + awslambdaric + RIE), one per Python version."""
-    from esb.build.context import current
-    from esb.build.python_runtime import is_python
-
-    ctx = current()
-    versions = [fn.runtime.removeprefix("python") for fn in ctx.app.functions
-                if fn.image is None and is_python(fn.runtime)]
-    return base_image_task(cache_dir(), versions=versions)
-
-
 def function_image_task(project: str, function: str, context_dir: Path, *, no_cache: bool = False,
                         client_factory: ClientFactory = _docker_client) -> dict[str, Any]:
     """One function's image subtask (yield it from a creator); the tag is the content hash of the

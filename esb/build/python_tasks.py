@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from esb.errors import BuildError
+from esb.build.image_tasks import base_image_task
 from esb.build.images import run_command
 from esb.paths import cache_dir
 from esb.build.python_runtime import (Interpreter, choose, environment_key, ensure_python_runtime, find_interpreters,
@@ -70,3 +71,10 @@ def task_python_runtime() -> dict[str, Any]:
         "uptodate": [staged],
         "verbosity": 2,
     }
+
+
+def task_base_image() -> dict[str, Any]:
+    """Build the offline docker base images (Debian + its python3 + awslambdaric + RIE), one per Python version."""
+    ctx = current()
+    versions = [runtime.removeprefix("python") for runtime in python_runtimes(ctx)]
+    return base_image_task(cache_dir(), versions=versions)

@@ -8,9 +8,8 @@ from esb.build import context
 from esb.build.app_tasks import task_build, task_compose, task_config, task_runtime
 from esb.build.context import BuildContext
 from esb.build.function_tasks import task_deps, task_dockerfile, task_image, task_stage
-from esb.build.image_tasks import task_base_image
 from esb.build.node_tasks import task_node_base_image, task_node_runtime
-from esb.build.python_tasks import task_python_runtime
+from esb.build.python_tasks import task_base_image, task_python_runtime
 from esb.build.rie_task import task_rie
 
 BUILD_TASK_CREATORS: dict[str, Any] = {

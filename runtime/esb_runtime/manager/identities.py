@@ -12,15 +12,24 @@ import json
 import os
 import pwd
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from esb_runtime.errors import EngineError
-from esb_runtime.manager.isolation import Identity
 
 FIRST_UID = 64000
 LAST_UID = 64999
 BOOK_FILE = "identities.json"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """An unprivileged user sandboxes run as (no supplementary groups)."""
+
+    user: str
+    uid: int
+    gid: int
 
 
 def _named(uid: int) -> bool:

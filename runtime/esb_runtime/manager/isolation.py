@@ -12,17 +12,15 @@ import sys
 import sysconfig
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from esb_runtime.errors import EngineError
 from esb_runtime.manager.firewall import Firewall, IptablesFirewall, chain_name, iptables_missing
+from esb_runtime.manager.identities import Identity, IdentityBook
 from esb_runtime.manager.process_engine import HOST_PATH as PROBE_PATH
 from esb_runtime.manager.process_engine import SANDBOX_HOME
 from esb_runtime.digest import sha256_file as sha256_of
 from esb_runtime.settings import RuntimeSettings
-
-if TYPE_CHECKING:
-    from esb_runtime.manager.identities import IdentityBook
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +40,6 @@ for path in sys.argv[2:]:
     elif not os.access(path, os.R_OK | os.X_OK):
         sys.exit("cannot run " + path)
 """
-
-
-@dataclass(frozen=True)
-class Identity:
-    """The unprivileged user sandboxes run as (no supplementary groups)."""
-
-    user: str
-    uid: int
-    gid: int
 
 
 @dataclass(frozen=True)
@@ -257,8 +246,6 @@ def per_function(plan: Plan, settings: RuntimeSettings, requested: str | None,
     all) and the firewall over their ports."""
     if plan.identity is None:
         return plan
-    from esb_runtime.manager.identities import IdentityBook  # it builds the Identity defined here
-
     firewall, note = guard(settings)
     identities = IdentityBook.of_box(settings.state_dir) if requested is None else None
     return replace(plan, identities=identities, firewall=firewall, homes=settings.output_dir / "sandbox-home",

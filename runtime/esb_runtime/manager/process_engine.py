@@ -29,7 +29,8 @@ from esb_runtime.manager.registry import Entry, SandboxRegistry
 if TYPE_CHECKING:
     from esb_runtime.manager.firewall import Firewall
     from esb_runtime.manager.identities import IdentityBook
-    from esb_runtime.manager.isolation import Identity, Plan
+    from esb_runtime.manager.identities import Identity
+    from esb_runtime.manager.isolation import Plan
 
 log = logging.getLogger(__name__)
 
