@@ -261,7 +261,7 @@ class ProcessEngine:
         except EngineError as exc:  # the sandbox is gone either way; its port numbers are free again
             log.warning("sandbox %s: its firewall rules stay until the box stops: %s", sandbox_id, exc)
 
-    def _runtime_command(self, spec: SandboxSpec, host: PythonHost | None) -> list[str]:
+    def _runtime_command(self, spec: SandboxSpec, host: PythonHost | None = None) -> list[str]:
         """What the RIE starts: awslambdaric behind the sandbox bootstrap, in python or node."""
         if is_node(spec.runtime):
             return node_command(self._host_node(spec.function), self.runtime_parent, spec)
