@@ -7,6 +7,7 @@ import hashlib
 import os
 import re
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,11 +38,20 @@ class Interpreter:
     version: str  # "3.11"
 
 
+def own_interpreter() -> tuple[str, str]:
+    """The interpreter the toolchain runs on, outside any venv (a venv's python would bring the venv's packages)."""
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    return f"{sys.version_info[0]}.{sys.version_info[1]}", os.path.realpath(base)
+
+
 def find_interpreters(explicit: Mapping[str, str] | None = None, search_path: str = SEARCH_PATH,
-                      which: Which = shutil.which) -> dict[str, str]:
-    """version -> interpreter: `python3.N` on the system path, then generator.yml `python.interpreters` over them."""
+                      which: Which = shutil.which, own: tuple[str, str] | None = None) -> dict[str, str]:
+    """version -> interpreter: `python3.N` on the system path (else, for its version, the toolchain's own, e.g. a
+    pyenv one, which unprivileged sandbox users may not reach), then generator.yml `python.interpreters`."""
     found = {f"3.{minor}": which(f"python3.{minor}", path=search_path) for minor in range(8, 20)}
     available = {version: path for version, path in found.items() if path}
+    version, path = own or own_interpreter()
+    available.setdefault(version, path)
     for version, path in (explicit or {}).items():
         if not os.access(path, os.X_OK):
             raise BuildError(f"generator.yml python.interpreters names {path} for {version}: not an executable",

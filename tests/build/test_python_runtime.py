@@ -29,11 +29,13 @@ def test_interpreters_come_from_the_system_path_then_generator_yml(tmp_path: Pat
         seen.append(path)
         return f"/usr/bin/{name}" if name in ("python3.11", "python3.9") else None
 
-    found = find_interpreters({"3.12": str(named)}, which=which)
+    own = ("3.11", "/home/u/.pyenv/versions/3.11.7/bin/python3.11")
+    found = find_interpreters({"3.12": str(named)}, which=which, own=own)
     assert found == {"3.9": "/usr/bin/python3.9", "3.11": "/usr/bin/python3.11", "3.12": str(named)}
+    assert find_interpreters(which=lambda name, path: None, own=own) == {"3.11": own[1]}  # only pyenv: still runs
     assert all(".pyenv" not in path and "venv" not in path for path in seen)
     with pytest.raises(BuildError, match="not an executable"):
-        find_interpreters({"3.12": str(tmp_path / "missing")}, which=which)
+        find_interpreters({"3.12": str(tmp_path / "missing")}, which=which, own=own)
 
 
 def test_the_declared_version_runs_when_the_host_has_it() -> None:
