@@ -11,13 +11,12 @@ from esb.errors import BuildError
 from esb.build.images import (BASE_REPO, PYTHON_VERSION, base_python, base_recipe, build_function_image,
                               ensure_base_image, function_image_tag, image_exists, tag_image)
 from esb.build.report import guarded
-from esb.paths import cache_dir
 from esb_runtime.contract import IMAGE_RECORD, ImageRecord, read_image_record, write_image_record
+from esb.seams import DockerClientFactory
 
 if TYPE_CHECKING:
     import docker
 
-ClientFactory = Callable[[], "docker.DockerClient"]
 
 
 def _docker_client() -> docker.DockerClient:
@@ -35,7 +34,7 @@ def _rie_path(cache: Path) -> Path:
     return ensure_rie(cache, explicit=os.environ.get("ESB_RIE_PATH") or None)
 
 
-def base_image_task(cache: Path, client_factory: ClientFactory = _docker_client,
+def base_image_task(cache: Path, client_factory: DockerClientFactory = _docker_client,
                     rie_path: Callable[[Path], Path] = _rie_path,
                     versions: Sequence[str] = (PYTHON_VERSION,)) -> dict[str, Any]:
     """The task dict: one base image per Python Debian provides (PYTHON_SUITES), `esb/base-python:<v>` naming it
@@ -71,7 +70,7 @@ def base_image_task(cache: Path, client_factory: ClientFactory = _docker_client,
 
 
 def function_image_task(project: str, function: str, context_dir: Path, *, no_cache: bool = False,
-                        client_factory: ClientFactory = _docker_client) -> dict[str, Any]:
+                        client_factory: DockerClientFactory = _docker_client) -> dict[str, Any]:
     """One function's image subtask (yield it from a creator); the tag is the content hash of the
     staged context, so an unchanged function builds nothing. Writes <context>/image.json, which
     the docker engine reads when a sandbox spec carries no image."""

@@ -20,6 +20,7 @@ from esb.errors import BuildError
 from esb.paths import P
 from esb_runtime.digest import sha256_file as _sha256_file
 from esb_runtime.contract import BUILD_MANIFEST, IMAGE_RECORD
+from esb.seams import CommandRunner
 
 if TYPE_CHECKING:
     import docker
@@ -45,7 +46,6 @@ ROOTFS_EXCLUDES = ("./usr/share/doc/*", "./usr/share/man/*", "./usr/share/info/*
                    "./var/cache/apt/*", "./var/lib/apt/lists/*", "./dev/*", "./proc/*", "./sys/*")
 _TEMPLATES = ("base.Dockerfile.j2", "lambda-entrypoint.sh.j2")
 
-Runner = Callable[[Sequence[str]], None]
 
 
 def run_command(argv: Sequence[str]) -> None:
@@ -101,7 +101,7 @@ def rootfs_key(suite: str = SUITE, packages: tuple[str, ...] = ROOTFS_PACKAGES) 
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def ensure_rootfs(cache: Path, mirror: str, run: Runner = run_command, suite: str = SUITE,
+def ensure_rootfs(cache: Path, mirror: str, run: CommandRunner = run_command, suite: str = SUITE,
                   packages: tuple[str, ...] = ROOTFS_PACKAGES) -> Path:
     """The cached rootfs tarball; debootstraps it (as root, ~50 s) only when missing."""
     tarball = cache / "images" / f"rootfs-{suite}-{rootfs_key(suite, packages)}.tar"
@@ -143,7 +143,7 @@ def wheels_key(python_version: str = PYTHON_VERSION) -> str:
     return hashlib.sha256(f"{wanted}|{WHEEL_PLATFORM}|{python_version}".encode()).hexdigest()[:12]
 
 
-def ensure_wheels(cache: Path, run: Runner = run_command, python_version: str = PYTHON_VERSION) -> tuple[Path, ...]:
+def ensure_wheels(cache: Path, run: CommandRunner = run_command, python_version: str = PYTHON_VERSION) -> tuple[Path, ...]:
     """awslambdaric, boto3 and their deps as manylinux wheels for CPython `python_version`, downloaded once."""
     folder = cache / "wheels" / f"ric-{wheels_key(python_version)}"
     done = folder / "complete"
@@ -156,7 +156,7 @@ def ensure_wheels(cache: Path, run: Runner = run_command, python_version: str = 
     return tuple(sorted(folder.glob("*.whl")))
 
 
-def install_wheels(wheels: Path, target: Path, run: Runner = run_command,
+def install_wheels(wheels: Path, target: Path, run: CommandRunner = run_command,
                    python_version: str = PYTHON_VERSION) -> None:
     """The sandbox packages from the downloaded wheels only (no index: offline) into `target`, for CPython
     `python_version` whatever the interpreter running pip."""
@@ -166,7 +166,7 @@ def install_wheels(wheels: Path, target: Path, run: Runner = run_command,
          "--target", str(target), *SANDBOX_REQUIREMENTS])
 
 
-def compile_site(python: str, site: Path, run: Runner = run_command) -> None:
+def compile_site(python: str, site: Path, run: CommandRunner = run_command) -> None:
     """botocore imports in ~1 s without bytecode: compile once at build, not in every cold start.
     unchecked-hash pycs do not depend on file mtimes, so the same inputs give the same bytes."""
     run([python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(site)])
@@ -219,7 +219,7 @@ def default_rie(cache: Path) -> Path:
 
 
 def base_recipe(cache: Path, rie_path: Path | None = None, runtime_pkg: Path = P.runtime_pkg,
-                run: Runner = run_command, python_version: str = PYTHON_VERSION) -> BaseRecipe:
+                run: CommandRunner = run_command, python_version: str = PYTHON_VERSION) -> BaseRecipe:
     rie = rie_path or default_rie(cache)
     return BaseRecipe(rie=rie, wheels=ensure_wheels(cache, run, python_version),
                       runtime_files=_runtime_files(runtime_pkg), python_version=python_version)
@@ -236,7 +236,7 @@ def image_exists(client: docker.DockerClient, tag: str) -> str | None:
             return None
 
 
-def ensure_rootfs_image(client: docker.DockerClient, cache: Path, run: Runner, suite: str = SUITE,
+def ensure_rootfs_image(client: docker.DockerClient, cache: Path, run: CommandRunner, suite: str = SUITE,
                         packages: tuple[str, ...] = ROOTFS_PACKAGES) -> str:
     """A docker image of the debootstrapped rootfs (`esb/rootfs:<suite>-<key>`), imported once."""
     tag = f"{ROOTFS_REPO}:{suite}-{rootfs_key(suite, packages)}"
@@ -255,7 +255,7 @@ def host_python(version: str) -> str | None:
     return shutil.which(f"python{version}", path="/usr/local/bin:/usr/bin:/bin")
 
 
-def _write_context(ctx: Path, recipe: BaseRecipe, rootfs_image: str, run: Runner) -> None:
+def _write_context(ctx: Path, recipe: BaseRecipe, rootfs_image: str, run: CommandRunner) -> None:
     env = _jinja()
     values = {"suite": recipe.suite, "python_version": recipe.python_version, "rootfs_image": rootfs_image,
               "runtime_module": recipe.runtime_module}
@@ -284,7 +284,7 @@ class BaseImage:
 
 
 def ensure_base_image(client: docker.DockerClient, cache: Path, rie_path: Path | None = None,
-                      runtime_pkg: Path = P.runtime_pkg, run: Runner = run_command,
+                      runtime_pkg: Path = P.runtime_pkg, run: CommandRunner = run_command,
                       no_cache: bool = False, python_version: str = PYTHON_VERSION) -> BaseImage:
     """Build the base image of one Python (Debian's own, from PYTHON_SUITES) unless one with the same recipe
     digest exists; tag it `esb/base-python:<version>` too."""

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from esb.errors import BuildError
-from esb.build.images import Runner, closest_version, compile_site, ensure_wheels, install_wheels, run_command, wheels_key
+from esb.build.images import closest_version, compile_site, ensure_wheels, install_wheels, run_command, wheels_key
 from esb.build.node_runtime import mirror_cached
 from esb.paths import P
+from esb.seams import CommandRunner
 from esb_runtime.contract import PYTHON_BOOTSTRAP, PythonRecord, write_python_record
 
 # Where the box looks for `python3.N` (the sandbox user's PATH: never a pyenv shim or a venv of the box).
@@ -87,7 +88,7 @@ class PythonRuntime:
     key: str
 
 
-def ensure_python_runtime(cache: Path, interpreter: Interpreter, run: Runner = run_command,
+def ensure_python_runtime(cache: Path, interpreter: Interpreter, run: CommandRunner = run_command,
                           bootstrap: Path = BOOTSTRAP) -> PythonRuntime:
     """The cached environment for the interpreter's version; installed from the pinned wheels only when missing."""
     key = environment_key(interpreter.version, bootstrap)

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from esb.errors import BuildError
-from esb.build.image_tasks import base_image_task
 from esb.build.images import run_command
 from esb.paths import cache_dir
 from esb.build.python_runtime import (Interpreter, choose, environment_key, ensure_python_runtime, find_interpreters,
                                 is_python, stage_python_runtime)
-from esb.build.context import BuildContext, current
+from esb.build.context import BuildContext
 from esb.build.report import guarded
 from esb.build.writer import write_if_changed
 
@@ -50,9 +49,8 @@ def prepare_python_runtimes(ctx: BuildContext) -> None:
     write_if_changed(runtime_marker(ctx), _wanted(choices))
 
 
-def task_python_runtime() -> dict[str, Any]:
-    """Build Lambda's Python environment (awslambdaric + pinned boto3) per runtime, offline, and stage it."""
-    ctx = current()
+def python_runtime_task(ctx: BuildContext) -> dict[str, Any]:
+    """The task dict: up to date while every declared runtime's environment is staged for the same choice."""
     if not python_runtimes(ctx):
         return {"actions": None}
 
@@ -73,8 +71,7 @@ def task_python_runtime() -> dict[str, Any]:
     }
 
 
-def task_base_image() -> dict[str, Any]:
-    """Build the offline docker base images (Debian + its python3 + awslambdaric + RIE), one per Python version."""
-    ctx = current()
-    versions = [runtime.removeprefix("python") for runtime in python_runtimes(ctx)]
-    return base_image_task(cache_dir(), versions=versions)
+
+def declared_versions(ctx: BuildContext) -> list[str]:
+    """The "3.N" of every python runtime Zip functions declare (the docker base images to name)."""
+    return [runtime.removeprefix("python") for runtime in python_runtimes(ctx)]

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from esb_runtime.signing_key import KEY_FILE
+
 from esb_runtime.contract import DEFAULT_GATEWAY_PORT
 
 
@@ -39,6 +41,10 @@ class RuntimeSettings:
     @property
     def secrets_file(self) -> Path:
         return self.output_dir / "secrets" / "box.json"
+
+    @property
+    def signing_key_file(self) -> Path:
+        return self.output_dir / "secrets" / KEY_FILE
 
     @property
     def tls_dir(self) -> Path:

@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping, Protocol
 import yaml
 
 from esb_runtime.config import Cors, FunctionConfig, FunctionsConfig, FunctionsConfigError, load_functions, parse_cors
+from esb_runtime.gateway.auth_config import AuthorizerConfig, AuthSettings, parse_auth, parse_authorizers
 from esb_runtime.gateway.routing import Route, Router
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ class ApiConfig:
     stage: str
     cors: Cors | None = None
     variables: Mapping[str, str] = field(default_factory=dict)  # stage variables, as the event's stageVariables
+    binary_media_types: tuple[str, ...] = ()  # REST: request bodies of these types reach the function base64
+    authorizers: Mapping[str, AuthorizerConfig] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class GatewayConfig:
     project: str = ""
     # generator.yml compat.seed_status_codes: unmatched requests get the seed's 404/405 instead of AWS's answers.
     seed_status_codes: bool = False
+    # Without an auth section the box still has its own pool (an older routing.yml, a unit test).
+    auth: AuthSettings = field(default_factory=lambda: parse_auth(None, "us-east-1"))
 
 
 class ConfigSource(Protocol):
@@ -60,7 +65,9 @@ def build_config(routing: Mapping[str, Any] | None, functions: FunctionsConfig |
     functions = functions or FunctionsConfig(project="", region="us-east-1", account_id="000000000000")
     apis = {
         api_id: ApiConfig(api_id, str(a.get("kind", "Api")), str(a.get("stage", "Prod")), parse_cors(a.get("cors")),
-                          {str(k): str(v) for k, v in (a.get("variables") or {}).items()})
+                          {str(k): str(v) for k, v in (a.get("variables") or {}).items()},
+                          tuple(str(t) for t in a.get("binary_media_types") or ()),
+                          parse_authorizers(a.get("authorizers")))
         for api_id, a in (routing.get("apis") or {}).items()
     }
     routes = [
@@ -72,6 +79,9 @@ def build_config(routing: Mapping[str, Any] | None, functions: FunctionsConfig |
             api=str(r.get("api", "")),
             auth=bool(r.get("auth", False)),
             payload=str(r.get("payload") or ""),
+            authorizer=str(r.get("authorizer") or ""),
+            api_key=bool(r.get("api_key", False)),
+            scopes=tuple(str(s) for s in r.get("scopes") or ()),
         )
         for r in routing.get("routes") or ()
     ]
@@ -83,6 +93,7 @@ def build_config(routing: Mapping[str, Any] | None, functions: FunctionsConfig |
         account_id=functions.account_id,
         project=functions.project,
         seed_status_codes=bool((routing.get("compat") or {}).get("seed_status_codes", False)),
+        auth=parse_auth(routing.get("auth"), functions.region),
     )
 
 

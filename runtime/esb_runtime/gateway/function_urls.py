@@ -14,7 +14,7 @@ import falcon
 from esb_runtime.gateway import cors
 from esb_runtime.config import Cors, FunctionsConfig
 from esb_runtime.gateway.config_source import ConfigSource, FileConfigSource, GatewayConfig, build_config
-from esb_runtime.gateway.events import EventContext, build_v2
+from esb_runtime.gateway.proxy_events import EventContext, build_v2
 from esb_runtime.gateway.falcon_io import read_body, send
 from esb_runtime.gateway.manager_client import ManagerClient
 from esb_runtime.gateway.proxied_invoke import call_timeout, invoke_proxied

@@ -99,6 +99,14 @@ def confine_code(spec: SandboxSpec, identity: Identity) -> None:
     os.chmod(function_dir, 0o750)
 
 
+def debug_prefix(port: int | None) -> list[str]:
+    """debugpy in front of the runtime: it listens on loopback and holds the runtime until a debugger attaches."""
+    if port is None:
+        return []
+    # Frozen stdlib modules would hide breakpoints in them (debugpy warns on every start).
+    return ["-Xfrozen_modules=off", "-m", "debugpy", "--listen", f"127.0.0.1:{port}", "--wait-for-client"]
+
+
 @dataclass
 class _Handle:
     proc: subprocess.Popen[bytes]
@@ -172,7 +180,9 @@ class ProcessEngine:
         if spec.package_type == "Image":
             raise EngineError(f"{spec.function} is a container image function (PackageType: Image): it runs on the "
                               "docker engine only; start the box with `esb up --engine docker`")
-        host = read_host(spec.runtime_dir) if spec.runtime.startswith("python") else None
+        # A debug session runs in the box's interpreter, where debugpy is (the Lambda environment has none).
+        lambda_python = spec.runtime.startswith("python") and spec.debug_port is None
+        host = read_host(spec.runtime_dir) if lambda_python else None
         self._check_runtime(spec.runtime, host)
         if not spec.code_dir.is_dir():
             raise EngineError(f"{spec.function}: code directory {spec.code_dir} does not exist (run `esb build`)")
@@ -264,10 +274,12 @@ class ProcessEngine:
     def _runtime_command(self, spec: SandboxSpec, host: PythonHost | None = None) -> list[str]:
         """What the RIE starts: awslambdaric behind the sandbox bootstrap, in python or node."""
         if is_node(spec.runtime):
+            if spec.debug_port is not None:
+                raise EngineError(f"{spec.function}: the debug port is for Python functions (debugpy)")
             return node_command(self._host_node(spec.function), self.runtime_parent, spec)
         if host is not None:
             return python_command(host, spec.handler)
-        return [self.python, "-m", "esb_runtime.sandbox.bootstrap", spec.handler]
+        return [self.python, *debug_prefix(spec.debug_port), "-m", "esb_runtime.sandbox.bootstrap", spec.handler]
 
     def _host_node(self, function: str) -> NodeBinary:
         if self._node is None:

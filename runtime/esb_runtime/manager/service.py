@@ -16,7 +16,7 @@ from esb_runtime.engine import Engine, SandboxSpec
 from esb_runtime.errors import FunctionNotFound, PayloadTooLarge, RuntimeBoxError
 from esb_runtime.logs.records import manager_record
 from esb_runtime.manager.breaker import Breaker
-from esb_runtime.manager.events import EventQueue
+from esb_runtime.manager.async_queue import EventQueue
 from esb_runtime.manager.invoke import (CRASH, OK, REUSABLE, InvokeResult, RieClient, client_context_header,
                                         crash_body, invoke)
 from esb_runtime.manager.logpump import RecordShipper, RecordSink, SandboxLog

@@ -15,7 +15,6 @@ from falcon import testing
 
 from esb_runtime.errors import EngineError, FunctionNotFound, ManagerUnavailable, TooManyRequests
 from esb_runtime.gateway.app import create_app
-from esb_runtime.gateway.auth import Authenticator
 from esb_runtime.gateway.config_source import FileConfigSource, StaticConfigSource, build_config
 from esb_runtime.gateway.fake_manager import FakeManager
 from esb_runtime.gateway.manager_client import InvokeResult
@@ -131,7 +130,9 @@ def test_auth_required_route(client: testing.TestClient, secrets: BoxSecrets) ->
     assert client.simulate_get("/secure").status_code == 401
     bad = client.simulate_get("/secure", headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401 and bad.json == {"message": "Unauthorized"}
-    token = Authenticator(secrets).issue(secrets.username)
+    login = client.simulate_post("/user/auth/v1", headers={"x-api-key": secrets.api_key}, json={
+        "AuthParameters": {"USERNAME": secrets.username, "PASSWORD": secrets.password}})
+    token = login.json["AuthenticationResult"]["IdToken"]
     ok = client.simulate_get("/secure", headers={"Authorization": f"Bearer {token}"})
     assert ok.status_code == 200
     assert ok.json["claims"]["claims"]["cognito:username"] == secrets.username
@@ -197,7 +198,7 @@ def test_log_record_per_request(client: testing.TestClient, records: list[dict[s
 
 
 def test_health(client: testing.TestClient, manager: FakeManager) -> None:
-    assert client.simulate_get("/health").json == {"status": "ok", "manager": {"status": "ok", "engine": "fake", "notes": []}}
+    assert client.simulate_get("/health").json == {"status": "healthy", "manager": {"status": "ok", "engine": "fake", "notes": []}}
     manager.healthy = False
     down = client.simulate_get("/health")
     assert down.status_code == 503 and down.json["manager"] == {"status": "unreachable"}

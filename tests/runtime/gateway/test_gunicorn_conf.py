@@ -97,7 +97,7 @@ def test_https_chain_through_gunicorn(box: tuple[str, RuntimeSettings]) -> None:
         health = client.get("/health").json()
         result = client.get("/some/path", params={"q": "1"})
         missing_root = client.get("/")
-    assert health["status"] == "ok" and health["manager"]["status"] == "ok"
+    assert health["status"] == "healthy" and health["manager"]["status"] == "ok"
     assert result.status_code == 200
     event = result.json()["result"]  # the fake manager wraps the event it received
     assert event["rawPath"] == "/some/path" and event["queryStringParameters"] == {"q": "1"}
