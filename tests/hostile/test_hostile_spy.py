@@ -104,7 +104,7 @@ def test_a_spy_function_sees_nothing_of_the_others_nor_of_the_box(project: Path)
     assert spy["ports"] >= 5 and spy["reached"] == [] and spy["stolen"] == 0, spy
     assert spy["imports"] == {name: "ModuleNotFoundError" for name in ("moto", "yaml", "esb_runtime", "requests", "esb")}
     assert spy["boto3"] == SDK_REQUIREMENT.split("==")[1]
-    assert all(spy[what] == "PermissionError" for what in ("data", "secrets", "state", "logs", "victim_code")), spy
+    assert all(spy[what] == "PermissionError" for what in ("data", "secrets", "state", "logs", "config", "victim_code")), spy
     assert not any(".venv" in path or "site-packages" in path for path in spy["sys_path"]), spy["sys_path"]
     assert spy["execution_env"] == "AWS_Lambda_python3.11"
     assert listeners and outsider == ["ConnectionRefusedError"] * len(listeners)  # any local user, not only functions

@@ -138,8 +138,8 @@ def publish_ca(ca_file: Path, public_dir: Path) -> tuple[tuple[str, str], ...]:
 
 
 def secure_dirs(*dirs: Path) -> None:
-    """The manager socket's, the secrets', the stores' data and the logs' directories: 0700, so only the box's
-    own user may enter."""
+    """The manager socket's, the secrets', the stores' data, the logs' and the config directories: 0700, so only
+    the box's own user may enter."""
     for directory in dirs:
         directory.mkdir(parents=True, exist_ok=True)
         os.chmod(directory, 0o700)
@@ -254,7 +254,9 @@ def per_function(plan: Plan, settings: RuntimeSettings, requested: str | None,
 
 def apply(engine: Any, settings: RuntimeSettings, requested: str | None) -> Plan:
     """At manager start-up (process engine): lock the private dirs, decide the plan, hand it to the engine."""
-    secure_dirs(settings.state_dir, settings.secrets_file.parent, settings.data_dir, settings.logs_dir)
+    # config/ too: functions.yml holds every function's environment, which no other function may read.
+    secure_dirs(settings.state_dir, settings.secrets_file.parent, settings.data_dir, settings.logs_dir,
+                settings.config_dir)
     plan = plan_sandboxes(settings.output_dir, Path(engine.rie_path), python=engine.python,
                           runtime_parent=Path(engine.runtime_parent), requested=requested,
                           ca_file=settings.tls_dir / "ca.pem")

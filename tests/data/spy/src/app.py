@@ -91,6 +91,7 @@ def handler(event, context):
         "secrets": outcome(lambda: os.listdir(out / "secrets")),
         "state": outcome(lambda: os.listdir(out / "state")),
         "logs": outcome(lambda: os.listdir(out / "logs")),
+        "config": outcome(lambda: (out / "config" / "functions.yml").read_bytes()),  # every function's environment
         "victim_code": outcome(lambda: (out / "functions" / event["victim"] / "src" / "app.py").read_bytes()),
         "sys_path": [p for p in __import__("sys").path if p],
         "execution_env": os.environ.get("AWS_EXECUTION_ENV"),
