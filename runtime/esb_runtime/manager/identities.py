@@ -1,8 +1,8 @@
 """One uid/gid per function (process engine as root), recorded in the box state and kept across restarts.
 
 The range 64000-64999 is ours (documented in the README): within Debian's 60000-64999 block of ids no
-package allocates dynamically, below nobody (65534). A uid that /etc/passwd already names is skipped, so
-a function never shares an identity with a real account. The uid doubles as the function's gid: the
+package allocates dynamically, below nobody (65534). A uid that /etc/passwd names, or that a process runs as
+when it is allocated (another box's function), is skipped. The uid doubles as the function's gid: the
 function's staged code is group-owned by it, so only that function may read it.
 """
 
@@ -32,19 +32,32 @@ class Identity:
     gid: int
 
 
-def _named(uid: int) -> bool:
+def live_uids(proc: Path = Path("/proc")) -> set[int]:
+    """The real uids of running processes (another box's sandboxes among them)."""
+    found: set[int] = set()
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                found.add(entry.stat().st_uid)
+            except OSError:
+                continue  # gone meanwhile
+    return found
+
+
+def _taken(uid: int) -> bool:
+    """A uid /etc/passwd names, or one a process runs as now (e.g. a function of another box on this host)."""
     try:
         pwd.getpwuid(uid)
+        return True
     except KeyError:
-        return False
-    return True
+        return uid in live_uids()
 
 
 class IdentityBook:
     """function name -> Identity, allocated on first use and written to `<state>/identities.json` (0600)."""
 
     def __init__(self, path: Path, *, first: int = FIRST_UID, last: int = LAST_UID,
-                 taken: Callable[[int], bool] = _named) -> None:
+                 taken: Callable[[int], bool] = _taken) -> None:
         self.path, self.first, self.last, self._taken = path, first, last, taken
         self._lock = threading.Lock()
         self._uids: dict[str, int] = self._load()

@@ -49,3 +49,13 @@ def test_a_damaged_book_or_an_out_of_range_entry_is_not_trusted(tmp_path: Path) 
     assert book.identity("root-ish").uid == FIRST_UID
     path.write_text("{not json")
     assert IdentityBook(path, taken=lambda uid: False).recorded() == {}
+
+
+def test_live_uids_reads_the_owner_of_each_process_dir(tmp_path: Path) -> None:
+    import os
+
+    from esb_runtime.manager.identities import live_uids
+
+    (tmp_path / "1").mkdir()
+    (tmp_path / "self").mkdir()
+    assert live_uids(tmp_path) == {os.geteuid()}
