@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from esb_runtime.gateway.auth_config import AuthorizerConfig as Authorizer  # one shape for the template and the gateway
 
-EventKind = Literal["Api", "HttpApi", "Schedule"]
+EventKind = Literal["Api", "HttpApi", "Schedule", "SQS", "SNS", "S3", "DynamoDB", "Kinesis", "EventBridgeRule",
+                    "CloudWatchEvent"]
+# Event kinds that the box delivers from its stores (pollers and asynchronous invocations in the manager).
+SOURCE_KINDS = ("SQS", "SNS", "S3", "DynamoDB", "Kinesis", "EventBridgeRule", "CloudWatchEvent")
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,13 @@ class Event:
     input: str | None = None  # Schedule Input (JSON text)
     enabled: bool = True
     payload_format: str | None = None  # HttpApi PayloadFormatVersion ("1.0" | "2.0"); None: the kind's default
+    # SOURCE_KINDS: the queue/stream/topic ARN, bucket name or bus name, and the other Properties as sorted JSON.
+    source: str | None = None
+    options: str | None = None
+
+    @property
+    def option_values(self) -> dict:
+        return json.loads(self.options) if self.options else {}
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,7 @@ class Function:
     events: tuple[Event, ...] = ()
     function_url: FunctionUrl | None = None
     image: ImageSource | None = None  # PackageType: Image (handler and runtime are then empty)
+    async_config: str | None = None  # {"EventInvokeConfig", "DeadLetterQueue"} as sorted JSON, when set
 
     @property
     def env(self) -> dict[str, str]:
@@ -161,6 +173,21 @@ class Bucket:
 
 
 @dataclass(frozen=True)
+class AwsResource:
+    """A resource of a service the embedded stores emulate (SQS, SNS, EventBridge, Logs, SSM, Secrets Manager,
+    Kinesis): its CloudFormation type, physical name and resolved Properties (sorted JSON, so it stays frozen)."""
+
+    logical_id: str
+    type: str
+    name: str
+    properties: str = "{}"
+
+    @property
+    def props(self) -> dict:
+        return json.loads(self.properties)
+
+
+@dataclass(frozen=True)
 class UserPool:
     """An AWS::Cognito::UserPool (or the box's own pool) with its app clients' ids."""
 
@@ -197,6 +224,7 @@ class Application:
     apis: tuple[Api, ...] = ()
     tables: tuple[Table, ...] = ()
     buckets: tuple[Bucket, ...] = ()
+    resources: tuple[AwsResource, ...] = ()  # queues, topics, rules, parameters, secrets, streams, log groups
     user_pools: tuple[UserPool, ...] = ()  # the template's pools; the box's own pool is added at render
     api_keys: tuple[str, ...] = ()  # Values of AWS::ApiGateway::ApiKey resources
     warnings: tuple[Warning_, ...] = field(default=(), compare=False)

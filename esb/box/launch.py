@@ -179,6 +179,7 @@ def _settings(opts: BoxOptions, stores_port: int) -> RuntimeSettings:
         s3_endpoint=f"http://127.0.0.1:{stores_port}",
         dynamodb_endpoint=f"http://127.0.0.1:{stores_port}",
         lambda_endpoint=f"https://127.0.0.1:{opts.gateway_port}",
+        services_endpoint=f"http://127.0.0.1:{stores_port}",
     )
 
 
@@ -291,6 +292,7 @@ def _provision(app: Application, settings: RuntimeSettings, secrets, say: Say) -
         dynamodb_endpoint=settings.dynamodb_endpoint,
         credentials=secrets,
         region=app.region,
+        services_endpoint=settings.services_endpoint,
     )
     for line in report.text().splitlines():
         say(f"  {line}")

@@ -44,6 +44,7 @@ def collect(tree: BuildTree) -> dict[str, Any]:
     sandboxes = _manager_get(tree.manager_socket, "/v1/sandboxes", []) if state else []
     health = _manager_get(tree.manager_socket, "/v1/health", {}) if state else {}
     breakers = _manager_get(tree.manager_socket, "/v1/breakers", {}) if state else {}
+    sources = _manager_get(tree.manager_socket, "/v1/sources", []) if state else []
     secrets_file = tree.secrets / "box.json"
     secrets = box_secrets.load(secrets_file) if secrets_file.exists() else None
     counts: dict[str, int] = {}
@@ -92,6 +93,8 @@ def collect(tree: BuildTree) -> dict[str, Any]:
             for name, fn in sorted(functions.items()) if fn.function_url is not None
         ],
         "sandboxes": sandboxes,
+        # Per event source: delivered, failed, dead_lettered (by the box), in_dlq (waiting in the redrive DLQ).
+        "event_sources": sources,
         "notes": list(dict.fromkeys([*config_notes, *_python_notes(functions, state),
                                      *(health.get("notes") or [])])),
         "stores": {
@@ -156,6 +159,13 @@ def render_text(status: dict[str, Any]) -> str:
         marker = {"open": f"  [crash loop: 502 for {breaker.get('retry_in_s')} s]",
                   "half_open": "  [crash loop: trying again]"}.get(breaker.get("state"), "")
         lines.append(f"{fn['name']:<36} {fn['sandboxes']}{marker}")
+    if status.get("event_sources"):
+        lines.append("")
+        lines.append(f"{'EVENT SOURCE':<36} {'KIND':<16} DELIVERED  FAILED  IN DLQ")
+        for src in status["event_sources"]:
+            dlq = src["dead_lettered"] + (src["in_dlq"] or 0)
+            lines.append(f"{src['function'] + '/' + src['event']:<36} {src['kind']:<16} {src['delivered']:>9}  "
+                         f"{src['failed']:>6}  {dlq:>6}")
     return "\n".join(lines)
 
 

@@ -24,6 +24,7 @@ class StoresSettings:
     compact_records: int = 2000
     compact_bytes: int = 64 * 1024 * 1024
     auth: bool = True  # False only for debugging: moto then accepts any credentials
+    account_id: str = "000000000000"  # the account of every ARN the box resolves (SAM loader's default)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "StoresSettings":
