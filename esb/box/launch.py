@@ -22,6 +22,7 @@ from esb.model import Application
 from esb.paths import BuildTree
 from esb.box.processes import Proc
 from esb_runtime import secrets as box_secrets, signing_key
+from esb_runtime.manager.firewall import chain_name, iptables_missing, remove_chain
 from esb_runtime.manager.registry import SandboxRegistry
 from esb_runtime.settings import RuntimeSettings
 
@@ -200,6 +201,8 @@ def down(tree: BuildTree, *, volumes: bool = False, say: Say = print) -> list[st
     left = SandboxRegistry.of_box(tree.state).sweep()  # a killed manager's sandboxes, if any survived it
     if left:
         done.append(f"stopped {len(left)} sandbox(es) left by a killed manager")
+    if os.geteuid() == 0 and not iptables_missing() and remove_chain(chain_name(tree.root)):
+        done.append("removed the sandbox firewall rules a killed manager left")
     tree.manager_socket.unlink(missing_ok=True)
     if volumes:
         for path in (tree.data, tree.logs):

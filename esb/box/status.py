@@ -15,6 +15,7 @@ from esb.box.state import BoxState
 from esb.paths import BuildTree
 from esb_runtime import secrets as box_secrets
 from esb_runtime.config import FunctionConfig, FunctionsConfigError, load_functions
+from esb_runtime.contract import read_python_record
 from esb_runtime.gateway.user_pools import derived_password
 
 AUTH_PATH = "/user/auth/v1"
@@ -94,7 +95,8 @@ def collect(tree: BuildTree) -> dict[str, Any]:
         "sandboxes": sandboxes,
         # Per event source: delivered, failed, dead_lettered (by the box), in_dlq (waiting in the redrive DLQ).
         "event_sources": sources,
-        "notes": [*config_notes, *(health.get("notes") or [])],
+        "notes": list(dict.fromkeys([*config_notes, *_python_notes(functions, state),
+                                     *(health.get("notes") or [])])),
         "stores": {
             "s3_endpoint": state.s3_endpoint if state else None,
             "dynamodb_endpoint": state.dynamodb_endpoint if state else None,
@@ -202,6 +204,15 @@ def _functions(tree: BuildTree) -> tuple[Mapping[str, FunctionConfig], list[str]
         return load_functions(tree.functions_config, tree.root).functions, []
     except FunctionsConfigError as exc:
         return {}, [str(exc)]
+
+
+def _python_notes(functions: Mapping[str, FunctionConfig], state: Any) -> list[str]:
+    """Which python runtimes the process engine runs on another Python than declared (the build's choice)."""
+    if state is not None and state.engine != "process":
+        return []
+    dirs = sorted({fn.runtime_dir for fn in functions.values() if fn.runtime_dir and fn.runtime.startswith("python")})
+    records = [read_python_record(path) for path in dirs]
+    return [record.note for record in records if record is not None and record.note]
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -53,6 +53,8 @@ def function_view(app: Application, fn: Function, tree: BuildTree) -> dict[str, 
     }
     if fn.runtime.startswith("nodejs"):
         entry["runtime_dir"] = _rel(tree, tree.node_runtime)
+    elif fn.runtime.startswith("python") and fn.image is None:
+        entry["runtime_dir"] = _rel(tree, tree.python_runtime(fn.runtime))
     if fn.image is not None:
         entry["package_type"] = "Image"
         entry["image_config"] = {

@@ -9,6 +9,7 @@ from typing import Any
 
 from esb.sam.cognito import CLIENT_TYPE, POOL_TYPE, client_id_for, pool_attributes, pool_id_for
 from esb.sam.context import LoadContext
+from esb.sam.names import name_problem
 from esb.sam.scalars import cfn_str, is_scalar
 from esb.sam.service_refs import NAME_PROPERTY, SERVICE_TYPES, ServiceRefs, default_name
 
@@ -86,6 +87,9 @@ class ResourceRefs:
             if not is_scalar(value) or cfn_str(value) == "":
                 self._ctx.fail(path, f"{prop} must be a non-empty string")
             name = cfn_str(value)
+            problem = name_problem(prop, name)
+            if problem is not None:  # a name becomes a directory of the output tree: never `../..` or `/abs`
+                self._ctx.fail(path, problem, f"give {prop} a name AWS accepts")
         elif resource.type == BUCKET_TYPE:
             name = bucket_name_for(self._ctx.stack_name, logical_id)
         elif resource.type in SERVICE_TYPES:

@@ -37,11 +37,13 @@ def open_sink(settings: RuntimeSettings) -> tuple[Callable[[list[dict[str, Any]]
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s manager %(levelname)s %(message)s")
     settings = RuntimeSettings.from_env()
+    plan = None
     try:
         engine = create_engine(settings)
         if isinstance(engine, ProcessEngine):
-            # ESB_SANDBOX_USER: who function code runs as when the manager is root ("" keeps root; default nobody).
-            isolation.apply(engine, settings, os.environ.get("ESB_SANDBOX_USER"))
+            # ESB_SANDBOX_USER: who function code runs as when the manager is root ("" keeps root; default: one
+            # uid per function).
+            plan = isolation.apply(engine, settings, os.environ.get("ESB_SANDBOX_USER"))
             left = engine.clear_leftovers()
             if left:
                 log.info("stopped %d sandbox(es) a previous manager left running", left)
@@ -68,6 +70,8 @@ def main() -> int:
     if sources is not None:
         sources.stop()
     manager.close()
+    if plan is not None and plan.firewall is not None:
+        plan.firewall.close()  # after the last sandbox: no rule of this box is left behind
     close_store()
     settings.manager_socket.unlink(missing_ok=True)
     return 0
