@@ -20,7 +20,7 @@ from tools import need_tool
 
 pytestmark = pytest.mark.integration
 
-SPY_SRC = REPO / "tests" / "data" / "spy" / "src"
+SPY_SRC = REPO / "fixtures" / "spy" / "src"
 TEMPLATE = """\
 Transform: AWS::Serverless-2016-10-31
 Globals:
