@@ -7,24 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from esb_runtime.gateway.auth_config import AuthorizerConfig as Authorizer  # one shape for the template and the gateway
+# Shapes the template and the gateway share, defined once on the runtime side.
+from esb_runtime.config import Cors
+from esb_runtime.gateway.auth_config import AuthorizerConfig as Authorizer
 
 EventKind = Literal["Api", "HttpApi", "Schedule", "SQS", "SNS", "S3", "DynamoDB", "Kinesis", "EventBridgeRule",
                     "CloudWatchEvent"]
 # Event kinds that the box delivers from its stores (pollers and asynchronous invocations in the manager).
 SOURCE_KINDS = ("SQS", "SNS", "S3", "DynamoDB", "Kinesis", "EventBridgeRule", "CloudWatchEvent")
-
-
-@dataclass(frozen=True)
-class Cors:
-    """CORS settings of an API (from Globals or the API resource)."""
-
-    allow_origins: tuple[str, ...] = ()
-    allow_methods: tuple[str, ...] = ()
-    allow_headers: tuple[str, ...] = ()
-    expose_headers: tuple[str, ...] = ()
-    allow_credentials: bool = False
-    max_age: int | None = None
 
 
 @dataclass(frozen=True)
