@@ -59,7 +59,7 @@ def base_image_task(cache: Path, client_factory: DockerClientFactory = _docker_c
             if built_by not in images:
                 images[built_by] = ensure_base_image(client, cache, rie_path(cache), python_version=built_by)
                 image = images[built_by]
-                print(f"base image {image.tag} ({'built' if image.built else 'already present'})")
+                print(f"base image {image.tag} ({'built' if image.built else 'already present'})", file=sys.stderr)
             if note:
                 tag_image(client, images[built_by].id, f"{BASE_REPO}:{version}")
                 sys.stderr.write(f"warning: {note}\n")
