@@ -9,11 +9,15 @@ from typing import Any, Mapping
 
 import yaml
 
+from esb.auth_options import AuthOptions, parse_auth
 from esb.errors import ConfigError
+from esb.overrides import Overrides
 from esb.paths import P, BuildTree
 from esb.sam.scalars import to_bool
+from esb_runtime.contract import DEFAULT_GATEWAY_PORT
 
 GENERATOR_FILE = "generator.yml"
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 DEFAULT_TEMPLATE = "template.yaml"
 DEFAULT_OUTPUT = ".esb/"
 
@@ -23,7 +27,7 @@ class Images:
     """Images of the compose stack; every one can be overridden in generator.yml `images:`."""
 
     # Function base image; `{version}` is replaced by the runtime's version (python3.11 -> 3.11).
-    # The default is the offline base that `esb/images.py` builds locally (no registry is reachable).
+    # The default is the offline base that `esb/build/images.py` builds locally (no registry is reachable).
     base: str = "esb/base-python:{version}"
     base_nodejs: str = "esb/base-nodejs:{version}"  # nodejs functions; `{version}` is the Node major (20)
     python: str = "esb/base-python:3.11"  # base of the gateway and manager images (has python3.11, no pip)
@@ -38,7 +42,7 @@ class Images:
 class Ports:
     """Host ports of the compose stack (container ports are fixed)."""
 
-    gateway: int = 8443
+    gateway: int = DEFAULT_GATEWAY_PORT
     s3: int = 9000
     dynamodb: int = 8000
     logs: int = 9428
@@ -51,6 +55,9 @@ class Compat:
     # true: a request no route takes gets 404 Not Found / 405 Method Not Allowed (with Allow) instead of
     # API Gateway's 403 Missing Authentication Token (REST APIs) / 404 Not Found (HTTP APIs).
     seed_status_codes: bool = False
+    # true: the Invoke API also takes unsigned calls from loopback (the seed's clients send no SigV4). Only for a
+    # box bound to loopback; signed calls are still checked.
+    unsigned_invoke: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,14 @@ class Breaker:
 
     failures: int = 3  # consecutive crashes or timeouts that open it; 0 turns it off
     window: float = 10.0  # seconds an open breaker answers 502 at once before the function is tried again
+
+
+@dataclass(frozen=True)
+class PythonHosts:
+    """Which interpreters run python3.N functions on the process engine (generator.yml `python:`)."""
+
+    strict: bool = False  # true: a runtime without its own interpreter is an error, not the closest one
+    interpreters: tuple[tuple[str, str], ...] = ()  # ("3.12", "/opt/python3.12/bin/python3.12"), over PATH's
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,8 @@ class Generator:
     bind: str = "127.0.0.1"
     compat: Compat = field(default_factory=Compat)
     breaker: Breaker = field(default_factory=Breaker)
+    python: PythonHosts = field(default_factory=PythonHosts)
+    auth: AuthOptions = field(default_factory=AuthOptions)
 
 
 @dataclass(frozen=True)
@@ -92,16 +109,20 @@ class Project:
     bind: str = "127.0.0.1"
     compat: Compat = field(default_factory=Compat)
     breaker: Breaker = field(default_factory=Breaker)
+    python: PythonHosts = field(default_factory=PythonHosts)
+    auth: AuthOptions = field(default_factory=AuthOptions)
     generator_file: Path | None = None
     template_source: str = "bundled"  # argument | env | cwd | project | bundled
+    overrides: Overrides = field(default_factory=Overrides)  # --parameter-overrides / --env-vars of this run
 
     @property
     def params(self) -> dict[str, str]:
         return dict(self.parameters)
 
-    def with_parameters(self, extra: Mapping[str, str]) -> Project:
-        merged = {**self.params, **extra}
-        return replace(self, parameters=tuple(sorted(merged.items())))
+    def with_overrides(self, overrides: Overrides) -> Project:
+        """The command line's overrides on top of generator.yml (kept, so a watch reload applies them again)."""
+        merged = {**self.params, **dict(overrides.parameters)}
+        return replace(self, parameters=tuple(sorted(merged.items())), overrides=overrides)
 
 
 def _section(doc: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
@@ -153,6 +174,8 @@ def parse_generator(text: str, where: str) -> Generator:
         bind=str(doc.get("bind") or "127.0.0.1"),
         compat=_dataclass_from(Compat, _section(doc, "compat", where), where, "compat"),
         breaker=_breaker(_section(doc, "breaker", where), where),
+        python=_python(_section(doc, "python", where), where),
+        auth=parse_auth(_section(doc, "auth", where), where, Path(where).parent),
     )
 
 
@@ -162,6 +185,21 @@ def _breaker(values: Mapping[str, Any], where: str) -> Breaker:
         raise ConfigError("`breaker.failures` must be >= 0 and `breaker.window` > 0", where=where,
                           hint="e.g. failures: 3, window: 10 (failures: 0 turns the breaker off)")
     return breaker
+
+
+def _python(values: Mapping[str, Any], where: str) -> PythonHosts:
+    unknown = sorted(set(values) - {"strict", "interpreters"})
+    if unknown:
+        raise ConfigError(f"unknown key `python.{unknown[0]}`", where=where, hint="known keys: interpreters, strict")
+    interpreters = _section(values, "interpreters", where)
+    pairs = []
+    for version, path in interpreters.items():
+        # A quoted version only: YAML reads 3.10 as the number 3.1.
+        if not isinstance(version, str) or not re.fullmatch(r"3\.\d+", version) or not str(path or "").startswith("/"):
+            raise ConfigError(f"`python.interpreters` maps a quoted version to an absolute path, not {version}: {path}",
+                              where=where, hint='e.g. interpreters: {"3.12": /opt/python3.12/bin/python3.12}')
+        pairs.append((str(version), str(path)))
+    return PythonHosts(strict=to_bool(values.get("strict", False)), interpreters=tuple(sorted(pairs)))
 
 
 def _param_text(value: Any) -> str:
@@ -234,6 +272,9 @@ def load_project(template_arg: str | None = None, *, cwd: Path, env: Mapping[str
         project_dir = template.parent
     else:
         project_dir = cwd.resolve()
+    if gen.compat.unsigned_invoke and gen.bind not in _LOOPBACK:
+        raise ConfigError("compat.unsigned_invoke needs a box bound to loopback", where=str(gen_path),
+                          hint=f"remove it, or set bind: 127.0.0.1 (now {gen.bind})")
     output = (project_dir / gen.output_dir).resolve()
     if output == project_dir:
         where = str(gen_path) if gen_path else "generator.yml"
@@ -250,6 +291,8 @@ def load_project(template_arg: str | None = None, *, cwd: Path, env: Mapping[str
         bind=gen.bind,
         compat=gen.compat,
         breaker=gen.breaker,
+        python=gen.python,
+        auth=gen.auth,
         generator_file=gen_path,
         template_source=source,
     )

@@ -54,7 +54,7 @@ def test_build_writes_tree(sample: Path, capsys: pytest.CaptureFixture[str]) -> 
     captured = capsys.readouterr()
     assert captured.out == ""  # progress is for terminals (or --verbose), and never on stdout
     assert main(["--verbose", "build"]) == 0
-    assert "done: 0 task(s) run, 12 up to date" in capsys.readouterr().err
+    assert "done: 0 task(s) run, 13 up to date" in capsys.readouterr().err
 
 
 def test_dry_run_writes_nothing(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -156,3 +156,38 @@ def test_bad_tuning_variable_is_one_line(sample: Path, capsys: pytest.CaptureFix
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ESB_GATEWAY_WORKERS", "two")
     assert "ESB_GATEWAY_WORKERS='two' is not a number" in _one_line_error(capsys, ["up", "-d", "--engine", "process"])
+
+
+def test_help_lists_invoke_and_generate_event(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "invoke" in out and "generate-event" in out
+
+
+@pytest.fixture
+def invoke_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(P.fixtures / "invoke", tmp_path / "invoke")
+    monkeypatch.chdir(tmp_path / "invoke")
+    return tmp_path / "invoke"
+
+
+def test_build_takes_parameter_overrides_and_env_vars(invoke_app: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (invoke_app / "env.json").write_text('{"Parameters": {"COLOR": "teal"}}')
+    assert main(["build", "--parameter-overrides", "Greeting=salut", "--env-vars", "env.json"]) == 0
+    functions = yaml.safe_load((invoke_app / ".esb" / "config" / "functions.yml").read_text())["functions"]
+    assert functions["dev-echo"]["environment"] == {"COLOR": "teal", "GREETING": "salut"}
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["build", "--parameter-overrides", "NoEquals"], "--parameter-overrides: cannot read 'NoEquals'"),
+    (["build", "--env-vars", "missing.json"], "cannot read the env-vars file"),
+    (["invoke", "nope"], "no function 'nope' in the template"),
+    (["invoke", "dev-echo", "-e", "-"], "stdin: the event is not JSON"),
+])
+def test_invoke_and_override_mistakes_are_one_line(invoke_app: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch, argv: list[str],
+                                                   message: str) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("not json"))
+    assert message in _one_line_error(capsys, argv)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -10,6 +12,7 @@ from esb.paths import cache_dir
 from esb.sam.code_archive import unpacked
 from esb.sam.context import LoadContext
 from esb.sam.cors import list_cors
+from esb.sam.auth import AuthReader
 from esb.sam.events import build_events
 from esb.sam.images import build_image_source
 from esb.sam.limits import MEMORY_MB, TIMEOUT_S, range_problem, reserved_concurrency_problem
@@ -27,14 +30,15 @@ def runtime_supported(runtime: str) -> bool:
 _HANDLED = frozenset({
     "FunctionName", "CodeUri", "Handler", "Runtime", "Timeout", "MemorySize", "Architectures",
     "Environment", "Layers", "ReservedConcurrentExecutions", "FunctionUrlConfig", "Events", "PackageType",
+    "EventInvokeConfig", "DeadLetterQueue",
 })
 # Read for PackageType: Image (ImageUri names a registry image; the box builds from Metadata instead).
 _IMAGE_ONLY = frozenset({"ImageConfig", "ImageUri"})
 # Accepted without a word: they matter in AWS (IAM, networking, deployment) but not in a local box.
 _QUIET = frozenset({
     "AssumeRolePolicyDocument", "AutoPublishAlias", "AutoPublishAliasAllProperties", "AutoPublishCodeSha256",
-    "CodeSigningConfigArn", "DeadLetterQueue", "DeploymentPreference", "Description", "EphemeralStorage",
-    "EventInvokeConfig", "FileSystemConfigs", "KmsKeyArn", "LoggingConfig", "PermissionsBoundary", "Policies",
+    "CodeSigningConfigArn", "DeploymentPreference", "Description", "EphemeralStorage",
+    "FileSystemConfigs", "KmsKeyArn", "LoggingConfig", "PermissionsBoundary", "Policies",
     "PropagateTags", "ProvisionedConcurrencyConfig", "RecursiveLoop", "Role", "RolePath",
     "RuntimeManagementConfig", "SnapStart", "SourceKMSKeyArn", "Tags", "Tracing", "VersionDescription",
     "VpcConfig",
@@ -45,7 +49,14 @@ def code_dir(ctx: LoadContext, value: Any, path: Path, owner: str, prop: str) ->
     """An existing local directory, or a .zip archive unpacked into the cache, relative to the template's directory."""
     if not is_scalar(value) or cfn_str(value) == "":
         ctx.fail(path, f"{prop} must be a local directory path", f"S3 locations are not supported; set {prop}: src/")
-    directory = (ctx.base_dir / cfn_str(value)).resolve()
+    text = cfn_str(value)
+    directory = (ctx.base_dir / text).resolve()
+    relative = (ctx.base_dir / text.lstrip("/")).resolve()
+    if text.startswith("/") and not directory.exists() and relative.exists():
+        # The seed's templates write `/functions/x/` meaning "under the template's directory".
+        ctx.warn(owner, prop, f"'{text}' is absolute and does not exist; read as template-relative "
+                              f"'{text.lstrip('/')}' (write it without the leading slash)")
+        directory = relative
     if directory.is_file() and directory.suffix.lower() == ".zip":
         return unpacked(directory, cache_dir() / "code")
     if not directory.is_dir():
@@ -83,6 +94,7 @@ def build_function(
     apis: dict[str, Api],
     layer_ids: dict[str, str],
     metadata: dict[str, Any] | None = None,
+    auth: AuthReader | None = None,
 ) -> Function:
     """One Function from resolved, globals-merged properties; layer_ids maps layer ARN → logical id;
     `metadata` is the resource's Metadata (how sam build builds an image function)."""
@@ -127,10 +139,17 @@ def build_function(
         environment=_environment(ctx, props.get("Environment"), (*path, "Environment")),
         layers=_layers(ctx, logical_id, props.get("Layers"), (*path, "Layers"), layer_ids),
         reserved_concurrency=reserved,
-        events=build_events(ctx, logical_id, props.get("Events"), apis),
+        events=build_events(ctx, logical_id, props.get("Events"), apis, auth),
         function_url=_function_url(ctx, props.get("FunctionUrlConfig"), (*path, "FunctionUrlConfig")),
         image=image,
+        async_config=_async_config(props),
     )
+
+
+def _async_config(props: dict) -> str | None:
+    """EventInvokeConfig and DeadLetterQueue (asynchronous invocations' retries and destinations), as JSON."""
+    config = {key: props[key] for key in ("EventInvokeConfig", "DeadLetterQueue") if props.get(key)}
+    return json.dumps(config, sort_keys=True, default=str) if config else None
 
 
 def _required_text(ctx: LoadContext, props: dict, key: str, path: Path, hint: str) -> str:

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from esb_runtime.signing_key import KEY_FILE
+
+from esb_runtime.contract import DEFAULT_GATEWAY_PORT
+
 
 @dataclass(frozen=True)
 class RuntimeSettings:
@@ -18,12 +22,13 @@ class RuntimeSettings:
     default_concurrency: int = 10  # per function, when ReservedConcurrentExecutions is not set
     acquire_timeout_s: float = 10.0
     gateway_host: str = "127.0.0.1"
-    gateway_port: int = 8443
+    gateway_port: int = DEFAULT_GATEWAY_PORT
     gateway_workers: int = 1
     tls: bool = True
     s3_endpoint: str | None = None
     dynamodb_endpoint: str | None = None
     lambda_endpoint: str | None = None  # the gateway's Invoke API as seen from sandboxes
+    services_endpoint: str | None = None  # the embedded stores: SQS, SNS, ... and the UnsupportedService answer
     log_store: str = "local"  # local | victorialogs
     victorialogs_url: str | None = None
     token_lifetime_s: int = 3600
@@ -49,6 +54,10 @@ class RuntimeSettings:
     @property
     def secrets_file(self) -> Path:
         return self.output_dir / "secrets" / "box.json"
+
+    @property
+    def signing_key_file(self) -> Path:
+        return self.output_dir / "secrets" / KEY_FILE
 
     @property
     def tls_dir(self) -> Path:
@@ -80,12 +89,13 @@ class RuntimeSettings:
             default_concurrency=int(env.get("ESB_MAX_CONCURRENCY", "10")),
             acquire_timeout_s=float(env.get("ESB_ACQUIRE_TIMEOUT", "10")),
             gateway_host=env.get("ESB_GATEWAY_HOST", "127.0.0.1"),
-            gateway_port=int(env.get("ESB_GATEWAY_PORT", "8443")),
+            gateway_port=int(env.get("ESB_GATEWAY_PORT") or DEFAULT_GATEWAY_PORT),
             gateway_workers=int(env.get("ESB_GATEWAY_WORKERS", "1")),
             tls=env.get("ESB_TLS", "1") != "0",
             s3_endpoint=env.get("ESB_S3_ENDPOINT") or None,
             dynamodb_endpoint=env.get("ESB_DYNAMODB_ENDPOINT") or None,
             lambda_endpoint=env.get("ESB_LAMBDA_ENDPOINT") or None,
+            services_endpoint=env.get("ESB_SERVICES_ENDPOINT") or None,
             log_store=env.get("ESB_LOG_STORE", "local"),
             victorialogs_url=env.get("ESB_VICTORIALOGS_URL") or None,
             token_lifetime_s=int(env.get("ESB_TOKEN_LIFETIME", "3600")),
@@ -111,6 +121,7 @@ class RuntimeSettings:
             "ESB_S3_ENDPOINT": self.s3_endpoint or "",
             "ESB_DYNAMODB_ENDPOINT": self.dynamodb_endpoint or "",
             "ESB_LAMBDA_ENDPOINT": self.lambda_endpoint or "",
+            "ESB_SERVICES_ENDPOINT": self.services_endpoint or "",
             "ESB_LOG_STORE": self.log_store,
             "ESB_VICTORIALOGS_URL": self.victorialogs_url or "",
             "ESB_TOKEN_LIFETIME": str(self.token_lifetime_s),

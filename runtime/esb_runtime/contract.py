@@ -1,0 +1,101 @@
+"""The output tree's contract between the toolchain that writes it and the runtime that reads it: file names,
+the image record, the Lambda variables the RIE reads, the docker network's name, and the shared defaults."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+DEFAULT_GATEWAY_PORT = 8443  # the gateway's HTTPS port unless generator.yml `ports.gateway` says otherwise
+
+# Per function, beside its staged code (functions/<fn>/code): what the build wrote.
+BUILD_MANIFEST = "build.json"  # {"code_hash": ...}: a sandbox never serves once it changes
+IMAGE_RECORD = "image.json"  # {"tag", "id"}: the function's image on the docker engine
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    tag: str
+    id: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"tag": self.tag, "id": self.id}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ImageRecord":
+        return cls(tag=str(data["tag"]), id=str(data.get("id") or ""))
+
+
+def read_image_record(function_dir: Path) -> ImageRecord | None:
+    """functions/<fn>/image.json, or None when the function has no image (yet) or the record is unreadable."""
+    try:
+        return ImageRecord.from_dict(json.loads((function_dir / IMAGE_RECORD).read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_image_record(function_dir: Path, record: ImageRecord) -> None:
+    """Write functions/<fn>/image.json, only when its bytes change (the manager watches its mtime)."""
+    path = function_dir / IMAGE_RECORD
+    text = json.dumps(record.to_dict(), sort_keys=True) + "\n"
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+def rie_identity(name: str, timeout_s: int, memory_mb: int) -> dict[str, str]:
+    """The variables the RIE reads to report a function's name, timeout and memory the way Lambda does."""
+    return {
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(timeout_s),
+    }
+
+
+def name_part(text: str) -> str:
+    """`text` as a docker name part ([a-zA-Z0-9_.-])."""
+    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-.") or "x"
+
+
+def network_name(project: str) -> str:
+    """The docker network of a project's box: the compose file names it, the docker engine joins it."""
+    return f"esb-{name_part(project)}"
+
+
+# Per python runtime, in its staged environment (runtimes/python3.N/): which interpreter the build chose for it.
+PYTHON_RECORD = "python.json"  # {"python", "version", "runtime", "note"}
+PYTHON_BOOTSTRAP = "bootstrap/esb_bootstrap.py"  # alone in its dir: `import esb_runtime` fails in function code
+
+
+@dataclass(frozen=True)
+class PythonRecord:
+    python: str  # the interpreter that runs this runtime's functions
+    version: str  # its "3.N": what AWS_EXECUTION_ENV says
+    runtime: str  # the declared runtime (python3.12)
+    note: str | None = None  # why another version than the declared one runs it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"python": self.python, "version": self.version, "runtime": self.runtime, "note": self.note}
+
+
+def read_python_record(runtime_dir: Path) -> PythonRecord | None:
+    """runtimes/python3.N/python.json, or None (a tree built before these environments, or unreadable)."""
+    try:
+        raw = json.loads((runtime_dir / PYTHON_RECORD).read_text(encoding="utf-8"))
+        return PythonRecord(python=str(raw["python"]), version=str(raw["version"]), runtime=str(raw["runtime"]),
+                            note=raw.get("note") or None)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def write_python_record(runtime_dir: Path, record: PythonRecord) -> bool:
+    """Write runtimes/python3.N/python.json (world-readable: sandboxes run as other users) when it changes."""
+    path = runtime_dir / PYTHON_RECORD
+    text = json.dumps(record.to_dict(), sort_keys=True) + "\n"
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o644)
+    return True
