@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 from typing import Any
 
 import falcon
@@ -14,15 +15,18 @@ from esb_runtime.gateway.direct_invoke import DirectInvoker
 from esb_runtime.gateway.leases import LeaseClient
 from esb_runtime.gateway.manager_client import UdsManagerClient
 from esb_runtime.logs.factory import open_store
+from esb_runtime.manager.logpump import RecordShipper
 from esb_runtime.settings import RuntimeSettings
 
 _app: falcon.App | None = None
 
 
 def open_log_sink(settings: RuntimeSettings) -> LogSink:
-    """The log store's writer, one record at a time (LogStore.write takes a list)."""
-    store = open_store(settings)
-    return lambda record: store.write([record])
+    """The access records, batched to the log store off the request path (a write per request was a syscall,
+    or an HTTP POST to VictoriaLogs, on every request); flushed when the worker exits."""
+    shipper = RecordShipper(open_store(settings).write)
+    atexit.register(shipper.close)
+    return shipper.emit
 
 
 def get_app(settings: RuntimeSettings | None = None) -> falcon.App:

@@ -49,3 +49,17 @@ def test_rie_and_runtime_lines() -> None:
 def test_trace_root() -> None:
     assert trace_root("Root=1-a-b;Parent=x;Sampled=1") == "1-a-b"
     assert trace_root(None) is None
+
+
+def test_rfc3339_agrees_with_datetime_to_the_millisecond_across_seconds() -> None:
+    import random
+    from datetime import datetime, timezone
+
+    from esb_runtime.logs.records import format_time, rfc3339
+
+    rng = random.Random(14)
+    # Same-second runs (the cached prefix) and values that round up into the next second.
+    epochs = [1700000000.0, 1700000000.9995, 1700000000.9999996, 1700000001.25, 966303552.6779995]
+    epochs += [rng.uniform(0, 2e9) for _ in range(2000)]
+    for epoch in epochs:
+        assert rfc3339(epoch) == format_time(datetime.fromtimestamp(epoch, tz=timezone.utc)), epoch
