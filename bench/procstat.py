@@ -60,6 +60,7 @@ def role(pid: int) -> str:
     """Which part of a box (or the bare RIE) a process is, from its command line."""
     cmd = cmdline(pid)
     for needle, name in (("aws-lambda-rie", "rie"), ("sandbox.bootstrap", "runtime"), ("awslambdaric", "runtime"),
+                         ("esb_bootstrap.py", "runtime"),
                          ("gunicorn", "gateway"), ("esb_runtime.manager", "manager"),
                          ("esb_runtime.stores", "stores"), ("esb.", "supervisor")):
         if needle in cmd:

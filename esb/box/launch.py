@@ -39,7 +39,9 @@ class BoxOptions:
     engine: str = "process"
     host: str = "127.0.0.1"
     gateway_port: int = 8443
-    gateway_workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
+    # One worker per two cores: the manager is out of the data path, the RIEs and runtimes take the other core,
+    # and each worker is ~45 MB (issue 14: one per core was 2x45 MB on 2 cores and no faster).
+    gateway_workers: int = field(default_factory=lambda: max(1, min(4, (os.cpu_count() or 2) // 2)))
     idle_timeout_s: float = 300.0
     default_concurrency: int = 10
     start_timeout_s: float = 60.0
