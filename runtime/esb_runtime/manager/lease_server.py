@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 class Leases(Protocol):
     """What a session needs of the manager (Manager.grant/release; fakes in tests)."""
 
-    def grant(self, name: str, trace_id: str | None) -> wire.Grant: ...
+    def grant(self, name: str, trace_id: str | None, *, wait: bool = True) -> wire.Grant | None: ...
 
     def release(self, sandbox_id: str, outcome: str) -> None: ...
 
@@ -50,7 +50,7 @@ class Session:
     def _dispatch(self, fields: list[str]) -> None:
         kind = fields[0].encode()
         if kind == wire.ACQUIRE and len(fields) == 4:
-            gevent.spawn(self._grant, fields[1], fields[2], fields[3] or None)
+            self._grant(fields[1], fields[2], fields[3] or None)
         elif kind == wire.RELEASE and len(fields) == 3 and fields[2] in REUSABLE:
             if fields[1] in self.held:
                 self.held.discard(fields[1])
@@ -66,12 +66,24 @@ class Session:
             self._return(sandbox, outcome)
         self._send(wire.encode("D", seq))
 
-    def _grant(self, seq: str, function: str, trace: str | None) -> None:
+    def _grant(self, seq: str, function: str, trace: str | None, wait: bool = False) -> None:
+        """A warm idle sandbox is granted right here, on the reading greenlet; waiting for one or starting one
+        gets a greenlet of its own (spawning one per call was a tenth of the manager's time)."""
         try:
-            grant = self._leases.grant(function, trace)
+            grant = self._leases.grant(function, trace, wait=wait)
         except RuntimeBoxError as exc:
             self._send(wire.encode("E", seq, exc.status, exc.message))
             return
+        except Exception:  # noqa: BLE001 - a bug must cost this grant, not the worker's whole session
+            log.exception("lease socket: grant of %s failed", function)
+            self._send(wire.encode("E", seq, 500, f"the manager failed to lease a sandbox of {function}"))
+            return
+        if grant is None:
+            gevent.spawn(self._grant, seq, function, trace, True)
+        else:
+            self._granted(seq, grant)
+
+    def _granted(self, seq: str, grant: wire.Grant) -> None:
         self.held.add(grant.sandbox)
         if not self._send(wire.encode("G", seq, grant.sandbox, grant.invoke_url, grant.timeout_s)):
             self.held.discard(grant.sandbox)

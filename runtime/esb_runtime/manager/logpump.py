@@ -27,7 +27,7 @@ class SandboxLog:
         self.sandbox_id: str | None = None
         self._emit, self._clock = emit, clock
         self._on_duration = on_duration  # each REPORT's Duration in seconds (the pool's service-time estimate)
-        self._cond = threading.Condition()
+        self._cond = threading.Condition(threading.Lock())  # never re-entered; the plain lock is cheaper
         self._pending: list[tuple[float, str]] = []  # lines before the engine told us the sandbox id
         self._trace: str | None = None
         self._request_id: str | None = None

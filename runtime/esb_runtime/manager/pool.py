@@ -41,7 +41,8 @@ class Pool:
         self.max_size = max(0, max_size)
         self.acquire_timeout_s = acquire_timeout_s
         self._start, self._stop, self._alive, self._clock = start, stop, alive, clock
-        self._cond = threading.Condition()
+        # Not reentrant (nothing here re-enters it): gevent's plain lock is far cheaper than its RLock.
+        self._cond = threading.Condition(threading.Lock())
         self._idle: list[Slot] = []  # LIFO: the most recently used is reused first, the rest can go idle
         self._busy: set[Slot] = set()
         self._starting = 0
@@ -127,6 +128,17 @@ class Pool:
     def _cold_s(self) -> float:
         """What a new sandbox costs before it answers: the engine's start and the runtime's init."""
         return (self._start_s or 0.0) + (self._init_s or 0.0)
+
+    def acquire_idle(self) -> Slot | None:
+        """An idle sandbox now, or None: no wait, no start. Never ahead of waiters (None while any wait)."""
+        discard: list[Slot] = []
+        try:
+            with self._cond:
+                if self.closed or self.max_size == 0 or self._waiting:
+                    return None  # the waiting path queues fairly and gives the refusals
+                return self._take_idle(discard)
+        finally:
+            self._stop_all(discard)
 
     def _take_idle(self, discard: list[Slot]) -> Slot | None:
         while self._idle:

@@ -230,22 +230,29 @@ class Manager:
         """An exclusive lease on a sandbox of `name`; its output is attributed to `trace_id` until released."""
         return self._lease(self._lookup(name), trace_id)
 
-    def grant(self, name: str, trace_id: str | None) -> Grant:
-        """A lease as the lease socket sends it: the sandbox, where its RIE listens, the function's timeout."""
+    def grant(self, name: str, trace_id: str | None, *, wait: bool = True) -> Grant | None:
+        """A lease as the lease socket sends it: the sandbox, where its RIE listens, the function's timeout.
+        With wait=False: an idle warm sandbox now or None, so the caller can serve it without a greenlet."""
         entry = self._lookup(name)
-        slot = self._lease(entry, trace_id)
-        return Grant(slot.id, slot.sandbox.invoke_url, entry.config.timeout)
+        slot = self._lease(entry, trace_id) if wait else self._hold(entry, trace_id, entry.pool.acquire_idle)
+        return None if slot is None else Grant(slot.id, slot.sandbox.invoke_url, entry.config.timeout)
 
     def _lease(self, entry: _Function, trace_id: str | None) -> Slot:
+        slot = self._hold(entry, trace_id, entry.pool.acquire)
+        assert slot is not None  # a waiting acquire gives a slot or raises
+        return slot
+
+    def _hold(self, entry: _Function, trace_id: str | None, take: Callable[[], Slot | None]) -> Slot | None:
         trial = entry.breaker.admit()  # before any sandbox starts: a crash loop is refused at once
         try:
-            slot = entry.pool.acquire()
+            slot = take() if not trial else entry.pool.acquire()  # a half-open breaker's trial always waits
         except BaseException:
             entry.breaker.record(None, trial)
             raise
+        if slot is None:
+            return None
         slot.extra["log"].begin(trace_id)
-        with self._lock:
-            self._leases[slot.id] = (entry, slot, trial)
+        self._leases[slot.id] = (entry, slot, trial)  # one dict operation: atomic, no lock needed
         return slot
 
     def release(self, sandbox_id: str, outcome: str) -> None:
@@ -253,8 +260,7 @@ class Manager:
         self._return(sandbox_id, outcome, explained=False)
 
     def _return(self, sandbox_id: str, outcome: str, *, explained: bool) -> None:
-        with self._lock:
-            lease = self._leases.pop(sandbox_id, None)
+        lease = self._leases.pop(sandbox_id, None)
         if lease is None:
             raise LeaseNotFound(f"no lease on sandbox {sandbox_id}")
         entry, slot, trial = lease

@@ -45,7 +45,7 @@ sandbox.start()
 url = f"http://127.0.0.1:{sandbox.server_port}/2015-03-31/functions/function/invocations"
 
 class Leases:
-    def grant(self, name, trace_id):
+    def grant(self, name, trace_id, wait=True):
         return Grant("sb-fake", url, 3)
 
     def release(self, sandbox_id, outcome):
@@ -125,8 +125,16 @@ def test_https_chain_through_gunicorn(box: tuple[str, RuntimeSettings]) -> None:
     assert event["rawPath"] == "/some/path" and event["queryStringParameters"] == {"q": "1"}
     assert event["headers"]["x-amzn-trace-id"] == result.headers["X-Amzn-Trace-Id"]
     assert missing_root.status_code == 404
-    records = [json.loads(line) for f in sorted(settings.logs_dir.glob("*.jsonl")) for line in f.read_text().splitlines()]
-    assert any(r["source"] == "gateway" and r["path"] == "/some/path" and r["status"] == 200 for r in records)
+
+    def logged() -> bool:
+        records = [json.loads(line) for f in sorted(settings.logs_dir.glob("*.jsonl"))
+                   for line in f.read_text().splitlines()]
+        return any(r["source"] == "gateway" and r["path"] == "/some/path" and r["status"] == 200 for r in records)
+
+    deadline = time.monotonic() + 5  # access records are shipped in batches, off the request path
+    while not logged() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert logged()
 
 
 def _raw_exchange(url: str, settings: RuntimeSettings, request: bytes) -> bytes:

@@ -24,7 +24,9 @@ class FakeLeases:
         self.hold = gevent.event.Event()
         self.hold.set()
 
-    def grant(self, name: str, trace_id: str | None) -> wire.Grant:
+    def grant(self, name: str, trace_id: str | None, *, wait: bool = True) -> wire.Grant | None:
+        if not wait and not self.hold.is_set():
+            return None  # nothing idle: the session asks again, waiting, in a greenlet of its own
         self.hold.wait()
         if name == "busy":
             raise TooManyRequests("busy: all 1 sandboxes busy for 0.1 s")

@@ -244,3 +244,20 @@ def test_while_warm_sandboxes_serve_one_start_at_a_time() -> None:
     for thread in threads:
         thread.join(2)
     assert len(got) == 3 and len({slot.id for slot in got}) == 3
+
+
+def test_acquire_idle_takes_only_a_warm_sandbox_and_never_jumps_the_queue() -> None:
+    engine = FakeEngine()
+    pool = make_pool(engine, max_size=1, timeout=5)
+    assert pool.acquire_idle() is None and engine.started == []  # nothing idle: no start either
+    first = pool.acquire()
+    waiter_got: list[Slot] = []
+    waiter = threading.Thread(target=lambda: waiter_got.append(pool.acquire()))
+    waiter.start()
+    time.sleep(0.05)
+    assert pool.acquire_idle() is None  # someone waits: the fast path stays out of the way
+    pool.release(first, reusable=True)
+    waiter.join(2)
+    assert waiter_got == [first]
+    pool.release(first, reusable=True)
+    assert pool.acquire_idle() is first
