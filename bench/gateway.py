@@ -101,7 +101,7 @@ def first_200(port: int, ca_file: str | None, method: str, path: str, body: byte
     raise RuntimeError(f"no 200 from {path} in {limit_s:g} s")
 
 
-def start_box(workdir: Path) -> tuple[dict, dict[str, str], float]:
+def start_box(workdir: Path, engine: str = "process") -> tuple[dict, dict[str, str], float]:
     """A built copy of the sample app, then `esb up -d` timed until /hello answers 200."""
     project = workdir / "sample"
     shutil.copytree(REPO / "fixtures" / "sample", project)
@@ -109,7 +109,7 @@ def start_box(workdir: Path) -> tuple[dict, dict[str, str], float]:
     env = {**os.environ, "ESB_GATEWAY_PORT": str(port)}
     subprocess.run([*ESB, "build"], cwd=project, env=env, check=True, stdout=subprocess.DEVNULL)
     started = time.perf_counter()
-    subprocess.run([*ESB, "up", "-d", "--engine", "process"], cwd=project, env=env, check=True,
+    subprocess.run([*ESB, "up", "-d", "--engine", engine], cwd=project, env=env, check=True,
                    stdout=subprocess.DEVNULL)
     ca = str(project / ".esb" / "secrets" / "tls" / "ca.pem")
     start_s = first_200(port, ca, "GET", "/hello", None, started)
@@ -166,10 +166,37 @@ def row(label: str, esb: float, bare: float | None, unit: str, fmt: str = ".2f")
     print(f"  {label:<34} {esb:>10{fmt}} {bare_text:>10} {ratio} {unit}")
 
 
+def docker_box(requests: int) -> tuple[list[float], list[float]] | None:
+    """Warm /hello and /health latencies (ms) of the same app on the docker engine; None without a daemon."""
+    from esb.box.docker_box import daemon_answers
+
+    if not daemon_answers():
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        status, env, _ = start_box(Path(tmp), "docker")
+        try:
+            port = int(status["gateway"]["url"].rsplit(":", 1)[1])
+            ca = status["gateway"]["ca_file"]
+            return latencies(port, ca, "GET", "/hello", None, requests), health_latencies(port, ca, 200)
+        finally:
+            subprocess.run([*ESB, "down"], cwd=Path(tmp) / "sample", env=env, stdout=subprocess.DEVNULL)
+
+
+def health_latencies(port: int, ca_file: str, n: int) -> list[float]:
+    conn = connect(port, ca_file)
+    out = []
+    for _ in range(n):
+        started = time.perf_counter()
+        call(conn, "GET", "/health")  # 200, or 503 while a part restarts: the time is what counts here
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--docker", action="store_true", help="also the docker engine's warm and /health latency")
     args = parser.parse_args()
     from esb.paths import cache_dir
     from esb.build.rie import ensure_rie
@@ -190,9 +217,11 @@ def main() -> int:
             bare_rps, bare_cpu = measured([bare.pid], lambda: bare_throughput(bare_port, args.seconds), args.seconds)
             rps1, cpu1 = measured(roots, lambda: throughput(port, ca, "/hello", 1, args.seconds), args.seconds)
             rps16, cpu16 = measured(roots, lambda: throughput(port, ca, "/hello", 16, args.seconds), args.seconds)
+            health = health_latencies(port, ca, 200)
         finally:
             os.killpg(bare.pid, 9)
             subprocess.run([*ESB, "down"], cwd=workdir / "sample", env=env, stdout=subprocess.DEVNULL)
+    on_docker = docker_box(args.requests) if args.docker else None
     print(f"esb (process engine, HTTPS keep-alive) vs the bare RIE (HTTP), one run; load average at start {load:.2f}")
     print(f"  {'metric':<34} {'esb':>10} {'bare RIE':>10} {'ratio':>9}")
     row("warm median", statistics.median(through), statistics.median(direct), "ms", ".3f")
@@ -207,6 +236,14 @@ def main() -> int:
     box_rss = sum(v for k, v in rss.items() if k not in ("rie", "runtime"))
     parts = ", ".join(f"{name} {value:.0f}" for name, value in sorted(rss.items(), key=lambda kv: -kv[1]))
     row("idle RSS of the box (no sandboxes)", box_rss, None, f"MB ({parts})", ".0f")
+    row("/health median", statistics.median(health), None, "ms", ".3f")
+    if on_docker is not None:
+        warm, docker_health = on_docker
+        row("docker engine: warm median", statistics.median(warm), statistics.median(through),
+            "ms (ratio to the process engine)", ".3f")
+        row("docker engine: /health median", statistics.median(docker_health), None, "ms", ".3f")
+    elif args.docker:
+        print("  docker engine: no daemon answers, skipped")
     return 0
 
 

@@ -7,6 +7,7 @@ import shutil
 import socket
 import sys
 import time
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -103,10 +104,11 @@ def up(opts: BoxOptions, app: Application, say: Say = print, *, supervise: bool 
                            ready=ready)
             started.append(proc)
             boxstate.write(opts.tree.state, replace(state, procs=tuple(started)))
+        # Provisioning waits for the stores by itself: importing boto3 and making its clients overlaps their boot.
+        provisioning = _InBackground(lambda: _provision(app, settings, secrets, say))
         for proc in started:
             _wait_ready(proc, opts.start_timeout_s)
-            if proc.name == "stores":
-                _provision(app, settings, secrets, say)
+        provisioning.result()
         final = replace(state, procs=tuple(started))
         boxstate.write(opts.tree.state, final)
         return start_supervisor(opts, final) if supervise else final
@@ -287,6 +289,26 @@ def ensure_tls_files(opts: BoxOptions):
     if opts.host not in names and opts.host not in ("0.0.0.0", "::"):
         names.append(opts.host)
     return ensure_tls(opts.tree.tls, names)
+
+
+class _InBackground:
+    """A call run on a daemon thread; result() waits for it and raises what it raised."""
+
+    def __init__(self, call: Callable[[], None]) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(call,), name="provision", daemon=True)
+        self._thread.start()
+
+    def _run(self, call: Callable[[], None]) -> None:
+        try:
+            call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller of result()
+            self._error = exc
+
+    def result(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def _provision(app: Application, settings: RuntimeSettings, secrets, say: Say) -> None:

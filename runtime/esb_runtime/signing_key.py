@@ -7,10 +7,13 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+# cryptography is imported where a key is made or read, not here: settings import KEY_FILE, and the manager and
+# the gunicorn master never touch a key (~10 MB of RSS each, issue 14).
 
 KEY_FILE = "cognito-signing-key.pem"  # under secrets/
 
@@ -26,6 +29,8 @@ class SigningKey:
 
     @classmethod
     def generate(cls) -> "SigningKey":
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         return cls.from_private(rsa.generate_private_key(public_exponent=65537, key_size=2048))
 
     @classmethod
@@ -37,12 +42,17 @@ class SigningKey:
 
     @classmethod
     def from_pem(cls, pem: bytes) -> "SigningKey":
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         key = serialization.load_pem_private_key(pem, password=None)
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ValueError("the signing key must be an RSA private key")
         return cls.from_private(key)
 
     def pem(self) -> bytes:
+        from cryptography.hazmat.primitives import serialization
+
         return self.private_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption(),
         )
