@@ -41,3 +41,14 @@ def test_errors_are_clear(tmp_path: Path) -> None:
     bad.write_text("functions:\n  fn: {runtime: python3.11}\n")
     with pytest.raises(FunctionsConfigError, match="handler"):
         load_functions(bad)
+
+
+def test_debug_switch_sets_the_rie_log_level_and_survives_the_child_environment(tmp_path) -> None:
+    from esb_runtime.settings import RuntimeSettings
+
+    quiet = RuntimeSettings.from_env({"ESB_OUTPUT_DIR": str(tmp_path)})
+    loud = RuntimeSettings.from_env({"ESB_OUTPUT_DIR": str(tmp_path), "ESB_DEBUG": "1"})
+    assert (quiet.debug, quiet.rie_log_level) == (False, "error")
+    assert (loud.debug, loud.rie_log_level) == (True, "debug")
+    assert RuntimeSettings.from_env(loud.to_env()).debug and not RuntimeSettings.from_env(quiet.to_env()).debug
+    assert loud.lease_socket == loud.manager_socket.with_name("leases.sock")
