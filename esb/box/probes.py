@@ -13,6 +13,8 @@ import socket
 import ssl
 from urllib.parse import urlsplit
 
+from esb_runtime.gateway.manager_client import UnixHTTPConnection
+
 
 def http(url: str, max_status: int = 600) -> str:
     return f"http:{max_status}:{url}"
@@ -53,7 +55,7 @@ def _http_below(url: str, limit: int, timeout_s: float) -> bool:
 
 
 def _uds_ok(sock: str, path: str, timeout_s: float) -> bool:
-    return _status(_UnixConnection(sock, timeout_s), path) == 200
+    return _status(UnixHTTPConnection(sock, timeout_s), path) == 200
 
 
 def _status(conn: http_client.HTTPConnection, path: str) -> int | None:
@@ -72,27 +74,3 @@ def _status(conn: http_client.HTTPConnection, path: str) -> int | None:
 def _loopback_tls() -> ssl.SSLContext:
     # Loopback to the box's own process, only to learn whether it answers: the certificate is not the point.
     return ssl._create_unverified_context()  # noqa: S323
-
-
-class _UnixConnection(http_client.HTTPConnection):
-    def __init__(self, socket_path: str, timeout_s: float) -> None:
-        super().__init__("box", timeout=timeout_s)
-        self.socket_path = socket_path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self.socket_path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
-
-
-def _listening(host: str, port: int, timeout_s: float) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False

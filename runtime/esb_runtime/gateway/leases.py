@@ -36,13 +36,13 @@ class LeaseClient:
         answer = AsyncResult()
         self._waiting[seq] = answer
         try:
-            self._send(wire.encode("A", seq, function, trace_id or ""))
+            self._send(wire.encode(wire.ACQUIRE, seq, function, trace_id or ""))
             fields = answer.get(timeout=timeout_s)
         except gevent.Timeout as exc:
             raise ManagerUnavailable(f"no lease for {function} in {timeout_s:g} s") from exc
         finally:
             self._waiting.pop(seq, None)
-        if fields[0] == "E":
+        if fields[0] == wire.ERROR:
             raise error_for(int(fields[2]), fields[3] if len(fields) > 3 else "")
         return wire.Grant(fields[2], fields[3], int(fields[4]))
 
@@ -50,7 +50,7 @@ class LeaseClient:
         """Return a lease. A failed call's return waits until the manager recorded it (see lease_protocol)."""
         if outcome in REUSABLE:
             try:
-                self._send(wire.encode("R", sandbox, outcome))
+                self._send(wire.encode(wire.RELEASE, sandbox, outcome))
             except ManagerUnavailable:
                 pass  # the connection broke: the manager recycled every lease it carried
             return
@@ -58,7 +58,7 @@ class LeaseClient:
         answer = AsyncResult()
         self._waiting[seq] = answer
         try:
-            self._send(wire.encode("F", seq, sandbox, outcome))
+            self._send(wire.encode(wire.FAILED, seq, sandbox, outcome))
             answer.get(timeout=wait_s)
         except (ManagerUnavailable, gevent.Timeout):
             pass  # gone with the connection, or recorded later: the sandbox is recycled either way
@@ -100,7 +100,7 @@ class LeaseClient:
                 answer = self._waiting.get(fields[1]) if len(fields) > 1 else None
                 if answer is not None:
                     answer.set(fields)
-                elif fields[0] == "G" and len(fields) > 2:
+                elif fields[0] == wire.GRANT and len(fields) > 2:
                     self.release(fields[2], wire.ABANDONED)  # its asker gave up waiting
         except OSError:
             pass

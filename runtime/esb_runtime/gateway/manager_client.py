@@ -82,7 +82,9 @@ def translate_transport_errors(socket_path: str) -> Iterator[None]:
         raise ManagerUnavailable(f"manager at {socket_path} unreachable: {exc}") from exc
 
 
-class _UnixConnection(http.client.HTTPConnection):
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP/1.1 over a unix socket (the manager's API; the box's readiness probes)."""
+
     def __init__(self, socket_path: str, connect_timeout_s: float) -> None:
         super().__init__("esb-manager", timeout=connect_timeout_s)
         self._socket_path = socket_path
@@ -117,12 +119,12 @@ class UdsManagerClient:
         self._invoke_timeout_s = invoke_timeout_s
         self._connect_timeout_s = connect_timeout_s
         self._max_idle = max_connections
-        self._idle: list[_UnixConnection] = []
+        self._idle: list[UnixHTTPConnection] = []
 
     def _request(self, method: str, path: str, body: bytes | None, headers: dict[str, str],
                  timeout_s: float) -> tuple[int, http.client.HTTPMessage, bytes]:
         reused = bool(self._idle)
-        conn = self._idle.pop() if reused else _UnixConnection(self._socket, self._connect_timeout_s)
+        conn = self._idle.pop() if reused else UnixHTTPConnection(self._socket, self._connect_timeout_s)
         try:
             with translate_transport_errors(self._socket):
                 try:
@@ -133,13 +135,13 @@ class UdsManagerClient:
                     # The manager closed an idle keep-alive connection (or restarted): one fresh try.
                     # Safe to resend: the request never reached a live connection.
                     conn.close()
-                    conn = _UnixConnection(self._socket, self._connect_timeout_s)
+                    conn = UnixHTTPConnection(self._socket, self._connect_timeout_s)
                     return self._exchange(conn, method, path, body, headers, timeout_s)
         except BaseException:
             conn.close()
             raise
 
-    def _exchange(self, conn: _UnixConnection, method: str, path: str, body: bytes | None,
+    def _exchange(self, conn: UnixHTTPConnection, method: str, path: str, body: bytes | None,
                   headers: dict[str, str], timeout_s: float) -> tuple[int, http.client.HTTPMessage, bytes]:
         if conn.sock is None:
             conn.connect()

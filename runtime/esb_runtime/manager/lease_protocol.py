@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ACQUIRE, RELEASE, FAILED, GRANT, ERROR, DONE = b"A", b"R", b"F", b"G", b"E", b"D"
+ACQUIRE, RELEASE, FAILED, GRANT, ERROR, DONE = "A", "R", "F", "G", "E", "D"
 ABANDONED = "abandoned"  # the outcome of a lease whose holder went away: never reused, no verdict on the function
 
 

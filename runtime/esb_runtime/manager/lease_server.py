@@ -48,7 +48,7 @@ class Session:
             self.close()
 
     def _dispatch(self, fields: list[str]) -> None:
-        kind = fields[0].encode()
+        kind = fields[0]
         if kind == wire.ACQUIRE and len(fields) == 4:
             self._grant(fields[1], fields[2], fields[3] or None)
         elif kind == wire.RELEASE and len(fields) == 3 and fields[2] in REUSABLE:
@@ -64,7 +64,7 @@ class Session:
         if sandbox in self.held:
             self.held.discard(sandbox)
             self._return(sandbox, outcome)
-        self._send(wire.encode("D", seq))
+        self._send(wire.encode(wire.DONE, seq))
 
     def _grant(self, seq: str, function: str, trace: str | None, wait: bool = False) -> None:
         """A warm idle sandbox is granted right here, on the reading greenlet; waiting for one or starting one
@@ -72,11 +72,11 @@ class Session:
         try:
             grant = self._leases.grant(function, trace, wait=wait)
         except RuntimeBoxError as exc:
-            self._send(wire.encode("E", seq, exc.status, exc.message))
+            self._send(wire.encode(wire.ERROR, seq, exc.status, exc.message))
             return
         except Exception:  # noqa: BLE001 - a bug must cost this grant, not the worker's whole session
             log.exception("lease socket: grant of %s failed", function)
-            self._send(wire.encode("E", seq, 500, f"the manager failed to lease a sandbox of {function}"))
+            self._send(wire.encode(wire.ERROR, seq, 500, f"the manager failed to lease a sandbox of {function}"))
             return
         if grant is None:
             gevent.spawn(self._grant, seq, function, trace, True)
@@ -85,7 +85,7 @@ class Session:
 
     def _granted(self, seq: str, grant: wire.Grant) -> None:
         self.held.add(grant.sandbox)
-        if not self._send(wire.encode("G", seq, grant.sandbox, grant.invoke_url, grant.timeout_s)):
+        if not self._send(wire.encode(wire.GRANT, seq, grant.sandbox, grant.invoke_url, grant.timeout_s)):
             self.held.discard(grant.sandbox)
             self._return(grant.sandbox, wire.ABANDONED)
 
