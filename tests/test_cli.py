@@ -156,3 +156,27 @@ def test_bad_tuning_variable_is_one_line(sample: Path, capsys: pytest.CaptureFix
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ESB_GATEWAY_WORKERS", "two")
     assert "ESB_GATEWAY_WORKERS='two' is not a number" in _one_line_error(capsys, ["up", "-d", "--engine", "process"])
+
+
+def _build_error(capsys: pytest.CaptureFixture[str], template: Path) -> str:
+    """`esb build` fails with exit 1 and exactly one error line (after its `building ...` progress line)."""
+    assert main(["-t", str(template), "build"]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1
+    return errors[0]
+
+
+def test_build_fails_on_a_handler_typo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    template = _app(tmp_path, FN.replace("app.handler", "app.handlr"))
+    line = _build_error(capsys, template)
+    assert str(tmp_path / "src" / "app.py") in line and "'handlr'" in line
+    assert not (tmp_path / ".esb" / "functions" / "Fn" / "src" / "app.py").exists()  # nothing broken staged
+
+
+def test_build_fails_on_a_syntax_error_with_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    template = _app(tmp_path, FN)
+    assert main(["-t", str(template), "build"]) == 0
+    (tmp_path / "src" / "helpers.py").write_text("x = 1\ndef broken(:\n")
+    line = _build_error(capsys, template)
+    assert f"{tmp_path / 'src' / 'helpers.py'}:2" in line
+    assert not (tmp_path / ".esb" / "functions" / "Fn" / "src" / "helpers.py").exists()
