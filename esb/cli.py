@@ -20,6 +20,7 @@ BOX_HELP = {
     "reset": "delete all data and start from a clean build",
     "logs": "show log records",
     "status": "show functions, routes, sandboxes and URLs",
+    "env": 'print shell exports for AWS tools: eval "$(esb env)"',
     "watch": "rebuild and reload on changes",
 }
 

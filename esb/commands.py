@@ -51,13 +51,16 @@ def box_options(ctx: BuildContext, engine: str) -> BoxOptions:
         host=project.bind,
         breaker_failures=project.breaker.failures,
         breaker_window_s=project.breaker.window,
-        **{"gateway_port": project.ports.gateway, **tuning},
+        **{"gateway_port": project.ports.gateway, "aws_port": project.ports.aws,
+           "aws_http_port": project.ports.aws_http, **tuning},
     )
 
 
 # Environment overrides for one run: variable, BoxOptions field, type.
 _TUNING: tuple[tuple[str, str, type], ...] = (
     ("ESB_GATEWAY_PORT", "gateway_port", int),
+    ("ESB_AWS_PORT", "aws_port", int),
+    ("ESB_AWS_HTTP_PORT", "aws_http_port", int),
     ("ESB_GATEWAY_WORKERS", "gateway_workers", int),
     ("ESB_IDLE_TIMEOUT", "idle_timeout_s", float),
     ("ESB_MAX_CONCURRENCY", "default_concurrency", int),
@@ -224,6 +227,17 @@ def logs_command(project: Project, function: list[str] | None = None, follow: bo
                             request=request or None, grep=grep or None, json=json, limit=None)
     if logquery.logs_command(tree, None, query) != 0:
         raise BoxError("reading logs failed")
+
+
+def env_command(project: Project, http: bool = False) -> None:
+    from esb import awsenv
+    from esb_runtime import secrets as box_secrets
+
+    tree = project.output
+    state = box.running_state(tree)
+    if state is None:
+        raise NoBoxError("no box running", where=str(tree.root), hint="start one with `esb up -d`")
+    sys.stdout.write(awsenv.render(awsenv.exports(state, box_secrets.load(tree.secrets / "box.json"), http=http)))
 
 
 def watch_command(ctx: BuildContext) -> None:

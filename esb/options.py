@@ -36,10 +36,11 @@ PARAMS: dict[str, list[dict[str, Any]]] = {
         _flag("json", help="print raw JSON records"),
     ],
     "status": [_flag("json", help="print JSON")],
+    "env": [_flag("http", help="the plain-HTTP endpoint (ports.aws_http) instead of HTTPS with the CA")],
     "watch": [],
 }
 POS_ARGS = {"logs": "function"}  # `esb logs FUNCTION`
 # These work from the box's recorded state: their actions get the project, never the loaded template.
-PROJECT_ONLY = ("down", "status", "logs")
+PROJECT_ONLY = ("down", "status", "logs", "env")
 # What each box command needs built first (doit tasks run before the command's body).
 BUILD_FIRST: dict[str, tuple[str, ...]] = {"up": ("build", "rie"), "reset": ("rie",), "watch": ()}

@@ -34,14 +34,21 @@ class Images:
     logs: str = "victoriametrics/victoria-logs:v1.24.0-victorialogs"
 
 
+DEFAULT_AWS_PORT = 4566  # the port local AWS emulators conventionally use; tools' habits carry over
+
+
 @dataclass(frozen=True)
 class Ports:
-    """Host ports of the compose stack (container ports are fixed)."""
+    """Host ports (s3, dynamodb and logs: the compose stack's; aws: every emulated service on the other engines)."""
 
     gateway: int = 8443
     s3: int = 9000
     dynamodb: int = 8000
     logs: int = 9428
+    # One stable HTTPS endpoint on loopback for all emulated services (what `esb env` exports), kept across
+    # up/down; aws_http adds a plain-HTTP one for tools that cannot take a CA (0 = none).
+    aws: int = DEFAULT_AWS_PORT
+    aws_http: int = 0
 
 
 @dataclass(frozen=True)
