@@ -23,9 +23,9 @@ import docker  # noqa: E402
 import httpx  # noqa: E402
 
 from esb.cli import main as esb_main  # noqa: E402
-from esb.images import BASE_ALIAS, build_function_image, ensure_base_image, function_image_tag
+from esb.build.images import BASE_ALIAS, build_function_image, ensure_base_image, function_image_tag
 from esb.paths import cache_dir
-from esb.rie import ensure_rie
+from esb.build.rie import ensure_rie
 from esb_runtime.engine import Engine, SandboxSpec
 from esb_runtime.manager.docker_engine import DockerEngine, remove_project
 
@@ -138,9 +138,9 @@ def gateway_latency(root: Path, engine: str, calls: int) -> list[float]:
 def build_times(root: Path, client: docker.DockerClient) -> dict[str, float]:
     """fixtures/full: `esb build` + the image tasks from a fresh tree, again with no change, and
     after changing one function's code (the base image is present in all three)."""
-    from esb.tasks.runner import run_doit
+    from esb.build.runner import run_doit
     from esb.project import load_project
-    from esb.tasks.context import build_context
+    from esb.build.context import build_context
 
     project = root / f"benchfull{uuid.uuid4().hex[:6]}"
     shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "full", project)

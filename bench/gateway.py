@@ -117,7 +117,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()
     from esb.paths import cache_dir
-    from esb.rie import ensure_rie
+    from esb.build.rie import ensure_rie
 
     rie = str(ensure_rie(cache_dir(), explicit=os.environ.get("ESB_RIE_PATH") or None))
     with tempfile.TemporaryDirectory() as tmp:

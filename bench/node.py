@@ -17,10 +17,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "runtime"))
 sys.path.insert(0, str(REPO))
 
-from esb.node_runtime import ensure_node_runtime, node_major, stage_node_runtime  # noqa: E402
+from esb.build.node_runtime import ensure_node_runtime, node_major, stage_node_runtime  # noqa: E402
 from esb.paths import cache_dir  # noqa: E402
-from esb.tasks.node import link_modules  # noqa: E402
-from esb.rie import ensure_rie  # noqa: E402
+from esb.build.node_tasks import link_modules  # noqa: E402
+from esb.build.rie import ensure_rie  # noqa: E402
 from esb_runtime.engine import SandboxSpec  # noqa: E402
 from esb_runtime.manager.invoke import RieClient  # noqa: E402
 from esb_runtime.manager.process_engine import ProcessEngine, free_port  # noqa: E402

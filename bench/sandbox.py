@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO / "runtime"))
 sys.path.insert(0, str(REPO))
 
 from esb.paths import cache_dir  # noqa: E402
-from esb.rie import ensure_rie  # noqa: E402
+from esb.build.rie import ensure_rie  # noqa: E402
 from esb_runtime.engine import SandboxSpec  # noqa: E402
 from esb_runtime.manager.invoke import RieClient  # noqa: E402
 from esb_runtime.manager.process_engine import ProcessEngine  # noqa: E402

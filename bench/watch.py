@@ -27,9 +27,9 @@ sys.path.insert(0, str(REPO))
 from esb.cli import main as esb_main  # noqa: E402
 from esb.paths import P  # noqa: E402
 from esb.project import load_project  # noqa: E402
-from esb.tasks.context import build_context  # noqa: E402
-from esb.watch import Watcher  # noqa: E402
-from esb.watch_box import RunningBox  # noqa: E402
+from esb.build.context import build_context  # noqa: E402
+from esb.watch.loop import Watcher  # noqa: E402
+from esb.watch.link import RunningBox  # noqa: E402
 
 HANDLER = "def handler(event, context):\n    return {{'statusCode': 200, 'body': '{version}'}}\n"
 
@@ -75,7 +75,7 @@ class ImageBuildTimer:
 
     @contextmanager
     def installed(self) -> Iterator[None]:
-        import esb.tasks.images as image_tasks
+        import esb.build.image_tasks as image_tasks
 
         real = image_tasks.build_function_image
 
@@ -123,7 +123,7 @@ def run(rounds: int, workdir: Path, engine: str = "process") -> Samples:
             thread.start()
             watcher.armed.wait(10)
             tree = ctx.tree
-            from esb import boxstate
+            from esb.box import state as boxstate
 
             state = boxstate.read(tree.state)
             assert state is not None

@@ -9,7 +9,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
-from esb import service
+from esb.box import service
 from esb.errors import EsbError
 from esb.project import Project, load_project
 from esb.options import BUILD_FIRST, PARAMS, POS_ARGS, PROJECT_ONLY
@@ -73,7 +73,7 @@ def _project(args: argparse.Namespace) -> Project:
 
 
 def _context(args: argparse.Namespace) -> Any:
-    from esb.tasks.context import build_context
+    from esb.build.context import build_context
 
     ctx = build_context(_project(args), verbose=args.verbose)
     for warning in ctx.app.warnings:
@@ -94,7 +94,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     ctx = _context(args)
     if args.dry_run:
-        from esb.tasks.plan import dry_run
+        from esb.build.plan import dry_run
 
         lines = dry_run(ctx)
         for line in lines:
@@ -102,7 +102,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"dry run: {len(lines)} change(s), nothing written")
         return 0
     sys.stderr.write(f"building {ctx.project.template} -> {ctx.tree.root}\n")
-    from esb.tasks.runner import run_doit
+    from esb.build.runner import run_doit
 
     return run_doit(ctx, ["run", *(["--always-execute"] if args.no_cache else []), "build"])
 
@@ -126,7 +126,7 @@ def box_command(command: str) -> Callable[[argparse.Namespace], int]:
         if command in PROJECT_ONLY:
             body(_project(args), **_command_kwargs(command, args))
             return 0
-        from esb.tasks.runner import run_doit
+        from esb.build.runner import run_doit
 
         ctx = _context(args)
         if BUILD_FIRST[command]:

@@ -8,13 +8,16 @@ import sys
 import threading
 from typing import Any
 
-from esb import box, boxhealth, boxstate, status
-from esb.box import BoxOptions
-from esb.boxstate import BoxState
+from esb.box import launch as box
+from esb.box import health as boxhealth
+from esb.box import state as boxstate
+from esb.box import status
+from esb.box.launch import BoxOptions
+from esb.box.state import BoxState
 from esb.errors import BoxError, ConfigError, NoBoxError
 from esb.paths import cache_dir
 from esb.project import Project
-from esb.tasks.context import BuildContext
+from esb.build.context import BuildContext
 
 
 def _say(text: str) -> None:
@@ -25,7 +28,7 @@ def _say(text: str) -> None:
 def resolve_engine(requested: str) -> str:
     """auto: docker when a daemon answers (up falls back to process if the docker path fails)."""
     if requested in ("", "auto"):
-        from esb import docker_box
+        from esb.box import docker_box
 
         return "docker" if docker_box.daemon_answers() else "process"
     if requested in ("process", "docker", "compose"):
@@ -34,7 +37,7 @@ def resolve_engine(requested: str) -> str:
 
 
 def box_options(ctx: BuildContext, engine: str) -> BoxOptions:
-    from esb.rie import ensure_rie
+    from esb.build.rie import ensure_rie
 
     env = os.environ  # read once here, at the command's edge
     rie = ensure_rie(cache_dir(), explicit=env.get("ESB_RIE_PATH") or None)
@@ -96,7 +99,7 @@ def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, eng
     if chosen == "compose":
         state = _compose_up(ctx)
     elif chosen == "docker":
-        from esb import docker_box
+        from esb.box import docker_box
 
         state = docker_box.up(ctx, opts, say=_say, fallback=engine in ("", "auto"))
     else:
@@ -110,7 +113,7 @@ def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, eng
     _say("")
     _say(f"gateway: {state.gateway_url}  (CA: {state.ca_file})")
     if watch:
-        from esb.watch_cli import up_and_watch
+        from esb.watch.cli import up_and_watch
 
         up_and_watch(ctx, _say)
         return
@@ -125,7 +128,8 @@ def _compose_up(ctx: BuildContext) -> BoxState:
     """The seed's stack: gateway, manager and stores as compose services (images built locally)."""
     import time
 
-    from esb import compose, docker_box
+    from esb.box import compose_stack as compose
+    from esb.box import docker_box
 
     if not docker_box.daemon_answers():
         raise BoxError("no Docker daemon answers", hint="start dockerd (or run .ci/docker-setup.sh as root), "
@@ -147,12 +151,12 @@ def stop_box(project: Project, *, volumes: bool = False, say: Any = _say) -> lis
 
     It needs the project's output tree and box state only, never the template: a box whose template no
     longer loads can still be stopped."""
-    from esb import docker_box
+    from esb.box import docker_box
 
     tree = project.output
     state = boxstate.read(tree.state)
     if state is not None and state.engine == "compose":
-        from esb import compose
+        from esb.box import compose_stack as compose
 
         compose.down(project, volumes=volumes, say=say)
         boxstate.clear(tree.state)
@@ -191,7 +195,7 @@ def reset_command(ctx: BuildContext, yes: bool = False) -> None:
     engine = previous.engine if previous is not None else "auto"  # the box comes back on the engine it had
     done = stop_box(ctx.project, volumes=True, say=lambda _: None)
     _say("reset: " + ("; ".join(done) if done else "nothing was running and no data existed"))
-    from esb.tasks.runner import run_doit
+    from esb.build.runner import run_doit
 
     code = run_doit(ctx, ["run", "--always-execute", "build"])
     if code != 0:
@@ -216,7 +220,7 @@ def logs_command(project: Project, function: list[str] | None = None, follow: bo
                  trace: str = "", request: str = "", grep: str = "", json: bool = False) -> None:
     from types import SimpleNamespace
 
-    from esb import logquery
+    from esb.box import logs as logquery
 
     if function and len(function) > 1:
         raise ConfigError("`esb logs` takes at most one function name", hint="esb logs FUNCTION --grep TEXT")
@@ -241,6 +245,6 @@ def env_command(project: Project, http: bool = False) -> None:
 
 
 def watch_command(ctx: BuildContext) -> None:
-    from esb.watch_cli import watch_foreground
+    from esb.watch.cli import watch_foreground
 
     watch_foreground(ctx, _say)

@@ -23,7 +23,7 @@ class Images:
     """Images of the compose stack; every one can be overridden in generator.yml `images:`."""
 
     # Function base image; `{version}` is replaced by the runtime's version (python3.11 -> 3.11).
-    # The default is the offline base that `esb/images.py` builds locally (no registry is reachable).
+    # The default is the offline base that `esb/build/images.py` builds locally (no registry is reachable).
     base: str = "esb/base-python:{version}"
     base_nodejs: str = "esb/base-nodejs:{version}"  # nodejs functions; `{version}` is the Node major (20)
     python: str = "esb/base-python:3.11"  # base of the gateway and manager images (has python3.11, no pip)

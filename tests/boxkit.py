@@ -141,7 +141,7 @@ def engine_box(app: str, engine: str, base_dir: Path) -> Iterator[Box]:
 
 
 def docker_answers() -> bool:
-    from esb import docker_box
+    from esb.box import docker_box
 
     return docker_box.daemon_answers()
 
@@ -180,9 +180,9 @@ def hello_version(box: Box) -> str | None:
 def make_watcher(box: Box) -> tuple[Any, list[str]]:
     """A watcher on a running box, driven in-process; the lines it says are collected."""
     from esb.project import load_project
-    from esb.tasks.context import build_context
-    from esb.watch import Watcher
-    from esb.watch_box import RunningBox
+    from esb.build.context import build_context
+    from esb.watch.loop import Watcher
+    from esb.watch.link import RunningBox
 
     lines: list[str] = []
     ctx = build_context(load_project(str(box.project / "template.yaml"), cwd=box.project, env={}))

@@ -27,7 +27,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def rie_path() -> Path:
     """The genuine AWS Lambda RIE, fetched once into the user cache (ESB_RIE_PATH wins when set)."""
     from esb.paths import cache_dir
-    from esb.rie import ensure_rie
+    from esb.build.rie import ensure_rie
 
     return ensure_rie(cache_dir(), explicit=os.environ.get("ESB_RIE_PATH") or None)
 

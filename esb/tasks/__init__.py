@@ -1,1 +1,1 @@
-"""doit task creators of esb, one module per concern."""
+"""The doit face for a project's own dodo.py: the task index and the box commands as doit tasks."""

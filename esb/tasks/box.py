@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from esb.options import BUILD_FIRST, PARAMS, POS_ARGS, PROJECT_ONLY
-from esb.tasks.context import current
-from esb.tasks.report import guarded
+from esb.build.context import current
+from esb.build.report import guarded
 
 
 def _action(command: str) -> Any:

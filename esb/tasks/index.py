@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from esb.tasks.box import task_down, task_logs, task_reset, task_status, task_up, task_watch
-from esb.tasks.runner import BUILD_TASK_CREATORS
+from esb.build.runner import BUILD_TASK_CREATORS
 
 _BOX_TASKS = (task_down, task_logs, task_reset, task_status, task_up, task_watch)
 globals().update(BUILD_TASK_CREATORS)
@@ -16,7 +16,7 @@ __all__ = ["DOIT_CONFIG", *sorted([*BUILD_TASK_CREATORS, *(task.__name__ for tas
 def __getattr__(name: str) -> Any:
     # Computed on first access (when doit reads it), not at import: it discovers the project.
     if name == "DOIT_CONFIG":
-        from esb.tasks.context import current, doit_config
+        from esb.build.context import current, doit_config
 
         return doit_config(current())
     raise AttributeError(name)

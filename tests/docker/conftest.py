@@ -14,7 +14,7 @@ import pytest
 
 docker = pytest.importorskip("docker")
 
-from esb.images import BASE_ALIAS, BaseImage, build_function_image, ensure_base_image, function_image_tag  # noqa: E402
+from esb.build.images import BASE_ALIAS, BaseImage, build_function_image, ensure_base_image, function_image_tag  # noqa: E402
 from esb.paths import cache_dir  # noqa: E402
 from tools import need_tool  # noqa: E402
 
@@ -93,7 +93,7 @@ def docker_client(docker_daemon: None) -> Iterator[docker.DockerClient]:
 
 @pytest.fixture(scope="session")
 def rie_path() -> Path:
-    from esb.rie import ensure_rie
+    from esb.build.rie import ensure_rie
 
     return ensure_rie(cache_dir())
 

@@ -18,7 +18,8 @@ from typing import Any, Callable, Iterator
 import httpx
 import pytest
 
-from esb import boxstate, supervisor
+from esb.box import state as boxstate
+from esb.box import processes as supervisor
 from esb.paths import P, BuildTree
 
 from boxkit import esb, free_port
@@ -91,7 +92,7 @@ class BoxHandle:
 
     def context(self) -> Any:
         from esb.project import load_project
-        from esb.tasks.context import build_context
+        from esb.build.context import build_context
 
         return build_context(load_project(str(self.project / "template.yaml"), cwd=self.project, env={}))
 
@@ -264,7 +265,7 @@ def test_manager_restart_adopts_warm_containers_but_not_rebuilt_ones(dbox: BoxHa
         code = dbox.project / "functions" / "probe" / "app.py"
         code.write_text(code.read_text().replace('"version": 1', '"version": 2'))
         assert esb(dbox.project, "build") == 0
-        from esb import docker_box
+        from esb.box import docker_box
 
         docker_box.build_images(dbox.context(), say=lambda _: None)
 

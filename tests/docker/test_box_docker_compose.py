@@ -16,12 +16,12 @@ import httpx
 import pytest
 import yaml
 
-from esb import compose
+from esb.box import compose_stack as compose
 from esb.cli import main
 from esb.errors import BoxError
 from esb.paths import P
 from esb.project import load_project
-from esb.tasks.context import build_context
+from esb.build.context import build_context
 from boxkit import remove_images as remove_project_images
 from tools import need_tool
 

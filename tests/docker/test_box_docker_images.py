@@ -11,10 +11,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from esb.tasks.runner import run_doit
+from esb.build.runner import run_doit
 from esb.paths import P
 from esb.project import load_project
-from esb.tasks.context import build_context
+from esb.build.context import build_context
 
 pytestmark = pytest.mark.docker
 

@@ -10,10 +10,10 @@ import docker
 import pytest
 
 from esb.errors import BuildError
-from esb.images import (BASE_ALIAS, RECIPE_LABEL, BaseImage, build_function_image, ensure_base_image,
+from esb.build.images import (BASE_ALIAS, RECIPE_LABEL, BaseImage, build_function_image, ensure_base_image,
                         function_image_tag)
 from esb.paths import cache_dir
-from esb.tasks.images import base_image_task, function_image_task
+from esb.build.image_tasks import base_image_task, function_image_task
 
 class CountingClient:
     """Wraps a docker client and counts image builds, so 'skipped' is observable."""

@@ -14,7 +14,7 @@ import pytest
 from boxkit import Box, hello_version, make_watcher, running_box
 from boxkit import eventually as poll
 from esb.paths import P
-from esb.watch import Watcher
+from esb.watch.loop import Watcher
 from boxkit import remove_images as remove_project_images
 
 pytestmark = pytest.mark.docker

@@ -1,0 +1,179 @@
+"""`esb status`: what the box serves, where, with which credentials, and its live sandboxes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from esb.box import launch as box
+from esb.box import health as boxhealth
+from esb.box.state import BoxState
+from esb.paths import BuildTree
+from esb_runtime import secrets as box_secrets
+
+AUTH_PATH = "/user/auth/v1"
+
+
+def collect(tree: BuildTree) -> dict[str, Any]:
+    """Status as the documented JSON shape; works whether or not the box is running."""
+    state = box.running_state(tree)
+    functions = _read_yaml(tree.functions_config).get("functions") or {}
+    routing = _read_yaml(tree.routing)
+    sandboxes = _manager_get(tree.manager_socket, "/v1/sandboxes", []) if state else []
+    health = _manager_get(tree.manager_socket, "/v1/health", {}) if state else {}
+    breakers = _manager_get(tree.manager_socket, "/v1/breakers", {}) if state else {}
+    secrets_file = tree.secrets / "box.json"
+    secrets = box_secrets.load(secrets_file) if secrets_file.exists() else None
+    counts: dict[str, int] = {}
+    for sandbox in sandboxes:
+        counts[sandbox.get("function", "")] = counts.get(sandbox.get("function", ""), 0) + 1
+    parts = boxhealth.assess(state)
+    return {
+        "running": state is not None,  # kept for scripts written before `state`: true for degraded too
+        "state": parts["state"],  # running | degraded | stopped
+        "since": parts["since"],
+        "degraded": parts["degraded"],  # [{part, state, since, restarts, last_exit}] while degraded
+        "engine": state.engine if state else None,
+        "gateway": {
+            "url": state.gateway_url if state else None,
+            "ca_file": state.ca_file if state else str(tree.tls / "ca.pem"),
+        },
+        "auth": {
+            "api_key": secrets.api_key if secrets else None,
+            "username": secrets.username if secrets else None,
+            "password": secrets.password if secrets else None,
+            "auth_path": AUTH_PATH,
+        },
+        "aws": {
+            "access_key_id": secrets.aws_access_key_id if secrets else None,
+            "secret_access_key": secrets.aws_secret_access_key if secrets else None,
+            "region": state.region if state else None,
+            "lambda_endpoint": state.lambda_endpoint if state else None,
+        },
+        "functions": [
+            {"name": name, "sandboxes": counts.get(name, 0), "memory_size": spec.get("memory_size"),
+             "timeout": spec.get("timeout"), "breaker": breakers.get(name)}
+            for name, spec in sorted(functions.items())
+        ],
+        "routes": [
+            {"method": r["method"], "path": r["path"], "function": r["function"], "auth": r.get("auth", True),
+             "event": r.get("event")}
+            for r in routing.get("routes") or []
+        ],
+        # Path form; <function>.lambda-url.localhost (any path) reaches the same function.
+        "function_urls": [
+            {"function": name, "auth_type": (spec.get("function_url") or {}).get("auth_type", "NONE"),
+             "url": f"{state.gateway_url}/lambda-url/{name}/" if state else None}
+            for name, spec in sorted(functions.items()) if (spec or {}).get("function_url")
+        ],
+        "sandboxes": sandboxes,
+        "notes": list(health.get("notes") or []),
+        "stores": {
+            "s3_endpoint": state.s3_endpoint if state else None,
+            "dynamodb_endpoint": state.dynamodb_endpoint if state else None,
+            "aws_endpoint": state.aws_endpoint if state else None,  # what `esb env` exports
+            "data_dir": str(tree.data),
+            **_store_contents(state, secrets),
+        },
+        "processes": _processes(state),
+        "supervisor": ({"pid": state.supervisor.pid, "alive": state.supervisor.alive()}
+                       if state and state.supervisor else None),
+    }
+
+
+def _processes(state: BoxState | None) -> list[dict[str, Any]]:
+    if state is None:
+        return []
+    return [{"name": p.name, "pid": p.pid, "alive": p.alive(), "restarts": state.part(p.name).restarts}
+            for p in state.procs]
+
+
+def render_text(status: dict[str, Any]) -> str:
+    lines: list[str] = []
+    gw = status["gateway"]
+    if not status["running"]:
+        lines.append("box: not running (start it with `esb up -d`)")
+    elif status.get("state") == "degraded":
+        lines.append(f"box: degraded ({status['engine']} engine): {boxhealth.describe(status['degraded'])}")
+        lines.append("     the supervisor restarts what stopped; `esb up -d` repairs now, `esb down` stops it")
+        lines.append(f"gateway: {gw['url']}   CA: {gw['ca_file']}")
+    else:
+        lines.append(f"box: running ({status['engine']} engine)")
+        lines.append(f"gateway: {gw['url']}   CA: {gw['ca_file']}")
+        stores = status["stores"]
+        lines.append(f"stores: s3 {stores['s3_endpoint']}  dynamodb {stores['dynamodb_endpoint']}")
+        if stores.get("aws_endpoint"):
+            lines.append(f"        for AWS tools: {stores['aws_endpoint']}  (eval \"$(esb env)\")")
+        lines.append(f"        tables: {', '.join(stores['tables']) or '-'}  buckets: {', '.join(stores['buckets']) or '-'}")
+        lines.append(f"        data: {stores['data_dir']}")
+    auth = status["auth"]
+    if auth["api_key"]:
+        lines.append(f"auth: POST {auth['auth_path']}  x-api-key: {auth['api_key']}")
+        lines.append(f"      username: {auth['username']}  password: {auth['password']}")
+        aws = status["aws"]
+        lines.append(f"aws: access key {aws['access_key_id']}  secret {aws['secret_access_key']}")
+    for note in status.get("notes", []):
+        lines.append(f"note: {note}")
+    lines.append("")
+    lines.append(f"{'METHOD':<8} {'PATH':<32} {'FUNCTION':<28} AUTH")
+    for route in status["routes"]:
+        auth_text = "jwt" if route["auth"] else "none"
+        lines.append(f"{route['method']:<8} {route['path']:<32} {route['function']:<28} {auth_text}")
+    for url in status.get("function_urls", []):
+        where = url["url"] or f"/lambda-url/{url['function']}/ (box not running)"
+        lines.append(f"URL      {where:<60} {url['function']} ({url['auth_type']})")
+    lines.append("")
+    lines.append(f"{'FUNCTION':<36} SANDBOXES")
+    for fn in status["functions"]:
+        breaker = fn.get("breaker") or {}
+        marker = {"open": f"  [crash loop: 502 for {breaker.get('retry_in_s')} s]",
+                  "half_open": "  [crash loop: trying again]"}.get(breaker.get("state"), "")
+        lines.append(f"{fn['name']:<36} {fn['sandboxes']}{marker}")
+    return "\n".join(lines)
+
+
+def render_json(status: dict[str, Any]) -> str:
+    return json.dumps(status, indent=2, sort_keys=True)
+
+
+def _store_contents(state: Any, secrets: Any) -> dict[str, list[str]]:
+    """Tables and buckets as the running store has them (not as the template wishes)."""
+    if state is None or secrets is None:
+        return {"tables": [], "buckets": []}
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    def client(service: str, endpoint: str) -> Any:
+        return boto3.client(
+            service, endpoint_url=endpoint, region_name=state.region,
+            aws_access_key_id=secrets.aws_access_key_id, aws_secret_access_key=secrets.aws_secret_access_key,
+            config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}),
+        )
+
+    try:
+        tables = client("dynamodb", state.dynamodb_endpoint).list_tables().get("TableNames", [])
+        buckets = [b["Name"] for b in client("s3", state.s3_endpoint).list_buckets().get("Buckets", [])]
+    except (BotoCoreError, ClientError):
+        return {"tables": [], "buckets": [], "error": ["store did not answer"]}
+    return {"tables": sorted(tables), "buckets": sorted(buckets)}
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        return {}
+
+
+def _manager_get(sock: Path, path: str, default: Any) -> Any:
+    try:
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), timeout=2.0) as client:
+            answer = client.get(f"http://manager{path}")
+            return answer.json() if answer.status_code == 200 else default
+    except (httpx.HTTPError, ValueError):
+        return default

@@ -1,0 +1,64 @@
+"""Whole-app doit tasks: routing.yml + functions.yml, the compose stack, and the runtime copy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from doit.tools import config_changed
+
+from esb.paths import P
+from esb.build.context import BuildContext, current
+from esb.build.plan import app_outputs
+from esb.build.report import guarded
+from esb.build.writer import list_files, sync_tree, write_if_changed
+
+
+def write_all(outputs: dict[Path, str]) -> None:
+    for path, text in sorted(outputs.items()):
+        write_if_changed(path, text)
+
+
+def _render_task(outputs: dict[Path, str]) -> dict[str, Any]:
+    return {
+        "actions": [(guarded(write_all), [outputs])],
+        "targets": [str(p) for p in sorted(outputs)],
+        "uptodate": [config_changed({str(p): text for p, text in sorted(outputs.items())})],
+    }
+
+
+def task_config() -> dict[str, Any]:
+    """Render config/routing.yml and config/functions.yml."""
+    outputs = app_outputs(current())
+    return _render_task({p: t for p, t in outputs.items() if p.parent == current().tree.config})
+
+
+def task_compose() -> dict[str, Any]:
+    """Render docker-compose.yml and the gateway and manager Dockerfiles."""
+    outputs = app_outputs(current())
+    return _render_task({p: t for p, t in outputs.items() if p.parent == current().tree.root})
+
+
+def runtime_files() -> list[str]:
+    return list_files(P.runtime_pkg)
+
+
+def copy_runtime(ctx: BuildContext, files: list[str]) -> None:
+    sync_tree(P.runtime_pkg, files, ctx.tree.runtime / "esb_runtime")
+
+
+def task_runtime() -> dict[str, Any]:
+    """Copy runtime/esb_runtime into the output tree (changed files only)."""
+    ctx = current()
+    files = runtime_files()
+    return {
+        "actions": [(guarded(copy_runtime), [ctx, files])],
+        "file_dep": [str(P.runtime_pkg / rel) for rel in files],
+        "targets": [str(ctx.tree.runtime / "esb_runtime" / "__init__.py")],
+        "uptodate": [config_changed({"files": files})],
+    }
+
+
+def task_build() -> dict[str, Any]:
+    """Build the output tree: config, compose stack, runtime, and every function."""
+    return {"actions": None, "task_dep": ["config", "compose", "runtime", "node_runtime", "stage", "dockerfile"]}

@@ -1,0 +1,1 @@
+"""The watch wing: rebuild on save and reload the running box (`esb watch`, `esb up --watch`)."""
