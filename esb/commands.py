@@ -234,7 +234,7 @@ def logs_command(project: Project, function: list[str] | None = None, follow: bo
 
 
 def env_command(project: Project, http: bool = False) -> None:
-    from esb import awsenv
+    from esb.box import awsenv
     from esb_runtime import secrets as box_secrets
 
     tree = project.output

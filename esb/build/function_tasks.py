@@ -11,7 +11,7 @@ from typing import Any, Iterator
 from doit.tools import config_changed
 
 from esb.errors import BuildError
-from esb.handler_check import check_function
+from esb.build.handler_check import check_function
 from esb.model import Function
 from esb.build.node_runtime import is_node
 from esb.render import render_dockerfile

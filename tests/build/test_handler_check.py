@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from esb.errors import BuildError
-from esb.handler_check import check_python
-from esb.watch_check import SyntaxChecker
+from esb.build.handler_check import check_python
+from esb.watch.check import SyntaxChecker
 
 
 def _check(root: Path, handler: str) -> None:

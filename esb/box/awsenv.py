@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from esb.boxstate import BoxState
+from esb.box.state import BoxState
 from esb.errors import ConfigError
 from esb_runtime.secrets import BoxSecrets
 

@@ -8,8 +8,8 @@ from typing import Iterable
 
 from esb.errors import BuildError
 from esb.model import Application, Function
-from esb.node_runtime import is_node
-from esb.watch_check import SyntaxChecker, SyntaxProblem
+from esb.build.node_runtime import is_node
+from esb.watch.check import SyntaxChecker, SyntaxProblem
 
 _NODE_SUFFIXES = (".js", ".mjs", ".cjs")
 

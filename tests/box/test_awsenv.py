@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from esb.awsenv import exports, render
-from esb.boxstate import BoxState
+from esb.box.awsenv import exports, render
+from esb.box.state import BoxState
 from esb.errors import ConfigError
 from esb_runtime.secrets import BoxSecrets
 
