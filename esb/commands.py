@@ -81,7 +81,7 @@ def _number(variable: str, text: str, kind: type) -> Any:
 
 
 def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, engine: str = "auto",
-               watch: bool = False) -> None:
+               watch: bool = False, quiet: bool = False) -> None:
     if watch and detach:
         raise ConfigError("--watch runs in the foreground and cannot be combined with --detach",
                           hint="use `esb up -d` and then `esb watch`")
@@ -112,16 +112,24 @@ def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, eng
     _say(status.render_text(status.collect(ctx.tree)))
     _say("")
     _say(f"gateway: {state.gateway_url}  (CA: {state.ca_file})")
-    if watch:
-        from esb.watch.cli import up_and_watch
-
-        up_and_watch(ctx, _say)
-        return
     if detach:
         _say("box running in the background; stop it with `esb down`")
         return
-    _say("press Ctrl-C to stop")
-    _serve_foreground(ctx)
+    console_stop = threading.Event()
+    if not quiet:
+        from esb.box.console import attach
+
+        attach(ctx.tree, console_stop)  # one line per request from here on (`--quiet` silences it)
+    try:
+        if watch:
+            from esb.watch.cli import up_and_watch
+
+            up_and_watch(ctx, _say)
+            return
+        _say("press Ctrl-C to stop")
+        _serve_foreground(ctx)
+    finally:
+        console_stop.set()
 
 
 def _compose_up(ctx: BuildContext) -> BoxState:

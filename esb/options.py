@@ -24,6 +24,7 @@ PARAMS: dict[str, list[dict[str, Any]]] = {
         _option("engine", "auto", "sandbox engine (compose: the seed's whole compose stack)",
                 ("auto", "process", "docker", "compose")),
         _flag("watch", help="rebuild and reload on changes"),
+        _flag("quiet", "q", "in the foreground, do not print a line per request"),
     ],
     "down": [_flag("volumes", "v", "also delete stored data")],
     "reset": [_flag("yes", "y", "do not ask for confirmation")],

@@ -31,6 +31,17 @@ class SandboxLog:
         self._tail: list[str] = []
         self._tail_size = 0
         self._reported = False
+        self._closing = False
+
+    @property
+    def request_id(self) -> str | None:
+        return self._request_id
+
+    def closing(self) -> None:
+        """The sandbox is being stopped: its runtime's dying words (`Failed to get next invocation` and a
+        traceback) are kept at debug level, attributed to no invocation; the manager's `sandbox stopped` says it."""
+        with self._cond:
+            self._closing = True
 
     def bind(self, sandbox_id: str) -> None:
         with self._cond:
@@ -52,6 +63,11 @@ class SandboxLog:
     def feed(self, line: str) -> None:
         when = self._clock()
         with self._cond:
+            if self._closing:
+                record = self._record(line, None, None, when)
+                record["level"] = "debug"
+                self._emit(record)
+                return
             if self.sandbox_id is None:
                 self._pending.append((when, line))
                 return

@@ -76,6 +76,8 @@ class Manager:
         self._notes: list[str] = []
         self._leases: dict[str, tuple[_Function, Slot, bool]] = {}  # sandbox id -> entry, slot, breaker trial
         self._stopping = threading.Event()
+        # The call a sandbox start or stop happens for (trace, request id): its manager records carry them.
+        self._cause = threading.local()
         self.reload(force=True, strict=False)
         self._events = EventQueue(self._run_event, workers=event_workers)
         self._reaper = threading.Thread(target=self._reap_loop, name="reaper", daemon=True)
@@ -160,15 +162,19 @@ class Manager:
                                               level="error"))
             raise
         slog.bind(sandbox.id)
-        self._shipper.emit(manager_record("sandbox started", function=name, sandbox=sandbox.id))
+        self._shipper.emit(manager_record("sandbox started", function=name, sandbox=sandbox.id, **self._cause_ids()))
         return Slot(sandbox=sandbox, hash=sandbox.config_hash, last_used=self.clock(),
                     extra={"log": slog, "client": RieClient(sandbox.invoke_url)})
 
+    def _cause_ids(self) -> dict[str, str | None]:
+        return {"trace_id": getattr(self._cause, "trace", None), "request_id": getattr(self._cause, "request", None)}
+
     def _stop(self, slot: Slot) -> None:
         slot.extra["client"].close()
+        slot.extra["log"].closing()  # what a killed runtime prints on its way out is not the last call's output
         self.engine.stop(slot.sandbox)
         self._shipper.emit(manager_record("sandbox stopped", function=slot.sandbox.function, sandbox=slot.id,
-                                          invocations=slot.invocations))
+                                          invocations=slot.invocations, **self._cause_ids()))
 
     def _reap_loop(self) -> None:
         interval = max(0.05, min(1.0, self.settings.idle_timeout_s / 4))
@@ -197,6 +203,7 @@ class Manager:
         context = client_context_header(client_context, trace_id)
         trial = entry.breaker.admit()  # before any sandbox starts: a crash loop is refused at once
         verdict: str | None = None
+        self._cause.trace, self._cause.request = trace_id, None
         try:
             slot = entry.pool.acquire()
             slog: SandboxLog = slot.extra["log"]
@@ -212,8 +219,10 @@ class Manager:
             finally:
                 slog.end()
                 slot.invocations += 1
+                self._cause.request = result.request_id or slog.request_id
                 entry.pool.release(slot, reusable=result.outcome in REUSABLE)
         finally:
+            self._cause.trace = self._cause.request = None
             entry.breaker.record(verdict, trial)
 
     def _explain_crash(self, slot: Slot, result: InvokeResult) -> InvokeResult:

@@ -333,3 +333,22 @@ def test_crash_loop_breaker_answers_at_once_without_a_sandbox_then_retries(
     now[0] += 10.5
     assert call(manager, {})[0] == "ok"
     assert manager.breakers()["fn"] == {"state": "closed", "failures": 0}
+
+
+def test_records_true_to_the_call_a_traceback_whole_and_a_stop_one_info_line(
+        make_manager: Callable[..., Any]) -> None:
+    """Manager records carry the trace and request id of the call that caused them; a traceback is one
+    record; a sandbox stopping is one info line, its runtime's dying words only at debug level."""
+    manager, records = make_manager()
+    outcome, _, result = call(manager, {"action": "fail"}, trace_id=TRACE)
+    assert outcome == "error"
+    manager.close()  # stops the sandbox, flushes the records
+    root = "1-5f84c7a1-0123456789abcdef01234567"
+    started = next(r for r in records if r.get("message") == "sandbox started")
+    assert started["trace_id"] == root
+    error = next(r for r in records if "ValueError: boom" in r["message"] and r.get("level") == "error")
+    assert "boom\nTraceback (most recent call last):\n" in error["message"]
+    assert error["request_id"] == result.request_id and error["trace_id"] == root
+    stopped = [r for r in records if r.get("message") == "sandbox stopped"]
+    assert len(stopped) == 1 and stopped[0]["level"] == "info"
+    assert not [r for r in records if r["level"] != "debug" and "Failed to get next invocation" in r["message"]]
