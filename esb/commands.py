@@ -225,7 +225,7 @@ def status_command(project: Project, json: bool = False) -> None:
 
 
 def logs_command(project: Project, function: list[str] | None = None, follow: bool = False, since: str = "",
-                 trace: str = "", request: str = "", grep: str = "", json: bool = False) -> None:
+                 trace: str = "", request: str = "", grep: str = "", json: bool = False, level: str = "info") -> None:
     from types import SimpleNamespace
 
     from esb.box import logs as logquery
@@ -235,8 +235,9 @@ def logs_command(project: Project, function: list[str] | None = None, follow: bo
     tree = project.output
     if not tree.logs.is_dir() and box.running_state(tree) is None:
         raise NoBoxError("no box has run here: no logs", where=str(tree.root), hint="start one with `esb up -d`")
-    query = SimpleNamespace(function=function[0] if function else None, follow=follow, since=since or None, trace=trace or None,
-                            request=request or None, grep=grep or None, json=json, limit=None)
+    name = logquery.known_function(tree, function[0]) if function else None
+    query = SimpleNamespace(function=name, follow=follow, since=since or None, trace=trace or None,
+                            request=request or None, grep=grep or None, json=json, limit=None, level=level)
     if logquery.logs_command(tree, None, query) != 0:
         raise BoxError("reading logs failed")
 

@@ -29,7 +29,9 @@ PARAMS: dict[str, list[dict[str, Any]]] = {
     "down": [_flag("volumes", "v", "also delete stored data")],
     "reset": [_flag("yes", "y", "do not ask for confirmation")],
     "logs": [
-        _flag("follow", help="keep printing new records"),
+        _flag("follow", "f", "keep printing new records"),
+        _option("level", "info", "only records at this level or above (debug shows the emulator's own lines)",
+                ("debug", "info", "warn", "error")),
         _option("since", help="only records newer than this (e.g. 10m, 2024-01-01T00:00:00Z)"),
         _option("trace", help="only records of this trace id"),
         _option("request", help="only records of this request id"),

@@ -180,3 +180,13 @@ def test_build_fails_on_a_syntax_error_with_file_and_line(tmp_path: Path, capsys
     line = _build_error(capsys, template)
     assert f"{tmp_path / 'src' / 'helpers.py'}:2" in line
     assert not (tmp_path / ".esb" / "functions" / "Fn" / "src" / "helpers.py").exists()
+
+
+def test_logs_unknown_function_exits_1_with_one_line_and_takes_f(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build"]) == 0
+    (sample / ".esb" / "logs").mkdir(exist_ok=True)
+    capsys.readouterr()
+    line = _one_line_error(capsys, ["logs", "NoSuchFn"])
+    assert "unknown function 'NoSuchFn'" in line and "sample-hello" in line
+    assert main(["logs", "NoSuchFn"]) == 1
+    assert main(["logs", "-f", "--level", "error", "NoSuchFn"]) == 1  # -f and --level parse; the name still fails

@@ -17,11 +17,11 @@ from rich.color import ColorSystem
 from rich.console import Console
 from rich.style import Style
 
+from esb.box.logs import LEVELS as _LEVELS
 from esb.paths import BuildTree
 
 Record = dict[str, Any]
 _EVENTS = ("START", "END", "REPORT")  # the RIE's bookkeeping lines: the request line says it better
-_LEVELS = {"debug": 10, "info": 20, "warn": 30, "error": 40, "fatal": 50, "critical": 50}
 
 
 @dataclass
