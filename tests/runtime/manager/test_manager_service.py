@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 import json
 import os
 import signal
@@ -352,3 +353,25 @@ def test_records_true_to_the_call_a_traceback_whole_and_a_stop_one_info_line(
     stopped = [r for r in records if r.get("message") == "sandbox stopped"]
     assert len(stopped) == 1 and stopped[0]["level"] == "info"
     assert not [r for r in records if r["level"] != "debug" and "Failed to get next invocation" in r["message"]]
+
+
+def test_report_figures_are_measured(make_manager: Callable[..., Any]) -> None:
+    """REPORT: Init Duration measured on the cold call only (not the RIE's ~0), Duration without the init,
+    Billed Duration rounded up to the ms, Max Memory Used the runtime's own peak RSS (not Memory Size)."""
+    source = HANDLERS.replace("import json, os, sys, time, threading",
+                              "import json, os, sys, time, threading\ntime.sleep(0.3)  # a slow init")
+    manager, records = make_manager(source=source)
+    first = call(manager, {"action": "sleep", "seconds": 0.05})[2]
+    second = call(manager, {})[2]
+    manager._shipper.flush()
+    cold = next(r for r in records if r.get("event") == "REPORT" and r["request_id"] == first.request_id)
+    warm = next(r for r in records if r.get("event") == "REPORT" and r["request_id"] == second.request_id)
+    assert cold["init_ms"] >= 300 and "\tInit Duration: " in cold["message"]
+    assert cold["message"].endswith(f"Init Duration: {cold['init_ms']:.2f} ms")
+    assert 50 <= cold["duration_ms"] < cold["init_ms"]  # the init is not in the call's duration
+    assert "init_ms" not in warm and "Init Duration" not in warm["message"]
+    for report in (cold, warm):
+        assert report["billed_ms"] == max(1, math.ceil(report["duration_ms"]))
+        assert 5 <= report["max_memory_mb"] < report["memory_mb"] == 128
+        assert f"Max Memory Used: {report['max_memory_mb']} MB" in report["message"]
+    assert not [r for r in records if "ESB-METRICS" in r["message"]]  # the marker is never a record
