@@ -36,7 +36,7 @@ def resolve_engine(requested: str) -> str:
     raise ConfigError(f"unknown engine {requested!r}", hint="use auto, process, docker or compose")
 
 
-def box_options(ctx: BuildContext, engine: str) -> BoxOptions:
+def box_options(ctx: BuildContext, engine: str, *, debug: bool = False) -> BoxOptions:
     from esb.build.rie import ensure_rie
 
     env = os.environ  # read once here, at the command's edge
@@ -54,6 +54,7 @@ def box_options(ctx: BuildContext, engine: str) -> BoxOptions:
         host=project.bind,
         breaker_failures=project.breaker.failures,
         breaker_window_s=project.breaker.window,
+        debug=debug,
         **{"gateway_port": project.ports.gateway, "aws_port": project.ports.aws,
            "aws_http_port": project.ports.aws_http, **tuning},
     )
@@ -81,7 +82,7 @@ def _number(variable: str, text: str, kind: type) -> Any:
 
 
 def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, engine: str = "auto",
-               watch: bool = False, quiet: bool = False) -> None:
+               watch: bool = False, quiet: bool = False, debug: bool = False) -> None:
     if watch and detach:
         raise ConfigError("--watch runs in the foreground and cannot be combined with --detach",
                           hint="use `esb up -d` and then `esb watch`")
@@ -95,7 +96,7 @@ def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, eng
         _say(f"box already running at {current.gateway_url} ({current.engine} engine); stop it with `esb down`")
         return
     chosen = resolve_engine(engine)
-    opts = box_options(ctx, chosen)
+    opts = box_options(ctx, chosen, debug=debug)
     if chosen == "compose":
         state = _compose_up(ctx)
     elif chosen == "docker":

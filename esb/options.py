@@ -25,6 +25,7 @@ PARAMS: dict[str, list[dict[str, Any]]] = {
                 ("auto", "process", "docker", "compose")),
         _flag("watch", help="rebuild and reload on changes"),
         _flag("quiet", "q", "in the foreground, do not print a line per request"),
+        _flag("debug", help="keep the Lambda emulator's debug lines in the logs (`esb logs --level debug`)"),
     ],
     "down": [_flag("volumes", "v", "also delete stored data")],
     "reset": [_flag("yes", "y", "do not ask for confirmation")],

@@ -46,6 +46,7 @@ class BoxOptions:
     breaker_window_s: float = 10.0
     aws_port: int = 0  # the public HTTPS endpoint of the stores (ports.aws); 0 = none
     aws_http_port: int = 0  # its plain-HTTP twin (ports.aws_http); 0 = none
+    debug: bool = False  # `esb up --debug`: the emulator's debug lines in the logs
 
 
 def running_state(tree: BuildTree) -> BoxState | None:
@@ -183,6 +184,7 @@ def _settings(opts: BoxOptions, stores_port: int) -> RuntimeSettings:
         default_concurrency=opts.default_concurrency,
         breaker_failures=opts.breaker_failures,
         breaker_window_s=opts.breaker_window_s,
+        debug=opts.debug,
         gateway_host=opts.host,
         gateway_port=opts.gateway_port,
         gateway_workers=opts.gateway_workers,
