@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from esb.box import service
 from esb.errors import EsbError
-from esb.project import Project, load_project
+from esb.project import ENGINES, Project, load_project
 from esb.options import BUILD_FIRST, PARAMS, POS_ARGS, PROJECT_ONLY
 
 BOX_HELP = {
@@ -48,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     init = sub.add_parser("init", help="write generator.yml (interactive unless --yes)")
     init.add_argument("-y", "--yes", action="store_true", help="accept defaults, do not ask")
     init.add_argument("--param", action="append", default=[], metavar="K=V", help="set a template parameter")
-    init.add_argument("--tag", help="image tag (default: latest)")
+    init.add_argument("--tag", help="image tag (default: latest; docker engines only)")
+    init.add_argument("--engine", choices=ENGINES,
+                      help="engine `esb up` uses by default (written as generator.yml `engine:`)")
     init.add_argument("--output-dir", help="output tree (default: .esb/)")
     build = sub.add_parser("build", help="render and stage the output tree (incremental)")
     build.add_argument("--no-cache", action="store_true", help="redo every step")
@@ -86,7 +88,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     run_wizard(
         _project(args), assume_yes=args.yes, overrides=parse_assignments(args.param),
-        tag=args.tag, output_dir=args.output_dir, out=sys.stdout,
+        tag=args.tag, output_dir=args.output_dir, engine=args.engine, out=sys.stdout,
     )
     return 0
 

@@ -26,7 +26,8 @@ def _say(text: str) -> None:
 
 
 def resolve_engine(requested: str) -> str:
-    """auto: docker when a daemon answers (up falls back to process if the docker path fails)."""
+    """auto: docker when a daemon answers within a second (up falls back to process if the docker path fails).
+    Nothing here contacts a registry: images are built locally (esb.build.images)."""
     if requested in ("", "auto"):
         from esb.box import docker_box
 
@@ -95,6 +96,7 @@ def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, eng
         # Someone else's box: report it, never adopt it (Ctrl-C here must not stop another terminal's box).
         _say(f"box already running at {current.gateway_url} ({current.engine} engine); stop it with `esb down`")
         return
+    engine = engine or ctx.project.engine  # --engine, else generator.yml `engine:`, else auto
     chosen = resolve_engine(engine)
     opts = box_options(ctx, chosen, debug=debug)
     if chosen == "compose":

@@ -21,8 +21,9 @@ PARAMS: dict[str, list[dict[str, Any]]] = {
     "up": [
         _flag("build", help="build before starting"),
         _flag("detach", "d", "start in the background and return"),
-        _option("engine", "auto", "sandbox engine (compose: the seed's whole compose stack)",
-                ("auto", "process", "docker", "compose")),
+        # Empty default: generator.yml `engine:` decides, else auto.
+        _option("engine", "", "sandbox engine (default: generator.yml `engine:`, else auto; compose: the seed's "
+                "whole compose stack)", ("auto", "process", "docker", "compose")),
         _flag("watch", help="rebuild and reload on changes"),
         _flag("quiet", "q", "in the foreground, do not print a line per request"),
         _flag("debug", help="keep the Lambda emulator's debug lines in the logs (`esb logs --level debug`)"),

@@ -14,6 +14,7 @@ from esb.paths import P, BuildTree
 from esb.sam.scalars import to_bool
 
 GENERATOR_FILE = "generator.yml"
+ENGINES = ("auto", "process", "docker", "compose")
 DEFAULT_TEMPLATE = "template.yaml"
 DEFAULT_OUTPUT = ".esb/"
 
@@ -82,6 +83,7 @@ class Generator:
     bind: str = "127.0.0.1"
     compat: Compat = field(default_factory=Compat)
     breaker: Breaker = field(default_factory=Breaker)
+    engine: str = "auto"  # what `esb up` uses when --engine is not given
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class Project:
     breaker: Breaker = field(default_factory=Breaker)
     generator_file: Path | None = None
     template_source: str = "bundled"  # argument | env | cwd | project | bundled
+    engine: str = "auto"  # generator.yml `engine:`
 
     @property
     def params(self) -> dict[str, str]:
@@ -160,7 +163,15 @@ def parse_generator(text: str, where: str) -> Generator:
         bind=str(doc.get("bind") or "127.0.0.1"),
         compat=_dataclass_from(Compat, _section(doc, "compat", where), where, "compat"),
         breaker=_breaker(_section(doc, "breaker", where), where),
+        engine=_engine(doc.get("engine"), where),
     )
+
+
+def _engine(value: Any, where: str) -> str:
+    engine = str(value or "auto")
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}", where=where, hint=f"engine: one of {', '.join(ENGINES)}")
+    return engine
 
 
 def _breaker(values: Mapping[str, Any], where: str) -> Breaker:
@@ -259,4 +270,5 @@ def load_project(template_arg: str | None = None, *, cwd: Path, env: Mapping[str
         breaker=gen.breaker,
         generator_file=gen_path,
         template_source=source,
+        engine=gen.engine,
     )

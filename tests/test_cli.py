@@ -90,12 +90,12 @@ def test_init_yes_writes_generator_and_dodo(tmp_path: Path, monkeypatch: pytest.
 def test_init_interactive_asks_and_confirms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     shutil.copytree(P.fixtures / "full", tmp_path / "full")
     monkeypatch.chdir(tmp_path / "full")
-    answers = iter(["prod", "", "", "v3", "out/"])
+    answers = iter(["prod", "", "", "", "v3", "out/"])  # parameters, engine (auto), tag, output dir
     monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
     assert main(["init"]) == 0
     doc = yaml.safe_load((tmp_path / "full" / "generator.yml").read_text())
     assert doc["parameters"]["Stage"] == "prod" and doc["app"]["tag"] == "v3" and doc["paths"]["output_dir"] == "out/"
-    answers = iter(["", "", "", "", "", "n"])
+    answers = iter(["", "", "", "", "", "", "n"])
     assert main(["init"]) != 0
     assert "not overwritten" in capsys.readouterr().err
 
@@ -190,3 +190,30 @@ def test_logs_unknown_function_exits_1_with_one_line_and_takes_f(sample: Path, c
     assert "unknown function 'NoSuchFn'" in line and "sample-hello" in line
     assert main(["logs", "NoSuchFn"]) == 1
     assert main(["logs", "-f", "--level", "error", "NoSuchFn"]) == 1  # -f and --level parse; the name still fails
+
+
+def test_init_process_engine_asks_no_tag_and_ignores_the_output_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(P.fixtures / "full", tmp_path / "full")
+    monkeypatch.chdir(tmp_path / "full")
+    (tmp_path / "full" / ".gitignore").write_text("__pycache__/\n")
+    asked: list[str] = []
+    answers = iter(["prod", "", "", "process", ""])  # parameters, engine, output dir: no image tag question
+    monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or next(answers))
+    assert main(["init"]) == 0
+    assert not any("image tag" in prompt for prompt in asked)
+    doc = yaml.safe_load((tmp_path / "full" / "generator.yml").read_text())
+    assert doc["engine"] == "process"
+    assert (tmp_path / "full" / ".gitignore").read_text() == "__pycache__/\n.esb/\n"
+    assert main(["init", "--yes"]) == 0
+    assert (tmp_path / "full" / ".gitignore").read_text().count(".esb/") == 1  # added once
+
+
+def test_generator_engine_is_what_up_uses_and_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from esb.project import load_project
+
+    template = _app(tmp_path, FN)
+    (tmp_path / "generator.yml").write_text("engine: process\n")
+    assert load_project(str(template), cwd=tmp_path, env={}).engine == "process"
+    (tmp_path / "generator.yml").write_text("engine: podman\n")
+    assert "unknown engine 'podman'" in _one_line_error(capsys, ["-t", str(template), "build"])

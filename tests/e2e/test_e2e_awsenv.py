@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import socket
 import subprocess
 import sys
+import threading
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Iterator
@@ -80,6 +83,35 @@ def test_conventional_test_keys_get_a_403_naming_the_keys_to_use(box: Box) -> No
     assert "`eval \"$(esb env)\"`" in str(caught.value)
 
 
+@contextlib.contextmanager
+def _listening_daemon(path: Path) -> Iterator[list[str]]:
+    """A unix socket where a docker daemon would be; what connects to it is recorded (and gets no answer)."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(8)
+    server.settimeout(0.1)
+    connections: list[str] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            connections.append("connected")
+            conn.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield connections
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+
+
 def _port(text: str, name: str) -> str:
     line = next(line for line in text.splitlines() if line.startswith(f"export {name}="))
     return line.rsplit(":", 1)[1]
@@ -92,7 +124,11 @@ def test_same_endpoint_after_down_and_up(box: Box) -> None:
     # The same settings as the first up (the autouse fixture cleared this module's ESB_* variables per test).
     ports = {"ESB_GATEWAY_PORT": _port(before, "AWS_ENDPOINT_URL_LAMBDA"), "ESB_AWS_PORT": _port(before, "AWS_ENDPOINT_URL"),
              "ESB_AWS_HTTP_PORT": _port(before_http, "AWS_ENDPOINT_URL")}
-    assert esb(box.project, "up", "-d", "--engine", "process", env=ports) == 0
+    # The engine recorded in generator.yml: no --engine, and a daemon present that must never be asked.
+    (box.project / "generator.yml").write_text("engine: process\n")
+    with _listening_daemon(box.project / "docker.sock") as connections:
+        assert esb(box.project, "up", "-d", env={**ports, "DOCKER_HOST": f"unix://{box.project / 'docker.sock'}"}) == 0
+    assert connections == []
     assert _env_text(box.project) == before
     buckets, _ = _eval_then_run(box.project, LIST_BOTH)
     assert "e2e-files-test" in buckets
