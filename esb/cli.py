@@ -9,6 +9,8 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
+from esb import overrides
+from esb.invoke import cli as invoke_cli
 from esb.box import service
 from esb.errors import EsbError
 from esb.project import ENGINES, Project, load_project
@@ -55,9 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="render and stage the output tree (incremental)")
     build.add_argument("--no-cache", action="store_true", help="redo every step")
     build.add_argument("--dry-run", action="store_true", help="print what would be written; write nothing")
+    overrides.add_override_options(build)
+    invoke_cli.add_parsers(sub)
     service.add_parser(sub)
     for command, params in PARAMS.items():
         box = sub.add_parser(command, help=BOX_HELP[command])
+        if command == "up":
+            overrides.add_override_options(box)
         if command in POS_ARGS:
             box.add_argument(POS_ARGS[command], nargs="?", help="function name")
         for param in params:
@@ -70,14 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _project(args: argparse.Namespace) -> Project:
-    return load_project(args.template, cwd=Path.cwd(), env=os.environ)
+def _project(args: argparse.Namespace, *, overridden: bool = True) -> Project:
+    project = load_project(args.template, cwd=Path.cwd(), env=os.environ)
+    extra = overrides.overrides_from(args, Path.cwd()) if overridden else None
+    return project.with_overrides(extra) if extra else project
 
 
-def _context(args: argparse.Namespace) -> Any:
+def _context(args: argparse.Namespace, project: Project | None = None) -> Any:
     from esb.build.context import build_context
 
-    ctx = build_context(_project(args), verbose=args.verbose)
+    ctx = build_context(project or _project(args), verbose=args.verbose)
     for warning in ctx.app.warnings:
         sys.stderr.write(f"warning: {warning}\n")
     return ctx
@@ -148,6 +156,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "build": cmd_build,
     **{command: box_command(command) for command in PARAMS},
     "service": lambda args: service.run(_project(args), args),
+    "invoke": lambda args: invoke_cli.invoke_command(args, _project(args, overridden=False),
+                                                     lambda project: _context(args, project)),
+    "generate-event": invoke_cli.generate_event_command,
 }
 
 

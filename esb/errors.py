@@ -33,10 +33,6 @@ class BuildError(EsbError):
     """Rendering, staging, dependency installation or image building failed."""
 
 
-class EngineError(EsbError):
-    """A sandbox engine (process or docker) failed."""
-
-
 class BoxError(EsbError):
     """Starting, stopping or talking to a running box failed."""
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from esb_runtime.gateway.auth_config import AuthorizerConfig as Authorizer  # one shape for the template and the gateway
+
 EventKind = Literal["Api", "HttpApi", "Schedule"]
 
 
@@ -39,10 +41,12 @@ class Api:
     kind: Literal["Api", "HttpApi"]
     stage: str
     cors: Cors | None = None
-    # Auth required on routes of this API unless the event says Authorizer: NONE.
-    auth_default: bool = True
+    authorizers: tuple[Authorizer, ...] = ()  # Auth.Authorizers, by name
+    default_authorizer: str | None = None  # Auth.DefaultAuthorizer: routes without their own Auth use it
+    api_key_required: bool = False  # Auth.ApiKeyRequired
     variables: tuple[tuple[str, str], ...] = ()  # stage variables (Api Variables, HttpApi StageVariables), sorted
     definition_routes: tuple[DefinitionRoute, ...] = ()  # from DefinitionBody
+    binary_media_types: tuple[str, ...] = ()  # REST: request bodies of these types reach the function base64, sorted
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,9 @@ class Event:
     path: str | None = None  # Api/HttpApi; "$default" for an HttpApi event without Path and Method
     method: str | None = None  # upper case, "ANY" allowed
     api_id: str | None = None  # logical id of the Api the route belongs to
-    auth: bool = True  # False when Auth.Authorizer is NONE
+    authorizer: str | None = None  # the API's authorizer guarding the route; None: an open route
+    api_key: bool = False  # ApiKeyRequired (the event's, else the API's)
+    scopes: tuple[str, ...] = ()  # AuthorizationScopes
     schedule: str | None = None  # rate(...) / cron(...)
     input: str | None = None  # Schedule Input (JSON text)
     enabled: bool = True
@@ -155,6 +161,16 @@ class Bucket:
 
 
 @dataclass(frozen=True)
+class UserPool:
+    """An AWS::Cognito::UserPool (or the box's own pool) with its app clients' ids."""
+
+    logical_id: str
+    pool_id: str  # <region>_<9 characters>, stable for the same stack and logical id
+    name: str
+    clients: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Warning_:
     """Something in the template we do not support; never dropped silently."""
 
@@ -181,6 +197,8 @@ class Application:
     apis: tuple[Api, ...] = ()
     tables: tuple[Table, ...] = ()
     buckets: tuple[Bucket, ...] = ()
+    user_pools: tuple[UserPool, ...] = ()  # the template's pools; the box's own pool is added at render
+    api_keys: tuple[str, ...] = ()  # Values of AWS::ApiGateway::ApiKey resources
     warnings: tuple[Warning_, ...] = field(default=(), compare=False)
 
     def function(self, logical_id: str) -> Function:

@@ -63,10 +63,6 @@ class BuildTree:
         return self.config / "functions.yml"
 
     @property
-    def stores_config(self) -> Path:
-        return self.config / "stores.yml"
-
-    @property
     def compose(self) -> Path:
         return self.root / "docker-compose.yml"
 

@@ -9,12 +9,16 @@ from typing import Any, Mapping
 
 import yaml
 
+from esb.auth_options import AuthOptions, parse_auth
 from esb.errors import ConfigError
+from esb.overrides import Overrides
 from esb.paths import P, BuildTree
 from esb.sam.scalars import to_bool
+from esb_runtime.contract import DEFAULT_GATEWAY_PORT
 
 GENERATOR_FILE = "generator.yml"
 ENGINES = ("auto", "process", "docker", "compose")
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 DEFAULT_TEMPLATE = "template.yaml"
 DEFAULT_OUTPUT = ".esb/"
 
@@ -42,7 +46,7 @@ DEFAULT_AWS_PORT = 4566  # the port local AWS emulators conventionally use; tool
 class Ports:
     """Host ports (s3, dynamodb and logs: the compose stack's; aws: every emulated service on the other engines)."""
 
-    gateway: int = 8443
+    gateway: int = DEFAULT_GATEWAY_PORT
     s3: int = 9000
     dynamodb: int = 8000
     logs: int = 9428
@@ -59,6 +63,9 @@ class Compat:
     # true: a request no route takes gets 404 Not Found / 405 Method Not Allowed (with Allow) instead of
     # API Gateway's 403 Missing Authentication Token (REST APIs) / 404 Not Found (HTTP APIs).
     seed_status_codes: bool = False
+    # true: the Invoke API also takes unsigned calls from loopback (the seed's clients send no SigV4). Only for a
+    # box bound to loopback; signed calls are still checked.
+    unsigned_invoke: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ class Generator:
     compat: Compat = field(default_factory=Compat)
     breaker: Breaker = field(default_factory=Breaker)
     engine: str = "auto"  # what `esb up` uses when --engine is not given
+    auth: AuthOptions = field(default_factory=AuthOptions)
 
 
 @dataclass(frozen=True)
@@ -101,17 +109,20 @@ class Project:
     bind: str = "127.0.0.1"
     compat: Compat = field(default_factory=Compat)
     breaker: Breaker = field(default_factory=Breaker)
+    auth: AuthOptions = field(default_factory=AuthOptions)
     generator_file: Path | None = None
     template_source: str = "bundled"  # argument | env | cwd | project | bundled
     engine: str = "auto"  # generator.yml `engine:`
+    overrides: Overrides = field(default_factory=Overrides)  # --parameter-overrides / --env-vars of this run
 
     @property
     def params(self) -> dict[str, str]:
         return dict(self.parameters)
 
-    def with_parameters(self, extra: Mapping[str, str]) -> Project:
-        merged = {**self.params, **extra}
-        return replace(self, parameters=tuple(sorted(merged.items())))
+    def with_overrides(self, overrides: Overrides) -> Project:
+        """The command line's overrides on top of generator.yml (kept, so a watch reload applies them again)."""
+        merged = {**self.params, **dict(overrides.parameters)}
+        return replace(self, parameters=tuple(sorted(merged.items())), overrides=overrides)
 
 
 def _section(doc: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
@@ -164,6 +175,7 @@ def parse_generator(text: str, where: str) -> Generator:
         compat=_dataclass_from(Compat, _section(doc, "compat", where), where, "compat"),
         breaker=_breaker(_section(doc, "breaker", where), where),
         engine=_engine(doc.get("engine"), where),
+        auth=parse_auth(_section(doc, "auth", where), where, Path(where).parent),
     )
 
 
@@ -252,6 +264,9 @@ def load_project(template_arg: str | None = None, *, cwd: Path, env: Mapping[str
         project_dir = template.parent
     else:
         project_dir = cwd.resolve()
+    if gen.compat.unsigned_invoke and gen.bind not in _LOOPBACK:
+        raise ConfigError("compat.unsigned_invoke needs a box bound to loopback", where=str(gen_path),
+                          hint=f"remove it, or set bind: 127.0.0.1 (now {gen.bind})")
     output = (project_dir / gen.output_dir).resolve()
     if output == project_dir:
         where = str(gen_path) if gen_path else "generator.yml"
@@ -268,6 +283,7 @@ def load_project(template_arg: str | None = None, *, cwd: Path, env: Mapping[str
         bind=gen.bind,
         compat=gen.compat,
         breaker=gen.breaker,
+        auth=gen.auth,
         generator_file=gen_path,
         template_source=source,
         engine=gen.engine,

@@ -217,3 +217,36 @@ def test_generator_engine_is_what_up_uses_and_is_checked(tmp_path: Path, capsys:
     assert load_project(str(template), cwd=tmp_path, env={}).engine == "process"
     (tmp_path / "generator.yml").write_text("engine: podman\n")
     assert "unknown engine 'podman'" in _one_line_error(capsys, ["-t", str(template), "build"])
+def test_help_lists_invoke_and_generate_event(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "invoke" in out and "generate-event" in out
+
+
+@pytest.fixture
+def invoke_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(P.fixtures / "invoke", tmp_path / "invoke")
+    monkeypatch.chdir(tmp_path / "invoke")
+    return tmp_path / "invoke"
+
+
+def test_build_takes_parameter_overrides_and_env_vars(invoke_app: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (invoke_app / "env.json").write_text('{"Parameters": {"COLOR": "teal"}}')
+    assert main(["build", "--parameter-overrides", "Greeting=salut", "--env-vars", "env.json"]) == 0
+    functions = yaml.safe_load((invoke_app / ".esb" / "config" / "functions.yml").read_text())["functions"]
+    assert functions["dev-echo"]["environment"] == {"COLOR": "teal", "GREETING": "salut"}
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["build", "--parameter-overrides", "NoEquals"], "--parameter-overrides: cannot read 'NoEquals'"),
+    (["build", "--env-vars", "missing.json"], "cannot read the env-vars file"),
+    (["invoke", "nope"], "no function 'nope' in the template"),
+    (["invoke", "dev-echo", "-e", "-"], "stdin: the event is not JSON"),
+])
+def test_invoke_and_override_mistakes_are_one_line(invoke_app: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch, argv: list[str],
+                                                   message: str) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("not json"))
+    assert message in _one_line_error(capsys, argv)

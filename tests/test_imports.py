@@ -1,4 +1,4 @@
-"""Import contracts: no cycles in the toolchain or the runtime, and the runtime never imports the toolchain."""
+"""Import contracts: no cycles, the runtime never imports the toolchain, and each wing imports only its layers."""
 
 from __future__ import annotations
 
@@ -62,6 +62,46 @@ def test_the_runtime_never_imports_the_toolchain(graph: grimp.ImportGraph) -> No
     leaks = [m for m in graph.modules if m.startswith("esb_runtime")
              if any(dep == "esb" or dep.startswith("esb.") for dep in graph.find_modules_directly_imported_by(m))]
     assert leaks == []
+
+
+# Who may import whom among the toolchain's parts: the pipeline (sam → model → render) knows nothing of building,
+# boxes or watching; the build wing knows no box; the box wing reaches the build only through its public entry
+# points (run the build, the offline image toolkit) — never its task creators or context.
+FORBIDDEN = {
+    "esb.model": ("esb.sam", "esb.render", "esb.build", "esb.box", "esb.watch", "esb.commands", "esb.cli"),
+    "esb.sam": ("esb.render", "esb.build", "esb.box", "esb.watch", "esb.commands", "esb.cli"),
+    "esb.render": ("esb.build", "esb.box", "esb.watch", "esb.commands", "esb.cli"),
+    "esb.build": ("esb.box", "esb.watch", "esb.commands", "esb.cli"),
+    "esb.box": ("esb.build", "esb.watch", "esb.commands", "esb.cli"),
+}
+BUILD_ENTRY_POINTS = ("esb.build.runner", "esb.build.images")
+
+
+def _violations(graph: grimp.ImportGraph) -> list[str]:
+    found = []
+    for module in sorted(graph.modules):
+        for part, banned in FORBIDDEN.items():
+            if module != part and not module.startswith(part + "."):
+                continue
+            for dep in sorted(graph.find_modules_directly_imported_by(module)):
+                if part == "esb.box" and dep in BUILD_ENTRY_POINTS:
+                    continue
+                if any(dep == b or dep.startswith(b + ".") for b in banned):
+                    found.append(f"{module} -> {dep}")
+    return found
+
+
+def test_the_wings_import_only_what_their_layer_allows(graph: grimp.ImportGraph) -> None:
+    assert _violations(graph) == []
+
+
+def test_a_forbidden_import_is_reported() -> None:
+    graph = grimp.ImportGraph()
+    for name in ("esb", "esb.box", "esb.box.status", "esb.build", "esb.build.context", "esb.build.runner"):
+        graph.add_module(name)
+    graph.add_import(importer="esb.box.status", imported="esb.build.context")
+    graph.add_import(importer="esb.box.status", imported="esb.build.runner")
+    assert _violations(graph) == ["esb.box.status -> esb.build.context"]
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:

@@ -11,12 +11,13 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable
 
 from esb.errors import BoxError, BuildError
 from esb.build.images import PYTHON_VERSION, WHEEL_PLATFORM, docker_errors, run_command
 from esb.paths import BuildTree
 from esb.render.compose import RUNTIME_PACKAGES, runtime_image
+from esb.seams import CommandRunner
 
 if TYPE_CHECKING:
     import docker
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from esb.build.context import BuildContext
 
 Say = Callable[[str], None]
-Runner = Callable[[Sequence[str]], None]
 SITE = "site"  # <out>/site: the runtime images' packages, installed on the host
 # Only these parts of the output tree go into the runtime images' build context.
 DOCKERIGNORE = "*\n!site/\n!runtime/\n"
@@ -46,7 +46,7 @@ def runtime_requirements() -> tuple[str, ...]:
     return tuple(out)
 
 
-def ensure_site(tree: BuildTree, cache: Path, run: Runner = run_command) -> Path:
+def ensure_site(tree: BuildTree, cache: Path, run: CommandRunner = run_command) -> Path:
     """<out>/site with the runtime packages for cp311 manylinux (wheels downloaded once into the cache)."""
     wanted = runtime_requirements()
     key = hashlib.sha256("|".join((*wanted, *PLATFORMS, PYTHON_VERSION)).encode()).hexdigest()[:12]
@@ -105,9 +105,10 @@ def project_name(project: Project) -> str:
 
 def compose_env(project: Project) -> dict[str, str]:
     """The environment of a compose call: the credentials the compose file interpolates, nothing else of ours."""
-    from esb_runtime import secrets as box_secrets
+    from esb_runtime import secrets as box_secrets, signing_key
 
     secrets = box_secrets.ensure(project.output.secrets / "box.json")
+    signing_key.ensure(project.output.secrets / signing_key.KEY_FILE)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ESB_", "AWS_"))}
     env.update(ESB_AWS_ACCESS_KEY_ID=secrets.aws_access_key_id, ESB_AWS_SECRET_ACCESS_KEY=secrets.aws_secret_access_key)
     return env

@@ -19,6 +19,7 @@ from esb.box.state import BoxState
 from esb.box.launch import BoxOptions
 from esb.errors import BoxError, BuildError, EsbError
 from esb_runtime.manager.docker_support import host_gateway_address
+from esb.seams import DockerClientFactory
 
 if TYPE_CHECKING:
     import docker
@@ -27,11 +28,7 @@ if TYPE_CHECKING:
     from esb.build.context import BuildContext
 
 Say = Callable[[str], None]
-ClientFactory = Callable[[], "docker.DockerClient"]
 FORWARDER = "bridge"  # name of the forwarder process in state/box.json
-# The name sandboxes use for the host (docker_engine rewrites 127.0.0.1 endpoints to it); it must
-# be in the gateway's certificate, so the Invoke API verifies from inside a container.
-HOST_ALIAS = box.DOCKER_HOST_ALIAS
 _STRIPPED_PREFIXES = ("ESB_", "AWS_", "DOCKER_")  # the forwarder needs no settings and no credentials
 
 
@@ -45,7 +42,7 @@ def _probe_client() -> docker.DockerClient:
     return _client(timeout=1)  # a hung daemon must not hold `--engine auto` for the SDK's 60 s (or our 5 s)
 
 
-def daemon_answers(client_factory: ClientFactory = _probe_client) -> bool:
+def daemon_answers(client_factory: DockerClientFactory = _probe_client) -> bool:
     """True when a docker daemon answers a ping within a second (`auto` asks this on every `up`)."""
     try:
         client = client_factory()
@@ -86,7 +83,7 @@ def endpoint_ports(state: BoxState) -> list[int]:
 
 
 def up(ctx: BuildContext, opts: BoxOptions, say: Say = print, *, fallback: bool = False,
-       client_factory: ClientFactory = _client) -> BoxState:
+       client_factory: DockerClientFactory = _client) -> BoxState:
     """Images first, then the box with engine=docker, then the bridge forwarder. With fallback
     (`--engine auto`), a docker path that does not work starts the process engine instead."""
     current = box.running_state(opts.tree)
@@ -139,7 +136,7 @@ def _listening(host: str, port: int) -> bool:
         return False
 
 
-def remove_containers(project: str, client_factory: ClientFactory = _client, network: bool = True) -> int:
+def remove_containers(project: str, client_factory: DockerClientFactory = _client, network: bool = True) -> int:
     """Every container (and the network) of `project` (docker_engine.remove_project); 0 without docker."""
     if not daemon_answers(client_factory):
         return 0
@@ -153,7 +150,7 @@ def remove_containers(project: str, client_factory: ClientFactory = _client, net
 
 
 def down(project: Project, *, volumes: bool = False, say: Say = print,
-           client_factory: ClientFactory = _client) -> list[str]:
+           client_factory: DockerClientFactory = _client) -> list[str]:
     """`esb down`: the box's processes, then whatever containers of this project are left."""
     state = boxstate.read(project.output.state)
     removed = 0

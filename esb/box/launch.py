@@ -21,7 +21,7 @@ from esb.errors import BoxError
 from esb.model import Application
 from esb.paths import BuildTree
 from esb.box.processes import Proc
-from esb_runtime import secrets as box_secrets
+from esb_runtime import secrets as box_secrets, signing_key
 from esb_runtime.manager.registry import SandboxRegistry
 from esb_runtime.settings import RuntimeSettings
 
@@ -70,6 +70,8 @@ def up(opts: BoxOptions, app: Application, say: Say = print, *, supervise: bool 
         return current
     _private_dirs(opts.tree)
     secrets = box_secrets.ensure(opts.tree.secrets / "box.json")
+    # Made here, before the gateway's workers start, so they all load the same key.
+    signing_key.ensure(opts.tree.secrets / signing_key.KEY_FILE)
     tls = ensure_tls_files(opts)
     _ports_free(opts)
     stores_port = supervisor.free_port("127.0.0.1")  # data services stay on loopback whatever `bind` says

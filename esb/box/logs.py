@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -18,19 +17,6 @@ from esb_runtime.settings import RuntimeSettings
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The `esb logs` options, for whoever builds the CLI parser."""
-    parser.add_argument("function", nargs="?", help="only this function (physical name)")
-    parser.add_argument("--follow", "-f", action="store_true", help="keep printing new records")
-    parser.add_argument("--since", help="10m, 1h, 2d or an RFC 3339 time")
-    parser.add_argument("--trace", help="X-Amzn-Trace-Id header or its Root value")
-    parser.add_argument("--request", help="Lambda request id")
-    parser.add_argument("--grep", help="text the message must contain")
-    parser.add_argument("--limit", type=int, help="only the newest N records")
-    parser.add_argument("--json", action="store_true", help="print JSON lines")
-    parser.add_argument("--level", choices=("debug", "info", "warn", "error"), help="only records at this level or above")
 
 
 def parse_since(text: str | None, now: datetime) -> datetime | None:

@@ -14,9 +14,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from esb.errors import BoxError
 from esb.model import Application, Bucket, Index, KeyElement, Table
+from esb.seams import AwsClientFactory
 
 Status = Literal["created", "unchanged", "updated", "changed-needs-reset"]
-ClientFactory = Callable[[str, str], Any]  # (service, endpoint) -> boto3 client
 
 
 class AwsCredentials(Protocol):
@@ -261,7 +261,7 @@ def wait_for_store(check: Callable[[], object], endpoint: str, deadline_s: float
 
 
 def provision(app: Application, s3_endpoint: str, dynamodb_endpoint: str, credentials: AwsCredentials,
-              region: str, deadline_s: float = 30, clients: ClientFactory | None = None) -> ProvisionReport:
+              region: str, deadline_s: float = 30, clients: AwsClientFactory | None = None) -> ProvisionReport:
     """Bring the stores in line with the template; report each resource, apply nothing destructive."""
 
     def default_client(service: str, endpoint: str) -> Any:

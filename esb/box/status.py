@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import httpx
 import yaml
@@ -14,14 +14,31 @@ from esb.box import health as boxhealth
 from esb.box.state import BoxState
 from esb.paths import BuildTree
 from esb_runtime import secrets as box_secrets
+from esb_runtime.config import FunctionConfig, FunctionsConfigError, load_functions
+from esb_runtime.gateway.user_pools import derived_password
 
 AUTH_PATH = "/user/auth/v1"
+COGNITO_PATH = "/_esb/cognito-idp"
+
+
+def _cognito(auth: dict[str, Any], secrets: Any, gateway_url: str | None) -> dict[str, Any]:
+    """Where boto3's cognito-idp client signs in, with which client id, and generator.yml's users."""
+    pools = auth.get("pools") or {}
+    login = pools.get(auth.get("login_pool")) or {}
+    return {
+        "cognito_endpoint": f"{gateway_url}{COGNITO_PATH}" if gateway_url else None,
+        "login_pool": auth.get("login_pool"),
+        "login_client": (login.get("clients") or [None])[0],
+        "pools": pools,
+        "users": [{"username": u["username"], "password": derived_password(secrets, u["username"]) if secrets else None}
+                  for u in auth.get("users") or []],
+    }
 
 
 def collect(tree: BuildTree) -> dict[str, Any]:
     """Status as the documented JSON shape; works whether or not the box is running."""
     state = box.running_state(tree)
-    functions = _read_yaml(tree.functions_config).get("functions") or {}
+    functions, config_notes = _functions(tree)
     routing = _read_yaml(tree.routing)
     sandboxes = _manager_get(tree.manager_socket, "/v1/sandboxes", []) if state else []
     health = _manager_get(tree.manager_socket, "/v1/health", {}) if state else {}
@@ -32,6 +49,7 @@ def collect(tree: BuildTree) -> dict[str, Any]:
     for sandbox in sandboxes:
         counts[sandbox.get("function", "")] = counts.get(sandbox.get("function", ""), 0) + 1
     parts = boxhealth.assess(state)
+    require_token = bool((routing.get("auth") or {}).get("require_token_on_every_route"))
     return {
         "running": state is not None,  # kept for scripts written before `state`: true for degraded too
         "state": parts["state"],  # running | degraded | stopped
@@ -47,6 +65,7 @@ def collect(tree: BuildTree) -> dict[str, Any]:
             "username": secrets.username if secrets else None,
             "password": secrets.password if secrets else None,
             "auth_path": AUTH_PATH,
+            **_cognito(routing.get("auth") or {}, secrets, state.gateway_url if state else None),
         },
         "aws": {
             "access_key_id": secrets.aws_access_key_id if secrets else None,
@@ -55,23 +74,24 @@ def collect(tree: BuildTree) -> dict[str, Any]:
             "lambda_endpoint": state.lambda_endpoint if state else None,
         },
         "functions": [
-            {"name": name, "sandboxes": counts.get(name, 0), "memory_size": spec.get("memory_size"),
-             "timeout": spec.get("timeout"), "breaker": breakers.get(name)}
-            for name, spec in sorted(functions.items())
+            {"name": name, "sandboxes": counts.get(name, 0), "memory_size": fn.memory_size,
+             "timeout": fn.timeout, "breaker": breakers.get(name)}
+            for name, fn in sorted(functions.items())
         ],
         "routes": [
-            {"method": r["method"], "path": r["path"], "function": r["function"], "auth": r.get("auth", True),
-             "event": r.get("event")}
+            {"method": r["method"], "path": r["path"], "function": r["function"], "event": r.get("event"),
+             "auth": bool(r.get("authorizer") or r.get("auth") or require_token),
+             "authorizer": r.get("authorizer") or ("box login" if require_token or r.get("auth") else None)}
             for r in routing.get("routes") or []
         ],
         # Path form; <function>.lambda-url.localhost (any path) reaches the same function.
         "function_urls": [
-            {"function": name, "auth_type": (spec.get("function_url") or {}).get("auth_type", "NONE"),
+            {"function": name, "auth_type": fn.function_url.auth_type,
              "url": f"{state.gateway_url}/lambda-url/{name}/" if state else None}
-            for name, spec in sorted(functions.items()) if (spec or {}).get("function_url")
+            for name, fn in sorted(functions.items()) if fn.function_url is not None
         ],
         "sandboxes": sandboxes,
-        "notes": list(health.get("notes") or []),
+        "notes": [*config_notes, *(health.get("notes") or [])],
         "stores": {
             "s3_endpoint": state.s3_endpoint if state else None,
             "dynamodb_endpoint": state.dynamodb_endpoint if state else None,
@@ -114,6 +134,10 @@ def render_text(status: dict[str, Any]) -> str:
     if auth["api_key"]:
         lines.append(f"auth: POST {auth['auth_path']}  x-api-key: {auth['api_key']}")
         lines.append(f"      username: {auth['username']}  password: {auth['password']}")
+        if auth.get("cognito_endpoint"):
+            lines.append(f"      cognito-idp: {auth['cognito_endpoint']}  login client: {auth['login_client']}")
+        for user in auth.get("users", []):
+            lines.append(f"      user {user['username']}  password: {user['password']}")
         aws = status["aws"]
         lines.append(f"aws: access key {aws['access_key_id']}  secret {aws['secret_access_key']}")
     for note in status.get("notes", []):
@@ -121,7 +145,7 @@ def render_text(status: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"{'METHOD':<8} {'PATH':<32} {'FUNCTION':<28} AUTH")
     for route in status["routes"]:
-        auth_text = "jwt" if route["auth"] else "none"
+        auth_text = route.get("authorizer") or ("jwt" if route["auth"] else "none")
         lines.append(f"{route['method']:<8} {route['path']:<32} {route['function']:<28} {auth_text}")
     for url in status.get("function_urls", []):
         where = url["url"] or f"/lambda-url/{url['function']}/ (box not running)"
@@ -161,6 +185,16 @@ def _store_contents(state: Any, secrets: Any) -> dict[str, list[str]]:
     except (BotoCoreError, ClientError):
         return {"tables": [], "buckets": [], "error": ["store did not answer"]}
     return {"tables": sorted(tables), "buckets": sorted(buckets)}
+
+
+def _functions(tree: BuildTree) -> tuple[Mapping[str, FunctionConfig], list[str]]:
+    """The built functions (none before the first build), and a note when functions.yml cannot be read."""
+    if not tree.functions_config.exists():
+        return {}, []
+    try:
+        return load_functions(tree.functions_config, tree.root).functions, []
+    except FunctionsConfigError as exc:
+        return {}, [str(exc)]
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from doit.tools import config_changed
 
 from esb.paths import P
-from esb.build.context import BuildContext, current
+from esb.build.context import BuildContext
 from esb.build.plan import app_outputs
 from esb.build.report import guarded
 from esb.build.writer import list_files, sync_tree, write_if_changed
@@ -27,16 +27,14 @@ def _render_task(outputs: dict[Path, str]) -> dict[str, Any]:
     }
 
 
-def task_config() -> dict[str, Any]:
-    """Render config/routing.yml and config/functions.yml."""
-    outputs = app_outputs(current())
-    return _render_task({p: t for p, t in outputs.items() if p.parent == current().tree.config})
+def config_task(ctx: BuildContext) -> dict[str, Any]:
+    outputs = app_outputs(ctx)
+    return _render_task({p: t for p, t in outputs.items() if p.parent == ctx.tree.config})
 
 
-def task_compose() -> dict[str, Any]:
-    """Render docker-compose.yml and the gateway and manager Dockerfiles."""
-    outputs = app_outputs(current())
-    return _render_task({p: t for p, t in outputs.items() if p.parent == current().tree.root})
+def compose_task(ctx: BuildContext) -> dict[str, Any]:
+    outputs = app_outputs(ctx)
+    return _render_task({p: t for p, t in outputs.items() if p.parent == ctx.tree.root})
 
 
 def runtime_files() -> list[str]:
@@ -47,9 +45,7 @@ def copy_runtime(ctx: BuildContext, files: list[str]) -> None:
     sync_tree(P.runtime_pkg, files, ctx.tree.runtime / "esb_runtime")
 
 
-def task_runtime() -> dict[str, Any]:
-    """Copy runtime/esb_runtime into the output tree (changed files only)."""
-    ctx = current()
+def runtime_task(ctx: BuildContext) -> dict[str, Any]:
     files = runtime_files()
     return {
         "actions": [(guarded(copy_runtime), [ctx, files])],
@@ -59,6 +55,5 @@ def task_runtime() -> dict[str, Any]:
     }
 
 
-def task_build() -> dict[str, Any]:
-    """Build the output tree: config, compose stack, runtime, and every function."""
+def build_task() -> dict[str, Any]:
     return {"actions": None, "task_dep": ["config", "compose", "runtime", "node_runtime", "stage", "dockerfile"]}

@@ -1,4 +1,4 @@
-"""The build context the task creators share: project settings + loaded application, set once per run."""
+"""The build context the task creators share: project settings + the loaded application, built once per run."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from doit.exceptions import InvalidDodoFile
 
@@ -15,8 +15,8 @@ from esb.errors import EsbError
 from esb.model import Application
 from esb.paths import BuildTree
 from esb.project import Project, load_project
+from esb.seams import ProcessRunner
 
-Runner = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class BuildContext:
     project: Project
     app: Application
     verbose: bool = False
-    runner: Runner = field(default=subprocess.run)
+    runner: ProcessRunner = field(default=subprocess.run)
     python: str = sys.executable
 
     @property
@@ -32,17 +32,15 @@ class BuildContext:
         return self.project.output
 
 
-_current: dict[str, BuildContext] = {}
-
-
 def load_application(project: Project) -> Application:
     # Imported here: the SAM loader is a heavy module and only needed once a build is asked for.
+    from esb.overrides import apply_env_vars
     from esb.sam import load_application as load
 
-    return load(project.template, project.params, stack_name=project.name)
+    return apply_env_vars(load(project.template, project.params, stack_name=project.name), project.overrides.env_vars)
 
 
-def build_context(project: Project, *, verbose: bool = False, runner: Runner | None = None) -> BuildContext:
+def build_context(project: Project, *, verbose: bool = False, runner: ProcessRunner | None = None) -> BuildContext:
     """Load the template of `project` and validate everything the task creators will render."""
     app = load_application(project)
     ctx = BuildContext(project=project, app=app, verbose=verbose, runner=runner or subprocess.run)
@@ -52,27 +50,17 @@ def build_context(project: Project, *, verbose: bool = False, runner: Runner | N
     return ctx
 
 
-def use(ctx: BuildContext | None) -> BuildContext | None:
-    """Make `ctx` the context of the task creators; returns the one it replaces (to restore after a nested run)."""
-    previous = _current.pop("ctx", None)
-    if ctx is not None:
-        _current["ctx"] = ctx
-    return previous
-
-
-def current() -> BuildContext:
-    """The context set by the CLI, or one discovered from cwd and the environment (plain `doit`)."""
-    if "ctx" not in _current:
-        try:
-            project = load_project(None, cwd=Path.cwd(), env=os.environ)
-            ctx = build_context(project, verbose=bool(os.environ.get("ESB_VERBOSE")))
-        except EsbError as exc:
-            # doit prints InvalidDodoFile as one line without a traceback.
-            raise InvalidDodoFile(str(exc)) from exc
-        for warning in ctx.app.warnings:
-            sys.stderr.write(f"warning: {warning}\n")
-        _current["ctx"] = ctx
-    return _current["ctx"]
+def discover_context() -> BuildContext:
+    """The context of a plain `doit` run in a project: generator.yml and the template found from cwd and the
+    environment, as the CLI would find them; errors become doit's one-line InvalidDodoFile."""
+    try:
+        project = load_project(None, cwd=Path.cwd(), env=os.environ)
+        ctx = build_context(project, verbose=bool(os.environ.get("ESB_VERBOSE")))
+    except EsbError as exc:
+        raise InvalidDodoFile(str(exc)) from exc
+    for warning in ctx.app.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
+    return ctx
 
 
 def doit_config(ctx: BuildContext, ran_tasks: list[str] | None = None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from esb.build.handler_check import check_function
 from esb.model import Function
 from esb.build.node_runtime import is_node
 from esb.render import render_dockerfile
-from esb.build.context import BuildContext, current
+from esb.build.context import BuildContext
 from esb.build.node_tasks import (
     install_packages, link_modules, module_roots, runtime_marker, with_runtime_key,
 )
@@ -77,9 +77,7 @@ def stage(ctx: BuildContext, fn: Function, files: list[str], layers: dict[str, t
     write_if_changed(ctx.tree.function_manifest(fn.name), json.dumps({"code_hash": code_hash}, sort_keys=True) + "\n")
 
 
-def task_deps() -> Iterator[dict[str, Any]]:
-    """Install each function's requirements.txt into functions/<Name>/deps."""
-    ctx = current()
+def deps_tasks(ctx: BuildContext) -> Iterator[dict[str, Any]]:
     for fn in ctx.app.functions:
         inputs = [requirements_file(fn)] if requirements_file(fn).is_file() and fn.image is None else []
         if is_node(fn.runtime):
@@ -96,9 +94,7 @@ def task_deps() -> Iterator[dict[str, Any]]:
         }
 
 
-def task_stage() -> Iterator[dict[str, Any]]:
-    """Stage each function's code and layers and write its build.json code hash."""
-    ctx = current()
+def stage_tasks(ctx: BuildContext) -> Iterator[dict[str, Any]]:
     for fn in ctx.app.functions:
         files = source_files(ctx, fn)
         layers = layer_files(ctx, fn)
@@ -121,9 +117,7 @@ def task_stage() -> Iterator[dict[str, Any]]:
         }
 
 
-def task_dockerfile() -> Iterator[dict[str, Any]]:
-    """Render each function's Dockerfile."""
-    ctx = current()
+def dockerfile_tasks(ctx: BuildContext) -> Iterator[dict[str, Any]]:
     for fn in ctx.app.functions:
         if fn.image is not None:
             continue  # built with its own Dockerfile (esb/build/image_functions.py)
@@ -137,13 +131,10 @@ def task_dockerfile() -> Iterator[dict[str, Any]]:
         }
 
 
-def task_image() -> Iterator[dict[str, Any]]:
-    """Build each function's docker image from its staged directory (needs a docker daemon)."""
+def image_tasks(ctx: BuildContext) -> Iterator[dict[str, Any]]:
+    from esb.build.image_functions import image_function_task
     from esb.build.image_tasks import function_image_task
 
-    from esb.build.image_functions import image_function_task
-
-    ctx = current()
     for fn in ctx.app.functions:
         if fn.image is not None:
             yield image_function_task(ctx, fn)

@@ -3,15 +3,41 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 from esb.errors import BuildError
 from esb.model import Application, Function
 from esb.build.node_runtime import is_node
-from esb.watch.check import SyntaxChecker, SyntaxProblem
 
 _NODE_SUFFIXES = (".js", ".mjs", ".cjs")
+
+
+@dataclass(frozen=True)
+class SyntaxProblem:
+    path: Path
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else str(self.path)
+        return f"{where}: {self.message}"
+
+
+def compile_problem(path: Path, source: bytes | None = None) -> SyntaxProblem | None:
+    """Why `path` does not compile (file:line), or None; nothing is imported or run."""
+    try:
+        source = path.read_bytes() if source is None else source
+    except OSError:
+        return None  # vanished between listing and reading: staging will see the deletion
+    try:
+        compile(source, str(path), "exec", dont_inherit=True)
+    except SyntaxError as exc:  # IndentationError and TabError are SyntaxErrors too
+        return SyntaxProblem(path, exc.lineno, f"{type(exc).__name__}: {exc.msg}")
+    except ValueError as exc:  # e.g. null bytes in the source
+        return SyntaxProblem(path, None, f"cannot compile: {exc}")
+    return None
 
 
 def python_roots(app: Application, fn: Function) -> list[Path]:
@@ -67,7 +93,7 @@ def _syntax_error(problem: SyntaxProblem) -> BuildError:
     return BuildError(problem.message, where=where, hint="fix the syntax error")
 
 
-def check_python(roots: list[Path], handler: str, checker: SyntaxChecker) -> None:
+def check_python(roots: list[Path], handler: str) -> None:
     module, _, attribute = handler.rpartition(".")
     if not module or not attribute:
         raise BuildError(f"handler {handler!r} is not of the form module.function", where=str(roots[0]),
@@ -77,7 +103,7 @@ def check_python(roots: list[Path], handler: str, checker: SyntaxChecker) -> Non
         expected = roots[0] / Path(*module.split(".")).with_suffix(".py")
         raise BuildError(f"handler {handler!r}: module file {expected} does not exist",
                          where=str(expected), hint="fix Handler in the template or rename the file")
-    problem = checker.check_file(path)
+    problem = compile_problem(path)
     if problem is not None:
         raise _syntax_error(problem)
     names, open_ended = _defined_names(ast.parse(path.read_bytes(), str(path)))
@@ -93,18 +119,16 @@ def check_node(code_uri: Path, handler: str) -> None:
                          hint="fix Handler in the template or rename the file")
 
 
-def check_function(app: Application, fn: Function, files: Iterable[str],
-                   checker: SyntaxChecker | None = None) -> None:
+def check_function(app: Application, fn: Function, files: Iterable[str]) -> None:
     """Raise BuildError (file:line) for a missing handler or a Python file of the function that does not compile."""
     if fn.image is not None:
         return  # the image's own CMD names its handler
     if is_node(fn.runtime):
         check_node(fn.code_uri, fn.handler)
         return
-    checker = checker or SyntaxChecker()
     for rel in files:
         if rel.endswith(".py") and not rel.startswith("vendor/"):
-            problem = checker.check_file(fn.code_uri / rel)
+            problem = compile_problem(fn.code_uri / rel)
             if problem is not None:
                 raise _syntax_error(problem)
-    check_python(python_roots(app, fn), fn.handler, checker)
+    check_python(python_roots(app, fn), fn.handler)

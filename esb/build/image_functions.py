@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from esb.errors import BuildError
 from esb.build.images import (
-    BASE_ALIAS, IMAGE_RECORD, PYTHON_VERSION, build_function_image, context_hash, docker_name, from_images,
+    BASE_ALIAS, PYTHON_VERSION, build_function_image, context_hash, docker_name, from_images,
     image_exists, tag_image,
 )
 from esb.model import Function
@@ -18,6 +18,7 @@ from esb.build.node_images import SUITE_NODE_MAJOR
 from esb.build.node_images import alias as node_alias
 from esb.paths import cache_dir
 from esb.build.report import guarded
+from esb_runtime.contract import IMAGE_RECORD, ImageRecord, write_image_record
 
 if TYPE_CHECKING:
     from esb.build.context import BuildContext
@@ -94,13 +95,13 @@ def image_function_task(ctx: BuildContext, fn: Function) -> dict[str, Any]:
 
     assert fn.image is not None
     image = fn.image
-    record = ctx.tree.function(fn.name) / IMAGE_RECORD
+    function_dir = ctx.tree.function(fn.name)
 
     def current() -> bool:
         try:
             client = _docker_client()
             tag = image_tag(ctx, fn, client)
-            return image_exists(client, tag) is not None and _recorded_tag(record) == tag
+            return image_exists(client, tag) is not None and _recorded_tag(function_dir) == tag
         except BuildError:
             return False
 
@@ -108,18 +109,17 @@ def image_function_task(ctx: BuildContext, fn: Function) -> dict[str, Any]:
         client = _docker_client()
         serve_bases(client, lambda_bases(ctx, fn), _ensure_base(client, ctx), print)
         tag = image_tag(ctx, fn, client)
-        previous = _recorded_tag(record)
+        previous = _recorded_tag(function_dir)
         image_id = build_function_image(client, ctx.tree.function_src(fn.name), tag, dockerfile=image.dockerfile,
                                         build_args=dict(image.build_args))
         tag_image(client, image_id, f"{tag.rpartition(':')[0]}:{image.tag}")  # the template's DockerTag names it too
-        values = {"tag": tag, "id": image_id}
-        record.write_text(json.dumps(values, sort_keys=True) + "\n")
+        write_image_record(function_dir, ImageRecord(tag, image_id))
         if previous and previous != tag:
             _drop_unused(client, previous)
         print(f"{fn.name}: image {tag} (Dockerfile {image.dockerfile}, DockerTag {image.tag})")
-        return values
+        return {"tag": tag, "id": image_id}
 
     bases = set(lambda_bases(ctx, fn).values())
     deps = (["base_image"] if BASE_ALIAS in bases else []) + (["node_base_image"] if bases - {BASE_ALIAS} else [])
-    return {"name": fn.logical_id, "actions": [guarded(build)], "uptodate": [current], "targets": [str(record)],
+    return {"name": fn.logical_id, "actions": [guarded(build)], "uptodate": [current], "targets": [str(function_dir / IMAGE_RECORD)],
             "task_dep": [*deps, f"stage:{fn.logical_id}"], "verbosity": 2}

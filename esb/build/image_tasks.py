@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from esb.errors import BuildError
-from esb.build.images import IMAGE_RECORD, base_recipe, build_function_image, ensure_base_image, function_image_tag, image_exists
-from esb.paths import cache_dir
+from esb.build.images import base_recipe, build_function_image, ensure_base_image, function_image_tag, image_exists
+from esb_runtime.contract import IMAGE_RECORD, ImageRecord, read_image_record, write_image_record
+from esb.seams import DockerClientFactory
 
 if TYPE_CHECKING:
     import docker
 
-ClientFactory = Callable[[], "docker.DockerClient"]
 
 
 def _docker_client() -> docker.DockerClient:
@@ -32,7 +31,7 @@ def _rie_path(cache: Path) -> Path:
     return ensure_rie(cache, explicit=os.environ.get("ESB_RIE_PATH") or None)
 
 
-def base_image_task(cache: Path, client_factory: ClientFactory = _docker_client,
+def base_image_task(cache: Path, client_factory: DockerClientFactory = _docker_client,
                     rie_path: Callable[[Path], Path] = _rie_path) -> dict[str, Any]:
     """The task dict; up to date when an image tagged with the current recipe digest exists."""
 
@@ -51,13 +50,8 @@ def base_image_task(cache: Path, client_factory: ClientFactory = _docker_client,
     return {"actions": [build], "uptodate": [current], "verbosity": 2}
 
 
-def task_base_image() -> dict[str, Any]:
-    """Build the offline docker base image (Debian + python3.11 + awslambdaric + RIE)."""
-    return base_image_task(cache_dir())
-
-
 def function_image_task(project: str, function: str, context_dir: Path, *, no_cache: bool = False,
-                        client_factory: ClientFactory = _docker_client) -> dict[str, Any]:
+                        client_factory: DockerClientFactory = _docker_client) -> dict[str, Any]:
     """One function's image subtask (yield it from a creator); the tag is the content hash of the
     staged context, so an unchanged function builds nothing. Writes <context>/image.json, which
     the docker engine reads when a sandbox spec carries no image."""
@@ -69,21 +63,19 @@ def function_image_task(project: str, function: str, context_dir: Path, *, no_ca
         try:
             client = client_factory()
             tag = function_image_tag(project, function, context_dir, client)
-            return image_exists(client, tag) is not None and _recorded_tag(record) == tag
+            return image_exists(client, tag) is not None and _recorded_tag(context_dir) == tag
         except BuildError:
             return False
 
     def build() -> dict[str, str]:
         client = client_factory()
         tag = function_image_tag(project, function, context_dir, client)
-        previous = _recorded_tag(record)
-        values = {"tag": tag, "id": build_function_image(client, context_dir, tag, no_cache=no_cache)}
-        text = json.dumps(values, sort_keys=True) + "\n"
-        if not record.is_file() or record.read_text() != text:
-            record.write_text(text)
+        previous = _recorded_tag(context_dir)
+        built = ImageRecord(tag, build_function_image(client, context_dir, tag, no_cache=no_cache))
+        write_image_record(context_dir, built)
         if previous and previous != tag:
             _drop_unused(client, previous)
-        return values
+        return built.to_dict()
 
     # The record is outside the hash (the hash would chase its own output): excluded by name.
     return {"name": function, "actions": [build], "uptodate": [current], "targets": [str(record)],
@@ -101,8 +93,6 @@ def _drop_unused(client: Any, tag: str) -> None:
         pass
 
 
-def _recorded_tag(record: Path) -> str | None:
-    try:
-        return str(json.loads(record.read_text())["tag"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+def _recorded_tag(function_dir: Path) -> str | None:
+    record = read_image_record(function_dir)
+    return record.tag if record else None

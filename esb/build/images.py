@@ -19,6 +19,8 @@ import jinja2
 from esb.errors import BuildError
 from esb.paths import P
 from esb_runtime.digest import sha256_file as _sha256_file
+from esb_runtime.contract import BUILD_MANIFEST, IMAGE_RECORD
+from esb.seams import CommandRunner
 
 if TYPE_CHECKING:
     import docker
@@ -36,14 +38,12 @@ BASE_ALIAS = f"{BASE_REPO}:{PYTHON_VERSION}"  # stable name a function Dockerfil
 ROOTFS_REPO = "esb/rootfs"
 RECIPE_LABEL = "esb.recipe-hash"
 CONTEXT_LABEL = "esb.context-hash"
-IMAGE_RECORD = "image.json"  # functions/<fn>/image.json: {"tag", "id"}; read by the docker engine
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # Docs, manuals and apt lists are dead weight in a sandbox image.
 ROOTFS_EXCLUDES = ("./usr/share/doc/*", "./usr/share/man/*", "./usr/share/info/*", "./usr/share/locale/*",
                    "./var/cache/apt/*", "./var/lib/apt/lists/*", "./dev/*", "./proc/*", "./sys/*")
 _TEMPLATES = ("base.Dockerfile.j2", "lambda-entrypoint.sh.j2")
 
-Runner = Callable[[Sequence[str]], None]
 
 
 def run_command(argv: Sequence[str]) -> None:
@@ -99,7 +99,7 @@ def rootfs_key(suite: str = SUITE, packages: tuple[str, ...] = ROOTFS_PACKAGES) 
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def ensure_rootfs(cache: Path, mirror: str, run: Runner = run_command, suite: str = SUITE,
+def ensure_rootfs(cache: Path, mirror: str, run: CommandRunner = run_command, suite: str = SUITE,
                   packages: tuple[str, ...] = ROOTFS_PACKAGES) -> Path:
     """The cached rootfs tarball; debootstraps it (as root, ~50 s) only when missing."""
     tarball = cache / "images" / f"rootfs-{suite}-{rootfs_key(suite, packages)}.tar"
@@ -119,7 +119,7 @@ def ensure_rootfs(cache: Path, mirror: str, run: Runner = run_command, suite: st
     return tarball
 
 
-def ensure_wheels(cache: Path, run: Runner = run_command) -> tuple[Path, ...]:
+def ensure_wheels(cache: Path, run: CommandRunner = run_command) -> tuple[Path, ...]:
     """awslambdaric, boto3 and their deps as manylinux cp311 wheels, downloaded on the host once."""
     wanted = "|".join(SANDBOX_REQUIREMENTS)
     tag = hashlib.sha256(f"{wanted}|{WHEEL_PLATFORM}|{PYTHON_VERSION}".encode()).hexdigest()[:12]
@@ -176,7 +176,7 @@ def default_rie(cache: Path) -> Path:
 
 
 def base_recipe(cache: Path, rie_path: Path | None = None, runtime_pkg: Path = P.runtime_pkg,
-                run: Runner = run_command) -> BaseRecipe:
+                run: CommandRunner = run_command) -> BaseRecipe:
     rie = rie_path or default_rie(cache)
     return BaseRecipe(rie=rie, wheels=ensure_wheels(cache, run), runtime_files=_runtime_files(runtime_pkg))
 
@@ -192,7 +192,7 @@ def image_exists(client: docker.DockerClient, tag: str) -> str | None:
             return None
 
 
-def ensure_rootfs_image(client: docker.DockerClient, cache: Path, run: Runner, suite: str = SUITE,
+def ensure_rootfs_image(client: docker.DockerClient, cache: Path, run: CommandRunner, suite: str = SUITE,
                         packages: tuple[str, ...] = ROOTFS_PACKAGES) -> str:
     """A docker image of the debootstrapped rootfs (`esb/rootfs:<suite>-<key>`), imported once."""
     tag = f"{ROOTFS_REPO}:{suite}-{rootfs_key(suite, packages)}"
@@ -204,7 +204,7 @@ def ensure_rootfs_image(client: docker.DockerClient, cache: Path, run: Runner, s
     return tag
 
 
-def _write_context(ctx: Path, recipe: BaseRecipe, rootfs_image: str, run: Runner) -> None:
+def _write_context(ctx: Path, recipe: BaseRecipe, rootfs_image: str, run: CommandRunner) -> None:
     env = _jinja()
     values = {"suite": SUITE, "python_version": PYTHON_VERSION, "rootfs_image": rootfs_image,
               "runtime_module": recipe.runtime_module}
@@ -238,7 +238,7 @@ class BaseImage:
 
 
 def ensure_base_image(client: docker.DockerClient, cache: Path, rie_path: Path | None = None,
-                      runtime_pkg: Path = P.runtime_pkg, run: Runner = run_command,
+                      runtime_pkg: Path = P.runtime_pkg, run: CommandRunner = run_command,
                       no_cache: bool = False) -> BaseImage:
     """Build the base image unless one with the same recipe digest exists; tag it BASE_ALIAS too."""
     recipe = base_recipe(cache, rie_path, runtime_pkg, run)
@@ -286,7 +286,7 @@ def context_hash(context_dir: Path, extra: str = "") -> str:
     for root, dirs, files in os.walk(context_dir):
         dirs.sort()
         for name in sorted(files):
-            if root == str(context_dir) and name in (IMAGE_RECORD, "build.json"):
+            if root == str(context_dir) and name in (IMAGE_RECORD, BUILD_MANIFEST):
                 continue  # outputs and manifests beside the context, not inputs of the image
             path = Path(root) / name
             rel = path.relative_to(context_dir).as_posix()

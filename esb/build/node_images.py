@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 import jinja2
 
 from esb.errors import BuildError
-from esb.build.images import BaseImage, Runner, build_base, default_rie, ensure_rootfs_image, rootfs_key, run_command
+from esb.build.images import BaseImage, build_base, default_rie, ensure_rootfs_image, rootfs_key, run_command
 from esb.build.node_runtime import NodeRuntime, ensure_node_runtime
 from esb.paths import P
+from esb.seams import CommandRunner
 from esb_runtime.digest import sha256_file
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def _write_context(ctx: Path, recipe: NodeBaseRecipe, rootfs_image: str) -> None
 
 
 def ensure_node_base_image(client: docker.DockerClient, cache: Path, major: int, rie_path: Path | None = None,
-                           run: Runner = run_command, no_cache: bool = False) -> BaseImage:
+                           run: CommandRunner = run_command, no_cache: bool = False) -> BaseImage:
     """Build the Node.js base unless one with the same recipe digest exists; tag it esb/base-nodejs:<major> too."""
     recipe = node_base_recipe(cache, major, rie_path)
 

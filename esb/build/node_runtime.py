@@ -11,10 +11,10 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from esb.errors import BuildError
 from esb.paths import P
+from esb.seams import ProcessRunner
 
 LOCK_DIR = P.templates / "node-runtime"  # package.json + package-lock.json (integrity hashes) of the pins
 # Declared runtime -> the Node.js major that runs it on Lambda.
@@ -26,14 +26,13 @@ BUILD_HINT = ("the first install needs the npm registry and g++, make, cmake, au
               "(aws-lambda-ric builds a native addon)")
 KEY_FILE = ".esb-key"
 
-Runner = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
 def is_node(runtime: str) -> bool:
     return runtime.startswith("nodejs")
 
 
-def node_major(node: str = "node", runner: Runner = subprocess.run) -> int:
+def node_major(node: str = "node", runner: ProcessRunner = subprocess.run) -> int:
     """The host's Node.js major version (`node --version` prints v20.11.1)."""
     try:
         done = runner([node, "--version"], capture_output=True, text=True, check=True, timeout=30)
@@ -59,7 +58,7 @@ class NodeRuntime:
     key: str
 
 
-def _npm_ci(workdir: Path, npm: str, runner: Runner) -> None:
+def _npm_ci(workdir: Path, npm: str, runner: ProcessRunner) -> None:
     argv = [npm, "ci", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"]
     try:
         runner(argv, cwd=str(workdir), capture_output=True, text=True, check=True, timeout=1800)
@@ -71,7 +70,7 @@ def _npm_ci(workdir: Path, npm: str, runner: Runner) -> None:
         raise BuildError(f"cannot run npm: {exc}", hint=BUILD_HINT) from exc
 
 
-def ensure_node_runtime(cache: Path, major: int, *, npm: str = "npm", runner: Runner = subprocess.run,
+def ensure_node_runtime(cache: Path, major: int, *, npm: str = "npm", runner: ProcessRunner = subprocess.run,
                         lock_dir: Path = LOCK_DIR) -> NodeRuntime:
     """The cached environment for Node `major`; installed (about a minute: native build) only when missing."""
     key = runtime_key(major, lock_dir)

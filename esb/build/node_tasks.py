@@ -14,7 +14,7 @@ from esb.errors import BuildError
 from esb.model import Function
 from esb.build.node_runtime import NODE_RUNTIMES, ensure_node_runtime, is_node, node_major, runtime_key, stage_node_runtime
 from esb.paths import cache_dir
-from esb.build.context import BuildContext, current
+from esb.build.context import BuildContext
 from esb.build.report import guarded
 from esb.build.sources import PACKAGE_FILES, package_inputs
 from esb.build.writer import remove_tree, write_if_changed
@@ -94,9 +94,7 @@ def prepare_node_runtime(ctx: BuildContext) -> None:
     write_if_changed(runtime_marker(ctx), json.dumps({"key": runtime.key, "node": major}, sort_keys=True) + "\n")
 
 
-def task_node_runtime() -> dict[str, Any]:
-    """Install the Node.js runtime environment (aws-lambda-ric + AWS SDK v3) once and stage it."""
-    ctx = current()
+def node_runtime_task(ctx: BuildContext) -> dict[str, Any]:
     if not node_functions(ctx):
         return {"actions": None}
 
@@ -136,14 +134,12 @@ def install_packages(ctx: BuildContext, fn: Function, deps: Path) -> None:
         (deps / name).unlink(missing_ok=True)
 
 
-def task_node_base_image() -> dict[str, Any]:
-    """Build the offline docker base image for Node.js functions (Debian trixie + Node.js + aws-lambda-ric + SDK v3)."""
+def node_base_image_task(ctx: BuildContext) -> dict[str, Any]:
     from esb.build.images import image_exists, tag_image
     from esb.build.node_images import BASE_REPO, SUITE_NODE_MAJOR, alias, ensure_node_base_image, node_base_recipe
     from esb.build.image_functions import lambda_bases
     from esb.build.image_tasks import _docker_client, _rie_path
 
-    ctx = current()
     images_on_node = [fn for fn in ctx.app.functions
                       if fn.image is not None and any(b.startswith(BASE_REPO) for b in lambda_bases(ctx, fn).values())]
     if not node_functions(ctx) and not images_on_node:

@@ -19,7 +19,7 @@ def app_outputs(ctx: BuildContext) -> dict[Path, str]:
     """Every whole-app rendered file: path -> text."""
     tree = ctx.tree
     return {
-        tree.routing: render_routing(ctx.app, ctx.project.compat),
+        tree.routing: render_routing(ctx.app, ctx.project.compat, ctx.project.auth),
         tree.functions_config: render_functions(ctx.app, tree),
         tree.compose: render_compose(ctx.app, ctx.project),
         gateway_dockerfile(tree): render_runtime_dockerfile(ctx.project, "gateway"),

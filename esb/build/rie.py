@@ -9,10 +9,11 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from esb.errors import BuildError
 from esb_runtime.digest import sha256_file
+from esb.seams import ProcessRunner
 
 SAM_VERSION = "1.170.0"
 WHEEL_NAME = f"aws_sam_cli-{SAM_VERSION}-py3-none-any.whl"
@@ -23,7 +24,6 @@ BINARY_SHA256 = {
 }
 OFFLINE_HINT = "for offline sites, set ESB_RIE_PATH to an aws-lambda-rie binary"
 
-Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
 
 
 def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
@@ -48,7 +48,7 @@ def cache_valid(cache_dir: Path, arch: str) -> bool:
     return path.is_file() and sha256_file(path) == BINARY_SHA256[arch]
 
 
-def _download_wheel(workdir: Path, runner: Runner) -> Path:
+def _download_wheel(workdir: Path, runner: ProcessRunner) -> Path:
     argv = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
             f"aws-sam-cli=={SAM_VERSION}", "-d", str(workdir)]
     try:
@@ -86,7 +86,7 @@ def _extract(wheel: Path, arch: str, target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def ensure_rie(cache_dir: Path, arch: str | None = None, runner: Runner = _run,
+def ensure_rie(cache_dir: Path, arch: str | None = None, runner: ProcessRunner = _run,
                explicit: str | None = None) -> Path:
     """The RIE binary path. `explicit` is the ESB_RIE_PATH value, read by the caller at its edge."""
     if explicit:

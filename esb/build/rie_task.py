@@ -19,8 +19,7 @@ def _uptodate() -> bool:
     return cache_valid(cache_dir(), host_arch())
 
 
-def task_rie() -> dict[str, Any]:
-    """Fetch the AWS Lambda Runtime Interface Emulator (pinned, sha256-checked)."""
+def rie_task() -> dict[str, Any]:
     return {
         "actions": [_fetch],
         "uptodate": [_uptodate],

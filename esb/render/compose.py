@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +9,11 @@ from esb.model import Application
 from esb.paths import BuildTree
 from esb.project import Project
 from esb.render.environment import render
+from esb_runtime.contract import DEFAULT_GATEWAY_PORT, network_name
 
 # Inside the gateway/manager containers the output tree is mounted here.
 CONTAINER_OUT = "/opt/esb/out"
-CONTAINER_PORTS = {"gateway": 8443, "s3": 9000, "dynamodb": 8000, "logs": 9428}
+CONTAINER_PORTS = {"gateway": DEFAULT_GATEWAY_PORT, "s3": 9000, "dynamodb": 8000, "logs": 9428}
 CONTAINER_PORTS["stores"] = 4566
 # Python packages the runtime images need; esb/compose.py installs them on the host into <out>/site
 # (no registry at build time, no pip in the image) and the Dockerfiles COPY that in.
@@ -22,10 +22,6 @@ RUNTIME_PACKAGES = ("awslambdaric", "boto3", "cryptography", "docker", "falcon",
 # `images.s3` / `images.dynamodb: embedded` run the box's own moto stores (one `stores` service,
 # from the manager image) instead of RustFS / ScyllaDB; `images.logs: local` keeps JSON-lines logs.
 EMBEDDED = "embedded"
-STORES_ENTRY = ("import dataclasses, sys; from esb_runtime.stores import __main__ as m; "
-                "env = m.StoresSettings.from_env; "
-                "m.StoresSettings.from_env = classmethod(lambda cls: dataclasses.replace(env(), host='0.0.0.0')); "
-                "sys.exit(m.main())")
 LOCAL_LOGS = "local"
 # Credentials reach the stack only through interpolation of the environment `esb up` supplies.
 CREDENTIAL_VARS = ("ESB_AWS_ACCESS_KEY_ID", "ESB_AWS_SECRET_ACCESS_KEY")
@@ -92,10 +88,10 @@ def _store_services(project: Project) -> dict[str, Any]:
     if EMBEDDED in (images.s3, images.dynamodb):
         services["stores"] = {
             "image": runtime_image(project, "manager"),
-            # StoresSettings binds loopback (right on a host); in its own container it must listen on
-            # the stack's network, so the entry point widens only the bind address.
-            "entrypoint": ["python3", "-c", STORES_ENTRY],
-            "environment": {**_runtime_env(project, "docker"), "ESB_STORES_PORT": str(CONTAINER_PORTS["stores"])},
+            # The stores bind loopback (right on a host); in their own container they listen on the stack's network.
+            "entrypoint": ["python3", "-m", "esb_runtime.stores"],
+            "environment": {**_runtime_env(project, "docker"), "ESB_STORES_PORT": str(CONTAINER_PORTS["stores"]),
+                            "ESB_STORES_HOST": "0.0.0.0"},
             # On ports.s3 of the host (loopback by default), so `esb up` can provision tables and buckets.
             "ports": [f"{project.bind}:{project.ports.s3}:{CONTAINER_PORTS['stores']}"],
             "volumes": ["./secrets:/opt/esb/out/secrets:ro", "stores-data:/opt/esb/out/data"],
@@ -182,9 +178,6 @@ def compose_view(app: Application, project: Project) -> dict[str, Any]:
         "networks": {"default": {"name": network_name(project.name)}},
     }
 
-
-def network_name(project: str) -> str:
-    return "esb-" + (re.sub(r"[^a-zA-Z0-9_.-]+", "-", project).strip("-.") or "x")
 
 
 def _health(test: list[str], start: str = "10s") -> dict[str, Any]:

@@ -10,6 +10,7 @@ from esb.model import Application, Function
 from esb.project import Project
 from esb.render.environment import render
 from esb.render.functions import layer_names
+from esb_runtime.contract import rie_identity
 
 
 def runtime_version(fn: Function) -> str:
@@ -34,11 +35,7 @@ def dockerfile_view(app: Application, fn: Function, settings: Project) -> dict[s
         "layers": layer_names(app, fn),
         "labels": {"esb.project": app.stack_name, "esb.function": fn.name, "esb.architecture": fn.architecture},
         # What the RIE reads to report the function's name, timeout and memory like Lambda does.
-        "environment": {
-            "AWS_LAMBDA_FUNCTION_NAME": fn.name,
-            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
-        },
+        "environment": rie_identity(fn.name, fn.timeout, fn.memory_size),
         "cmd": [fn.handler],
     }
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterator
 
+from esb.auth_options import AuthOptions
 from esb.errors import BuildError
-from esb.model import Api, Application, Cors
+from esb.model import Api, Application, Authorizer, Cors, UserPool
 from esb.project import Compat
+from esb.sam.cognito import box_pool_for
 from esb.render.environment import render
 
+_AUTHORIZER_KEYS = (("pools", "pools"), ("header", "header"), ("issuer", "issuer"), ("audience", "audience"),
+                    ("identity", "identity"), ("function", "function"), ("ttl_s", "ttl"),
+                    ("simple_responses", "simple_responses"), ("payload", "payload"), ("validation", "validation"))
 DEFAULT_APIS = {"Api": ("ServerlessRestApi", "Prod"), "HttpApi": ("ServerlessHttpApi", "$default")}
 
 
@@ -36,6 +42,38 @@ def _apis(app: Application) -> dict[str, Api]:
     return apis
 
 
+def _route_auth(authorizer: str | None, api_key: bool, scopes: tuple[str, ...]) -> dict[str, Any]:
+    """Only what guards the route: an open route's entry says nothing about auth."""
+    view: dict[str, Any] = {}
+    if authorizer:
+        view["authorizer"] = authorizer
+    if api_key:
+        view["api_key"] = True
+    if scopes:
+        view["scopes"] = list(scopes)
+    return view
+
+
+def authorizer_view(authorizer: Authorizer) -> dict[str, Any]:
+    """The fields of one authorizer that differ from the gateway's defaults (routing.yml stays short)."""
+    defaults = Authorizer(authorizer.name, authorizer.type)
+    view: dict[str, Any] = {"type": authorizer.type}
+    for name, key in _AUTHORIZER_KEYS:
+        value = getattr(authorizer, name)
+        if value != getattr(defaults, name):
+            view[key] = list(value) if isinstance(value, tuple) else value
+    return view
+
+
+def _api_view(api: Api) -> dict[str, Any]:
+    view = {"kind": api.kind, "stage": api.stage, "cors": cors_view(api.cors), "variables": dict(api.variables)}
+    if api.binary_media_types:  # only when set: the routing of templates without them keeps its bytes
+        view["binary_media_types"] = list(api.binary_media_types)
+    if api.authorizers:
+        view["authorizers"] = {a.name: authorizer_view(a) for a in api.authorizers}
+    return view
+
+
 def _payload(kind: str, payload_format: str | None) -> str:
     return payload_format or ("2.0" if kind == "HttpApi" else "1.0")
 
@@ -53,8 +91,8 @@ def _event_routes(app: Application, apis: dict[str, Api]) -> Iterator[tuple[str,
                 "function": fn.name,
                 "event": ev.kind,
                 "api": api_id,
-                "auth": bool(ev.auth and apis[api_id].auth_default),
                 "payload": _payload(ev.kind, ev.payload_format),
+                **_route_auth(ev.authorizer, ev.api_key, ev.scopes),
             }
     for api in app.apis:
         for route in api.definition_routes:
@@ -64,13 +102,51 @@ def _event_routes(app: Application, apis: dict[str, Api]) -> Iterator[tuple[str,
                 "function": route.function,
                 "event": api.kind,
                 "api": api.logical_id,
-                # Authorizers of an OpenAPI body are not read: its routes need a token when the API's default does.
-                "auth": api.auth_default,
                 "payload": _payload(api.kind, route.payload_format if api.kind == "HttpApi" else None),
+                # Security of an OpenAPI body is not read: its routes follow the API's DefaultAuthorizer.
+                **_route_auth(api.default_authorizer, api.api_key_required, ()),
             }
 
 
-def routing_view(app: Application, compat: Compat | None = None) -> dict[str, Any]:
+def _pool_ids(pools: dict[str, UserPool], names: tuple[str, ...], what: str) -> list[str]:
+    unknown = [name for name in names if name not in pools]
+    if unknown:
+        raise BuildError(f"{what} names {unknown[0]}, which is not an AWS::Cognito::UserPool of the template",
+                         where="generator.yml", hint=f"use one of {', '.join(sorted(pools))}")
+    return [pools[name].pool_id for name in names]
+
+
+def auth_view(app: Application, compat: Compat, options: AuthOptions) -> dict[str, Any]:
+    """Pools (the template's and the box's), users without passwords, the login pool, offline JWKS."""
+    box = box_pool_for(app.stack_name, app.region)
+    pools = {pool.logical_id: pool for pool in (*app.user_pools, box)}
+    if options.login_pool:
+        login = _pool_ids(pools, (options.login_pool,), "auth.login_pool")[0]
+    else:  # the seed's login serves the template's pool when there is exactly one
+        login = app.user_pools[0].pool_id if len(app.user_pools) == 1 else box.pool_id
+    users = []
+    for user in options.users:
+        entry: dict[str, Any] = {"username": user.username}
+        if user.pools is not None:
+            entry["pools"] = _pool_ids(pools, user.pools, f"auth.users ({user.username})")
+        if user.attributes:
+            entry["attributes"] = dict(user.attributes)
+        if user.groups:
+            entry["groups"] = list(user.groups)
+        users.append(entry)
+    view: dict[str, Any] = {
+        "default_pool": box.pool_id,
+        "login_pool": login,
+        "pools": {p.pool_id: {"name": p.name, "clients": list(p.clients)} for p in pools.values()},
+        "require_token_on_every_route": options.require_token_on_every_route,
+    }
+    optional = {"users": users, "api_keys": list(app.api_keys), "unsigned_invoke": compat.unsigned_invoke,
+                "issuers": {issuer: json.loads(text) for issuer, text in options.jwks}}
+    view.update({key: value for key, value in optional.items() if value})
+    return view
+
+
+def routing_view(app: Application, compat: Compat | None = None, auth: AuthOptions | None = None) -> dict[str, Any]:
     """Routes sorted by (path, method); the same method+path twice is a BuildError naming both owners."""
     apis = _apis(app)
     routes: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
@@ -85,13 +161,13 @@ def routing_view(app: Application, compat: Compat | None = None) -> dict[str, An
         routes[key] = (owner, route)
     return {
         "apis": {
-            api_id: {"kind": api.kind, "stage": api.stage, "cors": cors_view(api.cors), "variables": dict(api.variables)}
-            for api_id, api in sorted(apis.items())
+            api_id: _api_view(api) for api_id, api in sorted(apis.items())
         },
+        "auth": auth_view(app, compat or Compat(), auth or AuthOptions()),
         "compat": {"seed_status_codes": (compat or Compat()).seed_status_codes},
         "routes": [routes[key][1] for key in sorted(routes)],
     }
 
 
-def render_routing(app: Application, compat: Compat | None = None) -> str:
-    return render("routing.yml.j2", source=app.template_path.name, document=routing_view(app, compat))
+def render_routing(app: Application, compat: Compat | None = None, auth: AuthOptions | None = None) -> str:
+    return render("routing.yml.j2", source=app.template_path.name, document=routing_view(app, compat, auth))

@@ -7,6 +7,8 @@ from typing import Any
 
 from esb.model import Api, Event
 from esb.sam.apis import IMPLICIT_HTTP, IMPLICIT_REST
+from esb.sam.auth import AuthReader
+from esb.sam.cognito import box_pool
 from esb.sam.context import LoadContext
 from esb.sam.limits import route_path_problem
 from esb.sam.scalars import cfn_str, is_scalar, to_bool
@@ -31,7 +33,8 @@ def implicit_api_kinds(events: Any) -> set[str]:
     return kinds
 
 
-def build_events(ctx: LoadContext, function_id: str, events: Any, apis: dict[str, Api]) -> tuple[Event, ...]:
+def build_events(ctx: LoadContext, function_id: str, events: Any, apis: dict[str, Api],
+                 auth: AuthReader | None = None) -> tuple[Event, ...]:
     """Resolved Events mapping → Event tuples sorted by name."""
     path = ("Resources", function_id, "Properties", "Events")
     if events is None:
@@ -48,7 +51,8 @@ def build_events(ctx: LoadContext, function_id: str, events: Any, apis: dict[str
             ctx.fail((*epath, "Properties"), "event Properties must be a mapping")
         etype = event["Type"]
         if etype in ("Api", "HttpApi"):
-            result.append(_route(ctx, name, etype, props, (*epath, "Properties"), apis))
+            reader = auth or AuthReader(ctx, (), box_pool(ctx), ())
+            result.append(_route(ctx, name, etype, props, (*epath, "Properties"), apis, reader))
         elif etype == "Schedule":
             result.append(_schedule(ctx, name, props, (*epath, "Properties")))
         else:
@@ -56,7 +60,8 @@ def build_events(ctx: LoadContext, function_id: str, events: Any, apis: dict[str
     return tuple(sorted(result, key=lambda e: e.name))
 
 
-def _route(ctx: LoadContext, name: str, kind: str, props: dict, path: Path, apis: dict[str, Api]) -> Event:
+def _route(ctx: LoadContext, name: str, kind: str, props: dict, path: Path, apis: dict[str, Api],
+           auth: AuthReader) -> Event:
     api_prop = _API_ID_PROP[kind]
     api_id = cfn_str(props[api_prop]) if is_scalar(props.get(api_prop)) else props.get(api_prop)
     if api_id is None:
@@ -79,9 +84,10 @@ def _route(ctx: LoadContext, name: str, kind: str, props: dict, path: Path, apis
         ctx.fail((*path, "Path"), problem, "e.g. /items/{id}, or /files/{proxy+} as the last segment")
     if verb not in _METHODS:
         ctx.fail((*path, "Method"), f"unknown HTTP method '{method}'", f"use one of {', '.join(sorted(_METHODS))}")
+    authorizer, api_key, scopes = auth.route(apis[api_id], props.get("Auth"), (*path, "Auth"))
     return Event(
         name=name, kind=kind, path=route_path, method=verb, api_id=api_id,  # type: ignore[arg-type]
-        auth=_auth(ctx, props.get("Auth"), (*path, "Auth"), apis[api_id]),
+        authorizer=authorizer, api_key=api_key, scopes=scopes,
         payload_format=_payload_format(ctx, kind, props.get("PayloadFormatVersion"), (*path, "PayloadFormatVersion")),
     )
 
@@ -94,17 +100,6 @@ def _payload_format(ctx: LoadContext, kind: str, value: Any, path: Path) -> str 
     if kind != "HttpApi" or text not in ("1.0", "2.0"):
         ctx.fail(path, "PayloadFormatVersion must be \"1.0\" or \"2.0\" on an HttpApi event")
     return text
-
-
-def _auth(ctx: LoadContext, auth: Any, path: Path, api: Api) -> bool:
-    if auth is None:
-        return api.auth_default
-    if not isinstance(auth, dict):
-        ctx.fail(path, "Auth must be a mapping with Authorizer")
-    authorizer = auth.get("Authorizer")
-    if authorizer is None:
-        return api.auth_default
-    return not (is_scalar(authorizer) and cfn_str(authorizer).upper() == "NONE")
 
 
 def _schedule(ctx: LoadContext, name: str, props: dict, path: Path) -> Event:

@@ -10,6 +10,7 @@ from esb.paths import cache_dir
 from esb.sam.code_archive import unpacked
 from esb.sam.context import LoadContext
 from esb.sam.cors import list_cors
+from esb.sam.auth import AuthReader
 from esb.sam.events import build_events
 from esb.sam.images import build_image_source
 from esb.sam.limits import MEMORY_MB, TIMEOUT_S, range_problem, reserved_concurrency_problem
@@ -45,7 +46,14 @@ def code_dir(ctx: LoadContext, value: Any, path: Path, owner: str, prop: str) ->
     """An existing local directory, or a .zip archive unpacked into the cache, relative to the template's directory."""
     if not is_scalar(value) or cfn_str(value) == "":
         ctx.fail(path, f"{prop} must be a local directory path", f"S3 locations are not supported; set {prop}: src/")
-    directory = (ctx.base_dir / cfn_str(value)).resolve()
+    text = cfn_str(value)
+    directory = (ctx.base_dir / text).resolve()
+    relative = (ctx.base_dir / text.lstrip("/")).resolve()
+    if text.startswith("/") and not directory.exists() and relative.exists():
+        # The seed's templates write `/functions/x/` meaning "under the template's directory".
+        ctx.warn(owner, prop, f"'{text}' is absolute and does not exist; read as template-relative "
+                              f"'{text.lstrip('/')}' (write it without the leading slash)")
+        directory = relative
     if directory.is_file() and directory.suffix.lower() == ".zip":
         return unpacked(directory, cache_dir() / "code")
     if not directory.is_dir():
@@ -83,6 +91,7 @@ def build_function(
     apis: dict[str, Api],
     layer_ids: dict[str, str],
     metadata: dict[str, Any] | None = None,
+    auth: AuthReader | None = None,
 ) -> Function:
     """One Function from resolved, globals-merged properties; layer_ids maps layer ARN → logical id;
     `metadata` is the resource's Metadata (how sam build builds an image function)."""
@@ -127,7 +136,7 @@ def build_function(
         environment=_environment(ctx, props.get("Environment"), (*path, "Environment")),
         layers=_layers(ctx, logical_id, props.get("Layers"), (*path, "Layers"), layer_ids),
         reserved_concurrency=reserved,
-        events=build_events(ctx, logical_id, props.get("Events"), apis),
+        events=build_events(ctx, logical_id, props.get("Events"), apis, auth),
         function_url=_function_url(ctx, props.get("FunctionUrlConfig"), (*path, "FunctionUrlConfig")),
         image=image,
     )

@@ -11,6 +11,8 @@ from esb.errors import TemplateError
 from esb.model import Api, Application, Bucket, Function, Layer, Table
 from esb.sam.apis import IMPLICIT_HTTP, IMPLICIT_REST, build_api
 from esb.sam.buckets import build_bucket
+from esb.sam.auth import AuthReader
+from esb.sam.cognito import CLIENT_TYPE, POOL_TYPE, box_pool, build_pools
 from esb.sam.context import LoadContext
 from esb.sam.events import implicit_api_kinds
 from esb.sam.functions import build_function, build_layer
@@ -139,18 +141,24 @@ class _Builder:
             by_type.setdefault(resource.type, []).append(resource)
         layers: list[Layer] = self._simple(by_type.pop("AWS::Serverless::LayerVersion", []), build_layer)
         layer_ids = {self.resolver.refs.layer_arn(layer.logical_id): layer.logical_id for layer in layers}
-        # APIs first: function events need each API's kind and default auth.
+        # Pools, then APIs: authorizers name pools, function events need each API's kind and authorizers.
+        pools = build_pools(
+            self.ctx, {r.logical_id: self._props(r) for r in by_type.pop(POOL_TYPE, [])},
+            {r.logical_id: self._props(r) for r in by_type.pop(CLIENT_TYPE, [])},
+        )
+        api_keys = self._api_keys(by_type)
         apis: dict[str, Api] = {}
         function_names = {self._name(r.logical_id) for r in by_type.get("AWS::Serverless::Function", [])}
+        auth = AuthReader(self.ctx, pools, box_pool(self.ctx), function_names)
         for kind in ("Api", "HttpApi"):
             for resource in by_type.pop(f"AWS::Serverless::{kind}", []):
                 apis[resource.logical_id] = build_api(
-                    self.ctx, resource.logical_id, kind, self._props(resource, kind), function_names
+                    self.ctx, resource.logical_id, kind, self._props(resource, kind), function_names, auth
                 )
         functions: list[Function] = [
             build_function(
                 self.ctx, r.logical_id, self._name(r.logical_id), self._props(r, "Function"), apis, layer_ids,
-                self._metadata(r),
+                self._metadata(r), auth,
             )
             for r in by_type.pop("AWS::Serverless::Function", [])
         ]
@@ -177,8 +185,24 @@ class _Builder:
             apis=tuple(sorted(apis.values(), key=lambda a: a.logical_id)),
             tables=tuple(sorted(tables, key=lambda t: t.logical_id)),
             buckets=tuple(sorted(buckets, key=lambda b: b.logical_id)),
+            user_pools=pools,
+            api_keys=api_keys,
             warnings=tuple(ctx.warnings),
         )
+
+    def _api_keys(self, by_type: dict[str, list[SamResource]]) -> tuple[str, ...]:
+        """Values of AWS::ApiGateway::ApiKey; usage plans are read for their keys only (no quota is counted)."""
+        keys = []
+        for resource in by_type.pop("AWS::ApiGateway::ApiKey", []):
+            value = self._props(resource).get("Value")
+            if isinstance(value, str) and value:
+                keys.append(value)
+            else:
+                self.ctx.warn(resource.logical_id, "Value", "an API key without a Value: use the box's x-api-key")
+        for rtype in ("AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::UsagePlanKey"):
+            for resource in by_type.pop(rtype, []):
+                self.ctx.warn(resource.logical_id, None, "usage plan limits are not enforced; its API keys are")
+        return tuple(sorted(keys))
 
     def _check_unique_names(self, what: str, names: list[str]) -> None:
         seen: set[str] = set()

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from esb.sam.cognito import CLIENT_TYPE, POOL_TYPE, client_id_for, pool_attributes, pool_id_for
 from esb.sam.context import LoadContext
 from esb.sam.scalars import cfn_str, is_scalar
 
@@ -16,7 +17,6 @@ FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable")
 BUCKET_TYPE = "AWS::S3::Bucket"
 LAYER_TYPES = ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion")
-API_TYPES = ("AWS::Serverless::Api", "AWS::Serverless::HttpApi")
 
 _NAME_PROPERTY = {
     **{t: "FunctionName" for t in FUNCTION_TYPES},
@@ -95,8 +95,13 @@ class ResourceRefs:
         return f"arn:aws:lambda:{ctx.region}:{ctx.account_id}:layer:{self.physical_name(logical_id)}:1"
 
     def ref(self, logical_id: str, path: Path) -> str:
-        if self.type_of(logical_id) in LAYER_TYPES:
+        rtype = self.type_of(logical_id)
+        if rtype in LAYER_TYPES:
             return self.layer_arn(logical_id)
+        if rtype == POOL_TYPE:
+            return pool_id_for(self._ctx.stack_name, self._ctx.region, logical_id)
+        if rtype == CLIENT_TYPE:
+            return client_id_for(self._ctx.stack_name, logical_id)
         return self.physical_name(logical_id)
 
     def get_att(self, logical_id: str, attr: str, path: Path) -> str:
@@ -130,6 +135,10 @@ class ResourceRefs:
             }
         if rtype in LAYER_TYPES:
             return {"LayerVersionArn": self.layer_arn(logical_id)}
+        if rtype == POOL_TYPE:
+            return pool_attributes(self._ctx, logical_id)
+        if rtype == CLIENT_TYPE:
+            return {"ClientId": client_id_for(self._ctx.stack_name, logical_id), "Name": logical_id}
         if rtype == "AWS::Serverless::Api":
             return {"RootResourceId": "root"}
         if rtype == "AWS::Serverless::HttpApi":

@@ -48,6 +48,7 @@ def reload_context(ctx: BuildContext) -> BuildContext:
         fresh = load_project(None, cwd=project.generator_file.parent, env={})
     else:
         fresh = load_project(str(project.template), cwd=project.project_dir, env={})
+    fresh = fresh.with_overrides(project.overrides)  # the command line's overrides outlive a reload
     return replace(build_context(fresh, verbose=ctx.verbose, runner=ctx.runner), python=ctx.python)
 
 

@@ -1,4 +1,4 @@
-"""Reader of config/functions.yml (the manager's and gateway's view of every function)."""
+"""The one reader of config/functions.yml: the manager's, the gateway's and `esb status`'s view of every function."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import yaml
 
 from esb_runtime.engine import ImageConfig
 from esb_runtime.errors import RuntimeBoxError
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when PyYAML has it: reloads stay cheap
 
 
 class FunctionsConfigError(RuntimeBoxError):
@@ -30,9 +32,39 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class Cors:
+    """A `cors` block of routing.yml or of a functions.yml `function_url`."""
+
+    allow_origins: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    allow_credentials: bool = False
+    max_age: int | None = None
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in (value or ()))
+
+
+def parse_cors(data: Mapping[str, Any] | None) -> Cors | None:
+    if not data:
+        return None
+    max_age = data.get("max_age")
+    return Cors(
+        allow_origins=_strings(data.get("allow_origins")),
+        allow_methods=tuple(m.upper() for m in _strings(data.get("allow_methods"))),
+        allow_headers=_strings(data.get("allow_headers")),
+        expose_headers=_strings(data.get("expose_headers")),
+        allow_credentials=bool(data.get("allow_credentials")),
+        max_age=int(max_age) if max_age is not None else None,
+    )
+
+
+@dataclass(frozen=True)
 class FunctionUrlConfig:
-    auth_type: str = "NONE"
-    cors: Mapping[str, Any] | None = None
+    auth_type: str = "NONE"  # NONE | AWS_IAM
+    cors: Cors | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +166,8 @@ def _function(name: str, raw: Mapping[str, Any], root: Path) -> FunctionConfig:
         manifest=_path(root, raw.get("manifest")),
         config_hash=str(raw.get("config_hash", "")),
         schedules=tuple(_schedule(s) for s in raw.get("schedules") or ()),
-        function_url=None if url is None else FunctionUrlConfig(str(url.get("auth_type", "NONE")), url.get("cors")),
+        function_url=None if not url else FunctionUrlConfig(str(url.get("auth_type") or "NONE").upper(),
+                                                            parse_cors(url.get("cors"))),
         runtime_dir=_path(root, raw.get("runtime_dir")),
         package_type="Image" if image else "Zip",
         image_config=_image_config(raw.get("image_config")) if image else None,
@@ -149,19 +182,23 @@ def _image_config(raw: Mapping[str, Any] | None) -> ImageConfig:
                        working_directory=None if workdir in (None, "") else str(workdir))
 
 
+def functions_from_document(data: Mapping[str, Any], root: Path) -> FunctionsConfig:
+    """The typed view of a functions.yml document as loaded from YAML (KeyError/ValueError/... when malformed)."""
+    functions = {
+        str(name): _function(str(name), raw, root) for name, raw in sorted((data.get("functions") or {}).items())
+    }
+    return FunctionsConfig(
+        project=str(data.get("project") or ""),
+        region=str(data.get("region") or "us-east-1"),
+        account_id=str(data.get("account_id") or "000000000000"),
+        functions=functions,
+    )
+
+
 def parse_functions(text: str, root: Path, where: str = "functions.yml") -> FunctionsConfig:
     """Parse functions.yml text; relative paths are taken relative to `root` (the output tree)."""
     try:
-        data = yaml.safe_load(text) or {}
-        functions = {
-            str(name): _function(str(name), raw, root) for name, raw in sorted((data.get("functions") or {}).items())
-        }
-        return FunctionsConfig(
-            project=str(data.get("project", "")),
-            region=str(data.get("region", "us-east-1")),
-            account_id=str(data.get("account_id", "000000000000")),
-            functions=functions,
-        )
+        return functions_from_document(yaml.load(text, Loader=_Loader) or {}, root)
     except yaml.YAMLError as exc:
         raise FunctionsConfigError(f"{where}: not valid YAML: {exc}") from exc
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

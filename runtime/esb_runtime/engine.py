@@ -37,6 +37,7 @@ class SandboxSpec:
     runtime_dir: Path | None = None  # Node.js: the staged runtime environment (aws-lambda-ric, AWS SDK v3)
     package_type: str = "Zip"  # Image: a container-image function (docker engine only)
     image_config: ImageConfig | None = None  # Image: ImageConfig overrides of the image's CMD/ENTRYPOINT/WORKDIR
+    debug_port: int | None = None  # `esb invoke -d`: the runtime waits under debugpy on 127.0.0.1:<port>
 
 
 @dataclass

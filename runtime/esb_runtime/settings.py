@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from esb_runtime.signing_key import KEY_FILE
+
+from esb_runtime.contract import DEFAULT_GATEWAY_PORT
+
 
 @dataclass(frozen=True)
 class RuntimeSettings:
@@ -18,7 +22,7 @@ class RuntimeSettings:
     default_concurrency: int = 10  # per function, when ReservedConcurrentExecutions is not set
     acquire_timeout_s: float = 10.0
     gateway_host: str = "127.0.0.1"
-    gateway_port: int = 8443
+    gateway_port: int = DEFAULT_GATEWAY_PORT
     gateway_workers: int = 1
     tls: bool = True
     s3_endpoint: str | None = None
@@ -38,6 +42,10 @@ class RuntimeSettings:
     @property
     def secrets_file(self) -> Path:
         return self.output_dir / "secrets" / "box.json"
+
+    @property
+    def signing_key_file(self) -> Path:
+        return self.output_dir / "secrets" / KEY_FILE
 
     @property
     def tls_dir(self) -> Path:
@@ -69,7 +77,7 @@ class RuntimeSettings:
             default_concurrency=int(env.get("ESB_MAX_CONCURRENCY", "10")),
             acquire_timeout_s=float(env.get("ESB_ACQUIRE_TIMEOUT", "10")),
             gateway_host=env.get("ESB_GATEWAY_HOST", "127.0.0.1"),
-            gateway_port=int(env.get("ESB_GATEWAY_PORT", "8443")),
+            gateway_port=int(env.get("ESB_GATEWAY_PORT") or DEFAULT_GATEWAY_PORT),
             gateway_workers=int(env.get("ESB_GATEWAY_WORKERS", "1")),
             tls=env.get("ESB_TLS", "1") != "0",
             s3_endpoint=env.get("ESB_S3_ENDPOINT") or None,

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from esb.errors import ConfigError
-from esb.box.logs import add_arguments, format_record, logs_command, parse_since
+from esb.box.logs import format_record, logs_command, parse_since
+from esb.cli import build_parser
 from esb.paths import BuildTree
 from esb_runtime.logs.stores import JsonLinesStore
 
@@ -20,9 +21,8 @@ NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 
 
 def args(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    return parser.parse_args(list(argv))
+    """`esb logs ARGV` as the CLI parses it."""
+    return build_parser().parse_args(["logs", *argv])
 
 
 @pytest.fixture

@@ -8,11 +8,10 @@ import pytest
 
 from esb.errors import BuildError
 from esb.build.handler_check import check_python
-from esb.watch.check import SyntaxChecker
 
 
 def _check(root: Path, handler: str) -> None:
-    check_python([root], handler, SyntaxChecker())
+    check_python([root], handler)
 
 
 @pytest.mark.parametrize("source", [

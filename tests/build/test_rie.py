@@ -77,7 +77,8 @@ def test_the_real_rie_is_verified(rie_path: Path) -> None:
 
 
 def test_task_rie_is_a_doit_task() -> None:
-    from esb.build.rie_task import task_rie
+    from esb.build.rie_task import rie_task
+    from esb.build.tasks import BuildTasks
 
-    task = task_rie()
-    assert task["actions"] and task["uptodate"] and task_rie.__doc__
+    task = rie_task()
+    assert task["actions"] and task["uptodate"] and BuildTasks.task_rie.__doc__

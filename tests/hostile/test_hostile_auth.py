@@ -13,6 +13,7 @@ from esb_runtime.gateway.fake_manager import FakeManager
 from esb_runtime.gateway.throttle import FailureThrottle
 from esb_runtime.secrets import BoxSecrets
 from esb_runtime.settings import RuntimeSettings
+from fakes import functions_config
 
 AUTH = "/user/auth/v1"
 
@@ -20,7 +21,7 @@ AUTH = "/user/auth/v1"
 def make(tmp_path: Path, now: list[float]) -> tuple[testing.TestClient, BoxSecrets]:
     secrets = BoxSecrets.generate()
     settings = RuntimeSettings(output_dir=tmp_path, manager_socket=tmp_path / "m.sock", rie_path=None)
-    config = build_config({"apis": {}, "routes": []}, {"project": "t", "functions": {}})
+    config = build_config({"apis": {}, "routes": []}, functions_config({"project": "t", "functions": {}}))
     app = create_app(settings, routes_source=StaticConfigSource(config), manager=FakeManager({}), secrets=secrets,
                      clock=lambda: now[0])
     return testing.TestClient(app), secrets

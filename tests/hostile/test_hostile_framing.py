@@ -14,6 +14,7 @@ from esb_runtime.gateway.config_source import StaticConfigSource, build_config
 from esb_runtime.gateway.fake_manager import FakeManager
 from esb_runtime.secrets import BoxSecrets
 from esb_runtime.settings import RuntimeSettings
+from fakes import functions_config
 
 ROUTING = {"apis": {"RestApi": {"kind": "Api", "stage": "Prod", "cors": None}},
            "routes": [{"path": "/items", "method": "POST", "function": "echo", "event": "Api", "api": "RestApi",
@@ -34,7 +35,7 @@ class BrokenInput(io.RawIOBase):
 
 def client(tmp_path: Path, records: list[Any]) -> testing.TestClient:
     settings = RuntimeSettings(output_dir=tmp_path, manager_socket=tmp_path / "m.sock", rie_path=None)
-    app = create_app(settings, routes_source=StaticConfigSource(build_config(ROUTING, FUNCTIONS)),
+    app = create_app(settings, routes_source=StaticConfigSource(build_config(ROUTING, functions_config(FUNCTIONS))),
                      manager=FakeManager({"echo": lambda event: {"statusCode": 200, "body": "ok"}}),
                      secrets=BoxSecrets.generate(), log_sink=records.append)
     return testing.TestClient(app)

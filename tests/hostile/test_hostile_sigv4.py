@@ -24,6 +24,7 @@ from esb_runtime.gateway.request import IncomingRequest
 from esb_runtime.secrets import BoxSecrets
 from esb_runtime.settings import RuntimeSettings
 from esb_runtime.stores.auth import AuthMiddleware, Credentials, SigV4Verifier
+from fakes import functions_config
 
 KEY, SECRET = "AKIATESTKEY000000000", "s3cr3t/Key+With=Chars"
 HOST = "127.0.0.1:8443"
@@ -97,7 +98,7 @@ def invoke_client(tmp_path: Any, secrets: BoxSecrets) -> testing.TestClient:
     settings = RuntimeSettings(output_dir=tmp_path, manager_socket=tmp_path / "m.sock", rie_path=None)
     functions = {"project": "t", "region": "us-east-1", "account_id": "000000000000",
                  "functions": {"hello": {"timeout": 3}}}
-    app = create_app(settings, routes_source=StaticConfigSource(build_config({"apis": {}, "routes": []}, functions)),
+    app = create_app(settings, routes_source=StaticConfigSource(build_config({"apis": {}, "routes": []}, functions_config(functions))),
                      manager=FakeManager({"hello": lambda event: event}), secrets=secrets, clock=lambda: at(NOW))
     return testing.TestClient(app)
 

@@ -31,13 +31,16 @@ def _project(tmp_path: Path, **kw: object) -> Project:
                    name="demo", **kw)  # type: ignore[arg-type]
 
 
-GET_A = Event("A", "Api", path="/a", method="GET", api_id="ServerlessRestApi", auth=False)
+GET_A = Event("A", "Api", path="/a", method="GET", api_id="ServerlessRestApi")
 
 
-def test_routing_sorted_and_auth_flag() -> None:
-    b = Event("B", "HttpApi", path="/a", method="POST")
+def test_routing_sorted_and_only_guarded_routes_name_an_authorizer() -> None:
+    b = Event("B", "HttpApi", path="/a", method="POST", authorizer="Jwt", api_key=True, scopes=("read",))
     doc = yaml.safe_load(render_routing(_app(_fn("Two", "two", b), _fn("One", "one", GET_A))))
-    assert [(r["method"], r["function"], r["auth"]) for r in doc["routes"]] == [("GET", "one", False), ("POST", "two", True)]
+    assert [(r["method"], r["function"], r.get("authorizer")) for r in doc["routes"]] == [
+        ("GET", "one", None), ("POST", "two", "Jwt")]
+    assert "api_key" not in doc["routes"][0] and doc["routes"][1]["api_key"] is True
+    assert doc["routes"][1]["scopes"] == ["read"]
     # The implicit HttpApi the model did not list still gets an entry.
     assert doc["apis"]["ServerlessHttpApi"] == {"kind": "HttpApi", "stage": "$default", "cors": None, "variables": {}}
 

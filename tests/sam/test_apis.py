@@ -16,7 +16,7 @@ from test_loader import FN, load
 
 APIS = FN + """\
     Events:
-      Rest: {Type: Api, Properties: {Path: /r, Method: get, RestApiId: !Ref MyApi, Auth: {Authorizer: NONE}}}
+      Rest: {Type: Api, Properties: {Path: /r, Method: get, RestApiId: !Ref MyApi}}
       V1: {Type: HttpApi, Properties: {Path: /v1, Method: get, ApiId: !Ref MyHttp, PayloadFormatVersion: "1.0"}}
       V1Number: {Type: HttpApi, Properties: {Path: /v1n, Method: get, ApiId: !Ref MyHttp, PayloadFormatVersion: 1.0}}
       V2: {Type: HttpApi, Properties: {Path: /v2, Method: get, ApiId: !Ref MyHttp}}
@@ -32,7 +32,6 @@ MyApi:
       AllowHeaders: "'origin, x-requested-with'"
       AllowCredentials: "'true'"
       MaxAge: "'510'"
-    Auth: {DefaultAuthorizer: NONE}
 MyHttp:
   Type: AWS::Serverless::HttpApi
   Properties:
@@ -130,11 +129,13 @@ MyHttp:
 def test_definition_body_routes_are_served(tmp_path: Path) -> None:
     app = load(tmp_path, OPENAPI)
     doc = yaml.safe_load(render_routing(app))
-    routes = {(r["method"], r["path"]): (r["function"], r["api"], r["payload"], r["auth"]) for r in doc["routes"]}
+    routes = {(r["method"], r["path"]): (r["function"], r["api"], r["payload"], r.get("authorizer"))
+              for r in doc["routes"]}
+    # Without a DefaultAuthorizer the routes of a DefinitionBody are open, as the template's events are.
     assert routes == {
-        ("ANY", "/anyandall"): ("Fn", "MyApi", "1.0", False),
-        ("POST", "/echo"): ("other-fn", "MyApi", "1.0", False),
-        ("GET", "/v1"): ("Fn", "MyHttp", "1.0", True),
+        ("ANY", "/anyandall"): ("Fn", "MyApi", "1.0", None),
+        ("POST", "/echo"): ("other-fn", "MyApi", "1.0", None),
+        ("GET", "/v1"): ("Fn", "MyHttp", "1.0", None),
     }
     # What cannot be served is said, never dropped silently.
     assert [str(w) for w in app.warnings] == [

@@ -107,10 +107,10 @@ def test_api_globals_reach_implicit_apis(tmp_path: Path) -> None:
     apis = {api.logical_id: api for api in app.apis}
     rest, http = apis["ServerlessRestApi"], apis["ServerlessHttpApi"]
     assert rest.cors == Cors(allow_origins=("https://x.example",), allow_methods=("*",))
-    assert rest.auth_default is False
-    assert app.function("Custom").events[1].auth is False  # the Get route follows the API default
+    assert rest.default_authorizer is None  # DefaultAuthorizer: NONE spells out that routes are open
+    assert app.function("Custom").events[1].authorizer is None  # the Get route follows the API default
     assert http.cors == Cors(allow_origins=("*",), allow_methods=("*",), allow_headers=("*",))
-    assert http.auth_default is True
+    assert http.authorizers == () and http.default_authorizer is None
 
 
 def test_unknown_global_property_is_warning(tmp_path: Path) -> None:

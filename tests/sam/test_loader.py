@@ -120,7 +120,9 @@ MyApi:
   Properties:
     StageName: v1
     Cors: {AllowOrigin: "'*'", AllowHeaders: "'X-A, X-B'", AllowCredentials: true}
-    Auth: {DefaultAuthorizer: Cognito, Authorizers: {}}
+    Auth:
+      DefaultAuthorizer: Cognito
+      Authorizers: {Cognito: {UserPoolArn: "arn:aws:cognito-idp:us-east-1:000000000000:userpool/us-east-1_Outside1"}}
 MyHttp:
   Type: AWS::Serverless::HttpApi
   Properties:
@@ -131,8 +133,9 @@ MyHttp:
 """)
     events = {e.name: e for e in app.function("Fn").events}
     assert [e.name for e in app.function("Fn").events] == ["Http", "Open", "Rest", "Root"]
-    assert events["Rest"] == Event(name="Rest", kind="Api", path="/r", method="POST", api_id="MyApi", auth=True)
-    assert events["Open"].auth is False
+    assert events["Rest"] == Event(name="Rest", kind="Api", path="/r", method="POST", api_id="MyApi",
+                                   authorizer="Cognito")
+    assert events["Open"].authorizer is None  # NONE under a DefaultAuthorizer
     assert events["Http"] == Event(name="Http", kind="HttpApi", path="/h/{id}", method="DELETE", api_id="MyHttp")
     assert events["Root"] == Event(
         name="Root", kind="HttpApi", path="$default", method="ANY", api_id="ServerlessHttpApi"
@@ -201,6 +204,16 @@ def test_missing_code_dir_is_error_naming_function(tmp_path: Path) -> None:
     assert err.message == "CodeUri directory 'nowhere' of Fn does not exist"
     assert err.where == "template.yaml:5 Fn.CodeUri"
     assert err.hint is not None and "fix CodeUri" in err.hint
+
+
+def test_code_uri_with_leading_slash_is_template_relative_with_a_warning(tmp_path: Path) -> None:
+    app = load(tmp_path, FN.replace("CodeUri: src", "CodeUri: /src/"))
+    assert app.function("Fn").code_uri == (tmp_path / "src").resolve()
+    assert [str(w) for w in app.warnings] == [
+        "Fn.CodeUri: '/src/' is absolute and does not exist; read as template-relative 'src/' "
+        "(write it without the leading slash)"]
+    with pytest.raises(TemplateError, match="CodeUri directory '/nowhere' of Fn does not exist"):
+        load(tmp_path, FN.replace("CodeUri: src", "CodeUri: /nowhere"))
 
 
 def test_missing_handler_and_bad_values_are_errors(tmp_path: Path) -> None:

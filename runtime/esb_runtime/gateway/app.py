@@ -12,19 +12,24 @@ import falcon
 
 from esb_runtime.gateway import trace
 from esb_runtime.gateway.access_log import LogSink, gateway_record, guarded, null_sink
-from esb_runtime.gateway.auth import Authenticator
+from esb_runtime.gateway.auth import PATH as LOGIN_PATH, LoginAlias
+from esb_runtime.gateway.authorizers import Authorizers
+from esb_runtime.gateway.cognito_api import JWKS_PATH, PATH as COGNITO_PATH, CognitoIdpResource, JwksResource
 from esb_runtime.gateway.config_source import ConfigSource
 from esb_runtime.gateway.falcon_io import read_body, send
 from esb_runtime.gateway.function_urls import ConfigUrlSource, FunctionUrls, UrlSource
 from esb_runtime.gateway.health import HealthCheck, stores_probe
-from esb_runtime.gateway.invoke_api import PATH as INVOKE_PATH, InvokeResource
+from esb_runtime.gateway.invoke_api import PATH as INVOKE_PATH, InvokeResource, is_loopback
 from esb_runtime.gateway.manager_client import ManagerClient
+from esb_runtime.gateway.proxied_invoke import call_timeout
 from esb_runtime.gateway.proxy import ProxySink
 from esb_runtime.gateway.responses import json_error
 from esb_runtime.gateway.sigv4 import Credentials
 from esb_runtime.gateway.throttle import FailureThrottle
+from esb_runtime.gateway.user_pools import UserPools
 from esb_runtime.secrets import BoxSecrets
 from esb_runtime.settings import RuntimeSettings
+from esb_runtime.signing_key import SigningKey
 
 log = logging.getLogger(__name__)
 _AUTH_BODY_LIMIT = 64 * 1024
@@ -74,8 +79,9 @@ class HealthResource:
 
 
 class LoginResource:
-    def __init__(self, authenticator: Authenticator, throttle: FailureThrottle) -> None:
-        self._auth = authenticator
+    def __init__(self, config: ConfigSource, login: LoginAlias, throttle: FailureThrottle) -> None:
+        self._config = config
+        self._login = login
         self._throttle = throttle
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -88,7 +94,8 @@ class LoginResource:
         if body is None:
             send(resp, json_error(413, "Request Entity Too Large"))
             return
-        answer = self._auth.login(req.get_header("x-api-key"), body)
+        config = self._config.current()
+        answer = self._login.login(config.auth, config.region, req.get_header("x-api-key"), body)
         if answer.status == 401:
             self._throttle.failed(source)
         elif answer.status == 200:
@@ -115,8 +122,10 @@ def create_app(
     log_sink: LogSink = null_sink,
     url_source: UrlSource | None = None,
     health_ttl_s: float = 1.0,
+    signing_key: SigningKey | None = None,
 ) -> falcon.App:
-    authenticator = Authenticator(secrets, lifetime_s=settings.token_lifetime_s, clock=clock)
+    key = signing_key or SigningKey.generate()  # the entry point passes the stored key; tests get a fresh one
+    pools = UserPools(key, secrets, lifetime_s=settings.token_lifetime_s, clock=clock)
     credentials = Credentials(secrets.aws_access_key_id, secrets.aws_secret_access_key)
     # Function URLs answer before routing, so /lambda-url/... and <fn>.lambda-url.localhost never reach routes.
     function_urls = FunctionUrls(
@@ -126,13 +135,20 @@ def create_app(
     app = falcon.App(middleware=[RequestContext(clock, ids, guarded(log_sink)), function_urls])
     app.add_error_handler(Exception, _unexpected)
     app.add_route("/health", HealthResource(HealthCheck(manager, stores_probe(settings.s3_endpoint), ttl_s=health_ttl_s)))
-    app.add_route("/user/auth/v1", LoginResource(authenticator, FailureThrottle(clock=clock)))
+    login_throttle = FailureThrottle(clock=clock)  # one budget of failed sign-ins for both login doors
+    app.add_route(LOGIN_PATH, LoginResource(routes_source, LoginAlias(secrets, pools), login_throttle))
+    cognito = CognitoIdpResource(routes_source, pools, login_throttle)
+    app.add_route(COGNITO_PATH, cognito)
+    app.add_route(COGNITO_PATH + "/", cognito)
+    app.add_route(JWKS_PATH, JwksResource(routes_source, pools))
     app.add_route(INVOKE_PATH, InvokeResource(
         config=routes_source, manager=manager, credentials=credentials, clock=clock,
-        acquire_timeout_s=settings.acquire_timeout_s,
+        acquire_timeout_s=settings.acquire_timeout_s, loopback_box=is_loopback(settings.gateway_host),
     ))
+    authorizers = Authorizers(key, manager, box_api_key=secrets.api_key, clock=clock,
+                              timeout_s=call_timeout(None, settings.acquire_timeout_s))
     app.add_sink(ProxySink(
-        config=routes_source, manager=manager, authenticator=authenticator, clock=clock,
+        config=routes_source, manager=manager, authorizers=authorizers, clock=clock,
         acquire_timeout_s=settings.acquire_timeout_s,
     ), prefix="/")
     return app

@@ -11,21 +11,13 @@ from typing import Any, Callable, Mapping, Protocol
 
 import yaml
 
+from esb_runtime.config import Cors, FunctionConfig, FunctionsConfig, FunctionsConfigError, load_functions, parse_cors
+from esb_runtime.gateway.auth_config import AuthorizerConfig, AuthSettings, parse_auth, parse_authorizers
 from esb_runtime.gateway.routing import Route, Router
 
 log = logging.getLogger(__name__)
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 RELOAD_INTERVAL_S = 1.0
-
-
-@dataclass(frozen=True)
-class Cors:
-    allow_origins: tuple[str, ...] = ()
-    allow_methods: tuple[str, ...] = ()
-    allow_headers: tuple[str, ...] = ()
-    expose_headers: tuple[str, ...] = ()
-    allow_credentials: bool = False
-    max_age: int | None = None
 
 
 @dataclass(frozen=True)
@@ -35,19 +27,8 @@ class ApiConfig:
     stage: str
     cors: Cors | None = None
     variables: Mapping[str, str] = field(default_factory=dict)  # stage variables, as the event's stageVariables
-
-
-@dataclass(frozen=True)
-class FunctionUrlConfig:
-    auth_type: str  # NONE | AWS_IAM
-    cors: Cors | None = None
-
-
-@dataclass(frozen=True)
-class FunctionInfo:
-    name: str
-    timeout: float = 3.0
-    function_url: FunctionUrlConfig | None = None
+    binary_media_types: tuple[str, ...] = ()  # REST: request bodies of these types reach the function base64
+    authorizers: Mapping[str, AuthorizerConfig] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -56,12 +37,14 @@ class GatewayConfig:
 
     router: Router = field(default_factory=Router)
     apis: Mapping[str, ApiConfig] = field(default_factory=dict)
-    functions: Mapping[str, FunctionInfo] = field(default_factory=dict)
+    functions: Mapping[str, FunctionConfig] = field(default_factory=dict)
     region: str = "us-east-1"
     account_id: str = "000000000000"
     project: str = ""
     # generator.yml compat.seed_status_codes: unmatched requests get the seed's 404/405 instead of AWS's answers.
     seed_status_codes: bool = False
+    # Without an auth section the box still has its own pool (an older routing.yml, a unit test).
+    auth: AuthSettings = field(default_factory=lambda: parse_auth(None, "us-east-1"))
 
 
 class ConfigSource(Protocol):
@@ -76,38 +59,15 @@ class StaticConfigSource:
         return self._config
 
 
-def _strings(value: Any) -> tuple[str, ...]:
-    return tuple(str(v) for v in (value or ()))
-
-
-def parse_cors(data: Mapping[str, Any] | None) -> Cors | None:
-    """A `cors` block of routing.yml or of a functions.yml `function_url`."""
-    if not data:
-        return None
-    max_age = data.get("max_age")
-    return Cors(
-        allow_origins=_strings(data.get("allow_origins")),
-        allow_methods=tuple(m.upper() for m in _strings(data.get("allow_methods"))),
-        allow_headers=_strings(data.get("allow_headers")),
-        expose_headers=_strings(data.get("expose_headers")),
-        allow_credentials=bool(data.get("allow_credentials")),
-        max_age=int(max_age) if max_age is not None else None,
-    )
-
-
-def _function_url(data: Mapping[str, Any] | None) -> FunctionUrlConfig | None:
-    if not data:
-        return None
-    return FunctionUrlConfig(str(data.get("auth_type") or "NONE").upper(), parse_cors(data.get("cors")))
-
-
-def build_config(routing: Mapping[str, Any] | None, functions: Mapping[str, Any] | None) -> GatewayConfig:
-    """Parse the two documents (as loaded from YAML) into a snapshot."""
+def build_config(routing: Mapping[str, Any] | None, functions: FunctionsConfig | None) -> GatewayConfig:
+    """A snapshot of routing.yml (as loaded from YAML) and the parsed functions.yml."""
     routing = routing or {}
-    functions = functions or {}
+    functions = functions or FunctionsConfig(project="", region="us-east-1", account_id="000000000000")
     apis = {
         api_id: ApiConfig(api_id, str(a.get("kind", "Api")), str(a.get("stage", "Prod")), parse_cors(a.get("cors")),
-                          {str(k): str(v) for k, v in (a.get("variables") or {}).items()})
+                          {str(k): str(v) for k, v in (a.get("variables") or {}).items()},
+                          tuple(str(t) for t in a.get("binary_media_types") or ()),
+                          parse_authorizers(a.get("authorizers")))
         for api_id, a in (routing.get("apis") or {}).items()
     }
     routes = [
@@ -119,21 +79,21 @@ def build_config(routing: Mapping[str, Any] | None, functions: Mapping[str, Any]
             api=str(r.get("api", "")),
             auth=bool(r.get("auth", False)),
             payload=str(r.get("payload") or ""),
+            authorizer=str(r.get("authorizer") or ""),
+            api_key=bool(r.get("api_key", False)),
+            scopes=tuple(str(s) for s in r.get("scopes") or ()),
         )
         for r in routing.get("routes") or ()
     ]
-    infos = {
-        name: FunctionInfo(name, float((f or {}).get("timeout") or 3), _function_url((f or {}).get("function_url")))
-        for name, f in (functions.get("functions") or {}).items()
-    }
     return GatewayConfig(
         router=Router.of(routes),
         apis=apis,
-        functions=infos,
-        region=str(functions.get("region") or "us-east-1"),
-        account_id=str(functions.get("account_id") or "000000000000"),
-        project=str(functions.get("project") or ""),
+        functions=functions.functions,
+        region=functions.region,
+        account_id=functions.account_id,
+        project=functions.project,
         seed_status_codes=bool((routing.get("compat") or {}).get("seed_status_codes", False)),
+        auth=parse_auth(routing.get("auth"), functions.region),
     )
 
 
@@ -174,8 +134,10 @@ class FileConfigSource:
         if stamp == self._stamp:
             return
         try:
-            config = build_config(_load_yaml(self._routing), _load_yaml(self._functions))
-        except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            functions = load_functions(self._functions) if self._functions.exists() else None
+            config = build_config(_load_yaml(self._routing), functions)
+        except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError,
+                FunctionsConfigError) as exc:
             # A half-written or broken file must not take the gateway down: keep serving the last
             # good table and try again at the next check.
             log.warning("gateway config not reloaded: %s", exc)

@@ -10,7 +10,7 @@ Two flavours, as AWS has them:
 
 from __future__ import annotations
 
-from esb_runtime.gateway.config_source import Cors
+from esb_runtime.config import Cors
 from esb_runtime.gateway.responses import ProxyResponse
 
 Headers = list[tuple[str, str]]

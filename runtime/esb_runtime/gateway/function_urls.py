@@ -12,8 +12,9 @@ from typing import Any, Callable, Mapping, Protocol
 import falcon
 
 from esb_runtime.gateway import cors
-from esb_runtime.gateway.config_source import ConfigSource, Cors, FileConfigSource, GatewayConfig, build_config
-from esb_runtime.gateway.events import EventContext, build_v2
+from esb_runtime.config import Cors, FunctionsConfig
+from esb_runtime.gateway.config_source import ConfigSource, FileConfigSource, GatewayConfig, build_config
+from esb_runtime.gateway.proxy_events import EventContext, build_v2
 from esb_runtime.gateway.falcon_io import read_body, send
 from esb_runtime.gateway.manager_client import ManagerClient
 from esb_runtime.gateway.proxied_invoke import call_timeout, invoke_proxied
@@ -58,9 +59,9 @@ def url_table(config: GatewayConfig) -> UrlTable:
     return UrlTable(urls, config.account_id)
 
 
-def build_table(functions_doc: Mapping[str, Any] | None) -> UrlTable:
-    """The function URLs declared in functions.yml (as loaded from YAML)."""
-    return url_table(build_config(None, functions_doc))
+def build_table(functions: FunctionsConfig) -> UrlTable:
+    """The function URLs declared in functions.yml."""
+    return url_table(build_config(None, functions))
 
 
 class UrlSource(Protocol):

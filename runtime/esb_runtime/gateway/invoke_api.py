@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from typing import Callable
@@ -25,6 +26,13 @@ _FORMS = (
     re.compile(rf"^{_NAME}$"),
 )
 _TYPES = ("RequestResponse", "Event", "DryRun")
+
+
+def is_loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def resolve_name(identifier: str, qualifier: str | None) -> str | None:
@@ -61,7 +69,10 @@ class InvokeResource:
         credentials: sigv4.Credentials,
         clock: Callable[[], float],
         acquire_timeout_s: float,
+        loopback_box: bool = False,
     ) -> None:
+        # compat.unsigned_invoke is honoured only when the gateway listens on loopback alone.
+        self._loopback_box = loopback_box
         self._config = config
         self._manager = manager
         self._credentials = credentials
@@ -71,18 +82,27 @@ class InvokeResource:
     def on_post(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         send(resp, self._handle(req, name))
 
+    def _unsigned_allowed(self, req: falcon.Request, config: GatewayConfig) -> bool:
+        """An unsigned call is taken only when the box allows it, from loopback, and when it carries no signature
+        (a signed request is always checked)."""
+        return (config.auth.unsigned_invoke and self._loopback_box and is_loopback(req.remote_addr)
+                and not req.get_header("Authorization"))
+
     def _handle(self, req: falcon.Request, identifier: str) -> ProxyResponse:
         config = self._config.current()
+        signed = not self._unsigned_allowed(req, config)
         try:
             # Headers first: a request without the box's key and a fresh date never gets its body read.
-            sigv4.check_headers(from_environ(req.env, req.path, b""), self._credentials, service="lambda",
-                                now=self._clock(), require_payload_hash=True)
+            if signed:
+                sigv4.check_headers(from_environ(req.env, req.path, b""), self._credentials, service="lambda",
+                                    now=self._clock(), require_payload_hash=True)
             body = read_body(req, MAX_SYNC_PAYLOAD)
             if body is None:
                 return error_mapping.lambda_error(413, "RequestTooLargeException",
                                                   f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes")
-            sigv4.verify(from_environ(req.env, req.path, body), self._credentials, service="lambda",
-                         now=self._clock(), require_payload_hash=True)
+            if signed:
+                sigv4.verify(from_environ(req.env, req.path, body), self._credentials, service="lambda",
+                             now=self._clock(), require_payload_hash=True)
         except sigv4.SignatureError as exc:
             return error_mapping.lambda_error(403, exc.code, exc.message)
         function = resolve_name(identifier, req.get_param("Qualifier"))

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from typing import Any, Callable
 
 import falcon
 
 from esb_runtime.gateway import cors
-from esb_runtime.gateway.auth import Authenticator
+from esb_runtime.gateway.authorizers import Authorizers
 from esb_runtime.gateway.config_source import ConfigSource, GatewayConfig
-from esb_runtime.gateway.events import EventContext, build_event
+from esb_runtime.gateway.proxy_events import EventContext, build_event
 from esb_runtime.gateway.falcon_io import read_body, send
 from esb_runtime.gateway.manager_client import ManagerClient
 from esb_runtime.gateway.proxied_invoke import INTEGRATION_TIMEOUT_S, call_timeout, invoke_proxied
-from esb_runtime.gateway.request import from_environ, with_forwarding
+from esb_runtime.gateway.request import IncomingRequest, from_environ, with_forwarding
 from esb_runtime.gateway.responses import MAX_SYNC_PAYLOAD, ProxyResponse, json_error
 from esb_runtime.gateway.routing import Match, NoMatch, Route
 from esb_runtime.gateway.unmatched import unmatched
@@ -25,13 +27,13 @@ class ProxySink:
         *,
         config: ConfigSource,
         manager: ManagerClient,
-        authenticator: Authenticator,
+        authorizers: Authorizers,
         clock: Callable[[], float],
         acquire_timeout_s: float,
     ) -> None:
         self._config = config
         self._manager = manager
-        self._auth = authenticator
+        self._authorizers = authorizers
         self._clock = clock
         self._acquire_timeout_s = acquire_timeout_s
 
@@ -75,38 +77,42 @@ class ProxySink:
         route = match.route
         req.context.function = route.function
         extra = self._cors(config, route, req)
-        claims = None
-        if route.auth:
-            claims = self._auth.claims_from_bearer(req.get_header("Authorization"))
-            if claims is None:
-                return json_error(401, "Unauthorized"), extra
+        ctx = self._event_context(config, req, match)
+        trace_header = req.context.trace.header
+        # Authorizers see no body (API Gateway's don't either), so a refused request never has its body read.
+        verdict = self._authorizers.check(config, from_environ(req.env, req.path, b""), ctx, trace=trace_header)
+        if not verdict.allowed:
+            return ProxyResponse(verdict.status, [("Content-Type", "application/json")],
+                                 json.dumps(verdict.body).encode()), extra
         body = read_body(req, MAX_SYNC_PAYLOAD)
         if body is None:
             return json_error(413, "Request Entity Too Large"), extra
-        response = self._invoke(config, req, match, body, claims)
+        # API Gateway hands the function the trace it settled on, generated or not, as a header.
+        incoming = from_environ(req.env, req.path, body).with_header("X-Amzn-Trace-Id", trace_header)
+        response = self._invoke(config, req, route, with_forwarding(incoming, req.env),
+                                replace(ctx, authorizer=verdict.authorizer))
         if route.event != "HttpApi":
             # REST APIs add nothing themselves: a CORS header the function set wins over the template's.
             own = {name.lower() for name, _ in response.headers}
             extra = [(name, value) for name, value in extra if name.lower() not in own]
         return response, extra
 
-    def _invoke(self, config: GatewayConfig, req: falcon.Request, match: Match, body: bytes,
-                claims: dict[str, Any] | None) -> ProxyResponse:
-        route = match.route
-        api = config.apis.get(route.api)
-        ctx = EventContext(
-            route=route,
+    def _event_context(self, config: GatewayConfig, req: falcon.Request, match: Match) -> EventContext:
+        api = config.apis.get(match.route.api)
+        return EventContext(
+            route=match.route,
             stage=api.stage if api else "$default",
             params=match.params,
             request_id=req.context.request_id,
             now=self._clock(),
             account_id=config.account_id,
-            claims=claims,
             stage_variables=api.variables if api else None,
+            binary_media_types=api.binary_media_types if api else (),
         )
-        # API Gateway hands the function the trace it settled on, generated or not, as a header.
-        incoming = from_environ(req.env, req.path, body).with_header("X-Amzn-Trace-Id", req.context.trace.header)
-        event = build_event(with_forwarding(incoming, req.env), ctx)
+
+    def _invoke(self, config: GatewayConfig, req: falcon.Request, route: Route, incoming: IncomingRequest,
+                ctx: EventContext) -> ProxyResponse:
+        event = build_event(incoming, ctx)
         info = config.functions.get(route.function)
         return invoke_proxied(self._manager, req, route.function, event, event_kind=route.event,
                               payload_version=route.payload_version,

@@ -17,8 +17,11 @@ class Route:
     function: str
     event: str  # the API's kind: Api (REST) | HttpApi
     api: str
-    auth: bool = False
+    auth: bool = False  # an older routing.yml's `auth: true`: the box login guards the route
     payload: str = ""  # "1.0" | "2.0"; empty: the kind's default (REST 1.0, HTTP API 2.0)
+    authorizer: str = ""  # the name of one of its API's authorizers; empty: an open route
+    api_key: bool = False  # ApiKeyRequired: x-api-key must carry a known key
+    scopes: tuple[str, ...] = ()  # AuthorizationScopes a JWT must carry one of
 
     @property
     def payload_version(self) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 import falcon
 
-from esb_runtime import secrets as box_secrets
+from esb_runtime import secrets as box_secrets, signing_key
 from esb_runtime.gateway.access_log import LogSink
 from esb_runtime.gateway.app import create_app
 from esb_runtime.gateway.config_source import FileConfigSource
@@ -31,6 +31,7 @@ def get_app(settings: RuntimeSettings | None = None) -> falcon.App:
         manager=UdsManagerClient(settings.manager_socket),
         secrets=box_secrets.load(settings.secrets_file),
         log_sink=open_log_sink(settings),
+        signing_key=signing_key.ensure(settings.signing_key_file),
     )
 
 

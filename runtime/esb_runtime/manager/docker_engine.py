@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
 import uuid
 from typing import TYPE_CHECKING, Any, Callable
 
+from esb_runtime.contract import IMAGE_RECORD, name_part, network_name, read_image_record
 from esb_runtime.engine import LineSink, Sandbox, SandboxSpec
 from esb_runtime.errors import EngineError
 from esb_runtime.manager.docker_support import (  # noqa: F401 (re-exported for callers and tests)
@@ -19,10 +19,7 @@ from esb_runtime.manager.docker_support import (  # noqa: F401 (re-exported for 
     MANAGER_LABEL,
     RIE_PORT,
     INVOKE_PATH,
-    IMAGE_RECORD,
     docker_errors,
-    _name_part,
-    network_name,
     CA_BUNDLE_PATH,
     container_environment,
     host_gateway_address,
@@ -101,20 +98,17 @@ class DockerEngine:
         """spec.image, else the tag recorded beside the staged code (functions/<fn>/image.json)."""
         if spec.image:
             return spec.image
-        record = spec.code_dir.parent / IMAGE_RECORD
-        try:
-            return str(json.loads(record.read_text())["tag"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise EngineError(f"{spec.function}: no function image ({record} missing); "
-                              "run `esb build` with docker available") from exc
+        record = read_image_record(spec.code_dir.parent)
+        if record is None:
+            raise EngineError(f"{spec.function}: no function image ({spec.code_dir.parent / IMAGE_RECORD} missing); "
+                              "run `esb build` with docker available")
+        return record.tag
 
     @staticmethod
     def recorded_image(spec: SandboxSpec) -> str | None:
         """The tag image.json names now (the spec's image is the one read when the spec was made)."""
-        try:
-            return str(json.loads((spec.code_dir.parent / IMAGE_RECORD).read_text())["tag"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        record = read_image_record(spec.code_dir.parent)
+        return record.tag if record else None
 
     def start(self, spec: SandboxSpec, on_line: LineSink) -> Sandbox:
         adopted = self._adopt_orphan(spec, on_line)
@@ -138,7 +132,7 @@ class DockerEngine:
 
     def _run_ready(self, spec: SandboxSpec, image: str) -> tuple[Container, str, tuple[str, int]]:
         """One container of `image` whose RIE answers: (container, sandbox id, where the manager reaches it)."""
-        sandbox_id = f"{_name_part(spec.function)[:40]}-{self._new_id()}"
+        sandbox_id = f"{name_part(spec.function)[:40]}-{self._new_id()}"
         network = self.ensure_network()
         in_network = self.in_network()
         environment = container_environment(spec, s3_host=None if in_network else self.host_address())
@@ -148,7 +142,7 @@ class DockerEngine:
         with docker_errors(f"start container for {spec.function}"):
             container = self.client.containers.run(
                 image, detach=True, **run_overrides(spec),
-                name=f"esb-{_name_part(self.project)}-{sandbox_id}",
+                name=f"esb-{name_part(self.project)}-{sandbox_id}",
                 labels={PROJECT_LABEL: self.project, FUNCTION_LABEL: spec.function,
                         HASH_LABEL: spec.config_hash, SANDBOX_LABEL: sandbox_id, MANAGER_LABEL: self._instance},
                 environment=environment, network=network, extra_hosts=self._extra_hosts,

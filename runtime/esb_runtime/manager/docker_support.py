@@ -7,6 +7,7 @@ import re
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
+from esb_runtime.contract import rie_identity
 from esb_runtime.engine import LineSink, SandboxSpec
 from esb_runtime.errors import EngineError
 
@@ -21,7 +22,6 @@ SANDBOX_LABEL = "esb.sandbox"
 MANAGER_LABEL = "esb.manager"  # the engine instance that started the container
 RIE_PORT = "8080/tcp"
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
-IMAGE_RECORD = "image.json"  # functions/<fn>/image.json, written by the function image task
 
 
 @contextmanager
@@ -36,14 +36,6 @@ def docker_errors(what: str) -> Iterator[None]:
         raise EngineError(f"{what}: {exc.explanation or exc}") from exc
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise EngineError(f"{what}: cannot talk to the docker daemon ({exc})") from exc
-
-
-def _name_part(text: str) -> str:
-    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-.") or "x"
-
-
-def network_name(project: str) -> str:
-    return f"esb-{_name_part(project)}"
 
 
 CA_BUNDLE_PATH = "/etc/esb/ca.pem"  # where a host AWS_CA_BUNDLE file is mounted (read-only)
@@ -78,12 +70,7 @@ def container_environment(spec: SandboxSpec, s3_host: str | None = None) -> dict
     and a host CA bundle path becomes the path it is mounted at (see `ca_bundle_mount`). With `s3_host`
     (the host's address), S3 is reached by IP: SDKs then address buckets by path, where a bucket's
     virtual-host name (<bucket>.host.docker.internal) would not resolve (the AWS SDK for JavaScript v3)."""
-    env = {
-        "AWS_LAMBDA_FUNCTION_NAME": spec.function,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout_s),
-        **spec.environment,
-    }
+    env = {**rie_identity(spec.function, spec.timeout_s, spec.memory_mb), **spec.environment}
     if spec.runtime.startswith("nodejs"):
         env.pop("AWS_EXECUTION_ENV", None)  # the base image says which Node.js it really has
     for key, value in env.items():

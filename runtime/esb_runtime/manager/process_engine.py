@@ -73,6 +73,14 @@ def die_with_parent(parent: int) -> Callable[[], None]:
     return arm
 
 
+def debug_prefix(port: int | None) -> list[str]:
+    """debugpy in front of the runtime: it listens on loopback and holds the runtime until a debugger attaches."""
+    if port is None:
+        return []
+    # Frozen stdlib modules would hide breakpoints in them (debugpy warns on every start).
+    return ["-Xfrozen_modules=off", "-m", "debugpy", "--listen", f"127.0.0.1:{port}", "--wait-for-client"]
+
+
 @dataclass
 class _Handle:
     proc: subprocess.Popen[bytes]
@@ -213,8 +221,10 @@ class ProcessEngine:
     def _runtime_command(self, spec: SandboxSpec) -> list[str]:
         """What the RIE starts: awslambdaric behind the sandbox bootstrap, in python or node."""
         if is_node(spec.runtime):
+            if spec.debug_port is not None:
+                raise EngineError(f"{spec.function}: the debug port is for Python functions (debugpy)")
             return node_command(self._host_node(spec.function), self.runtime_parent, spec)
-        return [self.python, "-m", "esb_runtime.sandbox.bootstrap", spec.handler]
+        return [self.python, *debug_prefix(spec.debug_port), "-m", "esb_runtime.sandbox.bootstrap", spec.handler]
 
     def _host_node(self, function: str) -> NodeBinary:
         if self._node is None:

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from esb_runtime.config import FunctionConfig, FunctionsConfig, load_functions
+from esb_runtime.contract import IMAGE_RECORD
 from esb_runtime.engine import Engine, SandboxSpec
 from esb_runtime.errors import FunctionNotFound, PayloadTooLarge, RuntimeBoxError
 from esb_runtime.logs.records import manager_record
 from esb_runtime.manager.breaker import Breaker
-from esb_runtime.manager.events import EventQueue
+from esb_runtime.manager.async_queue import EventQueue
 from esb_runtime.manager.invoke import (CRASH, OK, REUSABLE, InvokeResult, RieClient, client_context_header,
                                         crash_body, invoke)
 from esb_runtime.manager.logpump import RecordShipper, RecordSink, SandboxLog
@@ -108,7 +109,7 @@ class Manager:
     def _image_file(self, fn: FunctionConfig) -> Path | None:
         if self.engine.name != "docker" or fn.manifest is None:
             return None
-        return fn.manifest.parent / "image.json"
+        return fn.manifest.parent / IMAGE_RECORD
 
     def _stamp(self, fn: FunctionConfig) -> tuple[int | None, int | None]:
         """What, when it changes on disk, means the function was rebuilt (code; image on docker)."""

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from esb_runtime.config import FunctionConfig, FunctionsConfig
+from esb_runtime.contract import read_image_record, rie_identity
 from esb_runtime.engine import SandboxSpec
 from esb_runtime.secrets import BoxSecrets
 from esb_runtime.settings import RuntimeSettings
@@ -14,9 +13,7 @@ def lambda_environment(fn: FunctionConfig, app: FunctionsConfig, settings: Runti
                        secrets: BoxSecrets | None) -> dict[str, str]:
     """Engine-independent variables Lambda sets, then the function's own, then store endpoints and credentials."""
     env = {
-        "AWS_LAMBDA_FUNCTION_NAME": fn.name,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
-        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
+        **rie_identity(fn.name, fn.timeout, fn.memory_size),
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
         "AWS_REGION": app.region,
@@ -43,13 +40,8 @@ def lambda_environment(fn: FunctionConfig, app: FunctionsConfig, settings: Runti
 
 def image_tag(fn: FunctionConfig) -> str | None:
     """The docker engine's image: functions/<fn>/image.json {"tag", "id"}, written by the image task."""
-    if fn.manifest is None:
-        return None
-    try:
-        tag = json.loads((fn.manifest.parent / "image.json").read_text(encoding="utf-8")).get("tag")
-    except (OSError, ValueError):
-        return None
-    return str(tag) if tag else None
+    record = None if fn.manifest is None else read_image_record(fn.manifest.parent)
+    return record.tag if record and record.tag else None
 
 
 def build_spec(fn: FunctionConfig, app: FunctionsConfig, settings: RuntimeSettings,

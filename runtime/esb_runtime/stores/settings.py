@@ -32,7 +32,7 @@ class StoresSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "StoresSettings":
-        """ESB_STORES_PORT (else the port of ESB_S3_ENDPOINT, else 4566), ESB_STORES_SNAPSHOT_INTERVAL
+        """ESB_STORES_HOST (the bind address, default loopback), ESB_STORES_PORT (else the port of ESB_S3_ENDPOINT, else 4566), ESB_STORES_SNAPSHOT_INTERVAL
         (seconds, default 5), ESB_STORES_COMPACT_RECORDS / ESB_STORES_COMPACT_BYTES (journal size that
         triggers a snapshot), ESB_STORES_AUTH (1 = SigV4 with the box's keys, 0 = off), ESB_STORES_TLS_PORT /
         ESB_STORES_HTTP_PORT (the public listeners; unset or 0 = none)."""
@@ -45,6 +45,7 @@ class StoresSettings:
             port = int(urlsplit(runtime.s3_endpoint).port or DEFAULT_PORT)
         return cls(
             data_dir=runtime.data_dir,
+            host=env.get("ESB_STORES_HOST") or cls.host,
             secrets_file=runtime.secrets_file,
             port=port,
             snapshot_interval_s=float(env.get("ESB_STORES_SNAPSHOT_INTERVAL", "5")),

@@ -15,13 +15,13 @@ from falcon import testing
 
 from esb_runtime.errors import EngineError, FunctionNotFound, ManagerTimeout, ManagerUnavailable, TooManyRequests
 from esb_runtime.gateway.app import create_app
-from esb_runtime.gateway.auth import Authenticator
 from esb_runtime.gateway.config_source import FileConfigSource, StaticConfigSource, build_config
 from esb_runtime.gateway.fake_manager import FakeManager
 from esb_runtime.gateway.manager_client import InvokeResult
 from esb_runtime.gateway.responses import MAX_SYNC_PAYLOAD
 from esb_runtime.secrets import BoxSecrets
 from esb_runtime.settings import RuntimeSettings
+from fakes import functions_config
 
 ROUTING = {
     "apis": {
@@ -41,7 +41,8 @@ ROUTING = {
     ],
 }
 FUNCTIONS = {"project": "t", "region": "eu-west-1", "account_id": "123456789012",
-             "functions": {"hello": {"timeout": 3}, "echo2": {"timeout": 3}, "fails": {"timeout": 3}}}
+             "functions": {name: {"timeout": 3, "handler": "app.handler", "code_dir": f"functions/{name}"}
+                           for name in ("hello", "echo2", "fails")}}
 TRACE = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 
 
@@ -69,7 +70,7 @@ def records() -> list[dict[str, Any]]:
 @pytest.fixture
 def client(tmp_path: Path, secrets: BoxSecrets, manager: FakeManager, records: list) -> testing.TestClient:
     settings = RuntimeSettings(output_dir=tmp_path, manager_socket=tmp_path / "m.sock", rie_path=None)
-    app = create_app(settings, routes_source=StaticConfigSource(build_config(ROUTING, FUNCTIONS)),
+    app = create_app(settings, routes_source=StaticConfigSource(build_config(ROUTING, functions_config(FUNCTIONS))),
                      manager=manager, secrets=secrets, log_sink=records.append, health_ttl_s=0.0)
     return testing.TestClient(app)
 
@@ -115,7 +116,7 @@ def test_unmatched_requests_get_api_gateways_answers(client: testing.TestClient)
 def test_seed_status_codes_compat(tmp_path: Path, secrets: BoxSecrets, manager: FakeManager) -> None:
     settings = RuntimeSettings(output_dir=tmp_path, manager_socket=tmp_path / "m.sock", rie_path=None)
     routing = dict(ROUTING, compat={"seed_status_codes": True})
-    app = create_app(settings, routes_source=StaticConfigSource(build_config(routing, FUNCTIONS)),
+    app = create_app(settings, routes_source=StaticConfigSource(build_config(routing, functions_config(FUNCTIONS))),
                      manager=manager, secrets=secrets)
     client = testing.TestClient(app)
     missing = client.simulate_get("/nope")
@@ -129,7 +130,9 @@ def test_auth_required_route(client: testing.TestClient, secrets: BoxSecrets) ->
     assert client.simulate_get("/secure").status_code == 401
     bad = client.simulate_get("/secure", headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401 and bad.json == {"message": "Unauthorized"}
-    token = Authenticator(secrets).issue(secrets.username)
+    login = client.simulate_post("/user/auth/v1", headers={"x-api-key": secrets.api_key}, json={
+        "AuthParameters": {"USERNAME": secrets.username, "PASSWORD": secrets.password}})
+    token = login.json["AuthenticationResult"]["IdToken"]
     ok = client.simulate_get("/secure", headers={"Authorization": f"Bearer {token}"})
     assert ok.status_code == 200
     assert ok.json["claims"]["claims"]["cognito:username"] == secrets.username
@@ -196,7 +199,7 @@ def test_log_record_per_request(client: testing.TestClient, records: list[dict[s
 
 
 def test_health(client: testing.TestClient, manager: FakeManager) -> None:
-    assert client.simulate_get("/health").json == {"status": "ok", "manager": {"status": "ok", "engine": "fake", "notes": []}}
+    assert client.simulate_get("/health").json == {"status": "healthy", "manager": {"status": "ok", "engine": "fake", "notes": []}}
     manager.healthy = False
     down = client.simulate_get("/health")
     assert down.status_code == 503 and down.json["manager"] == {"status": "unreachable"}

@@ -20,6 +20,7 @@ from esb_runtime.gateway.config_source import StaticConfigSource, build_config
 from esb_runtime.gateway.fake_manager import FakeManager
 from esb_runtime.secrets import BoxSecrets
 from esb_runtime.settings import RuntimeSettings
+from fakes import functions_config
 
 REST_CORS = {"allow_origins": ["*"], "allow_methods": ["GET"], "allow_headers": ["origin", "x-requested-with"],
              "expose_headers": [], "allow_credentials": True, "max_age": 510}
@@ -80,7 +81,7 @@ def manager(result: Results) -> FakeManager:
 
 def make_client(tmp_path: Path, manager: FakeManager, routing: dict[str, Any]) -> testing.TestClient:
     settings = RuntimeSettings(output_dir=tmp_path, manager_socket=tmp_path / "m.sock", rie_path=None)
-    app = create_app(settings, routes_source=StaticConfigSource(build_config(routing, FUNCTIONS)),
+    app = create_app(settings, routes_source=StaticConfigSource(build_config(routing, functions_config(FUNCTIONS))),
                      manager=manager, secrets=BoxSecrets.generate(), ids=lambda: "req-id", clock=lambda: 1583349317.135)
     return testing.TestClient(app)
 

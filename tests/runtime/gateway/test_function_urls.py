@@ -21,6 +21,7 @@ from esb_runtime.gateway.function_urls import (FileUrlSource, StaticUrlSource, U
                                                target_of)
 from esb_runtime.secrets import BoxSecrets
 from esb_runtime.settings import RuntimeSettings
+from fakes import functions_config, functions_document
 
 CORS = {"allow_origins": ["https://app.example"], "allow_methods": ["GET", "POST"], "allow_headers": ["X-Thing"],
         "expose_headers": [], "allow_credentials": False, "max_age": 60}
@@ -50,8 +51,8 @@ def manager() -> FakeManager:
 @pytest.fixture
 def client(tmp_path: Path, secrets: BoxSecrets, manager: FakeManager) -> testing.TestClient:
     settings = RuntimeSettings(output_dir=tmp_path, manager_socket=tmp_path / "m.sock", rie_path=None)
-    app = create_app(settings, routes_source=StaticConfigSource(build_config(ROUTING, FUNCTIONS)),
-                     manager=manager, secrets=secrets, url_source=StaticUrlSource(build_table(FUNCTIONS)))
+    app = create_app(settings, routes_source=StaticConfigSource(build_config(ROUTING, functions_config(FUNCTIONS))),
+                     manager=manager, secrets=secrets, url_source=StaticUrlSource(build_table(functions_config(FUNCTIONS))))
     return testing.TestClient(app)
 
 
@@ -150,9 +151,9 @@ def test_function_errors_map_like_http_api(tmp_path: Path, secrets: BoxSecrets) 
 
     manager = FakeManager({"open-fn": throttled, "iam-fn": lambda e: InvokeResult(200, "error", "r", b'{"x":1}')})
     settings = RuntimeSettings(output_dir=tmp_path, manager_socket=tmp_path / "m.sock", rie_path=None)
-    table = build_table({"functions": {"open-fn": {"function_url": {"auth_type": "NONE"}},
-                                       "iam-fn": {"function_url": {"auth_type": "NONE"}}}})
-    app = create_app(settings, routes_source=StaticConfigSource(build_config({}, {})), manager=manager,
+    table = build_table(functions_config({"functions": {"open-fn": {"function_url": {"auth_type": "NONE"}},
+                                       "iam-fn": {"function_url": {"auth_type": "NONE"}}}}))
+    app = create_app(settings, routes_source=StaticConfigSource(build_config({}, functions_config({}))), manager=manager,
                      secrets=secrets, url_source=StaticUrlSource(table))
     client = testing.TestClient(app)
     assert client.simulate_get("/lambda-url/open-fn/").status_code == 429
@@ -179,7 +180,7 @@ def test_target_of(host: str, path: str, expected: tuple[str, str, bool] | None)
 
 
 def test_table_lookup_ignores_case() -> None:
-    table = build_table({"functions": {"MyFn": {"function_url": {"auth_type": "aws_iam"}}}})
+    table = build_table(functions_config({"functions": {"MyFn": {"function_url": {"auth_type": "aws_iam"}}}}))
     found = table.find("myfn")
     assert found is not None and found.function == "MyFn" and found.auth_type == "AWS_IAM"
     assert UrlTable().find("x") is None
@@ -190,7 +191,7 @@ def test_file_source_rereads_on_change(tmp_path: Path) -> None:
     now = [0.0]
     source = FileUrlSource(path, monotonic=lambda: now[0])
     assert source.current().urls == {}
-    path.write_text(yaml.safe_dump(FUNCTIONS), encoding="utf-8")
+    path.write_text(yaml.safe_dump(functions_document(FUNCTIONS)), encoding="utf-8")
     now[0] = 2.0
     assert set(source.current().urls) == {"open-fn", "iam-fn"}
     path.write_text("functions: [broken", encoding="utf-8")

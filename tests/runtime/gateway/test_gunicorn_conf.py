@@ -19,6 +19,7 @@ import yaml
 
 from esb_runtime import secrets as box_secrets
 from esb_runtime.settings import RuntimeSettings
+from fakes import functions_document
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +62,7 @@ def box(tmp_path: Path) -> Iterator[tuple[str, RuntimeSettings]]:
                "routes": [{"path": "/{proxy+}", "method": "ANY", "function": "hello", "event": "HttpApi", "api": "H",
                            "auth": False}]}
     (out / "config" / "routing.yml").write_text(yaml.safe_dump(routing))
-    (out / "config" / "functions.yml").write_text(yaml.safe_dump({"functions": {"hello": {"timeout": 3}}}))
+    (out / "config" / "functions.yml").write_text(yaml.safe_dump(functions_document({"functions": {"hello": {"timeout": 3}}})))
     settings = RuntimeSettings(output_dir=out, manager_socket=out / "state" / "manager.sock", rie_path=None,
                                gateway_port=free_port())
     box_secrets.ensure(settings.secrets_file)
@@ -96,7 +97,7 @@ def test_https_chain_through_gunicorn(box: tuple[str, RuntimeSettings]) -> None:
         health = client.get("/health").json()
         result = client.get("/some/path", params={"q": "1"})
         missing_root = client.get("/")
-    assert health["status"] == "ok" and health["manager"]["status"] == "ok"
+    assert health["status"] == "healthy" and health["manager"]["status"] == "ok"
     assert result.status_code == 200
     event = result.json()["result"]  # the fake manager wraps the event it received
     assert event["rawPath"] == "/some/path" and event["queryStringParameters"] == {"q": "1"}

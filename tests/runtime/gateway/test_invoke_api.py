@@ -23,6 +23,7 @@ from esb_runtime.gateway.manager_client import InvokeResult
 from esb_runtime.secrets import BoxSecrets
 from esb_runtime.settings import RuntimeSettings
 from esb_runtime.tls import TlsFiles, ensure_tls
+from fakes import functions_config
 
 SECRETS = BoxSecrets.generate()
 FUNCTIONS = {"region": "us-east-1", "account_id": "000000000000",
@@ -80,7 +81,7 @@ def manager() -> FakeManager:
 def endpoint(tmp_path_factory: pytest.TempPathFactory, tls: TlsFiles, manager: FakeManager) -> Iterator[str]:
     out = tmp_path_factory.mktemp("out")
     settings = RuntimeSettings(output_dir=out, manager_socket=out / "m.sock", rie_path=None)
-    app = create_app(settings, routes_source=StaticConfigSource(build_config(ROUTING, FUNCTIONS)),
+    app = create_app(settings, routes_source=StaticConfigSource(build_config(ROUTING, functions_config(FUNCTIONS))),
                      manager=manager, secrets=SECRETS)
     for port in serve(app, tls):
         yield f"https://127.0.0.1:{port}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from esb_runtime.gateway.events import EventContext, build_event, clf_time, encode_body
+from esb_runtime.gateway.proxy_events import EventContext, build_event, clf_time, encode_body
 from esb_runtime.gateway.request import IncomingRequest, from_environ
 from esb_runtime.gateway.routing import Route
 

@@ -27,7 +27,10 @@ class EventContext:
     now: float  # epoch seconds
     account_id: str
     claims: Mapping[str, Any] | None = None
+    # What the route's authorizer hands on, as requestContext.authorizer (wins over `claims`).
+    authorizer: Mapping[str, Any] | None = None
     stage_variables: Mapping[str, str] | None = None
+    binary_media_types: tuple[str, ...] = ()  # the REST API's BinaryMediaTypes ("image/png", "image/*", "*/*")
 
     @property
     def route_key(self) -> str:
@@ -73,11 +76,33 @@ def encode_body(body: bytes, content_type: str | None) -> tuple[str | None, bool
     return base64.b64encode(body).decode("ascii"), True
 
 
+def is_binary_type(content_type: str | None, binary_media_types: tuple[str, ...]) -> bool:
+    """Whether a REST API treats this Content-Type as binary: an exact entry, `type/*` or `*/*`."""
+    if not content_type or not binary_media_types:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    family = media.split("/", 1)[0]
+    return any(pattern in (media, "*/*", f"{family}/*") for pattern in binary_media_types)
+
+
+def encode_rest_body(body: bytes, content_type: str | None, binary_media_types: tuple[str, ...]) -> tuple[str | None, bool]:
+    """A REST API's request body: base64 when its Content-Type is one of the API's BinaryMediaTypes, else text.
+    API Gateway would mangle bytes that are not UTF-8 into text; they go base64 here, so nothing is lost."""
+    if not body:
+        return None, False
+    if not is_binary_type(content_type, binary_media_types):
+        try:
+            return body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(body).decode("ascii"), True
+
+
 def _query_pairs(query_string: str) -> list[tuple[str, str]]:
     return parse_qsl(query_string, keep_blank_values=True) if query_string else []
 
 
-def _string_claims(claims: Mapping[str, Any]) -> dict[str, str]:
+def string_claims(claims: Mapping[str, Any]) -> dict[str, str]:
     # API Gateway hands authorizer claims to the function as strings.
     return {k: v if isinstance(v, str) else str(v) for k, v in claims.items()}
 
@@ -93,9 +118,12 @@ def build_v1(request: IncomingRequest, ctx: EventContext) -> dict[str, Any]:
     for key, value in _query_pairs(request.query_string):
         query[key] = value
         multi_query.setdefault(key, []).append(value)
-    body, is_b64 = encode_body(request.body, request.header("Content-Type"))
-    user_agent = request.header("User-Agent")
     http_api = ctx.route.event == "HttpApi"
+    if http_api:  # an HTTP API's 1.0 event: its own rule, by text types
+        body, is_b64 = encode_body(request.body, request.header("Content-Type"))
+    else:
+        body, is_b64 = encode_rest_body(request.body, request.header("Content-Type"), ctx.binary_media_types)
+    user_agent = request.header("User-Agent")
     context: dict[str, Any] = {
         "accountId": ctx.account_id,
         "apiId": api_id_for(ctx.route.api),
@@ -118,8 +146,10 @@ def build_v1(request: IncomingRequest, ctx: EventContext) -> dict[str, Any]:
     }
     if http_api:
         context["domainPrefix"] = _domain_prefix(request.host)
-    if ctx.claims is not None:
-        context["authorizer"] = {"claims": _string_claims(ctx.claims)}
+    if ctx.authorizer is not None:
+        context["authorizer"] = dict(ctx.authorizer)
+    elif ctx.claims is not None:
+        context["authorizer"] = {"claims": string_claims(ctx.claims)}
     # An HTTP API's 1.0 event says its version; a REST API's has no such field.
     version = {"version": "1.0"} if http_api else {}
     return {
@@ -170,8 +200,10 @@ def build_v2(request: IncomingRequest, ctx: EventContext) -> dict[str, Any]:
         "time": clf_time(ctx.now),
         "timeEpoch": int(ctx.now * 1000),
     }
-    if ctx.claims is not None:
-        context["authorizer"] = {"jwt": {"claims": _string_claims(ctx.claims), "scopes": None}}
+    if ctx.authorizer is not None:
+        context["authorizer"] = dict(ctx.authorizer)
+    elif ctx.claims is not None:
+        context["authorizer"] = {"jwt": {"claims": string_claims(ctx.claims), "scopes": None}}
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key,

@@ -1,38 +1,37 @@
-"""The fuller sample template under tests/data/sam/full, resolved as a whole."""
+"""fixtures/intrinsics: an app that exercises every intrinsic, Globals and parameters, resolved as a whole."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
+from esb.paths import P
 from esb.errors import TemplateError
 from esb.model import (
     Api, Application, Bucket, Cors, Event, Function, FunctionUrl, Index, KeyElement, Layer, Table, Warning_,
 )
 from esb.sam import load_application
 
-FULL = Path(__file__).parents[1] / "data" / "sam" / "full"
+FULL = P.fixtures / "intrinsics"
 TEMPLATE = FULL / "template.yaml"
 SRC = FULL.resolve() / "src"
-STREAM = "arn:aws:dynamodb:us-east-1:000000000000:table/full-items/stream/1970-01-01T00:00:00.000"
+STREAM = "arn:aws:dynamodb:us-east-1:000000000000:table/intrinsics-items/stream/1970-01-01T00:00:00.000"
 HTTP_CORS = Cors(allow_origins=("https://a.example", "https://b.example"), allow_methods=("GET", "POST"))
 
 
 def expected() -> Application:
-    shared_env = (("ITEMS_TABLE", "full-items"), ("LOG_LEVEL", "DEBUG"), ("STAGE", "dev"))
+    shared_env = (("ITEMS_TABLE", "intrinsics-items"), ("LOG_LEVEL", "DEBUG"), ("STAGE", "dev"))
     api_fn = Function(
-        logical_id="ApiFunction", name="full-api-dev", code_uri=SRC / "api", handler="app.handler",
+        logical_id="ApiFunction", name="intrinsics-api-dev", code_uri=SRC / "api", handler="app.handler",
         runtime="python3.12", timeout=10, memory_size=256, architecture="x86_64",
         environment=(
-            ("API_KEY", "k123"), ("BUCKET_ARN", "arn:aws:s3:::full-filesbucket"), ("DEBUG", "true"),
-            ("ITEMS_TABLE", "full-items"), ("LOG_LEVEL", "DEBUG"), ("STAGE", "overridden"),
+            ("API_KEY", "k123"), ("BUCKET_ARN", "arn:aws:s3:::intrinsics-filesbucket"), ("DEBUG", "true"),
+            ("ITEMS_TABLE", "intrinsics-items"), ("LOG_LEVEL", "DEBUG"), ("STAGE", "overridden"),
         ),
         layers=("CommonLayer",),
         events=(
             Event(name="Catchall", kind="HttpApi", path="$default", method="ANY", api_id="ServerlessHttpApi"),
-            Event(name="Hello", kind="Api", path="/hello/{name}", method="GET", api_id="ServerlessRestApi",
-                  auth=False),
+            Event(name="Hello", kind="Api", path="/hello/{name}", method="GET", api_id="ServerlessRestApi"),
             Event(name="Proxy", kind="Api", path="/api/{proxy+}", method="ANY", api_id="ServerlessRestApi"),
         ),
     )
@@ -49,18 +48,18 @@ def expected() -> Application:
         logical_id="ItemsFunction", name="ItemsFunction", code_uri=SRC / "items", handler="items.handler",
         runtime="python3.12", timeout=10, memory_size=512, architecture="arm64",
         environment=(
-            ("ITEMS_TABLE", "full-items"), ("LOG_LEVEL", "DEBUG"),
+            ("ITEMS_TABLE", "intrinsics-items"), ("LOG_LEVEL", "DEBUG"),
             ("ORIGINS", "https://a.example;https://b.example"), ("PAGE_SIZE", "25"), ("REGION_SPLIT", "east"),
             ("SESSIONS_TABLE", "SessionsTable"), ("STAGE", "dev"), ("STREAM_ARN", STREAM),
         ),
         layers=("CommonLayer",), reserved_concurrency=5,
         events=(
-            Event(name="ListItems", kind="HttpApi", path="/items", method="GET", api_id="ItemsApi", auth=False),
-            Event(name="PutItem", kind="HttpApi", path="/items/{id}", method="PUT", api_id="ItemsApi", auth=False),
+            Event(name="ListItems", kind="HttpApi", path="/items", method="GET", api_id="ItemsApi"),
+            Event(name="PutItem", kind="HttpApi", path="/items/{id}", method="PUT", api_id="ItemsApi"),
         ),
     )
     items_table = Table(
-        logical_id="ItemsTable", name="full-items",
+        logical_id="ItemsTable", name="intrinsics-items",
         attributes=(("created", "N"), ("owner", "S"), ("pk", "S"), ("sk", "S")),
         key_schema=(KeyElement("pk", "HASH"), KeyElement("sk", "RANGE")),
         gsis=(Index(name="byOwner", key_schema=(KeyElement("owner", "HASH"), KeyElement("created", "RANGE")),
@@ -74,21 +73,21 @@ def expected() -> Application:
         key_schema=(KeyElement("sessionId", "HASH"),), billing_mode="PROVISIONED", read_capacity=2, write_capacity=1,
     )
     return Application(
-        template_path=TEMPLATE.resolve(), stack_name="full", region="us-east-1", account_id="000000000000",
+        template_path=TEMPLATE.resolve(), stack_name="intrinsics", region="us-east-1", account_id="000000000000",
         parameters=(("AllowedOrigins", "https://a.example, https://b.example"), ("ApiKey", "k123"),
                     ("Stage", "dev"), ("TimeoutSeconds", "10")),
         functions=(api_fn, cron_fn, items_fn),
-        layers=(Layer(logical_id="CommonLayer", name="full-common", content_uri=FULL.resolve() / "layers" / "common",
+        layers=(Layer(logical_id="CommonLayer", name="intrinsics-common", content_uri=FULL.resolve() / "layers" / "common",
                       compatible_runtimes=("python3.11", "python3.12")),),
         apis=(
-            Api(logical_id="ItemsApi", kind="HttpApi", stage="dev", cors=HTTP_CORS, auth_default=False),
+            Api(logical_id="ItemsApi", kind="HttpApi", stage="dev", cors=HTTP_CORS),
             Api(logical_id="ServerlessHttpApi", kind="HttpApi", stage="$default", cors=HTTP_CORS),
             Api(logical_id="ServerlessRestApi", kind="Api", stage="Prod", cors=Cors(
                 allow_origins=("*",), allow_methods=("GET", "OPTIONS", "POST"),
                 allow_headers=("Authorization", "Content-Type"), max_age=600)),
         ),
         tables=(items_table, sessions),
-        buckets=(Bucket(logical_id="FilesBucket", name="full-filesbucket", versioning=True, cors_rules=(
+        buckets=(Bucket(logical_id="FilesBucket", name="intrinsics-filesbucket", versioning=True, cors_rules=(
             {"AllowedMethods": ["GET", "PUT"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"],
              "MaxAgeSeconds": 3000},)),),
     )

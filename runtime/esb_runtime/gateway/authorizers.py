@@ -1,0 +1,105 @@
+"""The route's authorizer decides, as API Gateway's does: Cognito, JWT, Lambda (TOKEN/REQUEST), then the API key."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from typing import Any, Callable, Mapping
+
+from esb_runtime.gateway.auth_config import BOX_AUTHORIZER, AuthorizerConfig
+from esb_runtime.gateway.config_source import GatewayConfig
+from esb_runtime.gateway.proxy_events import EventContext, string_claims
+from esb_runtime.gateway.jwt_verify import KeyRing, bearer_token, verify
+from esb_runtime.gateway.lambda_authorizer import (
+    AuthorizerCache,
+    LambdaAuthorizer,
+    Verdict,
+    configuration_error,
+    forbidden,
+    identity_values,
+    unauthorized,
+)
+from esb_runtime.gateway.manager_client import ManagerClient
+from esb_runtime.gateway.request import IncomingRequest
+from esb_runtime.gateway.user_pools import issuer_for
+from esb_runtime.signing_key import SigningKey
+
+OPEN = Verdict(True)
+_JWT_IDENTITY = ("$request.header.Authorization",)
+
+
+def _key_matches(given: str | None, keys: tuple[str, ...]) -> bool:
+    if not given:
+        return False
+    # Every key is compared, so the time taken does not tell how many keys there are or which one matched.
+    return sum(hmac.compare_digest(given.encode(), key.encode()) for key in keys) > 0
+
+
+def authorizer_of(config: GatewayConfig, api: str, name: str) -> AuthorizerConfig | None:
+    if name == BOX_AUTHORIZER:
+        return config.auth.box_authorizer
+    api_config = config.apis.get(api)
+    return api_config.authorizers.get(name) if api_config else None
+
+
+class Authorizers:
+    """One decision per request: allowed (and what the function sees in requestContext.authorizer) or the refusal."""
+
+    def __init__(self, key: SigningKey, manager: ManagerClient, *, box_api_key: str, timeout_s: float,
+                 clock: Callable[[], float] = time.time, cache: AuthorizerCache | None = None) -> None:
+        self._key = key
+        self._box_api_key = box_api_key
+        self._clock = clock
+        self._lambda = LambdaAuthorizer(manager, cache or AuthorizerCache(), timeout_s=timeout_s)
+
+    def check(self, config: GatewayConfig, request: IncomingRequest, ctx: EventContext, *, trace: str) -> Verdict:
+        route = ctx.route
+        name = route.authorizer or (BOX_AUTHORIZER if route.auth or config.auth.require_token else "")
+        verdict = OPEN
+        if name:
+            authorizer = authorizer_of(config, route.api, name)
+            if authorizer is None:  # routing.yml names an authorizer its API does not have
+                return configuration_error()
+            verdict = self._decide(config, authorizer, request, ctx, trace)
+        if verdict.allowed and route.api_key:
+            keys = (self._box_api_key, *config.auth.api_keys)
+            if not _key_matches(request.header("x-api-key"), keys):
+                return forbidden(rest=False)  # API Gateway's {"message": "Forbidden"}, REST and HTTP alike
+        return verdict
+
+    def _decide(self, config: GatewayConfig, authorizer: AuthorizerConfig, request: IncomingRequest,
+                ctx: EventContext, trace: str) -> Verdict:
+        if authorizer.type in ("token", "request"):
+            return self._lambda.decide(authorizer, request, ctx, region=config.region, trace=trace)
+        ring = KeyRing(self._key, config.region, config.auth)
+        if authorizer.type == "cognito":
+            token = bearer_token(request.header(authorizer.header))
+            issuers = {issuer_for(config.region, pool) for pool in authorizer.pools}
+            claims = verify(token, ring, issuers=issuers, now=self._clock()) if token else None
+            if claims is None or claims.get("token_use") not in ("id", "access"):
+                return unauthorized()
+            return Verdict(True, authorizer=_claims_view(ctx, claims, None, box=authorizer.name == BOX_AUTHORIZER))
+        found = identity_values(authorizer.identity or _JWT_IDENTITY, request, ctx.stage_variables or {})
+        token = bearer_token(found[0]) if found else None
+        claims = verify(token, ring, issuers={authorizer.issuer}, audience=authorizer.audience,
+                        now=self._clock()) if token else None
+        if claims is None:
+            return unauthorized()
+        granted = str(claims.get("scope") or "").split()
+        if ctx.route.scopes and not set(ctx.route.scopes) & set(granted):
+            return forbidden(rest=False)
+        return Verdict(True, authorizer=_claims_view(ctx, claims, list(ctx.route.scopes) or None, box=False))
+
+
+def _claims_view(ctx: EventContext, claims: Mapping[str, Any], scopes: list[str] | None, *, box: bool
+                 ) -> dict[str, Any]:
+    shown = string_claims(claims)
+    if ctx.route.payload_version == "2.0":
+        return {"jwt": {"claims": shown, "scopes": scopes}}
+    view: dict[str, Any] = {"claims": shown}
+    if scopes is not None:
+        view["scopes"] = scopes
+    if box and "cognito:username" in shown:
+        # The seed's functions read the user name directly under authorizer (require_token_on_every_route).
+        view["cognito:username"] = shown["cognito:username"]
+    return view

@@ -1,0 +1,119 @@
+"""The box as a local Cognito user pool: USER_PASSWORD_AUTH sign-in and RS256 tokens shaped as Cognito's."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import jwt
+
+from esb_runtime.gateway.auth_config import AuthSettings, PoolUser, UserPool
+from esb_runtime.secrets import BoxSecrets
+from esb_runtime.signing_key import SigningKey
+
+ACCESS_SCOPE = "aws.cognito.signin.user.admin"
+
+
+class CognitoError(Exception):
+    """An error Cognito answers with `{"__type": kind, "message": ...}` (HTTP 400)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def issuer_for(region: str, pool_id: str) -> str:
+    return f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def derived_password(secrets: BoxSecrets, username: str) -> str:
+    """A generator.yml user's password: derived from the box's secret, so no file ever holds it.
+
+    `esb status` shows it; it changes only when the box's secrets are regenerated (esb reset).
+    """
+    digest = hmac.new(secrets.jwt_secret.encode(), f"esb-user-password:{username}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii")[:20] + "a1!"
+
+
+@dataclass(frozen=True)
+class Tokens:
+    id_token: str
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+class UserPools:
+    """Signs in users of the box's pools and issues their tokens; the JWKS is `key.jwk()`."""
+
+    def __init__(self, key: SigningKey, secrets: BoxSecrets, *, lifetime_s: int = 3600,
+                 clock: Callable[[], float] = time.time, ids: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
+        self.key = key
+        self._secrets = secrets
+        self._lifetime_s = lifetime_s
+        self._clock = clock
+        self._ids = ids
+
+    def _user(self, auth: AuthSettings, pool: UserPool, username: str) -> tuple[PoolUser, str] | None:
+        if username == self._secrets.username:  # the seed's admin user is in every pool
+            return PoolUser(username), self._secrets.password
+        for user in auth.users:
+            if user.username == username and (user.pools is None or pool.id in user.pools):
+                return user, derived_password(self._secrets, username)
+        return None
+
+    def sign_in(self, auth: AuthSettings, region: str, pool: UserPool, client_id: str, username: str,
+                password: str) -> Tokens:
+        """USER_PASSWORD_AUTH; a wrong user and a wrong password give the same answer, as Cognito's."""
+        found = self._user(auth, pool, username)
+        # The comparison runs even for an unknown user so timing does not tell users apart.
+        password_ok = _same(password, found[1] if found else self._secrets.password)
+        if found is None or not password_ok:
+            raise CognitoError("NotAuthorizedException", "Incorrect username or password.")
+        return self._tokens(region, pool, client_id, found[0])
+
+    def _tokens(self, region: str, pool: UserPool, client_id: str, user: PoolUser) -> Tokens:
+        now = int(self._clock())
+        sub = str(uuid.uuid5(uuid.NAMESPACE_URL, f"esb:{pool.id}:{user.username}"))
+        origin = self._ids()
+        common = {"sub": sub, "iss": issuer_for(region, pool.id), "origin_jti": origin, "event_id": self._ids(),
+                  "auth_time": now, "iat": now, "exp": now + self._lifetime_s}
+        groups = {"cognito:groups": list(user.groups)} if user.groups else {}
+        id_claims = {**common, **groups, "aud": client_id, "token_use": "id", "cognito:username": user.username,
+                     "jti": self._ids(), **{k: v for k, v in user.attributes.items() if k not in common}}
+        access_claims = {**common, **groups, "client_id": client_id, "token_use": "access", "scope": ACCESS_SCOPE,
+                         "username": user.username, "jti": self._ids()}
+        headers = {"kid": self.key.kid}
+        return Tokens(
+            id_token=jwt.encode(id_claims, self.key.private_key, algorithm="RS256", headers=headers),
+            access_token=jwt.encode(access_claims, self.key.private_key, algorithm="RS256", headers=headers),
+            refresh_token=base64.urlsafe_b64encode(uuid.uuid4().bytes * 2).decode("ascii").rstrip("="),
+            expires_in=self._lifetime_s,
+        )
+
+
+def pool_of_client(auth: AuthSettings, client_id: str) -> UserPool:
+    for pool in auth.pools.values():
+        if client_id in pool.clients:
+            return pool
+    raise CognitoError("ResourceNotFoundException", f"User pool client {client_id} does not exist.")
+
+
+def authentication_result(tokens: Tokens) -> dict[str, Any]:
+    return {
+        "AuthenticationResult": {
+            "AccessToken": tokens.access_token, "ExpiresIn": tokens.expires_in, "TokenType": "Bearer",
+            "RefreshToken": tokens.refresh_token, "IdToken": tokens.id_token,
+        },
+        "ChallengeParameters": {},
+    }
