@@ -73,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
             else:
                 choices = [c for c, _ in param.get("choices", ())] or None
                 box.add_argument(*flags, dest=param["name"], default=param["default"], choices=choices, help=param["help"])
+    # `esb up -t app/template.yaml` works as `esb -t app/template.yaml up` does (SUPPRESS: absent, the
+    # top-level value stands).
+    for command_parser in sub.choices.values():
+        command_parser.add_argument("-t", "--template", default=argparse.SUPPRESS,
+                                    help="SAM template (as before the command)")
+        command_parser.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                                    help="show tracebacks and task output")
     return parser
 
 

@@ -250,3 +250,12 @@ def test_invoke_and_override_mistakes_are_one_line(invoke_app: Path, capsys: pyt
 
     monkeypatch.setattr("sys.stdin", io.StringIO("not json"))
     assert message in _one_line_error(capsys, argv)
+
+
+def test_template_and_verbose_after_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    template = _app(tmp_path, FN)
+    assert main(["build", "-t", str(template)]) == 0
+    assert (tmp_path / ".esb" / "config" / "functions.yml").is_file()
+    assert main(["build", "--template", str(tmp_path / "missing.yaml")]) == 1
+    assert "template not found" in capsys.readouterr().err
+    assert main(["--verbose", "build", "-t", str(template)]) == 0  # both places at once
