@@ -93,7 +93,9 @@ def _context(args: argparse.Namespace, project: Project | None = None) -> Any:
     from esb.build.context import build_context
 
     ctx = build_context(project or _project(args), verbose=args.verbose)
-    for warning in ctx.app.warnings:
+    from esb import warned
+
+    for warning in warned.fresh(ctx.tree.state, ctx.project.template, ctx.app.warnings, always=args.verbose):
         sys.stderr.write(f"warning: {warning}\n")
     return ctx
 

@@ -140,6 +140,13 @@ def test_unsupported_property_is_a_warning(tmp_path: Path, monkeypatch: pytest.M
     assert main(["-t", str(path), "build"]) == 0
     err = capsys.readouterr().err
     assert "warning: Fn.ImageUri:" in err
+    assert main(["-t", str(path), "build"]) == 0
+    assert "warning:" not in capsys.readouterr().err  # once per template change, not on every command
+    assert main(["-t", str(path), "--verbose", "build"]) == 0
+    assert "warning: Fn.ImageUri:" in capsys.readouterr().err  # --verbose shows them again
+    path.write_text(path.read_text() + "\n# edited\n")
+    assert main(["-t", str(path), "build"]) == 0
+    assert "warning: Fn.ImageUri:" in capsys.readouterr().err
 
 
 def test_up_watch_and_detach_conflict(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
