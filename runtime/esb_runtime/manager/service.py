@@ -187,7 +187,7 @@ class Manager:
     def invoke(self, name: str, payload: bytes, *, trace_id: str | None = None, client_context: str | None = None,
                invocation_type: str = "RequestResponse", log_tail: bool = False) -> Invocation | None:
         """Synchronous: the result. Event: queued (None), or TooManyRequests when the queue is full."""
-        entry = self._lookup(name)
+        entry = self._lookup_for(name, trace_id)
         limit = EVENT_LIMIT if invocation_type == "Event" else SYNC_LIMIT
         if len(payload) > limit:
             raise PayloadTooLarge(f"{len(payload)} byte payload exceeds the {invocation_type} limit of {limit} bytes")
@@ -197,7 +197,15 @@ class Manager:
         return self._invoke_sync(entry, payload, trace_id, client_context, log_tail)
 
     def _run_event(self, *, name: str, payload: bytes, trace_id: str | None, client_context: str | None) -> None:
-        self._invoke_sync(self._lookup(name), payload, trace_id, client_context, False)
+        self._invoke_sync(self._lookup_for(name, trace_id), payload, trace_id, client_context, False)
+
+    def _lookup_for(self, name: str, trace_id: str | None) -> _Function:
+        """_lookup on behalf of a call: sandboxes a rebuild recycles there are this call's doing (records say so)."""
+        self._cause.trace, self._cause.request = trace_id, None
+        try:
+            return self._lookup(name)
+        finally:
+            self._cause.trace = None
 
     def _invoke_sync(self, entry: _Function, payload: bytes, trace_id: str | None, client_context: str | None,
                      want_tail: bool) -> Invocation:
