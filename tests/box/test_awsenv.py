@@ -29,3 +29,13 @@ def test_exports_shell_quoted_and_evaluable() -> None:
 def test_http_without_a_plain_listener_says_how_to_get_one() -> None:
     with pytest.raises(ConfigError, match="ports.aws_http"):
         exports(STATE, BoxSecrets.generate(), http=True)
+
+
+def test_compose_stack_exports_its_per_service_endpoints() -> None:
+    from dataclasses import replace
+
+    compose = replace(STATE, engine="compose", aws_endpoint="", s3_endpoint="https://127.0.0.1:9000",
+                      dynamodb_endpoint="http://127.0.0.1:8000")
+    names = dict(exports(compose, BoxSecrets.generate()))
+    assert names["AWS_ENDPOINT_URL_S3"] == "https://127.0.0.1:9000"
+    assert names["AWS_ENDPOINT_URL_DYNAMODB"] == "http://127.0.0.1:8000" and "AWS_ENDPOINT_URL" not in names
