@@ -146,6 +146,53 @@ def throughput(sock: str, callers: int, seconds: float) -> float:
     return sum(count) / seconds
 
 
+def fresh_post(url: str) -> None:
+    """One invoke on a new connection (a SYN through the firewall chain each time), closed after."""
+    client = RieClient(url)
+    client.post(b"{}", None, 30)
+    client.close()
+
+
+def isolation_rows(rie: Path, root: Path, runs: int) -> None:
+    """Warm calls to the same function, plain vs isolated (own uid, firewall rules, Lambda Python env), in one run."""
+    from esb_runtime.manager import isolation
+
+    if os.geteuid() != 0:
+        print("isolation overhead: skipped (needs root: sandboxes change identity only under a root manager)")
+        return
+    os.chmod(root, 0o755)  # function identities must reach the staged code
+    settings = RuntimeSettings(output_dir=root, manager_socket=root / "state" / "m.sock", rie_path=rie)
+    isolated = ProcessEngine(rie)
+    plan = isolation.plan_sandboxes(root, rie, python=isolated.python, runtime_parent=isolated.runtime_parent,
+                                    requested=None)
+    plan = isolation.per_function(plan, settings, None)
+    if plan.firewall is None or plan.identities is None:
+        print(f"isolation overhead: skipped ({plan.note})")
+        return
+    isolated.isolate(plan)
+    plain = ProcessEngine(rie)
+    sandboxes = {"plain": plain.start(spec(root, "trivial"), lambda line: None),
+                 "isolated": isolated.start(spec(root, "trivial"), lambda line: None)}
+    try:
+        for label, call in (("keep-alive", lambda url: RieClient(url)), ("new connection", None)):
+            medians = {}
+            for name, sandbox in sandboxes.items():
+                if call is None:
+                    samples = warm(lambda url=sandbox.invoke_url: fresh_post(url), runs)
+                else:
+                    client = call(sandbox.invoke_url)
+                    samples = warm(lambda c=client: c.post(b"{}", None, 30) and None, runs)
+                    client.close()
+                medians[name] = p(samples, 0.5)
+            delta = medians["isolated"] - medians["plain"]
+            print(f"{'warm invoke median, ' + label + ' (ms)':44} {medians['plain']:10.3f} {medians['isolated']:10.3f} "
+                  f"{delta:+7.3f}")
+    finally:
+        plain.stop(sandboxes["plain"])
+        isolated.stop(sandboxes["isolated"])
+        plan.firewall.close()
+
+
 def p(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -156,12 +203,17 @@ def main() -> int:
     parser.add_argument("--cold-runs", type=int, default=5)
     parser.add_argument("--warm-runs", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--isolation-only", action="store_true", help="only the plain vs isolated warm calls")
     args = parser.parse_args()
     rie = ensure_rie(cache_dir(), explicit=os.environ.get("ESB_RIE_PATH") or None)
     engine = ProcessEngine(rie)
     with tempfile.TemporaryDirectory(prefix="esb-bench-") as tmp:
         root = Path(tmp)
         write_tree(root)
+        if args.isolation_only:
+            print(f"{'measure':44} {'plain':>10} {'isolated':>10} {'delta':>7}")
+            isolation_rows(rie, root, args.warm_runs)
+            return 0
         cold_proc, cold_sock = start_manager(root, rie, idle=0.2)
         warm_proc, warm_sock = start_manager(root, rie, idle=300)
         try:
@@ -181,6 +233,8 @@ def main() -> int:
                 b, m = p(bare_w, q), p(mgr_w, q)
                 print(f"{'warm invoke ' + label + ' (ms)':44} {b:10.3f} {m:10.3f} {m / b:7.2f}")
             print(f"{'warm overhead, median (ms)':44} {'':10} {p(mgr_w, .5) - p(bare_w, .5):10.3f}")
+            print(f"{'':44} {'plain':>10} {'isolated':>10} {'delta':>7}")
+            isolation_rows(rie, root, args.warm_runs)
             rates = {n: throughput(warm_sock, n, args.seconds) for n in (1, 4, 16)}
             for n, rate in rates.items():
                 print(f"{f'invocations/s, {n} callers, 50 ms handler':44} {'':10} {rate:10.1f} {rate / rates[1]:7.2f}")

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 
+from esb.errors import BuildError
+
 _ASSETS = Path(__file__).resolve().parent / "assets"
 # A source checkout only (tests and benches): the installed toolchain never reads these.
 REPO = Path(__file__).resolve().parent.parent
@@ -44,6 +46,15 @@ def cache_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "esb"
 
 
+def component(name: str) -> str:
+    """`name` as one directory entry of the output tree; refuses what would lead out of it (the SAM loader
+    validates names first: this is the last line, so a build never writes or deletes outside the tree)."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise BuildError(f"{name!r} cannot name a directory of the output tree",
+                         hint="use a name of letters, digits, - and _")
+    return name
+
+
 @dataclass(frozen=True)
 class BuildTree:
     """Paths inside one project's output tree (default `.esb/`)."""
@@ -71,7 +82,7 @@ class BuildTree:
         return self.root / "functions"
 
     def function(self, name: str) -> Path:
-        return self.functions / name
+        return self.functions / component(name)
 
     def function_src(self, name: str) -> Path:
         return self.function(name) / "src"
@@ -97,6 +108,10 @@ class BuildTree:
     def node_runtime(self) -> Path:
         """The staged Node.js runtime environment (node_modules with aws-lambda-ric and the AWS SDK v3)."""
         return self.root / "runtimes" / "nodejs"
+
+    def python_runtime(self, runtime: str) -> Path:
+        """The staged Lambda Python environment of one declared runtime (python3.12: awslambdaric + boto3)."""
+        return self.root / "runtimes" / component(runtime)
 
     @property
     def secrets(self) -> Path:

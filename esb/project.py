@@ -77,6 +77,14 @@ class Breaker:
 
 
 @dataclass(frozen=True)
+class PythonHosts:
+    """Which interpreters run python3.N functions on the process engine (generator.yml `python:`)."""
+
+    strict: bool = False  # true: a runtime without its own interpreter is an error, not the closest one
+    interpreters: tuple[tuple[str, str], ...] = ()  # ("3.12", "/opt/python3.12/bin/python3.12"), over PATH's
+
+
+@dataclass(frozen=True)
 class Generator:
     """The parsed generator.yml (all sections optional)."""
 
@@ -91,6 +99,7 @@ class Generator:
     compat: Compat = field(default_factory=Compat)
     breaker: Breaker = field(default_factory=Breaker)
     engine: str = "auto"  # what `esb up` uses when --engine is not given
+    python: PythonHosts = field(default_factory=PythonHosts)
     auth: AuthOptions = field(default_factory=AuthOptions)
 
 
@@ -109,6 +118,7 @@ class Project:
     bind: str = "127.0.0.1"
     compat: Compat = field(default_factory=Compat)
     breaker: Breaker = field(default_factory=Breaker)
+    python: PythonHosts = field(default_factory=PythonHosts)
     auth: AuthOptions = field(default_factory=AuthOptions)
     generator_file: Path | None = None
     template_source: str = "bundled"  # argument | env | cwd | project | bundled
@@ -175,6 +185,7 @@ def parse_generator(text: str, where: str) -> Generator:
         compat=_dataclass_from(Compat, _section(doc, "compat", where), where, "compat"),
         breaker=_breaker(_section(doc, "breaker", where), where),
         engine=_engine(doc.get("engine"), where),
+        python=_python(_section(doc, "python", where), where),
         auth=parse_auth(_section(doc, "auth", where), where, Path(where).parent),
     )
 
@@ -192,6 +203,21 @@ def _breaker(values: Mapping[str, Any], where: str) -> Breaker:
         raise ConfigError("`breaker.failures` must be >= 0 and `breaker.window` > 0", where=where,
                           hint="e.g. failures: 3, window: 10 (failures: 0 turns the breaker off)")
     return breaker
+
+
+def _python(values: Mapping[str, Any], where: str) -> PythonHosts:
+    unknown = sorted(set(values) - {"strict", "interpreters"})
+    if unknown:
+        raise ConfigError(f"unknown key `python.{unknown[0]}`", where=where, hint="known keys: interpreters, strict")
+    interpreters = _section(values, "interpreters", where)
+    pairs = []
+    for version, path in interpreters.items():
+        # A quoted version only: YAML reads 3.10 as the number 3.1.
+        if not isinstance(version, str) or not re.fullmatch(r"3\.\d+", version) or not str(path or "").startswith("/"):
+            raise ConfigError(f"`python.interpreters` maps a quoted version to an absolute path, not {version}: {path}",
+                              where=where, hint='e.g. interpreters: {"3.12": /opt/python3.12/bin/python3.12}')
+        pairs.append((str(version), str(path)))
+    return PythonHosts(strict=to_bool(values.get("strict", False)), interpreters=tuple(sorted(pairs)))
 
 
 def _param_text(value: Any) -> str:
@@ -283,6 +309,7 @@ def load_project(template_arg: str | None = None, *, cwd: Path, env: Mapping[str
         bind=gen.bind,
         compat=gen.compat,
         breaker=gen.breaker,
+        python=gen.python,
         auth=gen.auth,
         generator_file=gen_path,
         template_source=source,

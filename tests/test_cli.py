@@ -54,7 +54,7 @@ def test_build_writes_tree(sample: Path, capsys: pytest.CaptureFixture[str]) -> 
     captured = capsys.readouterr()
     assert captured.out == ""  # progress is for terminals (or --verbose), and never on stdout
     assert main(["--verbose", "build"]) == 0
-    assert "done: 0 task(s) run, 12 up to date" in capsys.readouterr().err
+    assert "done: 0 task(s) run, 13 up to date" in capsys.readouterr().err
 
 
 def test_dry_run_writes_nothing(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:

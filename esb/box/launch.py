@@ -22,6 +22,7 @@ from esb.model import Application
 from esb.paths import BuildTree
 from esb.box.processes import Proc
 from esb_runtime import secrets as box_secrets, signing_key
+from esb_runtime.manager.firewall import chain_name, iptables_missing, remove_chain
 from esb_runtime.manager.registry import SandboxRegistry
 from esb_runtime.settings import RuntimeSettings
 
@@ -193,6 +194,7 @@ def _settings(opts: BoxOptions, stores_port: int) -> RuntimeSettings:
         s3_endpoint=f"http://127.0.0.1:{stores_port}",
         dynamodb_endpoint=f"http://127.0.0.1:{stores_port}",
         lambda_endpoint=f"https://127.0.0.1:{opts.gateway_port}",
+        services_endpoint=f"http://127.0.0.1:{stores_port}",
     )
 
 
@@ -214,6 +216,8 @@ def down(tree: BuildTree, *, volumes: bool = False, say: Say = print) -> list[st
     left = SandboxRegistry.of_box(tree.state).sweep()  # a killed manager's sandboxes, if any survived it
     if left:
         done.append(f"stopped {len(left)} sandbox(es) left by a killed manager")
+    if os.geteuid() == 0 and not iptables_missing() and remove_chain(chain_name(tree.root)):
+        done.append("removed the sandbox firewall rules a killed manager left")
     tree.manager_socket.unlink(missing_ok=True)
     if volumes:
         for path in (tree.data, tree.logs):
@@ -303,6 +307,7 @@ def _provision(app: Application, settings: RuntimeSettings, secrets, say: Say) -
         dynamodb_endpoint=settings.dynamodb_endpoint,
         credentials=secrets,
         region=app.region,
+        services_endpoint=settings.services_endpoint,
     )
     for line in report.text().splitlines():
         say(f"  {line}")

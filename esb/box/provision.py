@@ -6,31 +6,23 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Literal, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from esb.box.provision_results import ResourceResult
 from esb.errors import BoxError
 from esb.model import Application, Bucket, Index, KeyElement, Table
 from esb.seams import AwsClientFactory
 
-Status = Literal["created", "unchanged", "updated", "changed-needs-reset"]
 
 
 class AwsCredentials(Protocol):
     aws_access_key_id: str
     aws_secret_access_key: str
 
-
-@dataclass(frozen=True)
-class ResourceResult:
-    kind: Literal["table", "bucket"]
-    name: str
-    logical_id: str
-    status: Status
-    details: tuple[str, ...] = ()
 
 
 @dataclass
@@ -235,8 +227,9 @@ def reconcile_bucket(s3: Any, bucket: Bucket, region: str) -> ResourceResult:
         else:
             s3.delete_bucket_cors(Bucket=bucket.name)
         details.append("CORS set")
-    if bucket.notifications:
-        details.append(f"{len(bucket.notifications)} notification(s) recorded, not delivered")
+    lambdas = [n for n in bucket.notifications if n.get("Type") not in ("Queue", "Topic")]
+    if lambdas:
+        details.append(f"{len(lambdas)} notification(s) recorded, not delivered (give the function an S3 event)")
     if created:
         return ResourceResult("bucket", bucket.name, bucket.logical_id, "created", tuple(details))
     changed = [d for d in details if "notification" not in d]
@@ -261,8 +254,12 @@ def wait_for_store(check: Callable[[], object], endpoint: str, deadline_s: float
 
 
 def provision(app: Application, s3_endpoint: str, dynamodb_endpoint: str, credentials: AwsCredentials,
-              region: str, deadline_s: float = 30, clients: AwsClientFactory | None = None) -> ProvisionReport:
-    """Bring the stores in line with the template; report each resource, apply nothing destructive."""
+              region: str, deadline_s: float = 30, clients: AwsClientFactory | None = None,
+              services_endpoint: str | None = None) -> ProvisionReport:
+    """Bring the stores in line with the template; report each resource, apply nothing destructive.
+
+    With `services_endpoint` (the embedded stores), also the queues, topics, rules, parameters, secrets,
+    streams and log groups, and the delivery queues of the asynchronous event sources."""
 
     def default_client(service: str, endpoint: str) -> Any:
         return boto3.client(service, endpoint_url=endpoint, region_name=region,
@@ -282,4 +279,13 @@ def provision(app: Application, s3_endpoint: str, dynamodb_endpoint: str, creden
     for bucket in app.buckets:
         with _translate("bucket", bucket.name):
             report.results.append(reconcile_bucket(s3, bucket, region))
+    if services_endpoint:
+        from esb.box.provision_deliveries import wire_deliveries
+        from esb.box.provision_services import reconcile_resources
+
+        def service_client(service: str) -> Any:
+            return s3 if service == "s3" else make(service, services_endpoint)
+
+        report.results.extend(reconcile_resources(app.resources, service_client, _translate))
+        report.results.extend(wire_deliveries(app, service_client, _translate))
     return report

@@ -15,6 +15,7 @@ from esb.box.state import BoxState
 from esb.paths import BuildTree
 from esb_runtime import secrets as box_secrets
 from esb_runtime.config import FunctionConfig, FunctionsConfigError, load_functions
+from esb_runtime.contract import read_python_record
 from esb_runtime.gateway.user_pools import derived_password
 
 AUTH_PATH = "/user/auth/v1"
@@ -43,6 +44,7 @@ def collect(tree: BuildTree) -> dict[str, Any]:
     sandboxes = _manager_get(tree.manager_socket, "/v1/sandboxes", []) if state else []
     health = _manager_get(tree.manager_socket, "/v1/health", {}) if state else {}
     breakers = _manager_get(tree.manager_socket, "/v1/breakers", {}) if state else {}
+    sources = _manager_get(tree.manager_socket, "/v1/sources", []) if state else []
     secrets_file = tree.secrets / "box.json"
     secrets = box_secrets.load(secrets_file) if secrets_file.exists() else None
     counts: dict[str, int] = {}
@@ -91,7 +93,10 @@ def collect(tree: BuildTree) -> dict[str, Any]:
             for name, fn in sorted(functions.items()) if fn.function_url is not None
         ],
         "sandboxes": sandboxes,
-        "notes": [*config_notes, *(health.get("notes") or [])],
+        # Per event source: delivered, failed, dead_lettered (by the box), in_dlq (waiting in the redrive DLQ).
+        "event_sources": sources,
+        "notes": list(dict.fromkeys([*config_notes, *_python_notes(functions, state),
+                                     *(health.get("notes") or [])])),
         "stores": {
             "s3_endpoint": state.s3_endpoint if state else None,
             "dynamodb_endpoint": state.dynamodb_endpoint if state else None,
@@ -157,6 +162,13 @@ def render_text(status: dict[str, Any]) -> str:
         marker = {"open": f"  [crash loop: 502 for {breaker.get('retry_in_s')} s]",
                   "half_open": "  [crash loop: trying again]"}.get(breaker.get("state"), "")
         lines.append(f"{fn['name']:<36} {fn['sandboxes']}{marker}")
+    if status.get("event_sources"):
+        lines.append("")
+        lines.append(f"{'EVENT SOURCE':<36} {'KIND':<16} DELIVERED  FAILED  IN DLQ")
+        for src in status["event_sources"]:
+            dlq = src["dead_lettered"] + (src["in_dlq"] or 0)
+            lines.append(f"{src['function'] + '/' + src['event']:<36} {src['kind']:<16} {src['delivered']:>9}  "
+                         f"{src['failed']:>6}  {dlq:>6}")
     return "\n".join(lines)
 
 
@@ -195,6 +207,15 @@ def _functions(tree: BuildTree) -> tuple[Mapping[str, FunctionConfig], list[str]
         return load_functions(tree.functions_config, tree.root).functions, []
     except FunctionsConfigError as exc:
         return {}, [str(exc)]
+
+
+def _python_notes(functions: Mapping[str, FunctionConfig], state: Any) -> list[str]:
+    """Which python runtimes the process engine runs on another Python than declared (the build's choice)."""
+    if state is not None and state.engine != "process":
+        return []
+    dirs = sorted({fn.runtime_dir for fn in functions.values() if fn.runtime_dir and fn.runtime.startswith("python")})
+    records = [read_python_record(path) for path in dirs]
+    return [record.note for record in records if record is not None and record.note]
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -56,4 +56,5 @@ def runtime_task(ctx: BuildContext) -> dict[str, Any]:
 
 
 def build_task() -> dict[str, Any]:
-    return {"actions": None, "task_dep": ["config", "compose", "runtime", "node_runtime", "stage", "dockerfile"]}
+    return {"actions": None, "task_dep": ["config", "compose", "runtime", "node_runtime", "python_runtime", "stage",
+                                        "dockerfile"]}

@@ -14,6 +14,7 @@ from esb.errors import BuildError
 from esb.build.handler_check import check_function
 from esb.model import Function
 from esb.build.node_runtime import is_node
+from esb.paths import component
 from esb.render import render_dockerfile
 from esb.build.context import BuildContext
 from esb.build.node_tasks import (
@@ -61,7 +62,7 @@ def stage(ctx: BuildContext, fn: Function, files: list[str], layers: dict[str, t
     sync_tree(fn.code_uri, files, ctx.tree.function_src(fn.name))
     layers_dir = ctx.tree.function_layers(fn.name)
     for name, (root, layer_list) in layers.items():
-        sync_tree(root, layer_list, layers_dir / name)
+        sync_tree(root, layer_list, layers_dir / component(name))
     if layers_dir.is_dir():
         for stale in sorted(p for p in layers_dir.iterdir() if p.name not in layers):
             remove_tree(stale) if stale.is_dir() else stale.unlink()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -116,7 +117,7 @@ def image_function_task(ctx: BuildContext, fn: Function) -> dict[str, Any]:
         write_image_record(function_dir, ImageRecord(tag, image_id))
         if previous and previous != tag:
             _drop_unused(client, previous)
-        print(f"{fn.name}: image {tag} (Dockerfile {image.dockerfile}, DockerTag {image.tag})")
+        print(f"{fn.name}: image {tag} (Dockerfile {image.dockerfile}, DockerTag {image.tag})", file=sys.stderr)
         return {"tag": tag, "id": image_id}
 
     bases = set(lambda_bases(ctx, fn).values())

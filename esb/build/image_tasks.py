@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from esb.errors import BuildError
-from esb.build.images import base_recipe, build_function_image, ensure_base_image, function_image_tag, image_exists
+from esb.build.images import (BASE_REPO, PYTHON_VERSION, base_python, base_recipe, build_function_image,
+                              ensure_base_image, function_image_tag, image_exists, tag_image)
+from esb.build.report import guarded
 from esb_runtime.contract import IMAGE_RECORD, ImageRecord, read_image_record, write_image_record
 from esb.seams import DockerClientFactory
 
@@ -32,22 +35,38 @@ def _rie_path(cache: Path) -> Path:
 
 
 def base_image_task(cache: Path, client_factory: DockerClientFactory = _docker_client,
-                    rie_path: Callable[[Path], Path] = _rie_path) -> dict[str, Any]:
-    """The task dict; up to date when an image tagged with the current recipe digest exists."""
+                    rie_path: Callable[[Path], Path] = _rie_path,
+                    versions: Sequence[str] = (PYTHON_VERSION,)) -> dict[str, Any]:
+    """The task dict: one base image per Python Debian provides (PYTHON_SUITES), `esb/base-python:<v>` naming it
+    for every declared version `v` (the closest one, with a warning, where Debian has no python`v`); up to date
+    when those images exist and every name points at its image."""
+    plan = {version: base_python(version) for version in sorted({PYTHON_VERSION, *versions})}
 
     def current() -> bool:
         try:
-            recipe = base_recipe(cache, rie_path(cache))
-            return image_exists(client_factory(), recipe.tag()) is not None
+            client = client_factory()
+            for version, (built_by, _) in plan.items():
+                built = image_exists(client, base_recipe(cache, rie_path(cache), python_version=built_by).tag())
+                if built is None or image_exists(client, f"{BASE_REPO}:{version}") != built:
+                    return False
+            return True
         except BuildError:
             return False  # let the action run and report the error as one line
 
     def build() -> dict[str, str]:
-        image = ensure_base_image(client_factory(), cache, rie_path(cache))
-        print(f"base image {image.tag} ({'built' if image.built else 'already present'})")
-        return {"tag": image.tag, "id": image.id}
+        client, images = client_factory(), {}
+        for version, (built_by, note) in plan.items():
+            if built_by not in images:
+                images[built_by] = ensure_base_image(client, cache, rie_path(cache), python_version=built_by)
+                image = images[built_by]
+                print(f"base image {image.tag} ({'built' if image.built else 'already present'})", file=sys.stderr)
+            if note:
+                tag_image(client, images[built_by].id, f"{BASE_REPO}:{version}")
+                sys.stderr.write(f"warning: {note}\n")
+        first = images[plan[PYTHON_VERSION][0]]
+        return {"tag": first.tag, "id": first.id}
 
-    return {"actions": [build], "uptodate": [current], "verbosity": 2}
+    return {"actions": [guarded(build)], "uptodate": [current], "verbosity": 2}
 
 
 def function_image_task(project: str, function: str, context_dir: Path, *, no_cache: bool = False,

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 PYTHON_VERSION = "3.11"
 SUITE = "bookworm"
+# The Debian suite whose own python3 is each version: base images per runtime version, built offline.
+PYTHON_SUITES = {"3.11": "bookworm", "3.13": "trixie"}
 ROOTFS_PACKAGES = ("python3", "ca-certificates")
 RIC_REQUIREMENT = "awslambdaric==4.2.2"
 # AWS's Lambda python images ship the SDK; handlers `import boto3` without vendoring it.
@@ -119,19 +121,55 @@ def ensure_rootfs(cache: Path, mirror: str, run: CommandRunner = run_command, su
     return tarball
 
 
-def ensure_wheels(cache: Path, run: CommandRunner = run_command) -> tuple[Path, ...]:
-    """awslambdaric, boto3 and their deps as manylinux cp311 wheels, downloaded on the host once."""
+def closest_version(want: str, available: Sequence[str]) -> str:
+    """The "3.N" of `available` nearest to `want`; on a tie the newer (3.12 code runs on 3.13 more often than 3.11)."""
+    def minor(version: str) -> int:
+        return int(version.split(".")[1])
+
+    return min(available, key=lambda v: (abs(minor(v) - minor(want)), -minor(v)))
+
+
+def base_python(version: str) -> tuple[str, str | None]:
+    """The base image Python that runs python`version` functions in docker, and a warning when it is not that one."""
+    if version in PYTHON_SUITES:
+        return version, None
+    closest = closest_version(version, list(PYTHON_SUITES))
+    return closest, (f"python{version} functions run on Python {closest} in docker: Debian has no python{version}, "
+                     f"and {PYTHON_SUITES[closest]}'s python{closest} is the closest offline base image")
+
+
+def wheels_key(python_version: str = PYTHON_VERSION) -> str:
     wanted = "|".join(SANDBOX_REQUIREMENTS)
-    tag = hashlib.sha256(f"{wanted}|{WHEEL_PLATFORM}|{PYTHON_VERSION}".encode()).hexdigest()[:12]
-    folder = cache / "wheels" / f"ric-{tag}"
+    return hashlib.sha256(f"{wanted}|{WHEEL_PLATFORM}|{python_version}".encode()).hexdigest()[:12]
+
+
+def ensure_wheels(cache: Path, run: CommandRunner = run_command, python_version: str = PYTHON_VERSION) -> tuple[Path, ...]:
+    """awslambdaric, boto3 and their deps as manylinux wheels for CPython `python_version`, downloaded once."""
+    folder = cache / "wheels" / f"ric-{wheels_key(python_version)}"
     done = folder / "complete"
     if not done.is_file():
         folder.mkdir(parents=True, exist_ok=True)
         run([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--quiet",
-             "--only-binary=:all:", "--platform", WHEEL_PLATFORM, "--python-version", PYTHON_VERSION,
+             "--only-binary=:all:", "--platform", WHEEL_PLATFORM, "--python-version", python_version,
              "--implementation", "cp", "-d", str(folder), *SANDBOX_REQUIREMENTS])
         done.write_text("\n".join(SANDBOX_REQUIREMENTS) + "\n")
     return tuple(sorted(folder.glob("*.whl")))
+
+
+def install_wheels(wheels: Path, target: Path, run: CommandRunner = run_command,
+                   python_version: str = PYTHON_VERSION) -> None:
+    """The sandbox packages from the downloaded wheels only (no index: offline) into `target`, for CPython
+    `python_version` whatever the interpreter running pip."""
+    run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--quiet", "--no-index",
+         "--find-links", str(wheels), "--only-binary=:all:", "--platform", WHEEL_PLATFORM,
+         "--python-version", python_version, "--implementation", "cp", "--no-compile",
+         "--target", str(target), *SANDBOX_REQUIREMENTS])
+
+
+def compile_site(python: str, site: Path, run: CommandRunner = run_command) -> None:
+    """botocore imports in ~1 s without bytecode: compile once at build, not in every cold start.
+    unchecked-hash pycs do not depend on file mtimes, so the same inputs give the same bytes."""
+    run([python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(site)])
 
 
 def _runtime_files(runtime_pkg: Path) -> tuple[tuple[str, Path], ...]:
@@ -150,13 +188,18 @@ class BaseRecipe:
     rie: Path
     wheels: tuple[Path, ...]
     runtime_files: tuple[tuple[str, Path], ...]
+    python_version: str = PYTHON_VERSION  # a key of PYTHON_SUITES
+
+    @property
+    def suite(self) -> str:
+        return PYTHON_SUITES[self.python_version]
 
     @property
     def runtime_module(self) -> str:
         return "esb_runtime.sandbox.bootstrap" if self.runtime_files else "awslambdaric"
 
     def digest(self) -> str:
-        parts = [f"python={PYTHON_VERSION}", f"rootfs={rootfs_key()}", f"rie={_sha256_file(self.rie)}"]
+        parts = [f"python={self.python_version}", f"rootfs={rootfs_key(self.suite)}", f"rie={_sha256_file(self.rie)}"]
         parts += [f"template:{name}={hashlib.sha256((P.templates / 'docker' / name).read_bytes()).hexdigest()}"
                   for name in _TEMPLATES]
         parts += [f"wheel:{w.name}={_sha256_file(w)}" for w in self.wheels]
@@ -164,7 +207,7 @@ class BaseRecipe:
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
     def tag(self) -> str:
-        return f"{BASE_REPO}:{PYTHON_VERSION}-{self.digest()[:12]}"
+        return f"{BASE_REPO}:{self.python_version}-{self.digest()[:12]}"
 
 
 def default_rie(cache: Path) -> Path:
@@ -176,9 +219,10 @@ def default_rie(cache: Path) -> Path:
 
 
 def base_recipe(cache: Path, rie_path: Path | None = None, runtime_pkg: Path = P.runtime_pkg,
-                run: CommandRunner = run_command) -> BaseRecipe:
+                run: CommandRunner = run_command, python_version: str = PYTHON_VERSION) -> BaseRecipe:
     rie = rie_path or default_rie(cache)
-    return BaseRecipe(rie=rie, wheels=ensure_wheels(cache, run), runtime_files=_runtime_files(runtime_pkg))
+    return BaseRecipe(rie=rie, wheels=ensure_wheels(cache, run, python_version),
+                      runtime_files=_runtime_files(runtime_pkg), python_version=python_version)
 
 
 def image_exists(client: docker.DockerClient, tag: str) -> str | None:
@@ -204,9 +248,16 @@ def ensure_rootfs_image(client: docker.DockerClient, cache: Path, run: CommandRu
     return tag
 
 
+def host_python(version: str) -> str | None:
+    """An interpreter of `version` on this host (to compile bytecode for an image), or None."""
+    if f"{sys.version_info[0]}.{sys.version_info[1]}" == version:
+        return sys.executable
+    return shutil.which(f"python{version}", path="/usr/local/bin:/usr/bin:/bin")
+
+
 def _write_context(ctx: Path, recipe: BaseRecipe, rootfs_image: str, run: CommandRunner) -> None:
     env = _jinja()
-    values = {"suite": SUITE, "python_version": PYTHON_VERSION, "rootfs_image": rootfs_image,
+    values = {"suite": recipe.suite, "python_version": recipe.python_version, "rootfs_image": rootfs_image,
               "runtime_module": recipe.runtime_module}
     (ctx / "Dockerfile").write_text(env.get_template("base.Dockerfile.j2").render(values))
     entry = ctx / "lambda-entrypoint.sh"
@@ -215,15 +266,10 @@ def _write_context(ctx: Path, recipe: BaseRecipe, rootfs_image: str, run: Comman
     shutil.copyfile(recipe.rie, ctx / "aws-lambda-rie")
     (ctx / "aws-lambda-rie").chmod(0o755)
     # Installed on the host: containers cannot reach PyPI, and the image carries no pip.
-    run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--quiet", "--no-index",
-         "--find-links", str(recipe.wheels[0].parent), "--only-binary=:all:", "--platform", WHEEL_PLATFORM,
-         "--python-version", PYTHON_VERSION, "--implementation", "cp", "--no-compile",
-         "--target", str(ctx / "site"), *SANDBOX_REQUIREMENTS])
-    if f"{sys.version_info[0]}.{sys.version_info[1]}" == PYTHON_VERSION:
-        # botocore imports in ~1 s without bytecode: compile once here, not in every cold start.
-        # unchecked-hash pycs do not depend on file mtimes, so the layer is the same on every build.
-        run([sys.executable, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
-             str(ctx / "site")])
+    install_wheels(recipe.wheels[0].parent, ctx / "site", run, python_version=recipe.python_version)
+    compiler = host_python(recipe.python_version)
+    if compiler is not None:  # bytecode is per version: compiled only where the host has that one
+        compile_site(compiler, ctx / "site", run)
     (ctx / "runtime").mkdir()
     for rel, src in recipe.runtime_files:
         (ctx / "runtime" / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -239,14 +285,15 @@ class BaseImage:
 
 def ensure_base_image(client: docker.DockerClient, cache: Path, rie_path: Path | None = None,
                       runtime_pkg: Path = P.runtime_pkg, run: CommandRunner = run_command,
-                      no_cache: bool = False) -> BaseImage:
-    """Build the base image unless one with the same recipe digest exists; tag it BASE_ALIAS too."""
-    recipe = base_recipe(cache, rie_path, runtime_pkg, run)
+                      no_cache: bool = False, python_version: str = PYTHON_VERSION) -> BaseImage:
+    """Build the base image of one Python (Debian's own, from PYTHON_SUITES) unless one with the same recipe
+    digest exists; tag it `esb/base-python:<version>` too."""
+    recipe = base_recipe(cache, rie_path, runtime_pkg, run, python_version)
 
     def write(ctx: Path) -> None:
-        _write_context(ctx, recipe, ensure_rootfs_image(client, cache, run), run)
+        _write_context(ctx, recipe, ensure_rootfs_image(client, cache, run, recipe.suite), run)
 
-    return build_base(client, recipe.tag(), recipe.digest(), BASE_ALIAS, write, no_cache)
+    return build_base(client, recipe.tag(), recipe.digest(), f"{BASE_REPO}:{python_version}", write, no_cache)
 
 
 def build_base(client: docker.DockerClient, tag: str, digest: str, alias: str, write_context: Callable[[Path], None],

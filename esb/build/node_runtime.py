@@ -104,16 +104,21 @@ def _link_or_copy(source: str, target: str) -> None:
 
 def stage_node_runtime(runtime: NodeRuntime, dest: Path) -> bool:
     """Mirror the cached environment into the output tree (readable to sandboxes); False when already there."""
-    marker = dest / KEY_FILE
-    if marker.is_file() and marker.read_text().strip() == runtime.key:
+    return mirror_cached(runtime.path, runtime.key, dest, KEY_FILE)
+
+
+def mirror_cached(source: Path, key: str, dest: Path, key_file: str) -> bool:
+    """Mirror a cached, keyed environment into `dest` by hard links (copies across filesystems), unless `dest`
+    already holds that key; False then. Shared by the Node.js and Python runtime environments."""
+    marker = dest / key_file
+    if marker.is_file() and marker.read_text().strip() == key:
         return False
     if dest.exists():
         shutil.rmtree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(f".{dest.name}.{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
-    shutil.copytree(runtime.path, partial, symlinks=True, copy_function=_link_or_copy)
+    shutil.copytree(source, partial, symlinks=True, copy_function=_link_or_copy)
     os.chmod(partial, 0o755)
     os.replace(partial, dest)
     return True
-

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,7 @@ def prepare_node_runtime(ctx: BuildContext) -> None:
     major = node_major(runner=ctx.runner)
     runtime = ensure_node_runtime(cache_dir(), major, runner=ctx.runner)
     if stage_node_runtime(runtime, ctx.tree.node_runtime):
-        print(f"Node.js {major} runtime environment {runtime.key} staged (aws-lambda-ric + AWS SDK v3)")
+        print(f"Node.js {major} runtime environment {runtime.key} staged (aws-lambda-ric + AWS SDK v3)", file=sys.stderr)
     write_if_changed(runtime_marker(ctx), json.dumps({"key": runtime.key, "node": major}, sort_keys=True) + "\n")
 
 
@@ -159,12 +160,12 @@ def node_base_image_task(ctx: BuildContext) -> dict[str, Any]:
     def build() -> dict[str, str]:
         client = _docker_client()
         image = ensure_node_base_image(client, cache, node_major(runner=ctx.runner), _rie_path(cache))
-        print(f"base image {image.tag} ({'built' if image.built else 'already present'})")
+        print(f"base image {image.tag} ({'built' if image.built else 'already present'})", file=sys.stderr)
         for major in declared:
             if major != SUITE_NODE_MAJOR:  # the closest Node the box has offline stands in, said once
                 tag_image(client, image.id, alias(major))
                 print(f"warning: nodejs{major}.x functions run on Node.js {SUITE_NODE_MAJOR} in docker, the only "
-                      f"offline base image (AWS_EXECUTION_ENV says nodejs{SUITE_NODE_MAJOR}.x)")
+                      f"offline base image (AWS_EXECUTION_ENV says nodejs{SUITE_NODE_MAJOR}.x)", file=sys.stderr)
         return {"tag": image.tag, "id": image.id}
 
     return {"actions": [guarded(build)], "uptodate": [exists], "verbosity": 2}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from esb.build import app_tasks, function_tasks, node_tasks
+from esb.build import app_tasks, function_tasks, node_tasks, python_tasks
 from esb.build.context import BuildContext, doit_config
 from esb.build.image_tasks import base_image_task
 from esb.build.rie_task import rie_task
@@ -34,6 +34,10 @@ class BuildTasks:
         """Install the Node.js runtime environment (aws-lambda-ric + AWS SDK v3) once and stage it."""
         return node_tasks.node_runtime_task(self.ctx)
 
+    def task_python_runtime(self) -> dict[str, Any]:
+        """Build Lambda's Python environment (awslambdaric + pinned boto3) per runtime, offline, and stage it."""
+        return python_tasks.python_runtime_task(self.ctx)
+
     def task_deps(self) -> Iterator[dict[str, Any]]:
         """Install each function's requirements.txt into functions/<Name>/deps."""
         return function_tasks.deps_tasks(self.ctx)
@@ -55,8 +59,8 @@ class BuildTasks:
         return rie_task()
 
     def task_base_image(self) -> dict[str, Any]:
-        """Build the offline docker base image (Debian + python3.11 + awslambdaric + RIE)."""
-        return base_image_task(cache_dir())
+        """Build the offline docker base images (Debian + its python3 + awslambdaric + RIE), one per Python."""
+        return base_image_task(cache_dir(), versions=python_tasks.declared_versions(self.ctx))
 
     def task_node_base_image(self) -> dict[str, Any]:
         """Build the offline docker base image for Node.js functions (Debian trixie + Node.js + aws-lambda-ric)."""

@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from esb.model import Application, Function
+from esb.model import SOURCE_KINDS, Application, Function
 from esb.paths import BuildTree
 from esb.render.environment import render
 from esb.render.routing import cors_view
@@ -53,6 +53,8 @@ def function_view(app: Application, fn: Function, tree: BuildTree) -> dict[str, 
     }
     if fn.runtime.startswith("nodejs"):
         entry["runtime_dir"] = _rel(tree, tree.node_runtime)
+    elif fn.runtime.startswith("python") and fn.image is None:
+        entry["runtime_dir"] = _rel(tree, tree.python_runtime(fn.runtime))
     if fn.image is not None:
         entry["package_type"] = "Image"
         entry["image_config"] = {
@@ -64,13 +66,27 @@ def function_view(app: Application, fn: Function, tree: BuildTree) -> dict[str, 
     return entry
 
 
+def event_sources_view(app: Application) -> list[dict[str, Any]]:
+    """The events the manager delivers (pollers, async deliveries); outside the functions' entries so a
+    changed source does not recycle the function's sandboxes."""
+    return [
+        {"function": fn.name, "name": ev.name, "kind": ev.kind, "source": ev.source, "enabled": ev.enabled,
+         "options": ev.option_values, "async": json.loads(fn.async_config) if fn.async_config else {}}
+        for fn in sorted(app.functions, key=lambda f: f.name) for ev in fn.events if ev.kind in SOURCE_KINDS
+    ]
+
+
 def functions_view(app: Application, tree: BuildTree) -> dict[str, Any]:
-    return {
+    view: dict[str, Any] = {
         "project": app.stack_name,
         "region": app.region,
         "account_id": app.account_id,
         "functions": {fn.name: function_view(app, fn, tree) for fn in sorted(app.functions, key=lambda f: f.name)},
     }
+    sources = event_sources_view(app)
+    if sources:
+        view["event_sources"] = sources
+    return view
 
 
 def render_functions(app: Application, tree: BuildTree) -> str:

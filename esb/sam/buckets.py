@@ -88,6 +88,7 @@ def _notifications(ctx: LoadContext, logical_id: str, value: Any) -> tuple[dict,
             result.extend({"Type": _NOTIFICATION_KINDS[key], **item} for item in items if isinstance(item, dict))
         else:
             ctx.warn(logical_id, f"NotificationConfiguration.{key}", "not understood, ignored")
-    if result:
-        ctx.warn(logical_id, "NotificationConfiguration", "recorded only: S3 notifications are not delivered locally")
+    if any(n["Type"] in ("Lambda", "EventBridge") for n in result):
+        ctx.warn(logical_id, "NotificationConfiguration",
+                 "recorded only (Lambda/EventBridge notifications): give the function an S3 event instead")
     return tuple(sorted(result, key=lambda n: json.dumps(n, sort_keys=True)))

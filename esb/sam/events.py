@@ -1,4 +1,4 @@
-"""Function event sources: Api and HttpApi routes, Schedule rules; other types are warnings."""
+"""Function event sources: Api and HttpApi routes, Schedule rules, store sources (source_events.py); others warn."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from esb.sam.cognito import box_pool
 from esb.sam.context import LoadContext
 from esb.sam.limits import route_path_problem
 from esb.sam.scalars import cfn_str, is_scalar, to_bool
+from esb.sam.source_events import build_source_event, is_source_event
 
 Path = tuple[str, ...]
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})
@@ -55,6 +56,8 @@ def build_events(ctx: LoadContext, function_id: str, events: Any, apis: dict[str
             result.append(_route(ctx, name, etype, props, (*epath, "Properties"), apis, reader))
         elif etype == "Schedule":
             result.append(_schedule(ctx, name, props, (*epath, "Properties")))
+        elif is_source_event(etype):
+            result.append(build_source_event(ctx, function_id, name, etype, props, (*epath, "Properties")))
         else:
             ctx.warn(function_id, f"Events.{name}", f"event type {etype} not supported, ignored")
     return tuple(sorted(result, key=lambda e: e.name))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -28,14 +30,15 @@ def runtime_supported(runtime: str) -> bool:
 _HANDLED = frozenset({
     "FunctionName", "CodeUri", "Handler", "Runtime", "Timeout", "MemorySize", "Architectures",
     "Environment", "Layers", "ReservedConcurrentExecutions", "FunctionUrlConfig", "Events", "PackageType",
+    "EventInvokeConfig", "DeadLetterQueue",
 })
 # Read for PackageType: Image (ImageUri names a registry image; the box builds from Metadata instead).
 _IMAGE_ONLY = frozenset({"ImageConfig", "ImageUri"})
 # Accepted without a word: they matter in AWS (IAM, networking, deployment) but not in a local box.
 _QUIET = frozenset({
     "AssumeRolePolicyDocument", "AutoPublishAlias", "AutoPublishAliasAllProperties", "AutoPublishCodeSha256",
-    "CodeSigningConfigArn", "DeadLetterQueue", "DeploymentPreference", "Description", "EphemeralStorage",
-    "EventInvokeConfig", "FileSystemConfigs", "KmsKeyArn", "LoggingConfig", "PermissionsBoundary", "Policies",
+    "CodeSigningConfigArn", "DeploymentPreference", "Description", "EphemeralStorage",
+    "FileSystemConfigs", "KmsKeyArn", "LoggingConfig", "PermissionsBoundary", "Policies",
     "PropagateTags", "ProvisionedConcurrencyConfig", "RecursiveLoop", "Role", "RolePath",
     "RuntimeManagementConfig", "SnapStart", "SourceKMSKeyArn", "Tags", "Tracing", "VersionDescription",
     "VpcConfig",
@@ -139,7 +142,14 @@ def build_function(
         events=build_events(ctx, logical_id, props.get("Events"), apis, auth),
         function_url=_function_url(ctx, props.get("FunctionUrlConfig"), (*path, "FunctionUrlConfig")),
         image=image,
+        async_config=_async_config(props),
     )
+
+
+def _async_config(props: dict) -> str | None:
+    """EventInvokeConfig and DeadLetterQueue (asynchronous invocations' retries and destinations), as JSON."""
+    config = {key: props[key] for key in ("EventInvokeConfig", "DeadLetterQueue") if props.get(key)}
+    return json.dumps(config, sort_keys=True, default=str) if config else None
 
 
 def _required_text(ctx: LoadContext, props: dict, key: str, path: Path, hint: str) -> str:

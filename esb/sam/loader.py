@@ -20,6 +20,8 @@ from esb.sam.globals_merge import merge_globals, read_globals
 from esb.sam.parameters import resolve_parameters
 from esb.sam.references import BUCKET_TYPE, SamResource
 from esb.sam.resolver import Resolver
+from esb.sam.service_refs import SERVICE_TYPES
+from esb.sam.services import build_service_resource
 from esb.sam.tables import build_simple_table, build_table
 from esb.sam.yaml_loader import load_template
 
@@ -167,6 +169,10 @@ class _Builder:
             *self._simple(by_type.pop("AWS::Serverless::SimpleTable", []), build_simple_table, "SimpleTable"),
         ]
         buckets: list[Bucket] = self._simple(by_type.pop(BUCKET_TYPE, []), build_bucket)
+        resources = [
+            build_service_resource(self.ctx, r.logical_id, rtype, self._name(r.logical_id), self._props(r))
+            for rtype in SERVICE_TYPES for r in by_type.pop(rtype, [])
+        ]
         for rtype, rest in by_type.items():
             for resource in rest:
                 self.ctx.warn(resource.logical_id, None, f"resource type {rtype} not supported, ignored")
@@ -185,6 +191,7 @@ class _Builder:
             apis=tuple(sorted(apis.values(), key=lambda a: a.logical_id)),
             tables=tuple(sorted(tables, key=lambda t: t.logical_id)),
             buckets=tuple(sorted(buckets, key=lambda b: b.logical_id)),
+            resources=tuple(sorted(resources, key=lambda r: r.logical_id)),
             user_pools=pools,
             api_keys=api_keys,
             warnings=tuple(ctx.warnings),

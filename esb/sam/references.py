@@ -9,7 +9,9 @@ from typing import Any
 
 from esb.sam.cognito import CLIENT_TYPE, POOL_TYPE, client_id_for, pool_attributes, pool_id_for
 from esb.sam.context import LoadContext
+from esb.sam.names import name_problem
 from esb.sam.scalars import cfn_str, is_scalar
+from esb.sam.service_refs import NAME_PROPERTY, SERVICE_TYPES, ServiceRefs, default_name
 
 Path = tuple[str, ...]
 
@@ -23,6 +25,7 @@ _NAME_PROPERTY = {
     **{t: "TableName" for t in TABLE_TYPES},
     **{t: "LayerName" for t in LAYER_TYPES},
     BUCKET_TYPE: "BucketName",
+    **NAME_PROPERTY,
 }
 # A fixed stream label keeps the output the same for the same input.
 _STREAM_LABEL = "1970-01-01T00:00:00.000"
@@ -56,6 +59,7 @@ class ResourceRefs:
         self._resources = resources
         self._resolve = resolve
         self._names: dict[str, str] = {}
+        self._services = ServiceRefs(ctx.region, ctx.account_id)
         self._resolving: list[str] = []
 
     def has(self, logical_id: str) -> bool:
@@ -83,12 +87,28 @@ class ResourceRefs:
             if not is_scalar(value) or cfn_str(value) == "":
                 self._ctx.fail(path, f"{prop} must be a non-empty string")
             name = cfn_str(value)
+            problem = name_problem(prop, name)
+            if problem is not None:  # a name becomes a directory of the output tree: never `../..` or `/abs`
+                self._ctx.fail(path, problem, f"give {prop} a name AWS accepts")
         elif resource.type == BUCKET_TYPE:
             name = bucket_name_for(self._ctx.stack_name, logical_id)
+        elif resource.type in SERVICE_TYPES:
+            name = default_name(resource.type, self._ctx.stack_name, logical_id, self._prop(logical_id))
         else:
             name = logical_id
         self._names[logical_id] = name
         return name
+
+    def _prop(self, logical_id: str) -> Callable[[str], Any]:
+        """A reader of one resolved property of a resource (None when absent)."""
+        resource = self._resources[logical_id]
+
+        def read(name: str) -> Any:
+            if name not in resource.properties:
+                return None
+            return self._resolve(resource.properties[name], ("Resources", logical_id, "Properties", name))
+
+        return read
 
     def layer_arn(self, logical_id: str) -> str:
         ctx = self._ctx
@@ -98,6 +118,8 @@ class ResourceRefs:
         rtype = self.type_of(logical_id)
         if rtype in LAYER_TYPES:
             return self.layer_arn(logical_id)
+        if rtype in SERVICE_TYPES:
+            return self._services.ref(rtype, self.physical_name(logical_id), self._prop(logical_id))
         if rtype == POOL_TYPE:
             return pool_id_for(self._ctx.stack_name, self._ctx.region, logical_id)
         if rtype == CLIENT_TYPE:
@@ -135,6 +157,8 @@ class ResourceRefs:
             }
         if rtype in LAYER_TYPES:
             return {"LayerVersionArn": self.layer_arn(logical_id)}
+        if rtype in SERVICE_TYPES:
+            return self._services.attributes(rtype, self.physical_name(logical_id), self._prop(logical_id))
         if rtype == POOL_TYPE:
             return pool_attributes(self._ctx, logical_id)
         if rtype == CLIENT_TYPE:

@@ -111,11 +111,36 @@ class FunctionConfig:
 
 
 @dataclass(frozen=True)
+class EventSource:
+    """One event of a function that the manager delivers (SQS/stream pollers, S3/SNS/EventBridge deliveries)."""
+
+    function: str
+    name: str
+    kind: str  # SQS, Kinesis, DynamoDB, S3, SNS, EventBridgeRule, CloudWatchEvent
+    source: str  # queue/stream/topic ARN, bucket name or bus name
+    enabled: bool = True
+    options: str = "{}"  # the SAM event's other Properties, as sorted JSON (keeps the dataclass frozen)
+    async_config: str = "{}"  # the function's EventInvokeConfig and DeadLetterQueue, as sorted JSON
+
+    @property
+    def key(self) -> str:
+        return f"{self.function}/{self.name}"
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return json.loads(self.options).get(name, default)
+
+    @property
+    def async_settings(self) -> dict[str, Any]:
+        return json.loads(self.async_config)
+
+
+@dataclass(frozen=True)
 class FunctionsConfig:
     project: str
     region: str
     account_id: str
     functions: Mapping[str, FunctionConfig] = field(default_factory=dict)
+    event_sources: tuple[EventSource, ...] = ()
 
     def get(self, name: str) -> FunctionConfig | None:
         return self.functions.get(name)
@@ -192,7 +217,15 @@ def functions_from_document(data: Mapping[str, Any], root: Path) -> FunctionsCon
         region=str(data.get("region") or "us-east-1"),
         account_id=str(data.get("account_id") or "000000000000"),
         functions=functions,
+        event_sources=tuple(_event_source(raw) for raw in data.get("event_sources") or ()),
     )
+
+
+def _event_source(raw: Mapping[str, Any]) -> EventSource:
+    return EventSource(function=str(raw["function"]), name=str(raw["name"]), kind=str(raw["kind"]),
+                       source=str(raw.get("source") or ""), enabled=bool(raw.get("enabled", True)),
+                       options=json.dumps(raw.get("options") or {}, sort_keys=True),
+                       async_config=json.dumps(raw.get("async") or {}, sort_keys=True))
 
 
 def parse_functions(text: str, root: Path, where: str = "functions.yml") -> FunctionsConfig:

@@ -62,3 +62,40 @@ def name_part(text: str) -> str:
 def network_name(project: str) -> str:
     """The docker network of a project's box: the compose file names it, the docker engine joins it."""
     return f"esb-{name_part(project)}"
+
+
+# Per python runtime, in its staged environment (runtimes/python3.N/): which interpreter the build chose for it.
+PYTHON_RECORD = "python.json"  # {"python", "version", "runtime", "note"}
+PYTHON_BOOTSTRAP = "bootstrap/esb_bootstrap.py"  # alone in its dir: `import esb_runtime` fails in function code
+
+
+@dataclass(frozen=True)
+class PythonRecord:
+    python: str  # the interpreter that runs this runtime's functions
+    version: str  # its "3.N": what AWS_EXECUTION_ENV says
+    runtime: str  # the declared runtime (python3.12)
+    note: str | None = None  # why another version than the declared one runs it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"python": self.python, "version": self.version, "runtime": self.runtime, "note": self.note}
+
+
+def read_python_record(runtime_dir: Path) -> PythonRecord | None:
+    """runtimes/python3.N/python.json, or None (a tree built before these environments, or unreadable)."""
+    try:
+        raw = json.loads((runtime_dir / PYTHON_RECORD).read_text(encoding="utf-8"))
+        return PythonRecord(python=str(raw["python"]), version=str(raw["version"]), runtime=str(raw["runtime"]),
+                            note=raw.get("note") or None)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def write_python_record(runtime_dir: Path, record: PythonRecord) -> bool:
+    """Write runtimes/python3.N/python.json (world-readable: sandboxes run as other users) when it changes."""
+    path = runtime_dir / PYTHON_RECORD
+    text = json.dumps(record.to_dict(), sort_keys=True) + "\n"
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o644)
+    return True

@@ -28,6 +28,7 @@ class RuntimeSettings:
     s3_endpoint: str | None = None
     dynamodb_endpoint: str | None = None
     lambda_endpoint: str | None = None  # the gateway's Invoke API as seen from sandboxes
+    services_endpoint: str | None = None  # the embedded stores: SQS, SNS, ... and the UnsupportedService answer
     log_store: str = "local"  # local | victorialogs
     victorialogs_url: str | None = None
     token_lifetime_s: int = 3600
@@ -83,6 +84,7 @@ class RuntimeSettings:
             s3_endpoint=env.get("ESB_S3_ENDPOINT") or None,
             dynamodb_endpoint=env.get("ESB_DYNAMODB_ENDPOINT") or None,
             lambda_endpoint=env.get("ESB_LAMBDA_ENDPOINT") or None,
+            services_endpoint=env.get("ESB_SERVICES_ENDPOINT") or None,
             log_store=env.get("ESB_LOG_STORE", "local"),
             victorialogs_url=env.get("ESB_VICTORIALOGS_URL") or None,
             token_lifetime_s=int(env.get("ESB_TOKEN_LIFETIME", "3600")),
@@ -108,6 +110,7 @@ class RuntimeSettings:
             "ESB_S3_ENDPOINT": self.s3_endpoint or "",
             "ESB_DYNAMODB_ENDPOINT": self.dynamodb_endpoint or "",
             "ESB_LAMBDA_ENDPOINT": self.lambda_endpoint or "",
+            "ESB_SERVICES_ENDPOINT": self.services_endpoint or "",
             "ESB_LOG_STORE": self.log_store,
             "ESB_VICTORIALOGS_URL": self.victorialogs_url or "",
             "ESB_TOKEN_LIFETIME": str(self.token_lifetime_s),

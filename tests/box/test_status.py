@@ -55,3 +55,17 @@ def test_secrets_file_is_private(tmp_path: Path) -> None:
     assert path.parent.stat().st_mode & 0o777 == 0o700
     assert box_secrets.ensure(path) == first  # generated once, then reused
     assert len(first.password) >= 20 and first.api_key != first.password
+
+
+def test_status_notes_a_python_runtime_the_host_runs_on_another_version(tmp_path: Path, monkeypatch) -> None:
+    from esb_runtime.contract import PythonRecord, write_python_record
+
+    project = copy_app("sample", tmp_path)
+    monkeypatch.chdir(project)
+    assert main(["build"]) == 0
+    tree = BuildTree(project / ".esb")
+    runtime = tree.root / "runtimes" / "python3.11"
+    assert not any("functions run on Python" in note for note in status.collect(tree)["notes"])
+    write_python_record(runtime, PythonRecord(python="/usr/bin/python3.13", version="3.13", runtime="python3.11",
+                                              note="python3.11 functions run on Python 3.13 (closest)"))
+    assert "python3.11 functions run on Python 3.13 (closest)" in status.collect(tree)["notes"]

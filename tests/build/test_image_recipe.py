@@ -122,3 +122,18 @@ def test_container_environment_points_loopback_endpoints_at_the_host(tmp_path: P
     assert env["AWS_ENDPOINT_URL_LAMBDA"] == "https://gw.example:8443"
     assert env["OTHER"] == "127.0.0.1"
     assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256" and env["AWS_LAMBDA_FUNCTION_TIMEOUT"] == "7"
+
+
+def test_each_python_version_gets_debians_own_base_or_the_closest_with_a_warning(tmp_path: Path) -> None:
+    from esb.build.images import BaseRecipe, base_python
+
+    assert base_python("3.11") == ("3.11", None) and base_python("3.13") == ("3.13", None)
+    for declared, closest in (("3.12", "3.13"), ("3.10", "3.11"), ("3.9", "3.11"), ("3.14", "3.13")):
+        version, note = base_python(declared)
+        assert version == closest and note is not None and f"python{declared}" in note and "\n" not in note
+    rie = tmp_path / "rie"
+    rie.write_bytes(b"rie")
+    bookworm, trixie = BaseRecipe(rie=rie, wheels=(), runtime_files=()), BaseRecipe(rie, (), (), python_version="3.13")
+    assert (bookworm.suite, trixie.suite) == ("bookworm", "trixie")
+    assert bookworm.tag().startswith("esb/base-python:3.11-") and trixie.tag().startswith("esb/base-python:3.13-")
+    assert bookworm.digest() != trixie.digest()

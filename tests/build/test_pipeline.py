@@ -88,7 +88,7 @@ def test_global_change_rerenders_every_function(app_dir: Path, capsys: pytest.Ca
 def test_no_cache_reruns_all_but_rewrites_nothing(app_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _build(capsys)
     before = _snapshot(app_dir / ".esb")
-    assert len(_build(capsys, "--always-execute")) == 12  # what `esb build --no-cache` runs
+    assert len(_build(capsys, "--always-execute")) == 13  # what `esb build --no-cache` runs
     assert _changed(before, _snapshot(app_dir / ".esb")) == set()
 
 

@@ -40,6 +40,11 @@ def _wait_for(lines: "queue.Queue[str]", seen: list[str], wanted, timeout_s: flo
     return None
 
 
+def _drain(lines: "queue.Queue[str]", seen: list[str]) -> str:
+    _wait_for(lines, seen, lambda line: False, 2.0)  # what the console said about it
+    return "\n".join(seen)
+
+
 def test_foreground_up_prints_a_request_line_and_the_handler_output(tmp_path: Path) -> None:
     project = copy_app("e2e", tmp_path)
     port = free_port()
@@ -55,7 +60,7 @@ def test_foreground_up_prints_a_request_line_and_the_handler_output(tmp_path: Pa
         ca = project / ".esb" / "secrets" / "tls" / "ca.pem"
         answer = httpx.get(f"https://127.0.0.1:{port}/echo/console", verify=ssl.create_default_context(cafile=str(ca)),
                            timeout=30)
-        assert answer.status_code == 200
+        assert answer.status_code == 200, (answer.text, _drain(lines, seen))
         request_id = answer.headers["x-amzn-RequestId"]
         line = _wait_for(lines, seen, lambda text: request_id in text, 20)
         assert line is not None, "\n".join(seen)

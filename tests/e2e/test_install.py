@@ -32,13 +32,21 @@ class Installed:
                               capture_output=True, text=True, timeout=300)
 
 
+_NOT_SOURCES = shutil.ignore_patterns(".git", ".venv", "*.egg-info", ".esb", "__pycache__", ".pytest_cache")
+
+
+def _not_sources(folder: str, names: list[str]) -> set[str]:
+    # setuptools' build/ and dist/ only at the top: esb/build/ is a package.
+    top = {"build", "dist"} & set(names) if Path(folder) == REPO else set()
+    return set(_NOT_SOURCES(folder, names)) | top
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     root = tmp_path_factory.mktemp("wheel")
     source, dist, venv = root / "source", root / "dist", root / "venv"
     # Built from a clean copy: setuptools' build/ folder in a checkout can carry files deleted since.
-    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "dist", "*.egg-info", ".esb", "__pycache__", ".pytest_cache"))
+    shutil.copytree(REPO, source, symlinks=True, ignore=_not_sources)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)],
                    check=True, cwd=root)
     wheels = list(dist.glob("edge_serverless_box-*.whl"))

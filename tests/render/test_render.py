@@ -87,11 +87,11 @@ def test_dockerfile_of_a_node_function_uses_the_node_base_of_its_major(tmp_path:
     assert text.splitlines()[-1] == 'CMD ["index.handler"]'
 
 
-def test_functions_yml_names_the_node_runtime_dir_for_node_functions_only(tmp_path: Path) -> None:
+def test_functions_yml_names_each_function_its_runtime_environment(tmp_path: Path) -> None:
     app = _app(replace(_fn("Node", "node"), runtime="nodejs20.x"), _fn("Py", "py"))
     doc = yaml.safe_load(render_functions(app, BuildTree(tmp_path / ".esb")))["functions"]
     assert doc["node"]["runtime_dir"] == "runtimes/nodejs"
-    assert "runtime_dir" not in doc["py"]
+    assert doc["py"]["runtime_dir"] == f"runtimes/{doc['py']['runtime']}"
 
 
 def test_compose_overrides_ports_images_and_bind(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 from esb.paths import P
 from esb.errors import TemplateError
 from esb.model import (
-    Api, Application, Bucket, Cors, Event, Function, FunctionUrl, Index, KeyElement, Layer, Table, Warning_,
+    Api, Application, Bucket, Cors, Event, Function, FunctionUrl, Index, KeyElement, Layer, Table,
 )
 from esb.sam import load_application
 
@@ -56,6 +56,7 @@ def expected() -> Application:
         events=(
             Event(name="ListItems", kind="HttpApi", path="/items", method="GET", api_id="ItemsApi"),
             Event(name="PutItem", kind="HttpApi", path="/items/{id}", method="PUT", api_id="ItemsApi"),
+            Event(name="Queue", kind="SQS", source="arn:aws:sqs:us-east-1:000000000000:q", options="{}"),
         ),
     )
     items_table = Table(
@@ -102,7 +103,7 @@ def test_full_template_resolves_to_the_expected_model() -> None:
     for got_fn, want_fn in zip(app.functions, want.functions, strict=True):
         assert got_fn == want_fn, want_fn.logical_id
     assert app == want
-    assert app.warnings == (Warning_("ItemsFunction", "Events.Queue", "event type SQS not supported, ignored"),)
+    assert app.warnings == ()
 
 
 def test_full_template_is_deterministic() -> None:

@@ -77,12 +77,12 @@ Queue:
         "B": "shop-stack-auto",
         "BN": "named-b",
         "L": "arn:aws:lambda:us-east-1:000000000000:layer:shared:1",
-        "Q": "Queue",
+        "Q": "https://sqs.us-east-1.amazonaws.com/000000000000/Shop_Stack-Queue",  # what AWS gives: the URL
     }
     assert [b.name for b in app.buckets] == ["shop-stack-auto", "named-b"]
     assert app.tables[0].name == "simple-t" and app.tables[0].key_schema == (KeyElement("id", "HASH"),)
     assert app.tables[0].attributes == (("id", "S"),) and app.tables[0].billing_mode == "PAY_PER_REQUEST"
-    assert [str(w) for w in app.warnings] == ["Queue: resource type AWS::SQS::Queue not supported, ignored"]
+    assert app.warnings == () and [r.name for r in app.resources] == ["Shop_Stack-Queue"]
 
 
 def test_layers_by_ref_or_arn_and_external(tmp_path: Path) -> None:
@@ -239,13 +239,13 @@ def test_unsupported_things_are_warnings_not_errors(tmp_path: Path) -> None:
     Role: arn:aws:iam::1:role/x
     MysteryProp: 1
     Events:
-      Q: {Type: SQS, Properties: {Queue: q}}
+      Q: {Type: MQ, Properties: {Broker: b}}
   Metadata: {BuildMethod: python3.12}
 """)
     assert [str(w) for w in app.warnings] == [
         "Fn.MysteryProp: not supported, ignored",
         "Fn.Runtime: runtime java21 is not supported (python3.x, nodejs18.x, nodejs20.x, nodejs22.x); it will not run",
-        "Fn.Events.Q: event type SQS not supported, ignored",
+        "Fn.Events.Q: event type MQ not supported, ignored",
     ]
     assert app.function("Fn").events == ()
 

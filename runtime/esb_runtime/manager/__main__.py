@@ -21,6 +21,7 @@ from esb_runtime.logs.factory import open_store  # noqa: E402
 from esb_runtime.manager.engines import create_engine  # noqa: E402
 from esb_runtime.manager.process_engine import ProcessEngine  # noqa: E402
 from esb_runtime.manager.scheduler import attach as attach_scheduler  # noqa: E402
+from esb_runtime.sources.runner import attach as attach_sources  # noqa: E402
 from esb_runtime.manager.server import make_server  # noqa: E402
 from esb_runtime.manager.service import Manager  # noqa: E402
 from esb_runtime.settings import RuntimeSettings  # noqa: E402
@@ -36,11 +37,13 @@ def open_sink(settings: RuntimeSettings) -> tuple[Callable[[list[dict[str, Any]]
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s manager %(levelname)s %(message)s")
     settings = RuntimeSettings.from_env()
+    plan = None
     try:
         engine = create_engine(settings)
         if isinstance(engine, ProcessEngine):
-            # ESB_SANDBOX_USER: who function code runs as when the manager is root ("" keeps root; default nobody).
-            isolation.apply(engine, settings, os.environ.get("ESB_SANDBOX_USER"))
+            # ESB_SANDBOX_USER: who function code runs as when the manager is root ("" keeps root; default: one
+            # uid per function).
+            plan = isolation.apply(engine, settings, os.environ.get("ESB_SANDBOX_USER"))
             left = engine.clear_leftovers()
             if left:
                 log.info("stopped %d sandbox(es) a previous manager left running", left)
@@ -50,7 +53,9 @@ def main() -> int:
     secrets = box_secrets.load(settings.secrets_file) if settings.secrets_file.exists() else None
     write, close_store = open_sink(settings)
     manager = Manager(settings, engine, write, secrets=secrets)
-    server = make_server(create_app(manager), settings.manager_socket)
+    sources = attach_sources(manager, settings.services_endpoint, secrets and secrets.aws_access_key_id,
+                             secrets and secrets.aws_secret_access_key)
+    server = make_server(create_app(manager, sources), settings.manager_socket)
     stop = Event()
     gevent.signal_handler(signal.SIGTERM, stop.set)
     gevent.signal_handler(signal.SIGINT, stop.set)
@@ -62,7 +67,11 @@ def main() -> int:
     log.info("stopping: every sandbox goes")
     server.stop(timeout=1)
     scheduler.stop()
+    if sources is not None:
+        sources.stop()
     manager.close()
+    if plan is not None and plan.firewall is not None:
+        plan.firewall.close()  # after the last sandbox: no rule of this box is left behind
     close_store()
     settings.manager_socket.unlink(missing_ok=True)
     return 0

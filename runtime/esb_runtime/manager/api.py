@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import Any, Protocol
 
 import falcon
 
@@ -13,6 +13,10 @@ from esb_runtime.manager.invoke import InvalidRequest
 from esb_runtime.manager.service import Manager
 
 INVOCATION_TYPES = ("RequestResponse", "Event")
+
+
+class SourcesStatus(Protocol):
+    def status(self) -> list[dict[str, Any]]: ...
 
 
 def _json_body(req: falcon.Request) -> dict[str, Any]:
@@ -114,7 +118,15 @@ class Reload:
         resp.media = {"functions": self.manager.function_names()}
 
 
-def create_app(manager: Manager) -> falcon.App:
+class Sources:
+    def __init__(self, sources: SourcesStatus | None) -> None:
+        self.sources = sources
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self.sources.status() if self.sources is not None else []
+
+
+def create_app(manager: Manager, sources: SourcesStatus | None = None) -> falcon.App:
     app = falcon.App()
     app.add_error_handler(RuntimeBoxError, _handle_error)
     app.add_route("/v1/functions/{name}/invoke", Invoke(manager))
@@ -124,4 +136,5 @@ def create_app(manager: Manager) -> falcon.App:
     app.add_route("/v1/breakers", Breakers(manager))
     app.add_route("/v1/health", Health(manager))
     app.add_route("/v1/reload", Reload(manager))
+    app.add_route("/v1/sources", Sources(sources))
     return app

@@ -14,6 +14,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from esb_runtime.errors import EngineError
+from esb_runtime.manager.firewall import Firewall, IptablesFirewall, chain_name, iptables_missing
+from esb_runtime.manager.identities import Identity, IdentityBook
 from esb_runtime.manager.process_engine import HOST_PATH as PROBE_PATH
 from esb_runtime.manager.process_engine import SANDBOX_HOME
 from esb_runtime.digest import sha256_file as sha256_of
@@ -40,15 +43,6 @@ for path in sys.argv[2:]:
 
 
 @dataclass(frozen=True)
-class Identity:
-    """The unprivileged user sandboxes run as (no supplementary groups)."""
-
-    user: str
-    uid: int
-    gid: int
-
-
-@dataclass(frozen=True)
 class Plan:
     """How sandboxes are spawned: as `identity` (None: as the manager), with this interpreter and RIE."""
 
@@ -58,6 +52,9 @@ class Plan:
     extra_path: tuple[str, ...] = ()  # the manager's site-packages, for an interpreter other than its own
     note: str | None = None
     public_copies: tuple[tuple[str, str], ...] = ()  # (private path, readable copy) for sandbox variables
+    identities: IdentityBook | None = None  # one uid per function (default as root) instead of `identity`
+    firewall: Firewall | None = None  # the RIE ports of each sandbox closed to all but the box and its function
+    homes: Path | None = None  # where each function's private HOME/TMPDIR is made
 
 
 ProbeRunner = Callable[[list[str], dict[str, str], Identity], "tuple[int, str]"]
@@ -141,7 +138,8 @@ def publish_ca(ca_file: Path, public_dir: Path) -> tuple[tuple[str, str], ...]:
 
 
 def secure_dirs(*dirs: Path) -> None:
-    """The manager socket's and the secrets' directories: 0700, so only the box's own user may enter."""
+    """The manager socket's, the secrets', the stores' data, the logs' and the config directories: 0700, so only
+    the box's own user may enter."""
     for directory in dirs:
         directory.mkdir(parents=True, exist_ok=True)
         os.chmod(directory, 0o700)
@@ -226,11 +224,42 @@ def fallback_note(identity: Identity, project_paths: Sequence[Path], install_pat
     return f"{head}: {identity.user} cannot start a sandbox ({why}); use --engine docker to isolate it"
 
 
+PORTS_OPEN = "any local user can reach the sandboxes' RIE ports"
+
+
+def guard_ports(settings: RuntimeSettings, *, missing: Callable[[], bool] = iptables_missing,
+                make: Callable[[str, list[int]], Firewall] = IptablesFirewall) -> tuple[Firewall | None, str | None]:
+    """The box's firewall chain, opened afresh; or None and a note saying why the RIE ports stay open."""
+    if missing():
+        return None, f"{PORTS_OPEN}: iptables is not installed (Debian: apt-get install iptables); {DOCKER_HINT}"
+    firewall = make(chain_name(settings.output_dir), [os.geteuid()])  # the manager's (and gateway's) own uid
+    try:
+        firewall.open()
+    except EngineError as exc:
+        return None, f"{PORTS_OPEN}: {exc}; {DOCKER_HINT}"
+    return firewall, None
+
+
+def per_function(plan: Plan, settings: RuntimeSettings, requested: str | None,
+                 guard: Callable[[RuntimeSettings], tuple[Firewall | None, str | None]] = guard_ports) -> Plan:
+    """Once sandboxes can run unprivileged: one identity per function (unless ESB_SANDBOX_USER names one for
+    all) and the firewall over their ports."""
+    if plan.identity is None:
+        return plan
+    firewall, note = guard(settings)
+    identities = IdentityBook.of_box(settings.state_dir) if requested is None else None
+    return replace(plan, identities=identities, firewall=firewall, homes=settings.output_dir / "sandbox-home",
+                   note=plan.note or note)
+
+
 def apply(engine: Any, settings: RuntimeSettings, requested: str | None) -> Plan:
     """At manager start-up (process engine): lock the private dirs, decide the plan, hand it to the engine."""
-    secure_dirs(settings.state_dir, settings.secrets_file.parent)
+    # config/ too: functions.yml holds every function's environment, which no other function may read.
+    secure_dirs(settings.state_dir, settings.secrets_file.parent, settings.data_dir, settings.logs_dir,
+                settings.config_dir)
     plan = plan_sandboxes(settings.output_dir, Path(engine.rie_path), python=engine.python,
                           runtime_parent=Path(engine.runtime_parent), requested=requested,
                           ca_file=settings.tls_dir / "ca.pem")
+    plan = per_function(plan, settings, requested)
     engine.isolate(plan)
     return plan

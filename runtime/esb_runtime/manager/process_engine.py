@@ -21,11 +21,16 @@ from esb_runtime import procfs
 from esb_runtime.engine import LineSink, Sandbox, SandboxSpec
 from esb_runtime.errors import EngineError
 from esb_runtime.manager.cgroups import MemoryLimiter
+from esb_runtime.manager.firewall import Grant
 from esb_runtime.manager.node_host import NodeBinary, find_node, is_node, mismatch_note, node_command, node_environment
+from esb_runtime.manager.python_host import PythonHost, python_command, python_environment, read_host
 from esb_runtime.manager.registry import Entry, SandboxRegistry
 
 if TYPE_CHECKING:
-    from esb_runtime.manager.isolation import Identity, Plan
+    from esb_runtime.manager.firewall import Firewall
+    from esb_runtime.manager.identities import IdentityBook
+    from esb_runtime.manager.identities import Identity
+    from esb_runtime.manager.isolation import Plan
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +76,27 @@ def die_with_parent(parent: int) -> Callable[[], None]:
             os._exit(1)
 
     return arm
+
+
+def sandbox_home(homes: Path, identity: Identity) -> Path:
+    """HOME and TMPDIR of one function's sandboxes: `<homes>/<uid>`, 0700 and its own (Lambda's private /tmp,
+    where the shared /tmp would let one function plant files for another)."""
+    home = homes / str(identity.uid)
+    home.mkdir(parents=True, exist_ok=True)
+    os.chmod(homes, 0o711)  # each function may pass through to its own dir, and list nothing
+    os.lchown(home, identity.uid, identity.gid)
+    os.chmod(home, 0o700)
+    return home
+
+
+def confine_code(spec: SandboxSpec, identity: Identity) -> None:
+    """`functions/<fn>/` (code, deps, layers) enterable only by the function's group: other functions read none
+    of it. Done at each start, so a tree the build re-created is closed again."""
+    function_dir = spec.code_dir.parent
+    if function_dir.name == "functions" or not function_dir.is_dir():
+        return  # not the staged layout (a test's bare code dir): nothing of another function's to hide
+    os.chown(function_dir, os.geteuid(), identity.gid)
+    os.chmod(function_dir, 0o750)
 
 
 def debug_prefix(port: int | None) -> list[str]:
@@ -137,6 +163,9 @@ class ProcessEngine:
         self.die_with_manager = die_with_manager
         self.python = python
         self.identity = identity  # None: sandboxes run as the manager's own user
+        self.identities: IdentityBook | None = None  # set: one identity per function instead of `identity`
+        self.firewall: Firewall | None = None  # set: each sandbox's RIE ports closed to all but their users
+        self.homes: Path | None = None  # set: each function's private HOME/TMPDIR lives under it
         self.extra_path = tuple(extra_path)
         self.public_copies: dict[str, str] = {}  # private file -> copy the sandbox user may read
         self.runtime_parent = runtime_parent
@@ -153,7 +182,10 @@ class ProcessEngine:
         if spec.package_type == "Image":
             raise EngineError(f"{spec.function} is a container image function (PackageType: Image): it runs on the "
                               "docker engine only; start the box with `esb up --engine docker`")
-        self._check_runtime(spec.runtime)
+        # A debug session runs in the box's interpreter, where debugpy is (the Lambda environment has none).
+        lambda_python = spec.runtime.startswith("python") and spec.debug_port is None
+        host = read_host(spec.runtime_dir) if lambda_python else None
+        self._check_runtime(spec.runtime, host)
         if not spec.code_dir.is_dir():
             raise EngineError(f"{spec.function}: code directory {spec.code_dir} does not exist (run `esb build`)")
         sandbox_id = "sb-" + uuid.uuid4().hex[:12]
@@ -162,17 +194,26 @@ class ProcessEngine:
                 "--runtime-interface-emulator-address", f"127.0.0.1:{invoke_port}",
                 "--runtime-api-address", f"127.0.0.1:{api_port}",
                 "--log-level", self.rie_log_level,
-                *self._runtime_command(spec)]
-        env = host_environment(spec, sandbox_id, self.runtime_parent, self.extra_path,
-                               home=None if self.identity is None else SANDBOX_HOME)
+                *self._runtime_command(spec, host)]
+        identity = self._identity_for(spec)
+        home = None if identity is None else SANDBOX_HOME
+        if identity is not None and self.homes is not None:
+            home = str(sandbox_home(self.homes, identity))
+            confine_code(spec, identity)
+        env = host_environment(spec, sandbox_id, self.runtime_parent, self.extra_path, home=home)
         if is_node(spec.runtime):
             env.update(node_environment(spec, self._host_node(spec.function)))
+        elif host is not None:
+            env.update(python_environment(spec, host))  # nothing of the box on sys.path
         env = {key: self.public_copies.get(value, value) for key, value in env.items()}  # e.g. AWS_CA_BUNDLE
+        if self.firewall is not None and identity is not None:
+            self.firewall.allow(Grant(sandbox_id, invoke_port, api_port, identity.uid))  # before anyone listens
         try:
             proc = subprocess.Popen(argv, cwd=spec.code_dir, env=env, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                                    close_fds=True, **self._spawn_as())
+                                    close_fds=True, **self._spawn_as(identity))
         except OSError as exc:
+            self._revoke(sandbox_id)
             raise EngineError(f"{spec.function}: cannot start the RIE {self.rie_path}: {exc.strerror}") from exc
         self._record(sandbox_id, spec, proc.pid)  # before anything else can fail: a killed manager's leftovers
         cgroup = self.limiter.attach(sandbox_id, proc.pid, spec.memory_mb)
@@ -209,21 +250,38 @@ class ProcessEngine:
         self.identity, self.python, self.rie_path = plan.identity, plan.python, Path(plan.rie_path)
         self.extra_path = tuple(plan.extra_path)
         self.public_copies = dict(plan.public_copies)
+        self.identities, self.firewall, self.homes = plan.identities, plan.firewall, plan.homes
         if plan.note:
             self._notes.append(plan.note)
 
-    def _spawn_as(self) -> dict[str, Any]:
-        extra: dict[str, Any] = {"preexec_fn": die_with_parent(os.getpid())} if self.die_with_manager else {}
-        if self.identity is None:
-            return extra
-        return {**extra, "user": self.identity.uid, "group": self.identity.gid, "extra_groups": []}
+    def _identity_for(self, spec: SandboxSpec) -> Identity | None:
+        """The function's own identity when the plan gave one per function, else the shared one (or None)."""
+        if self.identity is not None and self.identities is not None:
+            return self.identities.identity(spec.function)
+        return self.identity
 
-    def _runtime_command(self, spec: SandboxSpec) -> list[str]:
+    def _spawn_as(self, identity: Identity | None) -> dict[str, Any]:
+        extra: dict[str, Any] = {"preexec_fn": die_with_parent(os.getpid())} if self.die_with_manager else {}
+        if identity is None:
+            return extra
+        return {**extra, "user": identity.uid, "group": identity.gid, "extra_groups": []}
+
+    def _revoke(self, sandbox_id: str) -> None:
+        if self.firewall is None:
+            return
+        try:
+            self.firewall.revoke(sandbox_id)
+        except EngineError as exc:  # the sandbox is gone either way; its port numbers are free again
+            log.warning("sandbox %s: its firewall rules stay until the box stops: %s", sandbox_id, exc)
+
+    def _runtime_command(self, spec: SandboxSpec, host: PythonHost | None = None) -> list[str]:
         """What the RIE starts: awslambdaric behind the sandbox bootstrap, in python or node."""
         if is_node(spec.runtime):
             if spec.debug_port is not None:
                 raise EngineError(f"{spec.function}: the debug port is for Python functions (debugpy)")
             return node_command(self._host_node(spec.function), self.runtime_parent, spec)
+        if host is not None:
+            return python_command(host, spec.handler)
         return [self.python, *debug_prefix(spec.debug_port), "-m", "esb_runtime.sandbox.bootstrap", spec.handler]
 
     def _host_node(self, function: str) -> NodeBinary:
@@ -233,11 +291,13 @@ class ProcessEngine:
             raise EngineError(f"{function}: no `node` on {HOST_PATH}: install Node.js to run nodejs functions")
         return self._node
 
-    def _check_runtime(self, runtime: str) -> None:
+    def _check_runtime(self, runtime: str, host: PythonHost | None = None) -> None:
         if runtime in self._warned:
             return
         note = None
-        if runtime.startswith("python") and runtime != self._host_runtime:
+        if host is not None:
+            note = host.note  # the build chose the closest interpreter and said why
+        elif runtime.startswith("python") and runtime != self._host_runtime:
             note = (f"functions declare Runtime {runtime} but the process engine runs them on the host's "
                     f"{self._host_runtime}")
         elif is_node(runtime):
@@ -288,6 +348,7 @@ class ProcessEngine:
         handle.stopped = True  # never signal a pid again once reaped: it may belong to someone else by then
         # The whole session: the RIE, the runtime's own process group, anything the handler forked.
         kill_session(handle.proc.pid)
+        self._revoke(sandbox.id)
         if self.registry is not None:
             self.registry.remove(sandbox.id)
         try:

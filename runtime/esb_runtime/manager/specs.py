@@ -5,6 +5,7 @@ from __future__ import annotations
 from esb_runtime.config import FunctionConfig, FunctionsConfig
 from esb_runtime.contract import read_image_record, rie_identity
 from esb_runtime.engine import SandboxSpec
+from esb_runtime.manager.endpoints import sandbox_endpoints
 from esb_runtime.secrets import BoxSecrets
 from esb_runtime.settings import RuntimeSettings
 
@@ -22,12 +23,7 @@ def lambda_environment(fn: FunctionConfig, app: FunctionsConfig, settings: Runti
     if fn.runtime:  # an image function's base image sets its own
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{fn.runtime}"
     env.update(fn.env)
-    endpoints = {
-        "AWS_ENDPOINT_URL_S3": settings.s3_endpoint,
-        "AWS_ENDPOINT_URL_DYNAMODB": settings.dynamodb_endpoint,
-        "AWS_ENDPOINT_URL_LAMBDA": settings.lambda_endpoint,
-    }
-    env.update({key: value for key, value in endpoints.items() if value})
+    env.update(sandbox_endpoints(settings))
     ca_file = settings.tls_dir / "ca.pem"
     if (settings.lambda_endpoint or "").startswith("https:") and ca_file.exists():
         # boto3 in the handler verifies the gateway's certificate against the box's own CA.

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import resource
 import sys
 import time
 from typing import Any, Callable
 
-from esb_runtime.sandbox import metrics
-
+# Staged alone as esb_bootstrap.py (function code cannot import esb_runtime): no imports of the runtime here.
+# The manager's log pump reads this marker (esb_runtime.sandbox.metrics); a unit separator first, so no handler
+# prints it by accident.
+METRICS_MARKER = "\x1fESB-METRICS "
 _STARTED = time.perf_counter()  # the runtime's init is measured from here to the handler imported
 
 # The manager carries X-Amzn-Trace-Id here, inside the client context, because the RIE drops the header.
@@ -52,6 +56,16 @@ def wrap_event_handler(original: Callable[..., Any]) -> Callable[..., Any]:
     return handle_event_request
 
 
+def measured_line(duration_ms: float, init_ms: float | None) -> bytes:
+    """The marker line for one invocation; max memory is the peak RSS of the runtime and what it forked."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    figures = {"duration_ms": round(duration_ms, 2), "max_memory_mb": math.ceil((own + children) / 1024)}
+    if init_ms is not None:
+        figures["init_ms"] = round(init_ms, 2)
+    return (METRICS_MARKER + json.dumps(figures, separators=(",", ":")) + "\n").encode()
+
+
 class Meter:
     """Times the init (to the handler imported) and each invocation (to its answer), and says so on stdout
     just before the answer is posted, so the RIE's REPORT line comes after it."""
@@ -80,7 +94,7 @@ class Meter:
         def post(*args: Any, **kwargs: Any) -> Any:
             if self._invoked_at is not None:
                 init, self.init_ms = self.init_ms, None  # reported once: with the cold call
-                self._write(metrics.measured_line((self._clock() - self._invoked_at) * 1000.0, init))
+                self._write(measured_line((self._clock() - self._invoked_at) * 1000.0, init))
                 self._invoked_at = None
             return original(*args, **kwargs)
         return post

@@ -2,27 +2,16 @@
 
 The RIE's REPORT is wrong for us: Init Duration ~0 (its init is lazy, inside the first invoke), Duration of a
 cold call includes the init, Max Memory Used = Memory Size. The sandbox bootstrap measures them itself and
-writes one marker line before it answers; the manager's log pump takes it (never a record) and rewrites the
-REPORT that follows."""
+writes one marker line before it answers (bootstrap.measured_line); the manager's log pump takes it (never a
+record) and rewrites the REPORT that follows."""
 
 from __future__ import annotations
 
 import json
 import math
-import resource
 from typing import Any
 
-MARKER = "\x1fESB-METRICS "  # a unit separator first: no handler prints this by accident
-
-
-def measured_line(duration_ms: float, init_ms: float | None) -> bytes:
-    """The marker line for one invocation; max memory is the peak RSS of the runtime and what it forked."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    figures = {"duration_ms": round(duration_ms, 2), "max_memory_mb": math.ceil((own + children) / 1024)}
-    if init_ms is not None:
-        figures["init_ms"] = round(init_ms, 2)
-    return (MARKER + json.dumps(figures, separators=(",", ":")) + "\n").encode()
+from esb_runtime.sandbox.bootstrap import METRICS_MARKER as MARKER
 
 
 def parse(line: str) -> dict[str, float] | None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from types import FrameType
 
+from esb_runtime.logs.factory import open_store
+from esb_runtime.settings import RuntimeSettings
 from esb_runtime.stores.server import serve
 from esb_runtime.stores.settings import StoresSettings
 
@@ -15,8 +18,15 @@ def main() -> int:
     # One line per request from werkzeug would drown the box's own messages.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     settings = StoresSettings.from_env()
+    # moto reads the account of the ARNs and queue URLs it makes from here; the box's ARNs use this one.
+    os.environ.setdefault("MOTO_ACCOUNT_ID", settings.account_id)
     try:
-        server = serve(settings, settings.secrets_file)
+        logs = open_store(RuntimeSettings.from_env())
+    except ValueError as exc:
+        print(f"stores: {exc}", file=sys.stderr)
+        return 1
+    try:
+        server = serve(settings, settings.secrets_file, log_sink=logs.write)
     except OSError as exc:  # port taken, secrets missing: one clear line for the supervisor's log
         print(f"stores: cannot start on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
         return 1
@@ -33,6 +43,7 @@ def main() -> int:
         print(f"stores: cannot restore {settings.data_dir / 'current'}: {exc}", file=sys.stderr)
         return 1
     server.run_until_stopped()
+    logs.close()
     return 0
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from esb_runtime.stores.auth import Environ
+from esb_runtime.stores.kept import KEPT_WRITES, kept_write
 
 _DYNAMODB_TARGET = "DynamoDB_"  # DynamoDBStreams_ is a read-only API
 # DynamoDB reads by X-Amz-Target operation; every other operation may write.
@@ -21,7 +22,7 @@ _LENGTH = struct.Struct("<I")
 _HEADER_NAMES = "moto.preserved_header_names"
 
 
-def _scope_service(environ: Environ) -> str | None:
+def scope_service(environ: Environ) -> str | None:
     """The signing service of a SigV4 request (header or presigned query), which is what moto routes by."""
     auth = environ.get("HTTP_AUTHORIZATION", "")
     credential = ""
@@ -37,13 +38,16 @@ def _scope_service(environ: Environ) -> str | None:
 
 
 def journaled_service(environ: Environ) -> str | None:
-    """'s3' or 'dynamodb' for a request that may change their data, else None.
+    """'s3' or 'dynamodb' for a request that may change their data, the service of a kept configuration
+    write (kept.py: queues, topics, parameters, ...), else None.
 
-    Only S3 and DynamoDB are snapshotted, so only they are journaled: replaying another service's
-    calls (SQS receives, ...) would make its state survive until the next compaction and then vanish.
+    Other calls of the other services (SQS receives, ...) are not journaled: snapshots do not hold them,
+    so they would survive until the next compaction and then vanish.
     """
     target = environ.get("HTTP_X_AMZ_TARGET", "")
-    service = _scope_service(environ)
+    service = scope_service(environ)
+    if service in KEPT_WRITES:
+        return service if kept_write(service, environ) else None
     if target:
         if not target.startswith(_DYNAMODB_TARGET) or service not in (None, "dynamodb"):
             return None
@@ -100,6 +104,9 @@ class Mutation:
         meta = json.loads(payload[_LENGTH.size:_LENGTH.size + size])
         return cls(meta["m"], meta["p"], meta["r"], meta["q"], meta["h"], payload[_LENGTH.size + size:], meta["i"],
                    meta.get("n", {}))
+
+    def service(self) -> str | None:
+        return scope_service({"HTTP_AUTHORIZATION": self.headers.get("HTTP_AUTHORIZATION", "")})
 
     def region(self) -> str | None:
         scope = self.headers.get("HTTP_AUTHORIZATION", "").split(" ", 1)[-1].split(",")[0].split("/")

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable
 
 from esb_runtime.stores.auth import Environ, StartResponse, WsgiApp
 from esb_runtime.stores.journal import Journal
+from esb_runtime.stores.kept import KEPT_WRITES
 from esb_runtime.stores.mutations import Mutation, journaled_service
 
 _UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
@@ -129,6 +130,8 @@ class Replay:
     # Multipart uploads still open, by their journal id: snapshots hold objects, not uploads, so these
     # records are carried into the next snapshot and replayed after it.
     open_uploads: dict[str, list[bytes]] = field(default_factory=dict)
+    # Configuration writes of the services snapshots do not dump (kept.py), in their order.
+    kept: list[bytes] = field(default_factory=list)
     applied: int = 0
 
     def apply(self, payloads: Iterable[bytes]) -> None:
@@ -146,6 +149,8 @@ class Replay:
             region = mutation.region()
             if region:
                 self.regions.add(region)
+            if mutation.service() in KEPT_WRITES:
+                self.kept.append(payload)
             self._track_upload(mutation, payload)
 
     def _track_upload(self, mutation: Mutation, payload: bytes) -> None:
@@ -162,4 +167,5 @@ class Replay:
             del self.open_uploads[upload]
 
     def pending(self) -> list[bytes]:
-        return [payload for records in self.open_uploads.values() for payload in records]
+        """What the next snapshot carries as records: kept configuration writes, then open uploads."""
+        return [*self.kept, *(payload for records in self.open_uploads.values() for payload in records)]

@@ -18,7 +18,9 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from esb_runtime.secrets import load as load_secrets
 from esb_runtime.stores import journal, recovery
 from esb_runtime.stores.auth import AuthMiddleware, Credentials, Environ, SigV4Verifier, StartResponse
+from esb_runtime.stores.logmirror import LogMirror, Sink
 from esb_runtime.stores.recorder import Recorder
+from esb_runtime.stores.services import EMULATED, ServiceGate
 from esb_runtime.stores.settings import StoresSettings
 
 _INTERNAL_HEADER = "X-Esb-Internal"
@@ -41,7 +43,8 @@ class _RestoreGate:
 
 
 class StoresServer:
-    def __init__(self, settings: StoresSettings, credentials: Credentials, log: Callable[[str], None] | None = None) -> None:
+    def __init__(self, settings: StoresSettings, credentials: Credentials, log: Callable[[str], None] | None = None,
+                 log_sink: Sink | None = None) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
         self.settings = settings
@@ -52,7 +55,8 @@ class StoresServer:
         self.recorder = Recorder(DomainDispatcherApplication(create_backend_app), self.log)
         self._gate = _RestoreGate(self.recorder, self._token)
         verifier = SigV4Verifier(credentials) if settings.auth else None
-        self.app = AuthMiddleware(self._gate, verifier, self._health)
+        served: Any = self._gate if log_sink is None else LogMirror(self._gate, log_sink, self.log)
+        self.app = AuthMiddleware(ServiceGate(served), verifier, self._health)
         self._server = _listen(settings.host, settings.port, self.app, MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="stores-http", daemon=True)
         self._public = _public_listeners(settings, self.app, MotoRequestHandler)
@@ -67,7 +71,7 @@ class StoresServer:
         return f"http://{host}:{port}"
 
     def _health(self) -> dict:
-        return {"status": "ok" if self._state == "ready" else self._state, "services": ["s3", "dynamodb"]}
+        return {"status": "ok" if self._state == "ready" else self._state, "services": sorted(EMULATED)}
 
     def client(self, service: str, region: str) -> Any:
         client = boto3.client(
@@ -185,6 +189,7 @@ def _url(server: BaseWSGIServer) -> str:
     return f"{'https' if server.ssl_context else 'http'}://{host}:{port}"
 
 
-def serve(settings: StoresSettings, secrets_file: Path, log: Callable[[str], None] | None = None) -> StoresServer:
+def serve(settings: StoresSettings, secrets_file: Path, log: Callable[[str], None] | None = None,
+          log_sink: Sink | None = None) -> StoresServer:
     box = load_secrets(secrets_file)
-    return StoresServer(settings, Credentials(box.aws_access_key_id, box.aws_secret_access_key), log)
+    return StoresServer(settings, Credentials(box.aws_access_key_id, box.aws_secret_access_key), log, log_sink)

@@ -29,6 +29,7 @@ class StoresSettings:
     public_tls_port: int = 0
     public_http_port: int = 0
     tls_dir: Path | None = None
+    account_id: str = "000000000000"  # the account of every ARN the box resolves (SAM loader's default)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "StoresSettings":

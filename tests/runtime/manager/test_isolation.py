@@ -192,9 +192,9 @@ def test_engine_isolate_adopts_the_plan_and_its_note(tmp_path: Path) -> None:
                         extra_path=("/venv/site",)))
     assert engine.identity == NOBODY and engine.python == "/usr/bin/python3.11"
     assert engine.rie_path == tmp_path / "bin" / "rie" and engine.extra_path == ("/venv/site",)
-    assert engine._spawn_as() == {"user": 65534, "group": 65534, "extra_groups": []}
+    assert engine._spawn_as(engine.identity) == {"user": 65534, "group": 65534, "extra_groups": []}
     engine.isolate(Plan(identity=None, python="/p", rie_path=tmp_path / "rie", note="function code runs as x"))
-    assert engine._spawn_as() == {} and "function code runs as x" in engine.notes()
+    assert engine._spawn_as(engine.identity) == {} and "function code runs as x" in engine.notes()
 
 
 def test_host_environment_adds_packages_last_and_a_home(tmp_path: Path) -> None:
@@ -229,3 +229,36 @@ def test_plan_serves_as_the_manager_when_the_rie_cannot_be_copied(tmp_path: Path
     result = plan(tmp_path, runner)
     assert result.identity is None and result.rie_path == tmp_path / "rie" and runner.calls == []
     assert (result.note or "").startswith("function code runs as root and can reach the manager socket: cannot copy")
+
+
+def test_per_function_identities_and_the_firewall_once_sandboxes_run_unprivileged(tmp_path: Path) -> None:
+    from esb_runtime.manager.firewall import FakeFirewall
+    from esb_runtime.settings import RuntimeSettings
+
+    settings = RuntimeSettings(output_dir=tmp_path, manager_socket=tmp_path / "state" / "m.sock", rie_path=None)
+    firewall = FakeFirewall()
+    plan = Plan(identity=NOBODY, python="/usr/bin/python3", rie_path=tmp_path / "rie")
+    isolated = isolation.per_function(plan, settings, None, guard=lambda s: (firewall, None))
+    assert isolated.firewall is firewall and isolated.identities is not None and isolated.note is None
+    assert isolated.identities.path == tmp_path / "state" / "identities.json"
+    assert isolated.homes == tmp_path / "sandbox-home"
+    one_user = isolation.per_function(plan, settings, "edge", guard=lambda s: (firewall, None))
+    assert one_user.identities is None and one_user.firewall is firewall  # ESB_SANDBOX_USER: one user for all
+    open_ports = isolation.per_function(plan, settings, None, guard=lambda s: (None, "ports open: why"))
+    assert open_ports.firewall is None and open_ports.note == "ports open: why"
+    as_root = Plan(identity=None, python="/p", rie_path=tmp_path / "rie", note="runs as root")
+    assert isolation.per_function(as_root, settings, None, guard=lambda s: (firewall, None)) == as_root
+
+
+def test_the_engine_gives_each_function_its_identity(tmp_path: Path) -> None:
+    from esb_runtime.manager.identities import IdentityBook
+
+    engine = ProcessEngine(tmp_path / "rie")
+    book = IdentityBook(tmp_path / "identities.json", taken=lambda uid: False)
+    engine.isolate(Plan(identity=NOBODY, python="/p", rie_path=tmp_path / "rie", identities=book))
+    spec = SandboxSpec(function="a", config_hash="h", handler="app.handler", runtime="python3.11",
+                       code_dir=tmp_path, deps_dir=None, layer_dirs=(), environment={}, memory_mb=128, timeout_s=3)
+    first = engine._identity_for(spec)
+    other = engine._identity_for(SandboxSpec(**{**spec.__dict__, "function": "b"}))
+    assert first is not None and other is not None and first.uid != other.uid and NOBODY.uid not in (first.uid, other.uid)
+    assert engine._spawn_as(first) == {"user": first.uid, "group": first.gid, "extra_groups": []}

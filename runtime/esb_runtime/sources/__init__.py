@@ -1,0 +1,1 @@
+"""Event sources: pollers (SQS, DynamoDB/Kinesis streams) and asynchronous deliveries (S3, SNS, EventBridge)."""
