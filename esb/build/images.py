@@ -345,6 +345,14 @@ def context_hash(context_dir: Path, extra: str = "") -> str:
     return digest.hexdigest()
 
 
+def missing_bases(client: docker.DockerClient, dockerfile: Path) -> list[str]:
+    """FROM images of a Dockerfile that are not local (stage names, `scratch` and build-arg forms are not images)."""
+    text = dockerfile.read_text() if dockerfile.is_file() else ""
+    stages = {m.lower() for m in re.findall(r"^\s*FROM\s+\S+(?:\s+\S+)*?\s+AS\s+(\S+)", text, re.M | re.I)}
+    refs = [ref for ref in from_images(dockerfile) if ref.lower() not in stages and ref != "scratch" and "$" not in ref]
+    return [ref for ref in refs if image_exists(client, ref) is None]
+
+
 def from_images(dockerfile: Path) -> list[str]:
     text = dockerfile.read_text() if dockerfile.is_file() else ""
     return re.findall(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)", text, re.M | re.I)
@@ -366,6 +374,12 @@ def build_function_image(client: docker.DockerClient, context_dir: Path, tag: st
     existing = image_exists(client, tag)
     if existing is not None and not no_cache:
         return existing
+    # docker build pulls a missing FROM image whatever `pull` says: no registry is reachable, so say it here.
+    missing = missing_bases(client, context_dir / dockerfile)
+    if missing:
+        raise BuildError(f"base image {missing[0]} is not on this machine (the box never pulls from a registry)",
+                         where=str(context_dir / dockerfile),
+                         hint="use a runtime whose base esb builds offline, `docker load` the image, or --engine process")
     with docker_errors(f"build {tag}"):
         image, _ = client.images.build(path=str(context_dir), tag=tag, rm=True, forcerm=True, pull=False,
                                        nocache=no_cache, labels={CONTEXT_LABEL: tag.rpartition(":")[2]},

@@ -34,6 +34,7 @@ class RuntimeSettings:
     token_lifetime_s: int = 3600
     breaker_failures: int = 3  # consecutive crashes/timeouts that open a function's breaker (0 = off)
     breaker_window_s: float = 10.0  # how long an open breaker answers 502 before a trial call
+    debug: bool = False  # `esb up --debug`: the emulator's own debug lines too
 
     @property
     def config_dir(self) -> Path:
@@ -89,6 +90,7 @@ class RuntimeSettings:
             token_lifetime_s=int(env.get("ESB_TOKEN_LIFETIME", "3600")),
             breaker_failures=int(env.get("ESB_BREAKER_FAILURES", "3")),
             breaker_window_s=float(env.get("ESB_BREAKER_WINDOW", "10")),
+            debug=env.get("ESB_DEBUG", "0") == "1",
         )
 
     def to_env(self) -> dict[str, str]:
@@ -114,5 +116,6 @@ class RuntimeSettings:
             "ESB_TOKEN_LIFETIME": str(self.token_lifetime_s),
             "ESB_BREAKER_FAILURES": str(self.breaker_failures),
             "ESB_BREAKER_WINDOW": str(self.breaker_window_s),
+            "ESB_DEBUG": "1" if self.debug else "0",
         }
         return pairs

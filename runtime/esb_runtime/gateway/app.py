@@ -19,6 +19,7 @@ from esb_runtime.gateway.config_source import ConfigSource
 from esb_runtime.gateway.falcon_io import read_body, send
 from esb_runtime.gateway.function_urls import ConfigUrlSource, FunctionUrls, UrlSource
 from esb_runtime.gateway.health import HealthCheck, stores_probe
+from esb_runtime.gateway.functions_api import CONFIGURATION_PATH, FUNCTION_PATH, LIST_PATH, FunctionsApi
 from esb_runtime.gateway.invoke_api import PATH as INVOKE_PATH, InvokeResource, is_loopback
 from esb_runtime.gateway.manager_client import ManagerClient
 from esb_runtime.gateway.proxied_invoke import call_timeout
@@ -145,6 +146,9 @@ def create_app(
         config=routes_source, manager=manager, credentials=credentials, clock=clock,
         acquire_timeout_s=settings.acquire_timeout_s, loopback_box=is_loopback(settings.gateway_host),
     ))
+    functions_api = FunctionsApi(config=routes_source, credentials=credentials, clock=clock)
+    for path in (LIST_PATH, LIST_PATH + "/", FUNCTION_PATH, CONFIGURATION_PATH):  # boto3 lists with the slash
+        app.add_route(path, functions_api)
     authorizers = Authorizers(key, manager, box_api_key=secrets.api_key, clock=clock,
                               timeout_s=call_timeout(None, settings.acquire_timeout_s))
     app.add_sink(ProxySink(

@@ -14,7 +14,7 @@ from esb_runtime.gateway.config_source import ConfigSource, GatewayConfig
 from esb_runtime.gateway.proxy_events import EventContext, build_event
 from esb_runtime.gateway.falcon_io import read_body, send
 from esb_runtime.gateway.manager_client import ManagerClient
-from esb_runtime.gateway.proxied_invoke import call_timeout, invoke_proxied
+from esb_runtime.gateway.proxied_invoke import INTEGRATION_TIMEOUT_S, call_timeout, invoke_proxied
 from esb_runtime.gateway.request import IncomingRequest, from_environ, with_forwarding
 from esb_runtime.gateway.responses import MAX_SYNC_PAYLOAD, ProxyResponse, json_error
 from esb_runtime.gateway.routing import Match, NoMatch, Route
@@ -116,4 +116,5 @@ class ProxySink:
         info = config.functions.get(route.function)
         return invoke_proxied(self._manager, req, route.function, event, event_kind=route.event,
                               payload_version=route.payload_version,
-                              timeout_s=call_timeout(info.timeout if info else None, self._acquire_timeout_s))
+                              timeout_s=call_timeout(info.timeout if info else None, self._acquire_timeout_s),
+                              integration_timeout_s=INTEGRATION_TIMEOUT_S.get(route.event))

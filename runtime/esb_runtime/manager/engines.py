@@ -32,7 +32,7 @@ def create_engine(settings: RuntimeSettings) -> Engine:
         from esb_runtime.manager.registry import SandboxRegistry
 
         return ProcessEngine(rie_path(settings), registry=SandboxRegistry.of_box(settings.state_dir),
-                             die_with_manager=True)
+                             die_with_manager=True, rie_log_level="debug" if settings.debug else "error")
     if settings.engine == "docker":
         from esb_runtime.manager.docker_engine import DockerEngine
 

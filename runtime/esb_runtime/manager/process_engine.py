@@ -152,9 +152,11 @@ class ProcessEngine:
                  limiter: MemoryLimiter | None = None, ready_timeout_s: float = 10.0,
                  clock: Callable[[], float] = time.monotonic, identity: Identity | None = None,
                  extra_path: Sequence[str] = (), registry: SandboxRegistry | None = None,
-                 die_with_manager: bool = False,
+                 die_with_manager: bool = False, rie_log_level: str = "error",
                  node_finder: Callable[[str], NodeBinary | None] = find_node) -> None:
         self.rie_path = Path(rie_path)
+        # Always given: the RIE would otherwise read LOG_LEVEL, which is the function's own variable.
+        self.rie_log_level = rie_log_level
         self.registry = registry  # None: nothing on disk (unit tests); the manager always passes one
         # Only where sandboxes are started from the process's main thread (the gevent manager): PDEATHSIG fires
         # when the thread that forked the child ends, not the process.
@@ -191,6 +193,7 @@ class ProcessEngine:
         argv = [str(self.rie_path),
                 "--runtime-interface-emulator-address", f"127.0.0.1:{invoke_port}",
                 "--runtime-api-address", f"127.0.0.1:{api_port}",
+                "--log-level", self.rie_log_level,
                 *self._runtime_command(spec, host)]
         identity = self._identity_for(spec)
         home = None if identity is None else SANDBOX_HOME

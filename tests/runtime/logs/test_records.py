@@ -49,3 +49,13 @@ def test_rie_and_runtime_lines() -> None:
 def test_trace_root() -> None:
     assert trace_root("Root=1-a-b;Parent=x;Sampled=1") == "1-a-b"
     assert trace_root(None) is None
+
+
+def test_a_carriage_return_separated_traceback_is_one_record_with_its_line_breaks() -> None:
+    from esb_runtime.logs.records import build_record
+
+    line = "[ERROR] ValueError: kaboom\rTraceback (most recent call last):\r  File \"app.py\", line 3, in h"
+    record = build_record(line, function="f", sandbox="s", request_id="r", trace_id=None)
+    assert record["level"] == "error"
+    assert record["message"].splitlines() == ["[ERROR] ValueError: kaboom", "Traceback (most recent call last):",
+                                              "  File \"app.py\", line 3, in h"]

@@ -137,3 +137,20 @@ def test_the_rie_dies_with_a_manager_killed_by_sigkill(rie_path: Path, write_fun
             manager.wait()
         if rie and procfs.same_process(rie, ticks):  # this test failed: leave nothing behind
             kill_session(rie)
+
+
+@pytest.mark.parametrize(("level", "chatter"), [("error", False), ("debug", True)])
+def test_emulator_lines_only_at_its_debug_level(rie_path: Path, write_function: Callable[..., Path],
+                                                level: str, chatter: bool) -> None:
+    """The RIE's own INFO/DEBUG lines appear only with `esb up --debug`; the function's LOG_LEVEL is not its."""
+    code = write_function("fn", "def handler(event, context):\n    print('mine')\n    return 1\n")
+    engine = ProcessEngine(rie_path, rie_log_level=level)
+    lines: list[str] = []
+    sandbox = engine.start(spec(code, LOG_LEVEL="DEBUG"), lines.append)
+    try:
+        with urllib.request.urlopen(urllib.request.Request(sandbox.invoke_url, data=b"{}"), timeout=10) as resp:
+            assert resp.read() == b"1"
+    finally:
+        engine.stop(sandbox)
+    assert "mine" in lines
+    assert any("(rapid)" in line for line in lines) is chatter
