@@ -41,6 +41,8 @@ _.complete_run
 
 # Module-level __getattr__ (PEP 562): DOIT_CONFIG and the gateway's WSGI app are computed on first access.
 __getattr__
+
+# Fields of records written to and read from files (state/box.json, /proc/<pid>/stat), kept for readers.
 last_restart_at
 ppid
 description
