@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,15 +51,18 @@ def load_application(
     stack_name: str | None = None,
     region: str = "us-east-1",
     account_id: str = "000000000000",
+    from_command_line: Collection[str] = (),
 ) -> Application:
-    """Read, resolve and validate a SAM template; every problem is a TemplateError with its place."""
+    """Read, resolve and validate a SAM template; every problem is a TemplateError with its place.
+
+    `from_command_line`: the names among `parameters` that --parameter-overrides set (for messages)."""
     template = Path(template).resolve()
     raw = load_template(template)
     ctx = LoadContext(template, raw, region, account_id, stack_name or default_stack_name(template))
     for key in raw:
         if key not in _TOP_LEVEL:
             ctx.warn("Template", str(key), "not a template section, ignored")
-    params, shown = resolve_parameters(ctx, parameters)
+    params, shown = resolve_parameters(ctx, parameters, from_command_line)
     resources = _read_resources(ctx)
     resolver = Resolver(ctx, params, resources, excluded=set())
     _apply_conditions(ctx, resolver, resources)
