@@ -10,6 +10,7 @@ from typing import Literal
 # Shapes the template and the gateway share, defined once on the runtime side.
 from esb_runtime.config import Cors
 from esb_runtime.gateway.auth_config import AuthorizerConfig as Authorizer
+from esb_runtime.gateway.auth_config import UsagePlanConfig as UsagePlan
 
 EventKind = Literal["Api", "HttpApi", "Schedule", "SQS", "SNS", "S3", "DynamoDB", "Kinesis", "EventBridgeRule",
                     "CloudWatchEvent"]
@@ -41,6 +42,7 @@ class Api:
     variables: tuple[tuple[str, str], ...] = ()  # stage variables (Api Variables, HttpApi StageVariables), sorted
     definition_routes: tuple[DefinitionRoute, ...] = ()  # from DefinitionBody
     binary_media_types: tuple[str, ...] = ()  # REST: request bodies of these types reach the function base64, sorted
+    usage_plan: UsagePlan | None = None  # REST Auth.UsagePlan: limits per API key on its ApiKeyRequired routes
 
 
 @dataclass(frozen=True)

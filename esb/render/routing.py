@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any, Iterator
 
 from esb.auth_options import AuthOptions
@@ -71,6 +72,8 @@ def _api_view(api: Api) -> dict[str, Any]:
         view["binary_media_types"] = list(api.binary_media_types)
     if api.authorizers:
         view["authorizers"] = {a.name: authorizer_view(a) for a in api.authorizers}
+    if api.usage_plan is not None:
+        view["usage_plan"] = {key: value for key, value in asdict(api.usage_plan).items() if value is not None}
     return view
 
 

@@ -63,6 +63,7 @@ def build_api(
         variables=_stage_variables(ctx, props.get(_VARIABLES_KEY[kind]), (*path, _VARIABLES_KEY[kind])),
         definition_routes=definition_routes(ctx, logical_id, props.get("DefinitionBody"), function_names),
         binary_media_types=_binary_media_types(ctx, props, path) if kind == "Api" else (),
+        usage_plan=reader.usage_plan(logical_id, kind, props.get("Auth"), (*path, "Auth")),
     )
 
 

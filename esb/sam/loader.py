@@ -11,7 +11,7 @@ from esb.errors import TemplateError
 from esb.model import Api, Application, Bucket, Function, Layer, Table
 from esb.sam.apis import IMPLICIT_HTTP, IMPLICIT_REST, build_api
 from esb.sam.buckets import build_bucket
-from esb.sam.auth import AuthReader
+from esb.sam.auth import AuthReader, share_usage_plans
 from esb.sam.cognito import CLIENT_TYPE, POOL_TYPE, box_pool, build_pools
 from esb.sam.context import LoadContext
 from esb.sam.events import implicit_api_kinds
@@ -160,6 +160,7 @@ class _Builder:
                 apis[resource.logical_id] = build_api(
                     self.ctx, resource.logical_id, kind, self._props(resource, kind), function_names, auth
                 )
+        apis = share_usage_plans(apis)
         functions: list[Function] = [
             build_function(
                 self.ctx, r.logical_id, self._name(r.logical_id), self._props(r, "Function"), apis, layer_ids,

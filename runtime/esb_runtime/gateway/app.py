@@ -149,7 +149,7 @@ def create_app(
     functions_api = FunctionsApi(config=routes_source, credentials=credentials, clock=clock)
     for path in (LIST_PATH, LIST_PATH + "/", FUNCTION_PATH, CONFIGURATION_PATH):  # boto3 lists with the slash
         app.add_route(path, functions_api)
-    authorizers = Authorizers(key, manager, box_api_key=secrets.api_key, clock=clock,
+    authorizers = Authorizers(key, manager, box_api_key=secrets.api_key, credentials=credentials, clock=clock,
                               timeout_s=call_timeout(None, settings.acquire_timeout_s))
     app.add_sink(ProxySink(
         config=routes_source, manager=manager, authorizers=authorizers, clock=clock,
