@@ -26,6 +26,11 @@ class DefinitionRoute:
     method: str  # upper case, "ANY" for x-amazon-apigateway-any-method
     function: str  # the function's physical name (from the integration uri's ARN)
     payload_format: str | None = None  # HTTP APIs: the integration's payloadFormatVersion
+    # The operation's (or the body's top-level) `security`; without one the route follows the API's Auth.
+    secured: bool = False
+    authorizer: str | None = None  # an authorizer of the API or AWS_IAM; None: open
+    api_key: bool = False
+    scopes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -106,8 +106,9 @@ def _event_routes(app: Application, apis: dict[str, Api]) -> Iterator[tuple[str,
                 "event": api.kind,
                 "api": api.logical_id,
                 "payload": _payload(api.kind, route.payload_format if api.kind == "HttpApi" else None),
-                # Security of an OpenAPI body is not read: its routes follow the API's DefaultAuthorizer.
-                **_route_auth(api.default_authorizer, api.api_key_required, ()),
+                # An operation without `security` (its own or the body's) follows the API's Auth.
+                **(_route_auth(route.authorizer, route.api_key, route.scopes) if route.secured
+                   else _route_auth(api.default_authorizer, api.api_key_required, ())),
             }
 
 

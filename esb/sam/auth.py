@@ -44,7 +44,7 @@ class AuthReader:
         specs = auth.get("Authorizers") or {}
         if not isinstance(specs, dict):
             self.ctx.fail((*path, "Authorizers"), "Authorizers must be a mapping of name to authorizer")
-        authorizers = tuple(self._authorizer(api_id, kind, str(name), spec, (*path, "Authorizers", str(name)))
+        authorizers = tuple(self.authorizer(api_id, kind, str(name), spec, (*path, "Authorizers", str(name)))
                             for name, spec in sorted(specs.items()))
         default = auth.get("DefaultAuthorizer")
         default_name = cfn_str(default) if is_scalar(default) and default is not None else None
@@ -111,7 +111,8 @@ class AuthReader:
         except ValueError:
             self.ctx.fail((*path, key), f"{key} must be true or false")
 
-    def _authorizer(self, api_id: str, kind: str, name: str, spec: Any, path: Path) -> Authorizer:
+    def authorizer(self, api_id: str, kind: str, name: str, spec: Any, path: Path) -> Authorizer:
+        """One authorizer from its SAM shape (Auth.Authorizers; a DefinitionBody's schemes are translated to it)."""
         if not isinstance(spec, dict):
             self.ctx.fail(path, f"authorizer {name} must be a mapping")
         identity = spec.get("Identity") if isinstance(spec.get("Identity"), dict) else {}

@@ -10,15 +10,9 @@ import yaml
 from esb.errors import TemplateError
 
 from esb.render import render_routing
-from test_loader import load
+from test_loader import FN, load
 
-IAM = """\
-Fn:
-  Type: AWS::Serverless::Function
-  Properties:
-    CodeUri: src
-    Handler: app.handler
-    Runtime: python3.12
+IAM = FN + """\
     Events:
       Signed: {Type: Api, Properties: {Path: /signed, Method: get, RestApiId: !Ref Rest}}
       Open: {Type: Api, Properties: {Path: /open, Method: get, RestApiId: !Ref Rest, Auth: {Authorizer: NONE}}}
@@ -45,13 +39,7 @@ def test_aws_iam_default_and_route_authorizer_reach_routing(tmp_path: Path) -> N
     assert "authorizer" not in routes["/open"]  # NONE under the AWS_IAM default
 
 
-PLANS = """\
-Fn:
-  Type: AWS::Serverless::Function
-  Properties:
-    CodeUri: src
-    Handler: app.handler
-    Runtime: python3.12
+PLANS = FN + """\
     Events:
       A: {Type: Api, Properties: {Path: /a, Method: get, RestApiId: !Ref A}}
       B: {Type: Api, Properties: {Path: /b, Method: get, RestApiId: !Ref B}}
