@@ -15,7 +15,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     project = copy_app("auth", tmp_path_factory.mktemp("auth"))
-    with running_box(project) as running:
+    # One gateway worker: usage plans count per gateway process, so the quota test needs them all in one.
+    with running_box(project, env={"ESB_GATEWAY_WORKERS": "1"}) as running:
         yield running
 
 
@@ -95,3 +96,15 @@ def test_usage_plan_quota_per_api_key(box: Box) -> None:
     assert [box.client.get("/keyed", headers=key).status_code for _ in range(2)] == [200, 200]
     answer = box.client.get("/keyed", headers=key)
     assert answer.status_code == 429 and answer.json() == {"message": "Limit Exceeded"}
+
+
+def test_refresh_token_auth_with_boto3(box: Box, tokens: dict[str, Any]) -> None:
+    auth, aws = box.status["auth"], box.status["aws"]
+    client = boto3.client("cognito-idp", endpoint_url=auth["cognito_endpoint"], region_name=aws["region"],
+                          verify=box.ca_file, aws_access_key_id="unused", aws_secret_access_key="unused")
+    renewed = client.initiate_auth(ClientId=auth["login_client"], AuthFlow="REFRESH_TOKEN_AUTH",
+                                   AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]})["AuthenticationResult"]
+    assert box.client.get("/cognito", headers={"Authorization": renewed["IdToken"]}).status_code == 200
+    with pytest.raises(client.exceptions.NotAuthorizedException):
+        client.initiate_auth(ClientId=auth["login_client"], AuthFlow="REFRESH_TOKEN_AUTH",
+                             AuthParameters={"REFRESH_TOKEN": "not-a-refresh-token"})

@@ -27,6 +27,7 @@ from esb_runtime.gateway.proxy import ProxySink
 from esb_runtime.gateway.responses import json_error
 from esb_runtime.gateway.sigv4 import Credentials
 from esb_runtime.gateway.throttle import FailureThrottle
+from esb_runtime.gateway.refresh_tokens import REFRESH_DIR, RefreshTokens
 from esb_runtime.gateway.user_pools import UserPools
 from esb_runtime.secrets import BoxSecrets
 from esb_runtime.settings import RuntimeSettings
@@ -126,7 +127,8 @@ def create_app(
     signing_key: SigningKey | None = None,
 ) -> falcon.App:
     key = signing_key or SigningKey.generate()  # the entry point passes the stored key; tests get a fresh one
-    pools = UserPools(key, secrets, lifetime_s=settings.token_lifetime_s, clock=clock)
+    refresh = RefreshTokens(settings.state_dir / REFRESH_DIR, clock=clock)
+    pools = UserPools(key, secrets, refresh=refresh, lifetime_s=settings.token_lifetime_s, clock=clock)
     credentials = Credentials(secrets.aws_access_key_id, secrets.aws_secret_access_key)
     # Function URLs answer before routing, so /lambda-url/... and <fn>.lambda-url.localhost never reach routes.
     function_urls = FunctionUrls(
