@@ -212,7 +212,8 @@ class _Builder:
                 self.ctx.warn(resource.logical_id, "Value", "an API key without a Value: use the box's x-api-key")
         for rtype in ("AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::UsagePlanKey"):
             for resource in by_type.pop(rtype, []):
-                self.ctx.warn(resource.logical_id, None, "usage plan limits are not enforced; its API keys are")
+                self.ctx.warn(resource.logical_id, None,
+                              "usage plan limits are not enforced (Auth.UsagePlan limits are); its API keys are")
         return tuple(sorted(keys))
 
     def _check_unique_names(self, what: str, names: list[str]) -> None:
