@@ -188,8 +188,9 @@ class ProcessEngine:
         if spec.package_type == "Image":
             raise EngineError(f"{spec.function} is a container image function (PackageType: Image): it runs on the "
                               "docker engine only; start the box with `esb up --engine docker`")
-        # A debug session runs in the box's interpreter, where debugpy is (the Lambda environment has none).
-        lambda_python = spec.runtime.startswith("python") and spec.debug_port is None
+        # A debug session runs in the Lambda environment plus debugpy's overlay; without one (a tree built before
+        # overlays), in the box's interpreter, where debugpy is.
+        lambda_python = spec.runtime.startswith("python") and (spec.debug_port is None or spec.debug_site is not None)
         host = read_host(spec.runtime_dir) if lambda_python else None
         self._check_runtime(spec.runtime, host)
         if not spec.code_dir.is_dir():
@@ -306,7 +307,7 @@ class ProcessEngine:
                 raise EngineError(f"{spec.function}: the debug port is for Python functions (debugpy)")
             return node_command(self._host_node(spec.function), self.runtime_parent, spec)
         if host is not None:
-            return python_command(host, spec.handler)
+            return python_command(host, spec.handler, debug_prefix(spec.debug_port))
         return [self.python, *debug_prefix(spec.debug_port), "-m", "esb_runtime.sandbox.bootstrap", spec.handler]
 
     def _host_node(self, function: str) -> NodeBinary:
