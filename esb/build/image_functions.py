@@ -73,7 +73,8 @@ def image_tag(ctx: BuildContext, fn: Function, client: docker.DockerClient) -> s
     assert fn.image is not None
     bases = lambda_bases(ctx, fn)
     served = {ref: base for ref, (base, _) in bases.items()}
-    ids = [f"{ref}={image_exists(client, served.get(ref, ref)) or ref}" for ref in from_images(staged_dockerfile(ctx, fn))]
+    ids = [f"{ref}={image_exists(client, served.get(ref, ref)) or ref}"
+           for ref in from_images(staged_dockerfile(ctx, fn))]
     extra = json.dumps({"dockerfile": fn.image.dockerfile, "args": fn.image.build_args, "from": ids}, sort_keys=True)
     digest = context_hash(ctx.tree.function_src(fn.name), extra)
     return f"esb/{docker_name(ctx.app.stack_name)}/{docker_name(fn.name)}:{digest[:16]}"

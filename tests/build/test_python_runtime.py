@@ -126,7 +126,8 @@ def test_the_debug_overlay_holds_debugpy_only_built_once_per_version_apart_from_
     interpreter = Interpreter("/usr/bin/python3.12", "3.12")
     env = ensure_python_runtime(cache, interpreter, runs)
     site = ensure_debug_overlay(cache, interpreter, runs)
-    assert ensure_debug_overlay(cache, interpreter, runs) == site and len(runs.argv) == 6  # 2 x (download, install, compile)
+    assert ensure_debug_overlay(cache, interpreter, runs) == site
+    assert len(runs.argv) == 6  # twice download, install, compile: the environment's and the overlay's, once each
     download, install = runs.argv[3], runs.argv[4]
     assert download[-1] == install[-1] == DEBUG_REQUIREMENTS[0] and len(DEBUG_REQUIREMENTS) == 1
     assert "--no-index" in install and install[install.index("--python-version") + 1] == "3.12"
