@@ -13,7 +13,7 @@ from esb import overrides
 from esb.invoke import cli as invoke_cli
 from esb.box import service
 from esb.errors import EsbError
-from esb.project import Project, load_project
+from esb.project import ENGINES, Project, load_project
 from esb.options import BUILD_FIRST, PARAMS, POS_ARGS, PROJECT_ONLY
 
 BOX_HELP = {
@@ -22,6 +22,7 @@ BOX_HELP = {
     "reset": "delete all data and start from a clean build",
     "logs": "show log records",
     "status": "show functions, routes, sandboxes and URLs",
+    "env": 'print shell exports for AWS tools: eval "$(esb env)"',
     "watch": "rebuild and reload on changes",
 }
 
@@ -49,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     init = sub.add_parser("init", help="write generator.yml (interactive unless --yes)")
     init.add_argument("-y", "--yes", action="store_true", help="accept defaults, do not ask")
     init.add_argument("--param", action="append", default=[], metavar="K=V", help="set a template parameter")
-    init.add_argument("--tag", help="image tag (default: latest)")
+    init.add_argument("--tag", help="image tag (default: latest; docker engines only)")
+    init.add_argument("--engine", choices=ENGINES,
+                      help="engine `esb up` uses by default (written as generator.yml `engine:`)")
     init.add_argument("--output-dir", help="output tree (default: .esb/)")
     build = sub.add_parser("build", help="render and stage the output tree (incremental)")
     build.add_argument("--no-cache", action="store_true", help="redo every step")
@@ -70,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
             else:
                 choices = [c for c, _ in param.get("choices", ())] or None
                 box.add_argument(*flags, dest=param["name"], default=param["default"], choices=choices, help=param["help"])
+    # `esb up -t app/template.yaml` works as `esb -t app/template.yaml up` does (SUPPRESS: absent, the
+    # top-level value stands).
+    for command_parser in sub.choices.values():
+        command_parser.add_argument("-t", "--template", default=argparse.SUPPRESS,
+                                    help="SAM template (as before the command)")
+        command_parser.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                                    help="show tracebacks and task output")
     return parser
 
 
@@ -83,7 +93,9 @@ def _context(args: argparse.Namespace, project: Project | None = None) -> Any:
     from esb.build.context import build_context
 
     ctx = build_context(project or _project(args), verbose=args.verbose)
-    for warning in ctx.app.warnings:
+    from esb import warned
+
+    for warning in warned.fresh(ctx.tree.state, ctx.project.template, ctx.app.warnings, always=args.verbose):
         sys.stderr.write(f"warning: {warning}\n")
     return ctx
 
@@ -93,7 +105,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     run_wizard(
         _project(args), assume_yes=args.yes, overrides=parse_assignments(args.param),
-        tag=args.tag, output_dir=args.output_dir, out=sys.stdout,
+        tag=args.tag, output_dir=args.output_dir, engine=args.engine, out=sys.stdout,
     )
     return 0
 

@@ -26,7 +26,8 @@ def _say(text: str) -> None:
 
 
 def resolve_engine(requested: str) -> str:
-    """auto: docker when a daemon answers (up falls back to process if the docker path fails)."""
+    """auto: docker when a daemon answers within a second (up falls back to process if the docker path fails).
+    Nothing here contacts a registry: images are built locally (esb.build.images)."""
     if requested in ("", "auto"):
         from esb.box import docker_box
 
@@ -36,7 +37,7 @@ def resolve_engine(requested: str) -> str:
     raise ConfigError(f"unknown engine {requested!r}", hint="use auto, process, docker or compose")
 
 
-def box_options(ctx: BuildContext, engine: str) -> BoxOptions:
+def box_options(ctx: BuildContext, engine: str, *, debug: bool = False) -> BoxOptions:
     from esb.build.rie import ensure_rie
 
     env = os.environ  # read once here, at the command's edge
@@ -54,13 +55,17 @@ def box_options(ctx: BuildContext, engine: str) -> BoxOptions:
         host=project.bind,
         breaker_failures=project.breaker.failures,
         breaker_window_s=project.breaker.window,
-        **{"gateway_port": project.ports.gateway, **tuning},
+        debug=debug,
+        **{"gateway_port": project.ports.gateway, "aws_port": project.ports.aws,
+           "aws_http_port": project.ports.aws_http, **tuning},
     )
 
 
 # Environment overrides for one run: variable, BoxOptions field, type.
 _TUNING: tuple[tuple[str, str, type], ...] = (
     ("ESB_GATEWAY_PORT", "gateway_port", int),
+    ("ESB_AWS_PORT", "aws_port", int),
+    ("ESB_AWS_HTTP_PORT", "aws_http_port", int),
     ("ESB_GATEWAY_WORKERS", "gateway_workers", int),
     ("ESB_IDLE_TIMEOUT", "idle_timeout_s", float),
     ("ESB_MAX_CONCURRENCY", "default_concurrency", int),
@@ -78,7 +83,7 @@ def _number(variable: str, text: str, kind: type) -> Any:
 
 
 def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, engine: str = "auto",
-               watch: bool = False) -> None:
+               watch: bool = False, quiet: bool = False, debug: bool = False) -> None:
     if watch and detach:
         raise ConfigError("--watch runs in the foreground and cannot be combined with --detach",
                           hint="use `esb up -d` and then `esb watch`")
@@ -91,8 +96,9 @@ def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, eng
         # Someone else's box: report it, never adopt it (Ctrl-C here must not stop another terminal's box).
         _say(f"box already running at {current.gateway_url} ({current.engine} engine); stop it with `esb down`")
         return
+    engine = engine or ctx.project.engine  # --engine, else generator.yml `engine:`, else auto
     chosen = resolve_engine(engine)
-    opts = box_options(ctx, chosen)
+    opts = box_options(ctx, chosen, debug=debug)
     if chosen == "compose":
         state = _compose_up(ctx)
     elif chosen == "docker":
@@ -109,16 +115,24 @@ def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, eng
     _say(status.render_text(status.collect(ctx.tree)))
     _say("")
     _say(f"gateway: {state.gateway_url}  (CA: {state.ca_file})")
-    if watch:
-        from esb.watch.cli import up_and_watch
-
-        up_and_watch(ctx, _say)
-        return
     if detach:
         _say("box running in the background; stop it with `esb down`")
         return
-    _say("press Ctrl-C to stop")
-    _serve_foreground(ctx)
+    console_stop = threading.Event()
+    if not quiet:
+        from esb.box.console import attach
+
+        attach(ctx.tree, console_stop)  # one line per request from here on (`--quiet` silences it)
+    try:
+        if watch:
+            from esb.watch.cli import up_and_watch
+
+            up_and_watch(ctx, _say)
+            return
+        _say("press Ctrl-C to stop")
+        _serve_foreground(ctx)
+    finally:
+        console_stop.set()
 
 
 def _compose_up(ctx: BuildContext) -> BoxState:
@@ -214,7 +228,7 @@ def status_command(project: Project, json: bool = False) -> None:
 
 
 def logs_command(project: Project, function: list[str] | None = None, follow: bool = False, since: str = "",
-                 trace: str = "", request: str = "", grep: str = "", json: bool = False) -> None:
+                 trace: str = "", request: str = "", grep: str = "", json: bool = False, level: str = "info") -> None:
     from types import SimpleNamespace
 
     from esb.box import logs as logquery
@@ -224,10 +238,22 @@ def logs_command(project: Project, function: list[str] | None = None, follow: bo
     tree = project.output
     if not tree.logs.is_dir() and box.running_state(tree) is None:
         raise NoBoxError("no box has run here: no logs", where=str(tree.root), hint="start one with `esb up -d`")
-    query = SimpleNamespace(function=function[0] if function else None, follow=follow, since=since or None, trace=trace or None,
-                            request=request or None, grep=grep or None, json=json, limit=None)
+    name = logquery.known_function(tree, function[0]) if function else None
+    query = SimpleNamespace(function=name, follow=follow, since=since or None, trace=trace or None,
+                            request=request or None, grep=grep or None, json=json, limit=None, level=level)
     if logquery.logs_command(tree, None, query) != 0:
         raise BoxError("reading logs failed")
+
+
+def env_command(project: Project, http: bool = False) -> None:
+    from esb.box import awsenv
+    from esb_runtime import secrets as box_secrets
+
+    tree = project.output
+    state = box.running_state(tree)
+    if state is None:
+        raise NoBoxError("no box running", where=str(tree.root), hint="start one with `esb up -d`")
+    sys.stdout.write(awsenv.render(awsenv.exports(state, box_secrets.load(tree.secrets / "box.json"), http=http)))
 
 
 def watch_command(ctx: BuildContext) -> None:

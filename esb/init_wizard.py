@@ -1,4 +1,5 @@
-"""`esb init`: ask for template parameters, image tag and output dir, then write generator.yml and dodo.py."""
+"""`esb init`: ask for template parameters, engine, image tag and output dir, then write generator.yml, dodo.py and
+the .gitignore entry of the output tree."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Callable, Mapping, TextIO
 import yaml
 
 from esb.errors import ConfigError
-from esb.project import DEFAULT_OUTPUT, GENERATOR_FILE, Project
+from esb.project import DEFAULT_OUTPUT, ENGINES, GENERATOR_FILE, Project
 
 DODO_TEXT = '"""doit tasks of this esb project (`doit list`, `doit build`)."""\nfrom esb.tasks.index import *  # noqa: F401,F403\n'
 
@@ -61,7 +62,8 @@ def _prompt(ask: Ask, label: str, default: str | None) -> str:
     return answer or (default or "")
 
 
-def generator_document(project: Project, params: Mapping[str, str], tag: str, output_dir: str) -> dict:
+def generator_document(project: Project, params: Mapping[str, str], tag: str, output_dir: str,
+                       engine: str = "auto") -> dict:
     # A template outside the project (e.g. the bundled sample) is kept absolute.
     inside = project.template.is_relative_to(project.project_dir)
     template = os.path.relpath(project.template, project.project_dir) if inside else str(project.template)
@@ -69,6 +71,7 @@ def generator_document(project: Project, params: Mapping[str, str], tag: str, ou
         "app": {"name": project.name, "tag": tag},
         "paths": {"sam_template": Path(template).as_posix(), "output_dir": output_dir},
         "parameters": dict(sorted(params.items())),
+        "engine": engine,
     }
 
 
@@ -79,6 +82,7 @@ def run_wizard(
     overrides: Mapping[str, str],
     tag: str | None,
     output_dir: str | None,
+    engine: str | None = None,
     ask: Ask | None = None,
     out: TextIO,
 ) -> Path:
@@ -100,20 +104,47 @@ def run_wizard(
         if spec.allowed and value not in spec.allowed:
             raise ConfigError(f"parameter {spec.name} must be one of {', '.join(spec.allowed)}", where="--param")
         params[spec.name] = value
-    tag = tag or (project.tag if assume_yes else _prompt(ask, "image tag", project.tag))
+    engine = engine or (project.engine if assume_yes else _prompt(ask, f"engine ({', '.join(ENGINES)})", project.engine))
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}", where="engine", hint=f"one of {', '.join(ENGINES)}")
+    # Image tags name docker images: the process engine builds none, so it is not asked.
+    asked = assume_yes or engine == "process"
+    tag = tag or (project.tag if asked else _prompt(ask, "image tag", project.tag))
     default_out = _relative_output(project)
     output_dir = output_dir or (default_out if assume_yes else _prompt(ask, "output dir", default_out))
     target = project.project_dir / GENERATOR_FILE
     if target.exists() and not assume_yes:
         if _prompt(ask, f"overwrite {target}? (y/N)", "n").lower() not in ("y", "yes"):
             raise ConfigError("not overwritten", where=str(target), hint="run again and answer y, or pass --yes")
-    text = yaml.safe_dump(generator_document(project, params, tag, output_dir), sort_keys=True, default_flow_style=False)
+    text = yaml.safe_dump(generator_document(project, params, tag, output_dir, engine), sort_keys=True,
+                          default_flow_style=False)
     target.write_text(text, encoding="utf-8")
+    ignored = _ignore_output(project.project_dir, output_dir)
     dodo = project.project_dir / "dodo.py"
     if not dodo.exists():
         dodo.write_text(DODO_TEXT, encoding="utf-8")
     out.write(f"wrote {target}\n")
+    if ignored:
+        out.write(f"added {ignored} to {project.project_dir / '.gitignore'}\n")
     return target
+
+
+def _ignore_output(project_dir: Path, output_dir: str) -> str | None:
+    """Add the output tree (build results, data, secrets) to the project's .gitignore; the entry added, if any."""
+    out = Path(output_dir)
+    if out.is_absolute():
+        try:
+            out = out.relative_to(project_dir)
+        except ValueError:
+            return None  # outside the project: not git's business here
+    entry = out.as_posix().rstrip("/") + "/"
+    path = project_dir / ".gitignore"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    if any(line.strip().strip("/") == entry.strip("/") for line in lines):
+        return None
+    text = "\n".join(lines + [entry]) + "\n"
+    path.write_text(text, encoding="utf-8")
+    return entry
 
 
 def _relative_output(project: Project) -> str:

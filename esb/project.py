@@ -17,6 +17,7 @@ from esb.sam.scalars import to_bool
 from esb_runtime.contract import DEFAULT_GATEWAY_PORT
 
 GENERATOR_FILE = "generator.yml"
+ENGINES = ("auto", "process", "docker", "compose")
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 DEFAULT_TEMPLATE = "template.yaml"
 DEFAULT_OUTPUT = ".esb/"
@@ -38,14 +39,21 @@ class Images:
     logs: str = "victoriametrics/victoria-logs:v1.24.0-victorialogs"
 
 
+DEFAULT_AWS_PORT = 4566  # the port local AWS emulators conventionally use; tools' habits carry over
+
+
 @dataclass(frozen=True)
 class Ports:
-    """Host ports of the compose stack (container ports are fixed)."""
+    """Host ports (s3, dynamodb and logs: the compose stack's; aws: every emulated service on the other engines)."""
 
     gateway: int = DEFAULT_GATEWAY_PORT
     s3: int = 9000
     dynamodb: int = 8000
     logs: int = 9428
+    # One stable HTTPS endpoint on loopback for all emulated services (what `esb env` exports), kept across
+    # up/down; aws_http adds a plain-HTTP one for tools that cannot take a CA (0 = none).
+    aws: int = DEFAULT_AWS_PORT
+    aws_http: int = 0
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,7 @@ class Generator:
     bind: str = "127.0.0.1"
     compat: Compat = field(default_factory=Compat)
     breaker: Breaker = field(default_factory=Breaker)
+    engine: str = "auto"  # what `esb up` uses when --engine is not given
     python: PythonHosts = field(default_factory=PythonHosts)
     auth: AuthOptions = field(default_factory=AuthOptions)
 
@@ -113,6 +122,7 @@ class Project:
     auth: AuthOptions = field(default_factory=AuthOptions)
     generator_file: Path | None = None
     template_source: str = "bundled"  # argument | env | cwd | project | bundled
+    engine: str = "auto"  # generator.yml `engine:`
     overrides: Overrides = field(default_factory=Overrides)  # --parameter-overrides / --env-vars of this run
 
     @property
@@ -174,9 +184,17 @@ def parse_generator(text: str, where: str) -> Generator:
         bind=str(doc.get("bind") or "127.0.0.1"),
         compat=_dataclass_from(Compat, _section(doc, "compat", where), where, "compat"),
         breaker=_breaker(_section(doc, "breaker", where), where),
+        engine=_engine(doc.get("engine"), where),
         python=_python(_section(doc, "python", where), where),
         auth=parse_auth(_section(doc, "auth", where), where, Path(where).parent),
     )
+
+
+def _engine(value: Any, where: str) -> str:
+    engine = str(value or "auto")
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}", where=where, hint=f"engine: one of {', '.join(ENGINES)}")
+    return engine
 
 
 def _breaker(values: Mapping[str, Any], where: str) -> Breaker:
@@ -295,4 +313,5 @@ def load_project(template_arg: str | None = None, *, cwd: Path, env: Mapping[str
         auth=gen.auth,
         generator_file=gen_path,
         template_source=source,
+        engine=gen.engine,
     )

@@ -108,7 +108,7 @@ def copy_app(name: str, dest: Path) -> Path:
 def running_box(project: Path, *extra: str, engine: str = "process",
                 env: dict[str, str] | None = None) -> Iterator[Box]:
     """`esb up -d` in `project` on a free port; always `esb down` afterwards."""
-    values = {"ESB_GATEWAY_PORT": str(free_port()), **(env or {})}
+    values = {"ESB_GATEWAY_PORT": str(free_port()), "ESB_AWS_PORT": str(free_port()), **(env or {})}
     with _env(values):
         code = esb(project, "up", "-d", "--engine", engine, *extra)
         try:

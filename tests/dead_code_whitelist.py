@@ -41,11 +41,7 @@ _.complete_run
 
 # Module-level __getattr__ (PEP 562): DOIT_CONFIG and the gateway's WSGI app are computed on first access.
 __getattr__
-# The box commands run as doit tasks through getattr(commands, f"{name}_command").
-down_command
-reset_command
-status_command
-watch_command
+
 # Fields of records written to and read from files (state/box.json, /proc/<pid>/stat), kept for readers.
 last_restart_at
 ppid

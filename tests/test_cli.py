@@ -90,12 +90,12 @@ def test_init_yes_writes_generator_and_dodo(tmp_path: Path, monkeypatch: pytest.
 def test_init_interactive_asks_and_confirms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     shutil.copytree(P.fixtures / "full", tmp_path / "full")
     monkeypatch.chdir(tmp_path / "full")
-    answers = iter(["prod", "", "", "v3", "out/"])
+    answers = iter(["prod", "", "", "", "v3", "out/"])  # parameters, engine (auto), tag, output dir
     monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
     assert main(["init"]) == 0
     doc = yaml.safe_load((tmp_path / "full" / "generator.yml").read_text())
     assert doc["parameters"]["Stage"] == "prod" and doc["app"]["tag"] == "v3" and doc["paths"]["output_dir"] == "out/"
-    answers = iter(["", "", "", "", "", "n"])
+    answers = iter(["", "", "", "", "", "", "n"])
     assert main(["init"]) != 0
     assert "not overwritten" in capsys.readouterr().err
 
@@ -140,6 +140,13 @@ def test_unsupported_property_is_a_warning(tmp_path: Path, monkeypatch: pytest.M
     assert main(["-t", str(path), "build"]) == 0
     err = capsys.readouterr().err
     assert "warning: Fn.ImageUri:" in err
+    assert main(["-t", str(path), "build"]) == 0
+    assert "warning:" not in capsys.readouterr().err  # once per template change, not on every command
+    assert main(["-t", str(path), "--verbose", "build"]) == 0
+    assert "warning: Fn.ImageUri:" in capsys.readouterr().err  # --verbose shows them again
+    path.write_text(path.read_text() + "\n# edited\n")
+    assert main(["-t", str(path), "build"]) == 0
+    assert "warning: Fn.ImageUri:" in capsys.readouterr().err
 
 
 def test_up_watch_and_detach_conflict(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -158,6 +165,65 @@ def test_bad_tuning_variable_is_one_line(sample: Path, capsys: pytest.CaptureFix
     assert "ESB_GATEWAY_WORKERS='two' is not a number" in _one_line_error(capsys, ["up", "-d", "--engine", "process"])
 
 
+def _build_error(capsys: pytest.CaptureFixture[str], template: Path) -> str:
+    """`esb build` fails with exit 1 and exactly one error line (after its `building ...` progress line)."""
+    assert main(["-t", str(template), "build"]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1
+    return errors[0]
+
+
+def test_build_fails_on_a_handler_typo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    template = _app(tmp_path, FN.replace("app.handler", "app.handlr"))
+    line = _build_error(capsys, template)
+    assert str(tmp_path / "src" / "app.py") in line and "'handlr'" in line
+    assert not (tmp_path / ".esb" / "functions" / "Fn" / "src" / "app.py").exists()  # nothing broken staged
+
+
+def test_build_fails_on_a_syntax_error_with_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    template = _app(tmp_path, FN)
+    assert main(["-t", str(template), "build"]) == 0
+    (tmp_path / "src" / "helpers.py").write_text("x = 1\ndef broken(:\n")
+    line = _build_error(capsys, template)
+    assert f"{tmp_path / 'src' / 'helpers.py'}:2" in line
+    assert not (tmp_path / ".esb" / "functions" / "Fn" / "src" / "helpers.py").exists()
+
+
+def test_logs_unknown_function_exits_1_with_one_line_and_takes_f(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build"]) == 0
+    (sample / ".esb" / "logs").mkdir(exist_ok=True)
+    capsys.readouterr()
+    line = _one_line_error(capsys, ["logs", "NoSuchFn"])
+    assert "unknown function 'NoSuchFn'" in line and "sample-hello" in line
+    assert main(["logs", "NoSuchFn"]) == 1
+    assert main(["logs", "-f", "--level", "error", "NoSuchFn"]) == 1  # -f and --level parse; the name still fails
+
+
+def test_init_process_engine_asks_no_tag_and_ignores_the_output_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(P.fixtures / "full", tmp_path / "full")
+    monkeypatch.chdir(tmp_path / "full")
+    (tmp_path / "full" / ".gitignore").write_text("__pycache__/\n")
+    asked: list[str] = []
+    answers = iter(["prod", "", "", "process", ""])  # parameters, engine, output dir: no image tag question
+    monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or next(answers))
+    assert main(["init"]) == 0
+    assert not any("image tag" in prompt for prompt in asked)
+    doc = yaml.safe_load((tmp_path / "full" / "generator.yml").read_text())
+    assert doc["engine"] == "process"
+    assert (tmp_path / "full" / ".gitignore").read_text() == "__pycache__/\n.esb/\n"
+    assert main(["init", "--yes"]) == 0
+    assert (tmp_path / "full" / ".gitignore").read_text().count(".esb/") == 1  # added once
+
+
+def test_generator_engine_is_what_up_uses_and_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from esb.project import load_project
+
+    template = _app(tmp_path, FN)
+    (tmp_path / "generator.yml").write_text("engine: process\n")
+    assert load_project(str(template), cwd=tmp_path, env={}).engine == "process"
+    (tmp_path / "generator.yml").write_text("engine: podman\n")
+    assert "unknown engine 'podman'" in _one_line_error(capsys, ["-t", str(template), "build"])
 def test_help_lists_invoke_and_generate_event(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
@@ -191,3 +257,12 @@ def test_invoke_and_override_mistakes_are_one_line(invoke_app: Path, capsys: pyt
 
     monkeypatch.setattr("sys.stdin", io.StringIO("not json"))
     assert message in _one_line_error(capsys, argv)
+
+
+def test_template_and_verbose_after_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    template = _app(tmp_path, FN)
+    assert main(["build", "-t", str(template)]) == 0
+    assert (tmp_path / ".esb" / "config" / "functions.yml").is_file()
+    assert main(["build", "--template", str(tmp_path / "missing.yaml")]) == 1
+    assert "template not found" in capsys.readouterr().err
+    assert main(["--verbose", "build", "-t", str(template)]) == 0  # both places at once

@@ -17,6 +17,7 @@ def test_example_generator_parses() -> None:
     assert generator.images.s3 == "embedded" and generator.ports.gateway == 8443
     assert generator.compat.seed_status_codes is False
     assert (generator.breaker.failures, generator.breaker.window) == (3, 10.0)
+    assert (generator.engine, generator.ports.aws, generator.ports.aws_http) == ("auto", 4566, 0)
 
 
 def test_compat_switch_reads_booleans_strictly() -> None:

@@ -73,3 +73,11 @@ def test_generator_errors_name_the_file(text: str, message: str) -> None:
 def test_yaml_error_has_line() -> None:
     with pytest.raises(ConfigError, match=r"generator.yml:2"):
         parse_generator("app: {}\n\tbad: 1\n", "generator.yml")
+
+
+def test_ports_aws_default_and_override() -> None:
+    from esb.project import DEFAULT_AWS_PORT, parse_generator
+
+    assert parse_generator("{}", "g.yml").ports.aws == DEFAULT_AWS_PORT == 4566
+    ports = parse_generator("ports:\n  aws: 14566\n  aws_http: 14567\n", "g.yml").ports
+    assert (ports.aws, ports.aws_http) == (14566, 14567)

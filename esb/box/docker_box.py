@@ -38,8 +38,12 @@ def _client(timeout: int = 5) -> docker.DockerClient:
     return docker.from_env(timeout=timeout)
 
 
-def daemon_answers(client_factory: DockerClientFactory = _client) -> bool:
-    """True when a docker daemon answers a ping (quickly; `auto` asks this on every `up`)."""
+def _probe_client() -> docker.DockerClient:
+    return _client(timeout=1)  # a hung daemon must not hold `--engine auto` for the SDK's 60 s (or our 5 s)
+
+
+def daemon_answers(client_factory: DockerClientFactory = _probe_client) -> bool:
+    """True when a docker daemon answers a ping within a second (`auto` asks this on every `up`)."""
     try:
         client = client_factory()
         try:

@@ -48,6 +48,9 @@ class BoxOptions:
     start_timeout_s: float = 60.0
     breaker_failures: int = 3
     breaker_window_s: float = 10.0
+    aws_port: int = 0  # the public HTTPS endpoint of the stores (ports.aws); 0 = none
+    aws_http_port: int = 0  # its plain-HTTP twin (ports.aws_http); 0 = none
+    debug: bool = False  # `esb up --debug`: the emulator's debug lines in the logs
 
 
 def running_state(tree: BuildTree) -> BoxState | None:
@@ -74,11 +77,7 @@ def up(opts: BoxOptions, app: Application, say: Say = print, *, supervise: bool 
     # Made here, before the gateway's workers start, so they all load the same key.
     signing_key.ensure(opts.tree.secrets / signing_key.KEY_FILE)
     tls = ensure_tls_files(opts)
-    if not supervisor.port_free(opts.host, opts.gateway_port):
-        raise BoxError(
-            f"port {opts.host}:{opts.gateway_port} is already in use",
-            hint="stop what uses it or set ports.gateway in generator.yml",
-        )
+    _ports_free(opts)
     stores_port = supervisor.free_port("127.0.0.1")  # data services stay on loopback whatever `bind` says
     settings = _settings(opts, stores_port)
     state = BoxState(
@@ -91,6 +90,8 @@ def up(opts: BoxOptions, app: Application, say: Say = print, *, supervise: bool 
         lambda_endpoint=settings.lambda_endpoint or "",
         region=app.region,
         started_at=time.time(),
+        aws_endpoint=f"https://127.0.0.1:{opts.aws_port}" if opts.aws_port else "",
+        aws_http_endpoint=f"http://127.0.0.1:{opts.aws_http_port}" if opts.aws_http_port else "",
     )
     env = _box_env(opts, stores_port)
     started: list[Proc] = []
@@ -161,9 +162,22 @@ def ended(tree: BuildTree) -> str | None:
     return None
 
 
+def _ports_free(opts: BoxOptions) -> None:
+    wanted = [(opts.host, opts.gateway_port, "ports.gateway")]
+    wanted += [("127.0.0.1", port, key) for port, key in ((opts.aws_port, "ports.aws"),
+                                                          (opts.aws_http_port, "ports.aws_http")) if port]
+    for host, port, key in wanted:
+        if not supervisor.port_free(host, port):
+            raise BoxError(f"port {host}:{port} is already in use", hint=f"stop what uses it or set {key} in generator.yml")
+
+
 def _box_env(opts: BoxOptions, stores_port: int) -> dict[str, str]:
     """One environment for every part and the supervisor (which restarts parts with its own)."""
-    return _child_env(_settings(opts, stores_port), extra={"ESB_STORES_PORT": str(stores_port)})
+    return _child_env(_settings(opts, stores_port), extra={
+        "ESB_STORES_PORT": str(stores_port),
+        "ESB_STORES_TLS_PORT": str(opts.aws_port),
+        "ESB_STORES_HTTP_PORT": str(opts.aws_http_port),
+    })
 
 
 def _port_of(url: str) -> int:
@@ -181,6 +195,7 @@ def _settings(opts: BoxOptions, stores_port: int) -> RuntimeSettings:
         default_concurrency=opts.default_concurrency,
         breaker_failures=opts.breaker_failures,
         breaker_window_s=opts.breaker_window_s,
+        debug=opts.debug,
         gateway_host=opts.host,
         gateway_port=opts.gateway_port,
         gateway_workers=opts.gateway_workers,

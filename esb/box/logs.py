@@ -44,6 +44,32 @@ def build_query(args: Any, now: datetime) -> LogQuery:
     )
 
 
+LEVELS = {"debug": 10, "info": 20, "warn": 30, "warning": 30, "error": 40, "fatal": 50, "critical": 50}
+
+
+def at_least(level: str | None) -> Callable[[dict], bool]:
+    """A record filter for `--level`: records without a level count as info."""
+    floor = LEVELS.get(level or "debug", 10)
+    return lambda record: LEVELS.get(str(record.get("level") or "info").lower(), 20) >= floor
+
+
+def known_function(tree: BuildTree, name: str) -> str:
+    """The physical name `esb logs NAME` means (a logical id is accepted too); an unknown name is an error."""
+    from esb_runtime.config import FunctionsConfigError, load_functions
+
+    try:
+        functions = load_functions(tree.config / "functions.yml").functions
+    except FunctionsConfigError:
+        return name  # never built here: nothing to check against
+    if name in functions:
+        return name
+    by_logical = {fn.logical_id: physical for physical, fn in functions.items()}
+    if name in by_logical:
+        return by_logical[name]
+    raise ConfigError(f"unknown function {name!r}", where=str(tree.config / "functions.yml"),
+                      hint=f"functions: {', '.join(sorted(functions)) or 'none'}")
+
+
 def format_record(record: dict) -> str:
     """One human line: time level function request_id message."""
     fields = (
@@ -51,7 +77,8 @@ def format_record(record: dict) -> str:
         str(record.get("level") or "-").ljust(5),
         str(record.get("function") or "-"),
         str(record.get("request_id") or "-"),
-        str(record.get("message", "")).rstrip("\n"),
+        # A multi-line record (a traceback) stays one record: its further lines indented under the first.
+        str(record.get("message", "")).rstrip("\n").replace("\n", "\n    "),
     )
     return " ".join(fields)
 
@@ -77,7 +104,8 @@ def logs_command(
         raise ConfigError(str(exc)) from exc
     try:
         records = store.follow(query, stop) if getattr(args, "follow", False) else store.query(query)
-        for record in records:
+        wanted = at_least(getattr(args, "level", None))
+        for record in filter(wanted, records):
             line = json.dumps(record, sort_keys=True, default=str) if as_json else format_record(record)
             out.write(line + "\n")
             out.flush()

@@ -36,6 +36,8 @@ class BoxState:
     procs: tuple[Proc, ...] = field(default=())
     supervisor: Proc | None = None  # the process that restarts dead parts (absent for compose)
     health: dict[str, PartHealth] = field(default_factory=dict)  # by part name; written by the supervisor
+    aws_endpoint: str = ""  # the stable endpoint of every emulated service for tools on this machine (`esb env`)
+    aws_http_endpoint: str = ""  # its optional plain-HTTP twin
 
     def running(self) -> list[Proc]:
         return [proc for proc in self.procs if proc.alive()]

@@ -100,6 +100,7 @@ def collect(tree: BuildTree) -> dict[str, Any]:
         "stores": {
             "s3_endpoint": state.s3_endpoint if state else None,
             "dynamodb_endpoint": state.dynamodb_endpoint if state else None,
+            "aws_endpoint": state.aws_endpoint if state else None,  # what `esb env` exports
             "data_dir": str(tree.data),
             **_store_contents(state, secrets),
         },
@@ -130,6 +131,8 @@ def render_text(status: dict[str, Any]) -> str:
         lines.append(f"gateway: {gw['url']}   CA: {gw['ca_file']}")
         stores = status["stores"]
         lines.append(f"stores: s3 {stores['s3_endpoint']}  dynamodb {stores['dynamodb_endpoint']}")
+        if stores.get("aws_endpoint"):
+            lines.append(f"        for AWS tools: {stores['aws_endpoint']}  (eval \"$(esb env)\")")
         lines.append(f"        tables: {', '.join(stores['tables']) or '-'}  buckets: {', '.join(stores['buckets']) or '-'}")
         lines.append(f"        data: {stores['data_dir']}")
     auth = status["auth"]

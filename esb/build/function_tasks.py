@@ -11,6 +11,7 @@ from typing import Any, Iterator
 from doit.tools import config_changed
 
 from esb.errors import BuildError
+from esb.build.handler_check import check_function
 from esb.model import Function
 from esb.build.node_runtime import is_node
 from esb.paths import component
@@ -56,7 +57,8 @@ def install_deps(ctx: BuildContext, fn: Function) -> None:
 
 
 def stage(ctx: BuildContext, fn: Function, files: list[str], layers: dict[str, tuple[Path, list[str]]]) -> None:
-    """Mirror code and layers into the output tree and write build.json with the code hash."""
+    """Check the handler statically, mirror code and layers into the output tree, write build.json's code hash."""
+    check_function(ctx.app, fn, files)  # a typo or a syntax error fails the build, never the first call
     sync_tree(fn.code_uri, files, ctx.tree.function_src(fn.name))
     layers_dir = ctx.tree.function_layers(fn.name)
     for name, (root, layer_list) in layers.items():
@@ -109,6 +111,7 @@ def stage_tasks(ctx: BuildContext) -> Iterator[dict[str, Any]]:
             "targets": [str(ctx.tree.function_manifest(fn.name))],
             "uptodate": [config_changed({
                 "name": fn.name,
+                "handler": fn.handler,  # checked by stage (esb.handler_check)
                 "files": files,
                 "layers": {name: [str(root), rels] for name, (root, rels) in sorted(layers.items())},
             })],

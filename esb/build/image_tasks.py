@@ -42,6 +42,10 @@ def base_image_task(cache: Path, client_factory: DockerClientFactory = _docker_c
     when those images exist and every name points at its image."""
     plan = {version: base_python(version) for version in sorted({PYTHON_VERSION, *versions})}
 
+    def warn() -> None:
+        for note in sorted({note for _, note in plan.values() if note}):
+            sys.stderr.write(f"warning: {note}\n")
+
     def current() -> bool:
         try:
             client = client_factory()
@@ -49,6 +53,7 @@ def base_image_task(cache: Path, client_factory: DockerClientFactory = _docker_c
                 built = image_exists(client, base_recipe(cache, rie_path(cache), python_version=built_by).tag())
                 if built is None or image_exists(client, f"{BASE_REPO}:{version}") != built:
                     return False
+            warn()  # said on every docker build that uses a stand-in, not only the one that tagged it
             return True
         except BuildError:
             return False  # let the action run and report the error as one line
@@ -62,7 +67,7 @@ def base_image_task(cache: Path, client_factory: DockerClientFactory = _docker_c
                 print(f"base image {image.tag} ({'built' if image.built else 'already present'})", file=sys.stderr)
             if note:
                 tag_image(client, images[built_by].id, f"{BASE_REPO}:{version}")
-                sys.stderr.write(f"warning: {note}\n")
+        warn()
         first = images[plan[PYTHON_VERSION][0]]
         return {"tag": first.tag, "id": first.id}
 

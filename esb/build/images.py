@@ -138,32 +138,34 @@ def base_python(version: str) -> tuple[str, str | None]:
                      f"and {PYTHON_SUITES[closest]}'s python{closest} is the closest offline base image")
 
 
-def wheels_key(python_version: str = PYTHON_VERSION) -> str:
-    wanted = "|".join(SANDBOX_REQUIREMENTS)
+def wheels_key(python_version: str = PYTHON_VERSION, requirements: Sequence[str] = SANDBOX_REQUIREMENTS) -> str:
+    wanted = "|".join(requirements)
     return hashlib.sha256(f"{wanted}|{WHEEL_PLATFORM}|{python_version}".encode()).hexdigest()[:12]
 
 
-def ensure_wheels(cache: Path, run: CommandRunner = run_command, python_version: str = PYTHON_VERSION) -> tuple[Path, ...]:
-    """awslambdaric, boto3 and their deps as manylinux wheels for CPython `python_version`, downloaded once."""
-    folder = cache / "wheels" / f"ric-{wheels_key(python_version)}"
+def ensure_wheels(cache: Path, run: CommandRunner = run_command, python_version: str = PYTHON_VERSION,
+                  requirements: Sequence[str] = SANDBOX_REQUIREMENTS, kind: str = "ric") -> tuple[Path, ...]:
+    """awslambdaric, boto3 and their deps (or other `requirements`) as manylinux wheels for CPython
+    `python_version`, downloaded once."""
+    folder = cache / "wheels" / f"{kind}-{wheels_key(python_version, requirements)}"
     done = folder / "complete"
     if not done.is_file():
         folder.mkdir(parents=True, exist_ok=True)
         run([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--quiet",
              "--only-binary=:all:", "--platform", WHEEL_PLATFORM, "--python-version", python_version,
-             "--implementation", "cp", "-d", str(folder), *SANDBOX_REQUIREMENTS])
-        done.write_text("\n".join(SANDBOX_REQUIREMENTS) + "\n")
+             "--implementation", "cp", "-d", str(folder), *requirements])
+        done.write_text("\n".join(requirements) + "\n")
     return tuple(sorted(folder.glob("*.whl")))
 
 
 def install_wheels(wheels: Path, target: Path, run: CommandRunner = run_command,
-                   python_version: str = PYTHON_VERSION) -> None:
+                   python_version: str = PYTHON_VERSION, requirements: Sequence[str] = SANDBOX_REQUIREMENTS) -> None:
     """The sandbox packages from the downloaded wheels only (no index: offline) into `target`, for CPython
     `python_version` whatever the interpreter running pip."""
     run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--quiet", "--no-index",
          "--find-links", str(wheels), "--only-binary=:all:", "--platform", WHEEL_PLATFORM,
          "--python-version", python_version, "--implementation", "cp", "--no-compile",
-         "--target", str(target), *SANDBOX_REQUIREMENTS])
+         "--target", str(target), *requirements])
 
 
 def compile_site(python: str, site: Path, run: CommandRunner = run_command) -> None:
@@ -345,6 +347,14 @@ def context_hash(context_dir: Path, extra: str = "") -> str:
     return digest.hexdigest()
 
 
+def missing_bases(client: docker.DockerClient, dockerfile: Path) -> list[str]:
+    """FROM images of a Dockerfile that are not local (stage names, `scratch` and build-arg forms are not images)."""
+    text = dockerfile.read_text() if dockerfile.is_file() else ""
+    stages = {m.lower() for m in re.findall(r"^\s*FROM\s+\S+(?:\s+\S+)*?\s+AS\s+(\S+)", text, re.M | re.I)}
+    refs = [ref for ref in from_images(dockerfile) if ref.lower() not in stages and ref != "scratch" and "$" not in ref]
+    return [ref for ref in refs if image_exists(client, ref) is None]
+
+
 def from_images(dockerfile: Path) -> list[str]:
     text = dockerfile.read_text() if dockerfile.is_file() else ""
     return re.findall(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)", text, re.M | re.I)
@@ -366,6 +376,12 @@ def build_function_image(client: docker.DockerClient, context_dir: Path, tag: st
     existing = image_exists(client, tag)
     if existing is not None and not no_cache:
         return existing
+    # docker build pulls a missing FROM image whatever `pull` says: no registry is reachable, so say it here.
+    missing = missing_bases(client, context_dir / dockerfile)
+    if missing:
+        raise BuildError(f"base image {missing[0]} is not on this machine (the box never pulls from a registry)",
+                         where=str(context_dir / dockerfile),
+                         hint="use a runtime whose base esb builds offline, `docker load` the image, or --engine process")
     with docker_errors(f"build {tag}"):
         image, _ = client.images.build(path=str(context_dir), tag=tag, rm=True, forcerm=True, pull=False,
                                        nocache=no_cache, labels={CONTEXT_LABEL: tag.rpartition(":")[2]},

@@ -6,20 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from esb.build.context import BuildContext
+from esb.build.handler_check import SyntaxProblem, compile_problem
 from esb.build.writer import list_files
 
+__all__ = ["SyntaxChecker", "SyntaxProblem"]
+
 _Key = tuple[int, int]  # (mtime_ns, size): recompiling an unchanged file is wasted work on every batch
-
-
-@dataclass(frozen=True)
-class SyntaxProblem:
-    path: Path
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else str(self.path)
-        return f"{where}: {self.message}"
 
 
 @dataclass
@@ -38,13 +30,7 @@ class SyntaxChecker:
             source = path.read_bytes()
         except OSError:
             return None  # vanished between listing and reading: the build will see the deletion
-        problem: SyntaxProblem | None = None
-        try:
-            compile(source, str(path), "exec", dont_inherit=True)
-        except SyntaxError as exc:  # IndentationError and TabError are SyntaxErrors too
-            problem = SyntaxProblem(path, exc.lineno, f"{type(exc).__name__}: {exc.msg}")
-        except ValueError as exc:  # e.g. null bytes in the source
-            problem = SyntaxProblem(path, None, f"cannot compile: {exc}")
+        problem = compile_problem(path, source)
         self.cache[path] = (key, problem)
         return problem
 

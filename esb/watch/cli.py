@@ -50,6 +50,10 @@ def watch_foreground(ctx: BuildContext, say: Say) -> None:
     say(f"watching {ctx.project.template} and its code; Ctrl-C stops")
     if not link.running():
         say("no box running: saves are built only (start one with `esb up -d`)")
+    else:
+        from esb.box.console import attach
+
+        attach(ctx.tree, stop, failures_only=True)  # a call the new code fails (HandlerNotFound, import error)
     with _stop_on_signals(stop):
         Watcher(ctx, box=link, say=say).run(stop)
     say("watch stopped")

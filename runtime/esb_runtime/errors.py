@@ -39,6 +39,10 @@ class ManagerUnavailable(RuntimeBoxError):
     code = "ServiceUnavailable"
 
 
+class ManagerTimeout(ManagerUnavailable):
+    """The manager did not answer within the caller's deadline (the invocation may still be running)."""
+
+
 class CircuitOpen(RuntimeBoxError):
     """A function in a crash loop: refused at once, without starting a sandbox, until its window passes."""
 

@@ -55,3 +55,9 @@ def ensure(path: Path) -> BoxSecrets:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(asdict(value), handle, indent=2, sort_keys=True)
     return value
+
+
+def unknown_key_message(given: str, box_key_id: str) -> str:
+    """Why a request signed with another key (often the emulators' conventional `test`) is refused, and the fix."""
+    return (f"unknown access key id {given[:40]!r}: this box accepts only its own keys (access key id "
+            f"{box_key_id}); `eval \"$(esb env)\"` exports them, or see `esb status`")

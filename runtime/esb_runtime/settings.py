@@ -34,7 +34,7 @@ class RuntimeSettings:
     token_lifetime_s: int = 3600
     breaker_failures: int = 3  # consecutive crashes/timeouts that open a function's breaker (0 = off)
     breaker_window_s: float = 10.0  # how long an open breaker answers 502 before a trial call
-    debug: bool = False  # ESB_DEBUG=1 (`esb up --debug`): the RIE's own diagnostics go to the logs too
+    debug: bool = False  # `esb up --debug`: the emulator's own debug lines too
 
     @property
     def config_dir(self) -> Path:
@@ -101,7 +101,7 @@ class RuntimeSettings:
             token_lifetime_s=int(env.get("ESB_TOKEN_LIFETIME", "3600")),
             breaker_failures=int(env.get("ESB_BREAKER_FAILURES", "3")),
             breaker_window_s=float(env.get("ESB_BREAKER_WINDOW", "10")),
-            debug=env.get("ESB_DEBUG", "0") not in ("", "0"),
+            debug=env.get("ESB_DEBUG", "0") == "1",
         )
 
     def to_env(self) -> dict[str, str]:

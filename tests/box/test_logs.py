@@ -99,3 +99,32 @@ def test_follow_prints_new_records(tree: BuildTree) -> None:
     stop.set()
     assert not thread.is_alive()
     assert [line.split()[3] for line in out.getvalue().splitlines()] == ["r1", "r3", "r4"]
+
+
+def test_level_filter_and_multi_line_records(tree: BuildTree) -> None:
+    assert [line.split()[3] for line in run(tree, "--level", "error")] == ["r2"]
+    assert len(run(tree, "--level", "debug")) == 3
+    store = JsonLinesStore(tree.logs)
+    store.write([{"time": "2024-05-01T11:59:00.000Z", "level": "error", "source": "sandbox", "function": "a",
+                  "request_id": "r4", "message": "[ERROR] ValueError: kaboom\nTraceback (most recent call last):"},
+                 {"time": "2024-05-01T11:59:01.000Z", "level": "debug", "source": "sandbox", "function": "a",
+                  "request_id": "r5", "message": "emulator chatter"}])
+    store.close()
+    lines = run(tree, "--level", "error")
+    assert lines[-2:] == ["2024-05-01T11:59:00.000Z error a r4 [ERROR] ValueError: kaboom",
+                          "    Traceback (most recent call last):"]
+    assert "emulator chatter" in run(tree, "--level", "debug")[-1]
+
+
+def test_unknown_function_is_an_error_naming_the_known_ones(tree: BuildTree) -> None:
+    from esb.box.logs import known_function
+
+    tree.config.mkdir(parents=True, exist_ok=True)
+    (tree.config / "functions.yml").write_text(
+        "project: p\nregion: us-east-1\naccount_id: '000000000000'\nfunctions:\n"
+        "  p-hello:\n    logical_id: HelloFunction\n    handler: app.handler\n    runtime: python3.11\n"
+        "    code_dir: functions/p-hello/src\n")
+    assert known_function(tree, "p-hello") == "p-hello"
+    assert known_function(tree, "HelloFunction") == "p-hello"
+    with pytest.raises(ConfigError, match=r"unknown function 'NoSuchFn'.*functions: p-hello"):
+        known_function(tree, "NoSuchFn")

@@ -36,3 +36,31 @@ def test_wrapper_sets_the_trace_before_the_original_runs(monkeypatch: pytest.Mon
     wrapped = wrap_event_handler(original)
     wrapped(None, None, "id", b"{}", "application/json", json.dumps({"custom": {TRACE_KEY: "Root=1-x"}}), "more")
     assert seen == {"trace": "Root=1-x", "cc": None, "rest": ("more",)}
+
+
+def test_meter_reports_init_once_and_before_each_answer() -> None:
+    from esb_runtime.sandbox import metrics
+    from esb_runtime.sandbox.bootstrap import Meter
+
+    now = [0.0]
+    written: list[bytes] = []
+    posted: list[str] = []
+    meter = Meter(clock=lambda: now[0], write=written.append)
+    meter.wrap_get_handler(lambda name: None)("app.handler")
+    post = meter.wrap_post(lambda *a: posted.append("answer") or bool(written))
+    handle = meter.wrap_handle(lambda: post())
+    now[0] += 1.0
+    assert handle() is True  # the figures were written before the answer was posted
+    now[0] += 2.0
+    handle()
+    first, second = (metrics.parse(line.decode()) for line in written)
+    assert first is not None and second is not None
+    assert "init_ms" in first and "init_ms" not in second and posted == ["answer", "answer"]
+    assert first["max_memory_mb"] >= 1
+
+
+@pytest.mark.parametrize(("duration", "billed"), [(0.2, 1), (1.0, 1), (12.01, 13), (99.99, 100)])
+def test_billed_duration_rounds_up_to_the_millisecond(duration: float, billed: int) -> None:
+    from esb_runtime.sandbox.metrics import billed_ms
+
+    assert billed_ms(duration) == billed

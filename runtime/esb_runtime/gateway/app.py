@@ -19,6 +19,7 @@ from esb_runtime.gateway.config_source import ConfigSource
 from esb_runtime.gateway.falcon_io import read_body, send
 from esb_runtime.gateway.function_urls import ConfigUrlSource, FunctionUrls, UrlSource
 from esb_runtime.gateway.health import HealthCheck, stores_probe
+from esb_runtime.gateway.functions_api import CONFIGURATION_PATH, FUNCTION_PATH, LIST_PATH, FunctionsApi
 from esb_runtime.gateway.invoke_api import PATH as INVOKE_PATH, InvokeResource, is_loopback
 from esb_runtime.gateway.manager_client import ManagerClient
 from esb_runtime.gateway.proxied_invoke import call_timeout
@@ -26,6 +27,7 @@ from esb_runtime.gateway.proxy import ProxySink
 from esb_runtime.gateway.responses import json_error
 from esb_runtime.gateway.sigv4 import Credentials
 from esb_runtime.gateway.throttle import FailureThrottle
+from esb_runtime.gateway.refresh_tokens import REFRESH_DIR, RefreshTokens
 from esb_runtime.gateway.user_pools import UserPools
 from esb_runtime.secrets import BoxSecrets
 from esb_runtime.settings import RuntimeSettings
@@ -129,7 +131,8 @@ def create_app(
     `manager` answers the rest (the Invoke API, whose request id and log tail only the manager knows; /health)."""
     invoker = invoker or manager
     key = signing_key or SigningKey.generate()  # the entry point passes the stored key; tests get a fresh one
-    pools = UserPools(key, secrets, lifetime_s=settings.token_lifetime_s, clock=clock)
+    refresh = RefreshTokens(settings.state_dir / REFRESH_DIR, clock=clock)
+    pools = UserPools(key, secrets, refresh=refresh, lifetime_s=settings.token_lifetime_s, clock=clock)
     credentials = Credentials(secrets.aws_access_key_id, secrets.aws_secret_access_key)
     # Function URLs answer before routing, so /lambda-url/... and <fn>.lambda-url.localhost never reach routes.
     function_urls = FunctionUrls(
@@ -149,7 +152,10 @@ def create_app(
         config=routes_source, manager=manager, credentials=credentials, clock=clock,
         acquire_timeout_s=settings.acquire_timeout_s, loopback_box=is_loopback(settings.gateway_host),
     ))
-    authorizers = Authorizers(key, manager, box_api_key=secrets.api_key, clock=clock,
+    functions_api = FunctionsApi(config=routes_source, credentials=credentials, clock=clock)
+    for path in (LIST_PATH, LIST_PATH + "/", FUNCTION_PATH, CONFIGURATION_PATH):  # boto3 lists with the slash
+        app.add_route(path, functions_api)
+    authorizers = Authorizers(key, manager, box_api_key=secrets.api_key, credentials=credentials, clock=clock,
                               timeout_s=call_timeout(None, settings.acquire_timeout_s))
     app.add_sink(ProxySink(
         config=routes_source, manager=invoker, authorizers=authorizers, clock=clock,

@@ -24,6 +24,7 @@ class Call:
     client_context: str | None
     invocation_type: str
     log_tail: bool
+    timeout: float | None = None
 
 
 @dataclass
@@ -44,7 +45,7 @@ class FakeManager:
         timeout: float | None = None,
     ) -> InvokeResult:
         event = json.loads(payload) if payload else None
-        self.calls.append(Call(function, event, trace_id, client_context, invocation_type, log_tail))
+        self.calls.append(Call(function, event, trace_id, client_context, invocation_type, log_tail, timeout))
         handler = self.handlers.get(function)
         if handler is None:
             raise FunctionNotFound(f"Function not found: {function}")

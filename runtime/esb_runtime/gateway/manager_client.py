@@ -16,6 +16,7 @@ from esb_runtime.errors import (
     CircuitOpen,
     EngineError,
     FunctionNotFound,
+    ManagerTimeout,
     ManagerUnavailable,
     PayloadTooLarge,
     RuntimeBoxError,
@@ -77,7 +78,7 @@ def translate_transport_errors(socket_path: str) -> Iterator[None]:
     try:
         yield
     except (socket.timeout, TimeoutError) as exc:
-        raise ManagerUnavailable(f"manager at {socket_path} did not answer in time") from exc
+        raise ManagerTimeout(f"manager at {socket_path} did not answer in time") from exc
     except (OSError, http.client.HTTPException) as exc:
         raise ManagerUnavailable(f"manager at {socket_path} unreachable: {exc}") from exc
 

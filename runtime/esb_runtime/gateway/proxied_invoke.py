@@ -7,14 +7,16 @@ from typing import Any
 
 import falcon
 
-from esb_runtime.errors import RuntimeBoxError
+from esb_runtime.errors import ManagerTimeout, RuntimeBoxError
 from esb_runtime.gateway import error_mapping
 from esb_runtime.gateway.manager_client import ManagerClient
-from esb_runtime.gateway.responses import ProxyResponse, from_function
+from esb_runtime.gateway.responses import ProxyResponse, from_function, gateway_timeout
 
 # Headroom over the function's own timeout for a cold start before the manager answers.
 START_ALLOWANCE_S = 30.0
 _UNKNOWN_FUNCTION_TIMEOUT_S = 900.0  # Lambda's maximum: the manager answers first for unknown functions
+# API Gateway's integration timeouts: past them the client gets 504 whatever the function still does.
+INTEGRATION_TIMEOUT_S = {"Api": 29.0, "HttpApi": 30.0}
 
 
 def call_timeout(function_timeout_s: float | None, acquire_timeout_s: float) -> float:
@@ -24,11 +26,18 @@ def call_timeout(function_timeout_s: float | None, acquire_timeout_s: float) -> 
 
 
 def invoke_proxied(manager: ManagerClient, req: falcon.Request, function: str, event: dict[str, Any], *,
-                   timeout_s: float, event_kind: str, payload_version: str = "") -> ProxyResponse:
-    """Invoke with the request's trace and map the result (or the refusal) the way API Gateway does."""
+                   timeout_s: float, event_kind: str, payload_version: str = "",
+                   integration_timeout_s: float | None = None) -> ProxyResponse:
+    """Invoke with the request's trace and map the result (or the refusal) the way API Gateway does.
+
+    With an integration timeout (routes; function URLs have none), the wait is capped there and its end is 504."""
     payload = json.dumps(event, separators=(",", ":")).encode()
+    capped = integration_timeout_s is not None and integration_timeout_s < timeout_s
     try:
-        result = manager.invoke(function, payload, trace_id=req.context.trace.header, timeout=timeout_s)
+        result = manager.invoke(function, payload, trace_id=req.context.trace.header,
+                                timeout=integration_timeout_s if capped else timeout_s)
+    except ManagerTimeout as exc:
+        return gateway_timeout() if capped else error_mapping.for_proxy(exc)
     except RuntimeBoxError as exc:
         return error_mapping.for_proxy(exc)
     req.context.lambda_request_id = result.request_id

@@ -166,8 +166,8 @@ def from_function(outcome: str, payload: bytes, event_kind: str, payload_version
 
     `event_kind` is the API's kind (Api or HttpApi); `payload_version` its route's format (default: the kind's).
     """
-    if outcome == "timeout":
-        return gateway_timeout()
+    # A function that timed out within the integration timeout is a failed integration to API Gateway: 502.
+    # 504 is only the gateway's own deadline passing (proxied_invoke.INTEGRATION_TIMEOUT_S).
     if outcome != "ok":
         return bad_gateway()
     try:

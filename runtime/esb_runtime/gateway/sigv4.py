@@ -12,6 +12,7 @@ from typing import Iterable
 from urllib.parse import quote, unquote
 
 from esb_runtime.gateway.request import IncomingRequest
+from esb_runtime.secrets import unknown_key_message
 
 MAX_SKEW_S = 15 * 60
 _AUTH = re.compile(
@@ -129,7 +130,8 @@ def check_headers(request: IncomingRequest, credentials: Credentials, *, service
         raise SignatureError("IncompleteSignatureException", "malformed credential scope")
     access_key, date, region, scope_service, _ = scope
     if not hmac.compare_digest(access_key.encode(), credentials.access_key_id.encode()):
-        raise SignatureError("UnrecognizedClientException", "The security token included in the request is invalid.")
+        raise SignatureError("UnrecognizedClientException", "The security token included in the request is invalid: "
+                             + unknown_key_message(access_key, credentials.access_key_id))
     if scope_service != service:
         raise SignatureError("InvalidSignatureException", f"credential scope must name service {service}")
     amz_date = request.header("X-Amz-Date") or ""

@@ -135,7 +135,9 @@ def build_record(
     when: float | None = None,
 ) -> dict[str, Any]:
     """One record for one line; the line's own request id (START/END/REPORT, logger) wins over the lease's."""
-    fields = parse_line(line)
+    # awslambdaric keeps a multi-line message (a traceback) on one stdout line with \r between its lines,
+    # as Lambda does so CloudWatch keeps it as one event: one record, with its line breaks restored.
+    fields = parse_line(line.replace("\r\n", "\n").replace("\r", "\n"))
     record: dict[str, Any] = {
         "time": rfc3339(_time.time() if when is None else when),
         "level": fields.pop("level"),

@@ -9,6 +9,7 @@ import time
 from typing import Any, Callable
 
 from esb_runtime.logs.records import build_record
+from esb_runtime.sandbox import metrics
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,18 @@ class SandboxLog:
         self._tail: list[str] = []
         self._tail_size = 0
         self._reported = False
+        self._closing = False
+        self._figures: dict[str, float] | None = None  # measured by the sandbox for the invocation under way
+
+    @property
+    def request_id(self) -> str | None:
+        return self._request_id
+
+    def closing(self) -> None:
+        """The sandbox is being stopped: its runtime's dying words (`Failed to get next invocation` and a
+        traceback) are kept at debug level, attributed to no invocation; the manager's `sandbox stopped` says it."""
+        with self._cond:
+            self._closing = True
 
     def bind(self, sandbox_id: str) -> None:
         with self._cond:
@@ -55,7 +68,16 @@ class SandboxLog:
 
     def feed(self, line: str) -> None:
         when = self._clock()
+        figures = metrics.parse(line)
         with self._cond:
+            if figures is not None:
+                self._figures = figures  # the REPORT line that follows gets them
+                return
+            if self._closing:
+                record = self._record(line, None, None, when)
+                record["level"] = "debug"
+                self._emit(record)
+                return
             if self.sandbox_id is None:
                 self._pending.append((when, line))
                 return
@@ -70,8 +92,16 @@ class SandboxLog:
                 if line.startswith("REPORT RequestId: "):
                     self._reported = True
                     self._cond.notify_all()
-                    self._report_duration(line)
-        self._emit(self._record(line, request_id, trace, when))
+                    figures, self._figures = self._figures, None
+        record = self._record(line, request_id, trace, when)
+        if figures is not None and record.get("event") == "REPORT":
+            record = metrics.true_report(record, figures)
+            with self._cond:  # the Invoke API's log tail shows the same figures
+                if self._tail and self._tail[-1] == line:
+                    self._tail[-1] = record["message"]
+        self._emit(record)
+        if line.startswith("REPORT RequestId: "):
+            self._report_duration(line)  # outside the lock: it takes the pool's
 
     def _report_duration(self, line: str) -> None:
         match = _DURATION.search(line)

@@ -76,8 +76,11 @@ class Manager:
         self._app = FunctionsConfig(project="", region="us-east-1", account_id="000000000000")
         self._config_mtime: int | None = -1
         self._notes: list[str] = []
-        self._leases: dict[str, tuple[_Function, Slot, bool]] = {}  # sandbox id -> entry, slot, breaker trial
+        # sandbox id -> entry, slot, breaker trial, trace of the call (records of a start or recycle carry it)
+        self._leases: dict[str, tuple[_Function, Slot, bool, str | None]] = {}
         self._stopping = threading.Event()
+        # The call a sandbox start or stop happens for (trace, request id): its manager records carry them.
+        self._cause = threading.local()
         self.reload(force=True, strict=False)
         self._events = EventQueue(self._run_event, workers=event_workers)
         self._reaper = threading.Thread(target=self._reap_loop, name="reaper", daemon=True)
@@ -162,15 +165,19 @@ class Manager:
                                               level="error"))
             raise
         slog.bind(sandbox.id)
-        self._shipper.emit(manager_record("sandbox started", function=name, sandbox=sandbox.id))
+        self._shipper.emit(manager_record("sandbox started", function=name, sandbox=sandbox.id, **self._cause_ids()))
         return Slot(sandbox=sandbox, hash=sandbox.config_hash, last_used=self.clock(),
                     extra={"log": slog, "client": RieClient(sandbox.invoke_url)})
 
+    def _cause_ids(self) -> dict[str, str | None]:
+        return {"trace_id": getattr(self._cause, "trace", None), "request_id": getattr(self._cause, "request", None)}
+
     def _stop(self, slot: Slot) -> None:
         slot.extra["client"].close()
+        slot.extra["log"].closing()  # what a killed runtime prints on its way out is not the last call's output
         self.engine.stop(slot.sandbox)
         self._shipper.emit(manager_record("sandbox stopped", function=slot.sandbox.function, sandbox=slot.id,
-                                          invocations=slot.invocations))
+                                          invocations=slot.invocations, **self._cause_ids()))
 
     def _reap_loop(self) -> None:
         interval = max(0.05, min(1.0, self.settings.idle_timeout_s / 4))
@@ -182,7 +189,7 @@ class Manager:
     def invoke(self, name: str, payload: bytes, *, trace_id: str | None = None, client_context: str | None = None,
                invocation_type: str = "RequestResponse", log_tail: bool = False) -> Invocation | None:
         """Synchronous: the result. Event: queued (None), or TooManyRequests when the queue is full."""
-        entry = self._lookup(name)
+        entry = self._lookup_for(name, trace_id)
         limit = EVENT_LIMIT if invocation_type == "Event" else SYNC_LIMIT
         if len(payload) > limit:
             raise PayloadTooLarge(f"{len(payload)} byte payload exceeds the {invocation_type} limit of {limit} bytes")
@@ -192,7 +199,15 @@ class Manager:
         return self._invoke_sync(entry, payload, trace_id, client_context, log_tail)
 
     def _run_event(self, *, name: str, payload: bytes, trace_id: str | None, client_context: str | None) -> None:
-        self._invoke_sync(self._lookup(name), payload, trace_id, client_context, False)
+        self._invoke_sync(self._lookup_for(name, trace_id), payload, trace_id, client_context, False)
+
+    def _lookup_for(self, name: str, trace_id: str | None) -> _Function:
+        """_lookup on behalf of a call: sandboxes a rebuild recycles there are this call's doing (records say so)."""
+        self._cause.trace, self._cause.request = trace_id, None
+        try:
+            return self._lookup(name)
+        finally:
+            self._cause.trace = None
 
     def _invoke_sync(self, entry: _Function, payload: bytes, trace_id: str | None, client_context: str | None,
                      want_tail: bool) -> Invocation:
@@ -244,15 +259,18 @@ class Manager:
 
     def _hold(self, entry: _Function, trace_id: str | None, take: Callable[[], Slot | None]) -> Slot | None:
         trial = entry.breaker.admit()  # before any sandbox starts: a crash loop is refused at once
+        self._cause.trace, self._cause.request = trace_id, None  # a sandbox started for this call says so
         try:
             slot = take() if not trial else entry.pool.acquire()  # a half-open breaker's trial always waits
         except BaseException:
             entry.breaker.record(None, trial)
             raise
+        finally:
+            self._cause.trace = None
         if slot is None:
             return None
         slot.extra["log"].begin(trace_id)
-        self._leases[slot.id] = (entry, slot, trial)  # one dict operation: atomic, no lock needed
+        self._leases[slot.id] = (entry, slot, trial, trace_id)  # one dict operation: atomic, no lock needed
         return slot
 
     def release(self, sandbox_id: str, outcome: str) -> None:
@@ -263,14 +281,19 @@ class Manager:
         lease = self._leases.pop(sandbox_id, None)
         if lease is None:
             raise LeaseNotFound(f"no lease on sandbox {sandbox_id}")
-        entry, slot, trial = lease
-        slot.extra["log"].end()
-        slot.invocations += 1
-        if outcome == CRASH and not explained:
-            self._explain_crash(slot, InvokeResult(CRASH, b""))
-        # An abandoned lease (its holder went away mid-call) says nothing about the function.
-        entry.breaker.record(None if outcome == ABANDONED else outcome, trial)
-        entry.pool.release(slot, reusable=outcome in REUSABLE)
+        entry, slot, trial, trace_id = lease
+        slog: SandboxLog = slot.extra["log"]
+        self._cause.trace, self._cause.request = trace_id, slog.request_id  # a recycle records its call
+        try:
+            slog.end()
+            slot.invocations += 1
+            if outcome == CRASH and not explained:
+                self._explain_crash(slot, InvokeResult(CRASH, b""))
+            # An abandoned lease (its holder went away mid-call) says nothing about the function.
+            entry.breaker.record(None if outcome == ABANDONED else outcome, trial)
+            entry.pool.release(slot, reusable=outcome in REUSABLE)
+        finally:
+            self._cause.trace = self._cause.request = None
 
     # --- introspection and shutdown ------------------------------------------------------------
     def sandboxes(self) -> list[dict[str, Any]]:

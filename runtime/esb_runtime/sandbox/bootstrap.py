@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import resource
 import sys
+import time
 from typing import Any, Callable
+
+# Staged alone as esb_bootstrap.py (function code cannot import esb_runtime): no imports of the runtime here.
+# The manager's log pump reads this marker (esb_runtime.sandbox.metrics); a unit separator first, so no handler
+# prints it by accident.
+METRICS_MARKER = "\x1fESB-METRICS "
+_STARTED = time.perf_counter()  # the runtime's init is measured from here to the handler imported
 
 # The manager carries X-Amzn-Trace-Id here, inside the client context, because the RIE drops the header.
 TRACE_KEY = "x-esb-trace-id"
@@ -47,6 +56,50 @@ def wrap_event_handler(original: Callable[..., Any]) -> Callable[..., Any]:
     return handle_event_request
 
 
+def measured_line(duration_ms: float, init_ms: float | None) -> bytes:
+    """The marker line for one invocation; max memory is the peak RSS of the runtime and what it forked."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    figures = {"duration_ms": round(duration_ms, 2), "max_memory_mb": math.ceil((own + children) / 1024)}
+    if init_ms is not None:
+        figures["init_ms"] = round(init_ms, 2)
+    return (METRICS_MARKER + json.dumps(figures, separators=(",", ":")) + "\n").encode()
+
+
+class Meter:
+    """Times the init (to the handler imported) and each invocation (to its answer), and says so on stdout
+    just before the answer is posted, so the RIE's REPORT line comes after it."""
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter, write: Callable[[bytes], Any] | None = None) -> None:
+        self._clock = clock
+        self._write = write or (lambda data: os.write(1, data))
+        self.init_ms: float | None = None
+        self._invoked_at: float | None = None
+
+    def wrap_get_handler(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def get_handler(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.init_ms = (self._clock() - _STARTED) * 1000.0
+        return get_handler
+
+    def wrap_handle(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def handle(*args: Any, **kwargs: Any) -> Any:
+            self._invoked_at = self._clock()
+            return original(*args, **kwargs)
+        return handle
+
+    def wrap_post(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def post(*args: Any, **kwargs: Any) -> Any:
+            if self._invoked_at is not None:
+                init, self.init_ms = self.init_ms, None  # reported once: with the cold call
+                self._write(measured_line((self._clock() - self._invoked_at) * 1000.0, init))
+                self._invoked_at = None
+            return original(*args, **kwargs)
+        return post
+
+
 def main(argv: list[str]) -> None:
     from awslambdaric import bootstrap
     from awslambdaric.lambda_runtime_client import LambdaRuntimeClient
@@ -56,8 +109,12 @@ def main(argv: list[str]) -> None:
     # The handler module is imported from the code dir (cwd), as awslambdaric does on Lambda.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    bootstrap.handle_event_request = wrap_event_handler(bootstrap.handle_event_request)
+    meter = Meter()
+    bootstrap._get_handler = meter.wrap_get_handler(bootstrap._get_handler)
+    bootstrap.handle_event_request = meter.wrap_handle(wrap_event_handler(bootstrap.handle_event_request))
     client = LambdaRuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"], False)
+    client.post_invocation_result = meter.wrap_post(client.post_invocation_result)
+    client.post_invocation_error = meter.wrap_post(client.post_invocation_error)
     bootstrap.run(argv[1], client)
 
 

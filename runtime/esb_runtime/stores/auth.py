@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 from urllib.parse import quote, unquote
+from xml.sax.saxutils import escape as xml_escape
+
+from esb_runtime.secrets import unknown_key_message
 
 Environ = dict
 StartResponse = Callable[..., object]
@@ -122,7 +125,7 @@ class SigV4Verifier:
             return "missing AWS SigV4 credentials"
         key_id, _, scope = credential.partition("/")
         if not hmac.compare_digest(key_id, self.credentials.access_key_id):
-            return "unknown access key id"
+            return unknown_key_message(key_id, self.credentials.access_key_id)
         path = _raw_path(environ)
         headers = []
         for name in signed.split(";"):
@@ -147,7 +150,7 @@ class SigV4Verifier:
             return None  # query-signed (presigned) forms carry no body worth guarding; check() decides
         key_id, _, scope = _fields(auth).get("Credential", "").partition("/")
         if not hmac.compare_digest(key_id, self.credentials.access_key_id):
-            return "unknown access key id"
+            return unknown_key_message(key_id, self.credentials.access_key_id)
         amz_date = _header(environ, "X-Amz-Date") or ""
         try:
             signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
@@ -235,8 +238,7 @@ class AuthMiddleware:
             refused = self.verifier.precheck(environ)  # before the body: strangers' uploads are never buffered
             if refused is not None:
                 # The body stays unread, so this connection cannot carry another request.
-                return self._json(start_response, "403 Forbidden", {"error": "AccessDenied", "message": refused},
-                                  close=True)
+                return self._refuse(environ, start_response, refused, close=True)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         stream = environ["wsgi.input"]
         if length:
@@ -248,13 +250,30 @@ class AuthMiddleware:
         if self.verifier is not None:
             reason = self.verifier.check(environ, body)
             if reason is not None:
-                return self._json(start_response, "403 Forbidden", {"error": "AccessDenied", "message": reason})
+                return self._refuse(environ, start_response, reason)
         region = region_of(environ)
         if region:
             self.regions.add(region)
         if is_write(environ):
             self.dirty.set()
         return self.app(environ, start_response)
+
+    @staticmethod
+    def _refuse(environ: Environ, start_response: StartResponse, reason: str, close: bool = False) -> list[bytes]:
+        """403 in the caller's protocol, so SDKs and the CLI show the reason: JSON (X-Amz-Target) or S3's XML."""
+        unknown_key = reason.startswith("unknown access key id")
+        headers = [("Connection", "close")] if close else []
+        if _header(environ, "X-Amz-Target"):
+            kind = "UnrecognizedClientException" if unknown_key else "AccessDeniedException"
+            data = json.dumps({"__type": kind, "message": reason}).encode("utf-8")
+            headers.append(("Content-Type", "application/x-amz-json-1.0"))
+        else:
+            code = "InvalidAccessKeyId" if unknown_key else "AccessDenied"
+            data = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>"
+                    f"<Message>{xml_escape(reason)}</Message></Error>").encode("utf-8")
+            headers.append(("Content-Type", "application/xml"))
+        start_response("403 Forbidden", headers + [("Content-Length", str(len(data)))])
+        return [data]
 
     @staticmethod
     def _json(start_response: StartResponse, status: str, body: dict, close: bool = False) -> list[bytes]:

@@ -57,13 +57,9 @@ class StoresServer:
         verifier = SigV4Verifier(credentials) if settings.auth else None
         served: Any = self._gate if log_sink is None else LogMirror(self._gate, log_sink, self.log)
         self.app = AuthMiddleware(ServiceGate(served), verifier, self._health)
-        try:
-            self._server: BaseWSGIServer = make_server(
-                settings.host, settings.port, self.app, threaded=True, request_handler=MotoRequestHandler
-            )
-        except SystemExit as exc:  # werkzeug exits (after printing why) when the port is taken
-            raise OSError(f"port {settings.port} is already in use") from exc
+        self._server = _listen(settings.host, settings.port, self.app, MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="stores-http", daemon=True)
+        self._public = _public_listeners(settings, self.app, MotoRequestHandler)
         self._stop = threading.Event()
         self._backlog = 0  # journaled writes in sealed segments no snapshot holds yet
         self._compactor: subprocess.Popen | None = None
@@ -96,6 +92,8 @@ class StoresServer:
     def start(self) -> None:
         """Serve, rebuild the data (snapshot + journal), then journal writes; public requests wait (503) till then."""
         self._thread.start()
+        for server in self._public:
+            threading.Thread(target=server.serve_forever, name="stores-public", daemon=True).start()
         self._state = "restoring"
         started = time.monotonic()
         with recovery.exclusive(self.settings.data_dir):
@@ -109,7 +107,8 @@ class StoresServer:
             )
         self._state = "ready"
         self._gate.open.set()
-        self.log(f"listening on {self.endpoint} (auth {'SigV4' if self.settings.auth else 'off'})")
+        self.log(f"listening on {self.endpoint} (auth {'SigV4' if self.settings.auth else 'off'})"
+                 + "".join(f", {_url(server)}" for server in self._public))
 
     def start_private(self) -> None:
         """Serve only this process's own requests (the compactor's scratch copy of the data)."""
@@ -156,14 +155,38 @@ class StoresServer:
         if self._compactor is not None and self._compactor.poll() is None:
             self._compactor.terminate()  # the journal holds everything; the next start compacts again
             self._compactor.wait()
-        self._server.shutdown()
-        self._server.server_close()
+        for server in (self._server, *self._public):
+            server.shutdown()
+            server.server_close()
         if self.recorder.journal is not None:
             self.recorder.journal.close()
         self.log("stopped")
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def _listen(host: str, port: int, app: Any, handler: Any, ssl_context: Any = None) -> BaseWSGIServer:
+    try:
+        return make_server(host, port, app, threaded=True, request_handler=handler, ssl_context=ssl_context)
+    except SystemExit as exc:  # werkzeug exits (after printing why) when the port is taken
+        raise OSError(f"port {port} is already in use") from exc
+
+
+def _public_listeners(settings: StoresSettings, app: Any, handler: Any) -> list[BaseWSGIServer]:
+    """The fixed endpoint(s) AWS tools on this machine use: HTTPS with the gateway's certificate, optional HTTP."""
+    servers = []
+    if settings.public_tls_port and settings.tls_dir is not None:
+        pair = (str(settings.tls_dir / "server.pem"), str(settings.tls_dir / "server-key.pem"))
+        servers.append(_listen(settings.host, settings.public_tls_port, app, handler, ssl_context=pair))
+    if settings.public_http_port:
+        servers.append(_listen(settings.host, settings.public_http_port, app, handler))
+    return servers
+
+
+def _url(server: BaseWSGIServer) -> str:
+    host, port = server.server_address[:2]
+    return f"{'https' if server.ssl_context else 'http'}://{host}:{port}"
 
 
 def serve(settings: StoresSettings, secrets_file: Path, log: Callable[[str], None] | None = None,

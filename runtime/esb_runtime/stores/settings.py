@@ -24,13 +24,19 @@ class StoresSettings:
     compact_records: int = 2000
     compact_bytes: int = 64 * 1024 * 1024
     auth: bool = True  # False only for debugging: moto then accepts any credentials
+    # The stable endpoint for laptop-side AWS tools (generator.yml ports.aws / ports.aws_http; 0 = none):
+    # HTTPS with the box's server certificate, and optionally plain HTTP; both on loopback.
+    public_tls_port: int = 0
+    public_http_port: int = 0
+    tls_dir: Path | None = None
     account_id: str = "000000000000"  # the account of every ARN the box resolves (SAM loader's default)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "StoresSettings":
         """ESB_STORES_HOST (the bind address, default loopback), ESB_STORES_PORT (else the port of ESB_S3_ENDPOINT, else 4566), ESB_STORES_SNAPSHOT_INTERVAL
         (seconds, default 5), ESB_STORES_COMPACT_RECORDS / ESB_STORES_COMPACT_BYTES (journal size that
-        triggers a snapshot), ESB_STORES_AUTH (1 = SigV4 with the box's keys, 0 = off)."""
+        triggers a snapshot), ESB_STORES_AUTH (1 = SigV4 with the box's keys, 0 = off), ESB_STORES_TLS_PORT /
+        ESB_STORES_HTTP_PORT (the public listeners; unset or 0 = none)."""
         env = os.environ if env is None else env
         runtime = RuntimeSettings.from_env(env)
         port = DEFAULT_PORT
@@ -47,4 +53,7 @@ class StoresSettings:
             compact_records=int(env.get("ESB_STORES_COMPACT_RECORDS", cls.compact_records)),
             compact_bytes=int(env.get("ESB_STORES_COMPACT_BYTES", cls.compact_bytes)),
             auth=env.get("ESB_STORES_AUTH", "1") != "0",
+            public_tls_port=int(env.get("ESB_STORES_TLS_PORT") or 0),
+            public_http_port=int(env.get("ESB_STORES_HTTP_PORT") or 0),
+            tls_dir=runtime.tls_dir,
         )

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from falcon import testing
 
-from esb_runtime.errors import EngineError, FunctionNotFound, ManagerUnavailable, TooManyRequests
+from esb_runtime.errors import EngineError, FunctionNotFound, ManagerTimeout, ManagerUnavailable, TooManyRequests
 from esb_runtime.gateway.app import create_app
 from esb_runtime.gateway.config_source import FileConfigSource, StaticConfigSource, build_config
 from esb_runtime.gateway.fake_manager import FakeManager
@@ -146,7 +146,8 @@ def test_function_error_and_timeout(client: testing.TestClient, manager: FakeMan
     assert err.status_code == 502 and err.json == {"message": "Internal server error"}
     manager.handlers["fails"] = lambda e: InvokeResult(200, "timeout", "r", b"Task timed out after 3.00 seconds")
     slow = client.simulate_get("/fail")
-    assert slow.status_code == 504 and slow.json == {"message": "Endpoint request timed out"}
+    # API Gateway: a function timing out within the integration timeout is a failed integration.
+    assert slow.status_code == 502 and slow.json == {"message": "Internal server error"}
     manager.handlers["fails"] = lambda e: {"no": "statusCode"}
     assert client.simulate_get("/fail").status_code == 502
 
@@ -227,3 +228,17 @@ def test_routes_reload_when_files_change(tmp_path: Path) -> None:
     os.utime(config_dir / "routing.yml", (future + 5, future + 5))
     now[0] = 4.0
     assert source.current() is new  # a broken file keeps the last good table
+
+
+def test_integration_timeout_is_504(client: testing.TestClient, manager: FakeManager) -> None:
+    """Past API Gateway's integration timeout (29 s REST, 30 s HTTP API) the gateway stops waiting: 504."""
+
+    def never_answers(event: Any) -> Any:
+        raise ManagerTimeout("manager did not answer in time")
+
+    manager.handlers["fails"] = never_answers
+    manager.handlers["echo2"] = never_answers
+    late = client.simulate_get("/fail")
+    assert late.status_code == 504 and late.json == {"message": "Endpoint request timed out"}
+    assert client.simulate_get("/v2/x").status_code == 504
+    assert [call.timeout for call in manager.calls] == [29.0, 30.0]

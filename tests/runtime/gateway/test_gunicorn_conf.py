@@ -100,8 +100,10 @@ def box(tmp_path: Path) -> Iterator[tuple[str, RuntimeSettings]]:
         while True:
             try:
                 context = ssl.create_default_context(cafile=str(settings.tls_dir / "ca.pem"))
-                httpx.get(f"{url}/health", verify=context, timeout=1)
-                break
+                # Ready once the gateway answers and sees the (fake) manager: both start at once.
+                if httpx.get(f"{url}/health", verify=context, timeout=1).status_code == 200:
+                    break
+                raise OSError("manager not answering yet")
             except (httpx.HTTPError, OSError, ssl.SSLError):
                 if gateway.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(f"gateway did not start: {gateway.stderr.read().decode() if gateway.stderr else ''}")

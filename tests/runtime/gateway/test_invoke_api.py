@@ -174,3 +174,22 @@ def test_tls_files_are_valid(tls: TlsFiles) -> None:
     context = ssl.create_default_context(cafile=str(tls.ca_file))
     context.load_cert_chain(str(tls.cert_file), str(tls.key_file))
     assert Path(tls.key_file).stat().st_mode & 0o777 == 0o600
+
+
+def test_list_get_function_and_configuration_in_boto3_shapes(endpoint: str, tls: TlsFiles) -> None:
+    client = lambda_client(endpoint, tls)
+    listed = client.list_functions()["Functions"]
+    assert [f["FunctionName"] for f in listed] == ["broken", "hello", "web"]
+    assert listed[1]["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:hello"
+    assert listed[1]["Timeout"] == 3 and listed[1]["Version"] == "$LATEST"
+    pages = list(client.get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 2}))
+    assert [[f["FunctionName"] for f in page["Functions"]] for page in pages] == [["broken", "hello"], ["web"]]
+    got = client.get_function(FunctionName="hello")
+    assert got["Configuration"]["FunctionName"] == "hello" and got["Code"]["RepositoryType"] == "S3"
+    by_arn = client.get_function_configuration(FunctionName="arn:aws:lambda:us-east-1:000000000000:function:web")
+    assert by_arn["FunctionName"] == "web" and by_arn["State"] == "Active"
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.get_function(FunctionName="nope")
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        lambda_client(endpoint, tls, secret="wrong").list_functions()
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403

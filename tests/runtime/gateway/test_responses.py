@@ -77,7 +77,7 @@ def test_v2_structured_with_cookies_and_base64() -> None:
     ("error", 502, "Internal server error"),
     ("crash", 502, "Internal server error"),
     ("init_error", 502, "Internal server error"),
-    ("timeout", 504, "Endpoint request timed out"),
+    ("timeout", 502, "Internal server error"),  # the function's own timeout, within the integration's
 ])
 def test_function_failures(outcome: str, status: int, message: str) -> None:
     r = from_function(outcome, b'{"errorMessage": "boom"}', "Api")

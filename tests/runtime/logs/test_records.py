@@ -63,3 +63,13 @@ def test_rfc3339_agrees_with_datetime_to_the_millisecond_across_seconds() -> Non
     epochs += [rng.uniform(0, 2e9) for _ in range(2000)]
     for epoch in epochs:
         assert rfc3339(epoch) == format_time(datetime.fromtimestamp(epoch, tz=timezone.utc)), epoch
+
+
+def test_a_carriage_return_separated_traceback_is_one_record_with_its_line_breaks() -> None:
+    from esb_runtime.logs.records import build_record
+
+    line = "[ERROR] ValueError: kaboom\rTraceback (most recent call last):\r  File \"app.py\", line 3, in h"
+    record = build_record(line, function="f", sandbox="s", request_id="r", trace_id=None)
+    assert record["level"] == "error"
+    assert record["message"].splitlines() == ["[ERROR] ValueError: kaboom", "Traceback (most recent call last):",
+                                              "  File \"app.py\", line 3, in h"]

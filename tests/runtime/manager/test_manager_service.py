@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 import json
 import os
 import signal
@@ -333,3 +334,44 @@ def test_crash_loop_breaker_answers_at_once_without_a_sandbox_then_retries(
     now[0] += 10.5
     assert call(manager, {})[0] == "ok"
     assert manager.breakers()["fn"] == {"state": "closed", "failures": 0}
+
+
+def test_records_true_to_the_call_a_traceback_whole_and_a_stop_one_info_line(
+        make_manager: Callable[..., Any]) -> None:
+    """Manager records carry the trace and request id of the call that caused them; a traceback is one
+    record; a sandbox stopping is one info line, its runtime's dying words only at debug level."""
+    manager, records = make_manager()
+    outcome, _, result = call(manager, {"action": "fail"}, trace_id=TRACE)
+    assert outcome == "error"
+    manager.close()  # stops the sandbox, flushes the records
+    root = "1-5f84c7a1-0123456789abcdef01234567"
+    started = next(r for r in records if r.get("message") == "sandbox started")
+    assert started["trace_id"] == root
+    error = next(r for r in records if "ValueError: boom" in r["message"] and r.get("level") == "error")
+    assert "boom\nTraceback (most recent call last):\n" in error["message"]
+    assert error["request_id"] == result.request_id and error["trace_id"] == root
+    stopped = [r for r in records if r.get("message") == "sandbox stopped"]
+    assert len(stopped) == 1 and stopped[0]["level"] == "info"
+    assert not [r for r in records if r["level"] != "debug" and "Failed to get next invocation" in r["message"]]
+
+
+def test_report_figures_are_measured(make_manager: Callable[..., Any]) -> None:
+    """REPORT: Init Duration measured on the cold call only (not the RIE's ~0), Duration without the init,
+    Billed Duration rounded up to the ms, Max Memory Used the runtime's own peak RSS (not Memory Size)."""
+    source = HANDLERS.replace("import json, os, sys, time, threading",
+                              "import json, os, sys, time, threading\ntime.sleep(0.3)  # a slow init")
+    manager, records = make_manager(source=source)
+    first = call(manager, {"action": "sleep", "seconds": 0.05})[2]
+    second = call(manager, {})[2]
+    manager._shipper.flush()
+    cold = next(r for r in records if r.get("event") == "REPORT" and r["request_id"] == first.request_id)
+    warm = next(r for r in records if r.get("event") == "REPORT" and r["request_id"] == second.request_id)
+    assert cold["init_ms"] >= 300 and "\tInit Duration: " in cold["message"]
+    assert cold["message"].endswith(f"Init Duration: {cold['init_ms']:.2f} ms")
+    assert 50 <= cold["duration_ms"] < cold["init_ms"]  # the init is not in the call's duration
+    assert "init_ms" not in warm and "Init Duration" not in warm["message"]
+    for report in (cold, warm):
+        assert report["billed_ms"] == max(1, math.ceil(report["duration_ms"]))
+        assert 5 <= report["max_memory_mb"] < report["memory_mb"] == 128
+        assert f"Max Memory Used: {report['max_memory_mb']} MB" in report["message"]
+    assert not [r for r in records if "ESB-METRICS" in r["message"]]  # the marker is never a record
