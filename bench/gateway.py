@@ -168,9 +168,9 @@ def row(label: str, esb: float, bare: float | None, unit: str, fmt: str = ".2f")
 
 def docker_box(requests: int) -> tuple[list[float], list[float]] | None:
     """Warm /hello and /health latencies (ms) of the same app on the docker engine; None without a daemon."""
-    from esb.box.docker_box import daemon_answers
-
-    if not daemon_answers():
+    # Asked in a child: in this script's folder, bench/docker.py would shadow the docker package.
+    ask = "import sys; from esb.box.docker_box import daemon_answers; sys.exit(not daemon_answers())"
+    if subprocess.run([sys.executable, "-c", ask], cwd=REPO).returncode != 0:
         return None
     with tempfile.TemporaryDirectory() as tmp:
         status, env, _ = start_box(Path(tmp), "docker")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from typing import Any, Callable
@@ -16,18 +15,18 @@ log = logging.getLogger(__name__)
 Record = dict[str, Any]
 RecordSink = Callable[[list[Record]], None]
 TAIL_BYTES = 4096
-_DURATION = re.compile(r"\tDuration: ([0-9.]+) ms")
 
 
 class SandboxLog:
     """One sandbox's output: records carry its function, id, the lease's trace id and the START request id."""
 
     def __init__(self, function: str, emit: Callable[[Record], None], clock: Callable[[], float] = time.time,
-                 on_duration: Callable[[float, bool], None] | None = None) -> None:
+                 on_figures: Callable[[float, float | None], None] | None = None) -> None:
         self.function = function
         self.sandbox_id: str | None = None
         self._emit, self._clock = emit, clock
-        self._on_duration = on_duration  # each REPORT's Duration in seconds (the pool's service-time estimate)
+        # Each call's measured duration and, on a cold one, the runtime's init (seconds): the pool's estimates.
+        self._on_figures = on_figures
         self._cond = threading.Condition(threading.Lock())  # never re-entered; the plain lock is cheaper
         self._pending: list[tuple[float, str]] = []  # lines before the engine told us the sandbox id
         self._trace: str | None = None
@@ -69,6 +68,9 @@ class SandboxLog:
     def feed(self, line: str) -> None:
         when = self._clock()
         figures = metrics.parse(line)
+        if figures is not None and self._on_figures is not None and "duration_ms" in figures:
+            init_ms = figures.get("init_ms")
+            self._on_figures(figures["duration_ms"] / 1000, None if init_ms is None else init_ms / 1000)
         with self._cond:
             if figures is not None:
                 self._figures = figures  # the REPORT line that follows gets them
@@ -100,14 +102,6 @@ class SandboxLog:
                 if self._tail and self._tail[-1] == line:
                     self._tail[-1] = record["message"]
         self._emit(record)
-        if line.startswith("REPORT RequestId: "):
-            self._report_duration(line)  # outside the lock: it takes the pool's
-
-    def _report_duration(self, line: str) -> None:
-        match = _DURATION.search(line)
-        if match and self._on_duration is not None:
-            # A first call's Duration includes the runtime's init (the line also says Init Duration).
-            self._on_duration(float(match.group(1)) / 1000, "Init Duration" in line)
 
     def _record(self, line: str, request_id: str | None, trace: str | None, when: float) -> Record:
         return build_record(line, function=self.function, sandbox=self.sandbox_id, request_id=request_id,

@@ -94,15 +94,14 @@ class Pool:
             self._stop_all(discard)
         return self._start_new()
 
-    def observe_call(self, duration_s: float, *, first: bool = False) -> None:
-        """One call's time in the sandbox (the RIE's REPORT Duration). Not the lease's length: under a burst that
-        includes the caller's own queueing, which more sandboxes would not shorten. A sandbox's first call
-        includes the runtime's init, which the RIE runs then: part of what a start costs."""
+    def observe_call(self, duration_s: float, init_s: float | None = None) -> None:
+        """One call's time in the sandbox, as the sandbox measured it (and the runtime's init on a cold call, part
+        of what a start costs). Not the lease's length: under a burst that includes the caller's own queueing,
+        which more sandboxes would not shorten."""
         with self._cond:
-            if first:
-                self._init_s = _average(self._init_s, duration_s)
-            else:
-                self._call_s = _average(self._call_s, duration_s + CALL_OVERHEAD_S)
+            self._call_s = _average(self._call_s, duration_s + CALL_OVERHEAD_S)
+            if init_s is not None:
+                self._init_s = _average(self._init_s, init_s)
 
     def _sooner_free(self) -> bool:
         """Whether a busy sandbox will likely be free before a new one could start (caller holds the lock).

@@ -156,7 +156,7 @@ class Manager:
     # --- sandboxes -----------------------------------------------------------------------------
     def _start(self, name: str) -> Slot:
         entry = self._functions[name]
-        slog = SandboxLog(name, self._shipper.emit, on_duration=lambda took, first: entry.pool.observe_call(took, first=first))
+        slog = SandboxLog(name, self._shipper.emit, on_figures=entry.pool.observe_call)
         try:
             sandbox = self.engine.start(entry.spec, slog.feed)
         except RuntimeBoxError as exc:

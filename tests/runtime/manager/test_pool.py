@@ -188,7 +188,7 @@ def _warm_pool(call_s: float) -> tuple[FakeEngine, Pool, Clock, Slot]:
                 stop=engine.stop, alive=engine.alive, clock=clock)
     first = pool.acquire()
     clock.now += call_s
-    pool.observe_call(call_s)  # what the sandbox's REPORT line says
+    pool.observe_call(call_s)  # what the sandbox measured (its metrics line)
     pool.release(first, reusable=True)
     assert pool.acquire() is first
     return engine, pool, clock, first
@@ -261,3 +261,19 @@ def test_acquire_idle_takes_only_a_warm_sandbox_and_never_jumps_the_queue() -> N
     assert waiter_got == [first]
     pool.release(first, reusable=True)
     assert pool.acquire_idle() is first
+
+
+def test_the_sandbox_log_hands_each_measured_call_to_the_pool_and_keeps_the_marker_out_of_the_records() -> None:
+    from esb_runtime.manager.logpump import SandboxLog
+    from esb_runtime.sandbox.bootstrap import measured_line
+
+    seen: list[tuple[float, float | None]] = []
+    records: list[dict[str, Any]] = []
+    slog = SandboxLog("fn", records.append, on_figures=lambda took, init: seen.append((took, init)))
+    slog.bind("sb-1")
+    slog.begin(None)
+    slog.feed(measured_line(12.5, 250.0).decode().rstrip("\n"))  # a cold call: its init measured too
+    slog.feed(measured_line(2.0, None).decode().rstrip("\n"))
+    slog.feed("plain output")
+    assert seen == [(0.0125, 0.25), (0.002, None)]
+    assert [r["message"] for r in records] == ["plain output"]
