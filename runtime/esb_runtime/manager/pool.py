@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import Any, Callable
 from esb_runtime.errors import TooManyRequests
 
 
+FAST_CALLS = 20  # calls this many times shorter than a start count as fast (see _sooner_free)
 CALL_OVERHEAD_S = 0.001  # RIE and runtime time per call beyond the function's own (measured ~0.7 ms, issue 14)
 
 
@@ -34,8 +36,9 @@ class Pool:
 
     def __init__(self, function: str, *, current_hash: str, max_size: int, acquire_timeout_s: float,
                  start: Callable[[], Slot], stop: Callable[[Slot], None], alive: Callable[[Slot], bool],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, cores: int | None = None) -> None:
         self.function = function
+        self._cores = cores or os.cpu_count() or 1
         self.current_hash = current_hash
         # 0 is ReservedConcurrentExecutions: 0, which on AWS throttles every call.
         self.max_size = max(0, max_size)
@@ -106,23 +109,27 @@ class Pool:
     def _sooner_free(self) -> bool:
         """Whether a busy sandbox will likely be free before a new one could start (caller holds the lock).
 
-        A burst of fast calls (200 at once on a warm 2 ms function, issue 15) is served sooner by the warm
-        sandboxes than by cold starts, which would also take the CPU those calls need: while warm sandboxes serve,
-        one start at a time, and none when the queue drains faster than a start takes. A lease held ten times
-        longer than a start and a call together does not count as serving (a hung call never holds others long);
-        the lease, not the call, because under a burst the caller's own queueing stretches every lease.
+        Only for fast calls (twenty times shorter than a start): a burst of them (200 at once on a warm 2 ms
+        function, issue 15) is served sooner by warm sandboxes than by cold starts, which would also take the CPU
+        those calls need. Then at least one sandbox per core, one start at a time, and none when the queue drains
+        faster than a start takes. Longer calls scale out as Lambda does: a sandbox per concurrent call. A lease
+        held ten times longer than a start and a call together does not count as serving (a hung call).
         """
-        if not self._start_s:
+        if not self._start_s or self._call_s is None:
             return False
         cold_s = self._cold_s()
+        if self._call_s * FAST_CALLS > cold_s:
+            return False
         now = self._clock()
-        hung_s = 10 * (cold_s + (self._call_s or 0.0))
+        hung_s = 10 * (cold_s + self._call_s)
         serving = sum(1 for since in self._leased_at.values() if now - since < hung_s)
         if serving == 0:
             return False
         if self._starting:
             return True
-        return self._call_s is not None and (self._waiting + 1) * self._call_s / serving < cold_s
+        if serving < self._cores:
+            return False
+        return (self._waiting + 1) * self._call_s / serving < cold_s
 
     def _cold_s(self) -> float:
         """What a new sandbox costs before it answers: the engine's start and the runtime's init."""

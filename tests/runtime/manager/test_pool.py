@@ -175,7 +175,7 @@ def test_close_stops_everything_and_refuses_new_leases() -> None:
         pool.acquire()
 
 
-def _warm_pool(call_s: float) -> tuple[FakeEngine, Pool, Clock, Slot]:
+def _warm_pool(call_s: float, cores: int = 1) -> tuple[FakeEngine, Pool, Clock, Slot]:
     """A pool whose one sandbox took 0.2 s to start and whose calls take `call_s`, with that sandbox leased again."""
     engine, clock = FakeEngine(), Clock()
     started = engine.start
@@ -185,7 +185,7 @@ def _warm_pool(call_s: float) -> tuple[FakeEngine, Pool, Clock, Slot]:
         return started()
 
     pool = Pool("fn", current_hash=engine.hash, max_size=4, acquire_timeout_s=5, start=slow_start,
-                stop=engine.stop, alive=engine.alive, clock=clock)
+                stop=engine.stop, alive=engine.alive, clock=clock, cores=cores)
     first = pool.acquire()
     clock.now += call_s
     pool.observe_call(call_s)  # what the sandbox measured (its metrics line)
@@ -231,8 +231,9 @@ def test_while_warm_sandboxes_serve_one_start_at_a_time() -> None:
         return started()
 
     pool = Pool("fn", current_hash=engine.hash, max_size=4, acquire_timeout_s=5, start=gated_start,
-                stop=engine.stop, alive=engine.alive, clock=clock)
-    warm = pool.acquire()  # no call history yet
+                stop=engine.stop, alive=engine.alive, clock=clock, cores=2)
+    warm = pool.acquire()
+    pool.observe_call(0.002)  # fast calls
     got: list[Slot] = []
     threads = [threading.Thread(target=lambda: got.append(pool.acquire())) for _ in range(3)]
     for thread in threads:
@@ -241,9 +242,11 @@ def test_while_warm_sandboxes_serve_one_start_at_a_time() -> None:
     assert pool.size() == 2 and got == []  # the warm one and one start under way, not three starts
     gate.set()
     pool.release(warm, reusable=True)
+    time.sleep(0.1)
+    pool.release(got[0], reusable=True)  # two sandboxes (one per core) serve the three fast calls
     for thread in threads:
         thread.join(2)
-    assert len(got) == 3 and len({slot.id for slot in got}) == 3
+    assert len(got) == 3 and len(engine.started) == 2
 
 
 def test_acquire_idle_takes_only_a_warm_sandbox_and_never_jumps_the_queue() -> None:
@@ -277,3 +280,15 @@ def test_the_sandbox_log_hands_each_measured_call_to_the_pool_and_keeps_the_mark
     slog.feed("plain output")
     assert seen == [(0.0125, 0.25), (0.002, None)]
     assert [r["message"] for r in records] == ["plain output"]
+
+
+def test_calls_long_next_to_a_start_get_a_sandbox_each_as_on_lambda() -> None:
+    engine, pool, _, warm = _warm_pool(call_s=0.05)  # 50 ms calls, 0.2 s starts: not twenty times shorter
+    others = [pool.acquire() for _ in range(3)]
+    assert len({slot.id for slot in [warm, *others]}) == 4 and len(engine.started) == 4
+
+
+def test_fast_calls_still_get_a_sandbox_per_core() -> None:
+    engine, pool, _, warm = _warm_pool(call_s=0.002, cores=2)
+    second = pool.acquire()  # the warm one is busy and there are two cores: start a second at once
+    assert second is not warm and len(engine.started) == 2
