@@ -165,16 +165,23 @@ def up(ctx: BuildContext, cache: Path, say: Say = print, client: docker.DockerCl
     return states
 
 
-def published_host(ctx: BuildContext) -> str:
-    host = ctx.project.bind
+def published_host(project: Project) -> str:
+    host = project.bind
     return "127.0.0.1" if host in ("0.0.0.0", "::") else host
+
+
+def logs_endpoint(project: Project) -> str | None:
+    """The stack's VictoriaLogs as this host reaches it (`ports.logs`); None when its logs are kept local."""
+    from esb.render.compose import LOCAL_LOGS
+
+    return None if project.images.logs == LOCAL_LOGS else f"http://{published_host(project)}:{project.ports.logs}"
 
 
 def store_endpoints(ctx: BuildContext) -> tuple[str, str]:
     """(S3, DynamoDB) endpoints the stack publishes on the host; one embedded store serves both."""
     from esb.render.compose import EMBEDDED
 
-    images, ports, host = ctx.project.images, ctx.project.ports, published_host(ctx)
+    images, ports, host = ctx.project.images, ctx.project.ports, published_host(ctx.project)
     s3 = f"http://{host}:{ports.s3}"
     dynamodb = s3 if images.dynamodb == EMBEDDED and images.s3 == EMBEDDED else f"http://{host}:{ports.dynamodb}"
     return s3, dynamodb
