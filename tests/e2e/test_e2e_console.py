@@ -45,6 +45,17 @@ def _drain(lines: "queue.Queue[str]", seen: list[str]) -> str:
     return "\n".join(seen)
 
 
+def _interrupt(proc: "subprocess.Popen[str]", timeout_s: float) -> None:
+    """Ctrl-C, as a user stops it; killed if it has not ended in time."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=timeout_s)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_foreground_up_prints_a_request_line_and_the_handler_output(tmp_path: Path) -> None:
     project = copy_app("e2e", tmp_path)
     port = free_port()
@@ -71,13 +82,9 @@ def test_foreground_up_prints_a_request_line_and_the_handler_output(tmp_path: Pa
         assert output is not None and seen.index(output) == seen.index(line) + 1, "\n".join(seen)
         assert output.strip() in (printed, "echo called")
     finally:
-        up.send_signal(signal.SIGINT)
         try:
-            up.wait(timeout=60)
+            _interrupt(up, timeout_s=60)
         finally:
-            if up.poll() is None:
-                up.kill()
-                up.wait()
             esb(project, "down")
 
 
@@ -114,10 +121,4 @@ def test_watch_shows_the_init_error_of_the_first_call_after_a_save(tmp_path: Pat
             _drain(lines, seen)
             assert not [text for text in seen if fine in text]  # calls that succeed are not the watch's to show
         finally:
-            watch.send_signal(signal.SIGINT)
-            try:
-                watch.wait(timeout=30)
-            finally:
-                if watch.poll() is None:
-                    watch.kill()
-                    watch.wait()
+            _interrupt(watch, timeout_s=30)
