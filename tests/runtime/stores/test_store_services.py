@@ -95,7 +95,7 @@ def _configure(box: Stores) -> None:
     _client(box, "ssm").put_parameter(Name="/app/limit", Value="6", Type="String", Overwrite=True)
     _client(box, "secretsmanager").create_secret(Name="api-key", SecretString="k-1")
     _client(box, "kinesis").create_stream(StreamName="clicks", ShardCount=1)
-    sqs.send_message(QueueUrl=dlq, MessageBody="traffic is not kept")
+    sqs.send_message(QueueUrl=dlq, MessageBody="a queued message")
 
 
 def _configuration(box: Stores) -> dict:
