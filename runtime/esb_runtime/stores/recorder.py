@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from esb_runtime.stores import subscriptions
 from esb_runtime.stores.auth import Environ, StartResponse, WsgiApp
 from esb_runtime.stores.journal import Journal
 from esb_runtime.stores.kept import KEPT_WRITES, Carried
@@ -57,6 +58,10 @@ def generated_ids(mutation: Mutation, answer: Answer) -> dict[str, str]:
         found = _UPLOAD_ID.search(b"".join(answer.body))
         if found:
             ids["uploadId"] = found.group(1).decode()
+    if mutation.service() == "sns":
+        arn = subscriptions.answered_arn(b"".join(answer.body))
+        if arn:
+            ids[subscriptions.KEY] = arn
     return ids
 
 
@@ -181,7 +186,9 @@ class Replay:
                 continue
             fresh = generated_ids(mutation, answer)
             for name, old in mutation.ids.items():
-                if name in fresh:
+                if name == subscriptions.KEY and name in fresh:
+                    subscriptions.keep_arn(old, fresh[name])
+                elif name in fresh:
                     self.ids[old] = fresh[name]
             region = mutation.region()
             if region:
