@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from esb.errors import BuildError
 from esb.build.images import (
-    BASE_ALIAS, PYTHON_VERSION, build_function_image, context_hash, docker_name, from_images,
+    BASE_REPO, PYTHON_VERSION, base_python, build_function_image, context_hash, docker_name, from_images,
     image_exists, tag_image,
 )
 from esb.model import Function
@@ -29,19 +29,22 @@ LAMBDA_IMAGE = re.compile(r"^public\.ecr\.aws/lambda/(?P<runtime>[a-z]+):(?P<ver
 Say = Callable[[str], None]
 
 
-def box_base_for(ref: str, where: str) -> str | None:
-    """The box's offline base image standing in for a FROM of AWS's Lambda images; None for other FROMs."""
+def box_base_for(ref: str, where: str) -> tuple[str, str | None] | None:
+    """The box's offline base image standing in for a FROM of AWS's Lambda images, and a warning when it runs
+    another Python than the tag names (the closest Debian has, as for zip functions); None for other FROMs."""
     match = LAMBDA_IMAGE.match(ref)
     if match is None:
         return None
     runtime, version = match.group("runtime"), match.group("version")
-    # AWS tags: python:3.11, python:3.11.2024.11.22.15 (dated builds of it), nodejs:20, nodejs:20.2024...
-    if runtime == "python" and (version == PYTHON_VERSION or version.startswith(PYTHON_VERSION + ".")):
-        return BASE_ALIAS
+    # AWS tags: python:3.12, python:3.12.2024.11.22.15 (dated builds of it), nodejs:20, nodejs:20.2024...
+    python = re.match(r"3\.\d+(?=\.|$)", version) if runtime == "python" else None
+    if python is not None:
+        built_by, note = base_python(python.group(0))
+        return f"{BASE_REPO}:{built_by}", note
     if runtime == "nodejs" and version.split(".")[0] == str(SUITE_NODE_MAJOR):
-        return node_alias(SUITE_NODE_MAJOR)
+        return node_alias(SUITE_NODE_MAJOR), None
     raise BuildError(f"FROM {ref} cannot be pulled (no registry is reachable) and the box builds only "
-                     f"public.ecr.aws/lambda/python:{PYTHON_VERSION} and nodejs:{SUITE_NODE_MAJOR} offline",
+                     f"public.ecr.aws/lambda/python:3.N and nodejs:{SUITE_NODE_MAJOR} offline",
                      where=where, hint=f"start the Dockerfile FROM public.ecr.aws/lambda/python:{PYTHON_VERSION}")
 
 
@@ -50,27 +53,37 @@ def staged_dockerfile(ctx: BuildContext, fn: Function) -> Path:
     return ctx.tree.function_src(fn.name) / fn.image.dockerfile
 
 
-def lambda_bases(ctx: BuildContext, fn: Function) -> dict[str, str]:
-    """FROM reference -> the box base serving it, for the function's Dockerfile (as written in the template dir)."""
+def lambda_bases(ctx: BuildContext, fn: Function) -> dict[str, tuple[str, str | None]]:
+    """FROM reference -> the box base serving it and its warning, for the function's Dockerfile (as written in
+    the template dir)."""
     assert fn.image is not None
     source = fn.image.context / fn.image.dockerfile
     found = {ref: box_base_for(ref, str(source)) for ref in from_images(source)}
     return {ref: base for ref, base in found.items() if base is not None}
 
 
+def warn_stand_ins(bases: dict[str, tuple[str, str | None]]) -> None:
+    """Said on every build of the function, up to date or not, like the zip functions' stand-in warning."""
+    for note in sorted({note for _, note in bases.values() if note}):
+        sys.stderr.write(f"warning: {note}\n")
+
+
 def image_tag(ctx: BuildContext, fn: Function, client: docker.DockerClient) -> str:
     """Content hash of the staged context, its Dockerfile name, build args and the ids of the bases it builds on."""
     assert fn.image is not None
     bases = lambda_bases(ctx, fn)
-    ids = [f"{ref}={image_exists(client, bases.get(ref, ref)) or ref}" for ref in from_images(staged_dockerfile(ctx, fn))]
+    served = {ref: base for ref, (base, _) in bases.items()}
+    ids = [f"{ref}={image_exists(client, served.get(ref, ref)) or ref}"
+           for ref in from_images(staged_dockerfile(ctx, fn))]
     extra = json.dumps({"dockerfile": fn.image.dockerfile, "args": fn.image.build_args, "from": ids}, sort_keys=True)
     digest = context_hash(ctx.tree.function_src(fn.name), extra)
     return f"esb/{docker_name(ctx.app.stack_name)}/{docker_name(fn.name)}:{digest[:16]}"
 
 
-def serve_bases(client: docker.DockerClient, bases: dict[str, str], ensure: Callable[[str], str], say: Say) -> None:
+def serve_bases(client: docker.DockerClient, bases: dict[str, tuple[str, str | None]], ensure: Callable[[str], str],
+                say: Say) -> None:
     """Tag each box base with the public name the Dockerfile asks for, so `docker build` finds it locally."""
-    for ref, base in sorted(bases.items()):
+    for ref, (base, _) in sorted(bases.items()):
         tag_image(client, ensure(base), ref)
         say(f"{ref} is served by the box's offline base image {base}")
 
@@ -83,8 +96,9 @@ def _ensure_base(client: docker.DockerClient, ctx: BuildContext) -> Callable[[st
         from esb.build.image_tasks import _rie_path
 
         cache = cache_dir()
-        if base == BASE_ALIAS:
-            return ensure_base_image(client, cache, _rie_path(cache)).id
+        repo, _, version = base.partition(":")
+        if repo == BASE_REPO:
+            return ensure_base_image(client, cache, _rie_path(cache), python_version=version).id
         return ensure_node_base_image(client, cache, node_major(runner=ctx.runner), _rie_path(cache)).id
 
     return ensure
@@ -102,13 +116,18 @@ def image_function_task(ctx: BuildContext, fn: Function) -> dict[str, Any]:
         try:
             client = _docker_client()
             tag = image_tag(ctx, fn, client)
-            return image_exists(client, tag) is not None and _recorded_tag(function_dir) == tag
+            done = image_exists(client, tag) is not None and _recorded_tag(function_dir) == tag
         except BuildError:
             return False
+        if done:
+            warn_stand_ins(lambda_bases(ctx, fn))
+        return done
 
     def build() -> dict[str, str]:
         client = _docker_client()
-        serve_bases(client, lambda_bases(ctx, fn), _ensure_base(client, ctx), print)
+        bases = lambda_bases(ctx, fn)
+        serve_bases(client, bases, _ensure_base(client, ctx), print)
+        warn_stand_ins(bases)
         tag = image_tag(ctx, fn, client)
         previous = _recorded_tag(function_dir)
         image_id = build_function_image(client, ctx.tree.function_src(fn.name), tag, dockerfile=image.dockerfile,
@@ -120,7 +139,7 @@ def image_function_task(ctx: BuildContext, fn: Function) -> dict[str, Any]:
         print(f"{fn.name}: image {tag} (Dockerfile {image.dockerfile}, DockerTag {image.tag})", file=sys.stderr)
         return {"tag": tag, "id": image_id}
 
-    bases = set(lambda_bases(ctx, fn).values())
-    deps = (["base_image"] if BASE_ALIAS in bases else []) + (["node_base_image"] if bases - {BASE_ALIAS} else [])
+    repos = {base.partition(":")[0] for base, _ in lambda_bases(ctx, fn).values()}
+    deps = (["base_image"] if BASE_REPO in repos else []) + (["node_base_image"] if repos - {BASE_REPO} else [])
     return {"name": fn.logical_id, "actions": [guarded(build)], "uptodate": [current], "targets": [str(function_dir / IMAGE_RECORD)],
             "task_dep": [*deps, f"stage:{fn.logical_id}"], "verbosity": 2}

@@ -138,32 +138,34 @@ def base_python(version: str) -> tuple[str, str | None]:
                      f"and {PYTHON_SUITES[closest]}'s python{closest} is the closest offline base image")
 
 
-def wheels_key(python_version: str = PYTHON_VERSION) -> str:
-    wanted = "|".join(SANDBOX_REQUIREMENTS)
+def wheels_key(python_version: str = PYTHON_VERSION, requirements: Sequence[str] = SANDBOX_REQUIREMENTS) -> str:
+    wanted = "|".join(requirements)
     return hashlib.sha256(f"{wanted}|{WHEEL_PLATFORM}|{python_version}".encode()).hexdigest()[:12]
 
 
-def ensure_wheels(cache: Path, run: CommandRunner = run_command, python_version: str = PYTHON_VERSION) -> tuple[Path, ...]:
-    """awslambdaric, boto3 and their deps as manylinux wheels for CPython `python_version`, downloaded once."""
-    folder = cache / "wheels" / f"ric-{wheels_key(python_version)}"
+def ensure_wheels(cache: Path, run: CommandRunner = run_command, python_version: str = PYTHON_VERSION,
+                  requirements: Sequence[str] = SANDBOX_REQUIREMENTS, kind: str = "ric") -> tuple[Path, ...]:
+    """awslambdaric, boto3 and their deps (or other `requirements`) as manylinux wheels for CPython
+    `python_version`, downloaded once."""
+    folder = cache / "wheels" / f"{kind}-{wheels_key(python_version, requirements)}"
     done = folder / "complete"
     if not done.is_file():
         folder.mkdir(parents=True, exist_ok=True)
         run([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--quiet",
              "--only-binary=:all:", "--platform", WHEEL_PLATFORM, "--python-version", python_version,
-             "--implementation", "cp", "-d", str(folder), *SANDBOX_REQUIREMENTS])
-        done.write_text("\n".join(SANDBOX_REQUIREMENTS) + "\n")
+             "--implementation", "cp", "-d", str(folder), *requirements])
+        done.write_text("\n".join(requirements) + "\n")
     return tuple(sorted(folder.glob("*.whl")))
 
 
 def install_wheels(wheels: Path, target: Path, run: CommandRunner = run_command,
-                   python_version: str = PYTHON_VERSION) -> None:
+                   python_version: str = PYTHON_VERSION, requirements: Sequence[str] = SANDBOX_REQUIREMENTS) -> None:
     """The sandbox packages from the downloaded wheels only (no index: offline) into `target`, for CPython
     `python_version` whatever the interpreter running pip."""
     run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--quiet", "--no-index",
          "--find-links", str(wheels), "--only-binary=:all:", "--platform", WHEEL_PLATFORM,
          "--python-version", python_version, "--implementation", "cp", "--no-compile",
-         "--target", str(target), *SANDBOX_REQUIREMENTS])
+         "--target", str(target), *requirements])
 
 
 def compile_site(python: str, site: Path, run: CommandRunner = run_command) -> None:

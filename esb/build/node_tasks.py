@@ -142,7 +142,7 @@ def node_base_image_task(ctx: BuildContext) -> dict[str, Any]:
     from esb.build.image_tasks import _docker_client, _rie_path
 
     images_on_node = [fn for fn in ctx.app.functions
-                      if fn.image is not None and any(b.startswith(BASE_REPO) for b in lambda_bases(ctx, fn).values())]
+                      if fn.image is not None and any(b.startswith(BASE_REPO) for b, _ in lambda_bases(ctx, fn).values())]
     if not node_functions(ctx) and not images_on_node:
         return {"actions": None}
     cache = cache_dir()

@@ -11,10 +11,11 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 from esb.errors import BuildError
-from esb.build.images import closest_version, compile_site, ensure_wheels, install_wheels, run_command, wheels_key
+from esb.build.images import (SANDBOX_REQUIREMENTS, closest_version, compile_site, ensure_wheels, install_wheels,
+                              run_command, wheels_key)
 from esb.build.node_runtime import mirror_cached
 from esb.paths import P
 from esb.seams import CommandRunner
@@ -24,6 +25,8 @@ from esb_runtime.contract import PYTHON_BOOTSTRAP, PythonRecord, write_python_re
 SEARCH_PATH = "/usr/local/bin:/usr/bin:/bin"
 BOOTSTRAP = P.runtime_pkg / "sandbox" / "bootstrap.py"
 KEY_FILE = ".esb-key"
+# `esb invoke -d`: the debugger's server, in an overlay of its own (never in the environment functions run in).
+DEBUG_REQUIREMENTS = ("debugpy==1.8.22",)
 STRICT_HINT = "install python{v} or name it in generator.yml: `python: {{interpreters: {{\"{v}\": /path/to/python{v}}}}}`"
 
 Which = Callable[..., "str | None"]
@@ -92,19 +95,44 @@ def ensure_python_runtime(cache: Path, interpreter: Interpreter, run: CommandRun
                           bootstrap: Path = BOOTSTRAP) -> PythonRuntime:
     """The cached environment for the interpreter's version; installed from the pinned wheels only when missing."""
     key = environment_key(interpreter.version, bootstrap)
-    dest = cache / "python-runtime" / key
-    if (dest / KEY_FILE).is_file():
-        return PythonRuntime(path=dest, key=key)
-    wheels = ensure_wheels(cache, run, python_version=interpreter.version)
-    if not wheels:
-        raise BuildError(f"no wheels for Python {interpreter.version} in {cache / 'wheels'}",
-                         hint="the first build needs PyPI once; later builds are offline")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".python-runtime-", dir=dest.parent))
-    try:
-        install_wheels(wheels[0].parent, work / "site", run, python_version=interpreter.version)
+
+    def add_bootstrap(work: Path) -> None:
         (work / PYTHON_BOOTSTRAP).parent.mkdir(parents=True)
         shutil.copyfile(bootstrap, work / PYTHON_BOOTSTRAP)
+
+    path = cached_site(cache, "python-runtime", key, interpreter, SANDBOX_REQUIREMENTS, "ric", run,
+                       add_bootstrap, hint="the first build needs PyPI once; later builds are offline")
+    return PythonRuntime(path=path, key=key)
+
+
+def ensure_debug_overlay(cache: Path, interpreter: Interpreter, run: CommandRunner = run_command) -> Path:
+    """debugpy alone, as a site dir for the interpreter's version that `esb invoke -d` puts after the Lambda
+    environment's own: the function sees what it sees in normal runs, plus debugpy. Cached; built only when
+    debugging, from a wheel downloaded once."""
+    key = hashlib.sha256(f"python{interpreter.version}|{wheels_key(interpreter.version, DEBUG_REQUIREMENTS)}".encode())
+    name = key.hexdigest()[:16]
+    path = cached_site(cache, "python-debug", name, interpreter, DEBUG_REQUIREMENTS, "debug", run,
+                       hint=f"the first debug session on Python {interpreter.version} needs PyPI once")
+    return path / "site"
+
+
+def cached_site(cache: Path, folder: str, key: str, interpreter: Interpreter, requirements: Sequence[str], kind: str,
+                run: CommandRunner, fill: Callable[[Path], None] | None = None, *, hint: str) -> Path:
+    """`<cache>/<folder>/<key>` holding `site/` with `requirements` installed (from wheels downloaded once) and
+    compiled by the interpreter, plus what `fill` adds; built in a temporary dir beside it, so a half-built one
+    is never used."""
+    dest = cache / folder / key
+    if (dest / KEY_FILE).is_file():
+        return dest
+    wheels = ensure_wheels(cache, run, interpreter.version, requirements, kind)
+    if not wheels:
+        raise BuildError(f"no wheels for Python {interpreter.version} in {cache / 'wheels'}", hint=hint)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{dest.parent.name}-", dir=dest.parent))
+    try:
+        install_wheels(wheels[0].parent, work / "site", run, interpreter.version, requirements)
+        if fill is not None:
+            fill(work)
         compile_site(interpreter.path, work, run)
         (work / KEY_FILE).write_text(key + "\n")
         os.chmod(work, 0o755)  # mkdtemp made it 0700; sandboxes run as unprivileged users must read it
@@ -112,7 +140,7 @@ def ensure_python_runtime(cache: Path, interpreter: Interpreter, run: CommandRun
             os.replace(work, dest)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return PythonRuntime(path=dest, key=key)
+    return dest
 
 
 def stage_python_runtime(runtime: PythonRuntime, dest: Path, interpreter: Interpreter, declared: str,

@@ -61,8 +61,6 @@ def invoke_command(args: argparse.Namespace, project: Project, context_for: Buil
 
     cwd = Path.cwd()
     payload = invoke.read_event(args.event, sys.stdin, cwd)  # before the build: a bad event fails fast
-    if args.debug_port is not None:
-        invoke.need_debugpy()
     ctx = context_for(project)
     fn = invoke.pick_function(ctx.app, args.function)
     code = run_doit(ctx, ["run", "build", "rie"])
@@ -86,6 +84,8 @@ def invoke_command(args: argparse.Namespace, project: Project, context_for: Buil
     rie = ensure_rie(cache_dir(), explicit=os.environ.get("ESB_RIE_PATH") or None)
     spec = invoke.sandbox_spec(tree, fn, environment=environment, state=state, rie_path=rie,
                                debug_port=args.debug_port)
+    if args.debug_port is not None:
+        spec = invoke.with_debugger(spec, cache_dir())
     if state is None:
         sys.stderr.write("note: no box running: the function's AWS SDK calls fail here (start one with `esb up -d`)\n")
     if args.debug_port is not None:

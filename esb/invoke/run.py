@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Callable, Mapping, TextIO
 
 from esb.box.state import BoxState
+from esb.build.python_runtime import Interpreter, ensure_debug_overlay
 from esb.errors import BoxError, ConfigError
 from esb.model import Application, Function
 from esb.paths import BuildTree
+from esb_runtime.contract import read_python_record
 from esb_runtime.engine import Engine, SandboxSpec
 
 # Without a box, an SDK call in the function must fail here and fast, never reach AWS: nothing listens on port 1.
@@ -68,6 +70,17 @@ def need_debugpy(find: Callable[[str], object] = importlib.util.find_spec) -> No
     if find("debugpy") is None:
         raise ConfigError("debugpy is not installed, so -d cannot start the function under a debugger",
                           hint="pip install debugpy, or pip install 'edge-serverless-box[debug]'")
+
+
+def with_debugger(spec: SandboxSpec, cache: Path, overlay: Callable[[Path, Interpreter], Path] = ensure_debug_overlay,
+                  find: Callable[[str], object] = importlib.util.find_spec) -> SandboxSpec:
+    """A debug session on the function's Lambda environment plus debugpy's cached overlay, so it sees what normal
+    runs see; on the box's own interpreter (which must have debugpy) only for a tree without that environment."""
+    record = read_python_record(spec.runtime_dir) if spec.runtime_dir is not None else None
+    if record is None:
+        need_debugpy(find)
+        return spec
+    return replace(spec, debug_site=overlay(cache, Interpreter(record.python, record.version)))
 
 
 def sandbox_spec(tree: BuildTree, fn: Function, *, environment: Mapping[str, str] | None,

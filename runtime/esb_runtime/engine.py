@@ -38,6 +38,7 @@ class SandboxSpec:
     package_type: str = "Zip"  # Image: a container-image function (docker engine only)
     image_config: ImageConfig | None = None  # Image: ImageConfig overrides of the image's CMD/ENTRYPOINT/WORKDIR
     debug_port: int | None = None  # `esb invoke -d`: the runtime waits under debugpy on 127.0.0.1:<port>
+    debug_site: Path | None = None  # with debug_port: debugpy's overlay, after the Lambda environment on sys.path
 
 
 @dataclass

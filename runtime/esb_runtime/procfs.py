@@ -60,3 +60,19 @@ def members(*, pgid: int | None = None, sid: int | None = None, born_after: int 
         if (pgid is not None and st.pgid == pgid) or (sid is not None and st.sid == sid):
             found.append(st.pid)
     return found
+
+
+def real_uid(pid: int, proc_root: Path = PROC) -> int | None:
+    """The process's real uid from its status (the /proc/<pid> dir's owner is root for a non-dumpable one)."""
+    try:
+        lines = (proc_root / str(pid) / "status").read_text().splitlines()
+    except OSError:
+        return None
+    found = next((line.split()[1] for line in lines if line.startswith("Uid:")), None)
+    return None if found is None else int(found)
+
+
+def running_as(uid: int, proc_root: Path = PROC) -> list[int]:
+    """Live processes whose real uid is `uid`."""
+    return [int(entry.name) for entry in proc_root.iterdir()
+            if entry.name.isdigit() and real_uid(int(entry.name), proc_root) == uid]

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from esb.errors import BuildError
-from esb.build.images import BASE_ALIAS
+from esb.build.images import BASE_ALIAS, base_python
 from esb.model import Application, Function, ImageSource
 from esb.build.node_images import alias as node_alias
 from esb.paths import BuildTree
@@ -24,17 +24,35 @@ from esb_runtime.manager.process_engine import ProcessEngine
 @pytest.mark.parametrize(("ref", "base"), [
     ("public.ecr.aws/lambda/python:3.11", BASE_ALIAS),
     ("public.ecr.aws/lambda/python:3.11.2024.11.22.15", BASE_ALIAS),
+    ("public.ecr.aws/lambda/python:3.13", "esb/base-python:3.13"),
     ("public.ecr.aws/lambda/nodejs:20", node_alias(20)),
     ("debian:bookworm", None),
     ("esb/base-python:3.11", None),
 ])
 def test_lambda_base_images_are_served_by_the_box_bases(ref: str, base: str | None) -> None:
-    assert box_base_for(ref, "Dockerfile") == base
+    assert box_base_for(ref, "Dockerfile") == (None if base is None else (base, None))
 
 
-def test_a_lambda_base_the_box_cannot_build_is_one_clear_error() -> None:
-    with pytest.raises(BuildError, match=r"app/Dockerfile: FROM public.ecr.aws/lambda/python:3.12 cannot be pulled"):
-        box_base_for("public.ecr.aws/lambda/python:3.12", "app/Dockerfile")
+@pytest.mark.parametrize(("ref", "served_by"), [
+    ("public.ecr.aws/lambda/python:3.12", "3.13"),  # a tie: the newer
+    ("public.ecr.aws/lambda/python:3.12.2025.01.10.12", "3.13"),
+    ("public.ecr.aws/lambda/python:3.14", "3.13"),
+    ("public.ecr.aws/lambda/python:3.10", "3.11"),
+    ("public.ecr.aws/lambda/python:3.9", "3.11"),
+])
+def test_every_lambda_python_is_served_by_the_closest_offline_base_with_the_zip_functions_warning(
+        ref: str, served_by: str) -> None:
+    version = ref.rpartition(":")[2][:4].rstrip(".")
+    served = box_base_for(ref, "Dockerfile")
+    assert served == (f"esb/base-python:{served_by}", base_python(version)[1])
+    assert served[1] is not None and f"python{version} functions run on Python {served_by}" in served[1]
+
+
+@pytest.mark.parametrize("ref", ["public.ecr.aws/lambda/python:latest", "public.ecr.aws/lambda/python:2.7",
+                                 "public.ecr.aws/lambda/nodejs:14"])
+def test_a_lambda_base_the_box_cannot_build_is_one_clear_error(ref: str) -> None:
+    with pytest.raises(BuildError, match=f"app/Dockerfile: FROM {ref} cannot be pulled"):
+        box_base_for(ref, "app/Dockerfile")
 
 
 def _image_app(tmp_path: Path) -> Application:

@@ -10,8 +10,8 @@ from typing import Sequence
 
 import pytest
 
-from esb.build.python_runtime import (Interpreter, choose, ensure_python_runtime, find_interpreters,
-                                      stage_python_runtime)
+from esb.build.python_runtime import (DEBUG_REQUIREMENTS, Interpreter, choose, ensure_debug_overlay,
+                                      ensure_python_runtime, find_interpreters, stage_python_runtime)
 from esb.errors import BuildError, ConfigError
 from esb.project import parse_generator
 from esb_runtime.contract import PYTHON_BOOTSTRAP, read_python_record
@@ -118,3 +118,18 @@ def test_strict_generator_yml_makes_a_missing_interpreter_one_error_line(tmp_pat
     code = main(["-t", str(tmp_path / "template.yaml"), "build"])
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
     assert code != 0 and len(errors) == 1 and f"no python{missing}" in errors[0] and "generator.yml" in errors[0]
+
+
+def test_the_debug_overlay_holds_debugpy_only_built_once_per_version_apart_from_the_environment(tmp_path: Path) -> None:
+    runs = Runs()
+    cache = tmp_path / "cache"
+    interpreter = Interpreter("/usr/bin/python3.12", "3.12")
+    env = ensure_python_runtime(cache, interpreter, runs)
+    site = ensure_debug_overlay(cache, interpreter, runs)
+    assert ensure_debug_overlay(cache, interpreter, runs) == site
+    assert len(runs.argv) == 6  # twice download, install, compile: the environment's and the overlay's, once each
+    download, install = runs.argv[3], runs.argv[4]
+    assert download[-1] == install[-1] == DEBUG_REQUIREMENTS[0] and len(DEBUG_REQUIREMENTS) == 1
+    assert "--no-index" in install and install[install.index("--python-version") + 1] == "3.12"
+    assert site.parent.parent == cache / "python-debug" and not site.is_relative_to(env.path)
+    assert ensure_debug_overlay(cache, Interpreter("/usr/bin/python3.11", "3.11"), runs) != site  # per version

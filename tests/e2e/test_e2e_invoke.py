@@ -34,7 +34,7 @@ def test_invoke_prints_the_result_and_the_log(project: Path, capsys: pytest.Capt
     code, out, err = _call(project, capsys, "invoke", "dev-echo", "-e", "event.json")
     assert code == 0, err
     assert json.loads(out) == {"event": {"hello": "world"}, "greeting": "hello", "color": "plain",
-                               "function": "dev-echo"}
+                               "function": "dev-echo", "box_importable": False}
     lines = err.splitlines()
     assert any(line.startswith("START RequestId: ") for line in lines)
     assert "echo called" in lines
@@ -156,7 +156,9 @@ def test_debug_port_waits_for_a_debugger_then_runs(project: Path, capsys: pytest
     out, err = capsys.readouterr()
     assert "event:initialized" in seen and "response:attach" in seen
     assert codes == [0], err
-    assert json.loads(out)["function"] == "dev-echo"
+    result = json.loads(out)
+    assert result["function"] == "dev-echo"
+    assert result["box_importable"] is False  # the Lambda environment plus debugpy, not the box's interpreter
     assert f"debugpy listens on 127.0.0.1:{port}" in err
 
 

@@ -1,4 +1,5 @@
-"""Issue 13's must-hold list, checked by a spy function beside two victims on a real box (process engine, root)."""
+"""Issue 13's must-hold list, checked by a spy function beside two victims and a busy sandbox of its own function
+on a real box (process engine, root)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import os
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from boxkit import running_box
+from esb.box.processes import wait_until
 from esb.build.images import SDK_REQUIREMENT
 from esb.paths import REPO
 from tools import need_tool
@@ -46,6 +49,7 @@ Resources:
     Properties:
       FunctionName: spy
       Handler: app.handler
+      ReservedConcurrentExecutions: 2
 """
 
 
@@ -92,14 +96,21 @@ def test_a_spy_function_sees_nothing_of_the_others_nor_of_the_box(project: Path)
     with running_box(project) as box:
         lam = box.boto3("lambda")
         victims = [invoke(lam, name, {}) for name in ("victim-a", "victim-b")]  # both stay warm beside the spy
-        spy = invoke(lam, "spy", {"out": str(out), "victim": "victim-a"})
-        listeners = spy_module().sandbox_listeners()
+        release = project.parent / "release"
+        with ThreadPoolExecutor(1) as pool:  # a sibling spy kept busy: the spy's call starts a second sandbox
+            held = pool.submit(invoke, lam, "spy", {"hold_until": str(release)})
+            assert wait_until(lambda: len(spy_module().sandbox_listeners()) == 6, 30)
+            spy = invoke(lam, "spy", {"out": str(out), "victim": "victim-a"})
+            listeners = spy_module().sandbox_listeners()
+            release.touch()
+            sibling = held.result(timeout=30)
         outsider = connect_as(65534, [port for port, _ in listeners])
         status = box.refresh()
         chain_during = subprocess.run(["iptables", "-w", "-S"], capture_output=True, text=True).stdout
-    uids = {spy["uid"], *(victim["uid"] for victim in victims)}
-    assert len(uids) == 3 and 0 not in uids  # one identity per function
-    assert spy["others"] >= 2, spy  # the victims' processes were there to spy on
+    uids = {spy["uid"], sibling["uid"], *(victim["uid"] for victim in victims)}
+    assert len(uids) == 4 and 0 not in uids  # one identity per sandbox, two of them the spy function's
+    assert spy["others"] >= 3, spy  # the victims' and the sibling's processes were there to spy on
+    assert sibling["own_api"] in spy["probed"]  # the sibling's runtime API (its events) was tried, and refused below
     assert spy["environ_read"] == 0 and spy["signalled"] == 0, spy
     assert spy["ports"] >= 5 and spy["reached"] == [] and spy["stolen"] == 0, spy
     assert spy["imports"] == {name: "ModuleNotFoundError" for name in ("moto", "yaml", "esb_runtime", "requests", "esb")}

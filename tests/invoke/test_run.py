@@ -160,3 +160,27 @@ def test_via_manager_refusal_is_one_line(built: Path) -> None:
     with pytest.raises(BoxError, match="refused the call"):
         run.invoke_via_manager(BuildTree(built / ".esb"), "dev-echo", b"{}", io.StringIO(), trace_id="t",
                                client=_Manager(TooManyRequests("busy")))
+
+
+def test_a_debug_session_gets_the_overlay_of_the_functions_own_environment(tmp_path: Path) -> None:
+    from esb_runtime.contract import PythonRecord, write_python_record
+
+    spec = SandboxSpec(function="f", config_hash="h", handler="app.h", runtime="python3.12", code_dir=tmp_path,
+                       deps_dir=None, layer_dirs=(), environment={}, memory_mb=128, timeout_s=3, debug_port=5890,
+                       runtime_dir=tmp_path / "runtimes" / "python3.12")
+    (tmp_path / "runtimes" / "python3.12").mkdir(parents=True)
+    write_python_record(tmp_path / "runtimes" / "python3.12",
+                        PythonRecord(python="/usr/bin/python3.13", version="3.13", runtime="python3.12", note=None))
+    asked: list[object] = []
+
+    def overlay(cache: Path, interpreter: object) -> Path:
+        asked.append(interpreter)
+        return cache / "overlay"
+
+    debug = run.with_debugger(spec, tmp_path / "cache", overlay, find=lambda name: None)  # no debugpy in the box
+    assert debug.debug_site == tmp_path / "cache" / "overlay"
+    assert [(i.path, i.version) for i in asked] == [("/usr/bin/python3.13", "3.13")]  # type: ignore[attr-defined]
+    older = SandboxSpec(**{**spec.__dict__, "runtime_dir": None})  # a tree without a Lambda environment
+    assert run.with_debugger(older, tmp_path, overlay, find=lambda name: object()) == older
+    with pytest.raises(ConfigError, match="pip install debugpy"):
+        run.with_debugger(older, tmp_path, overlay, find=lambda name: None)

@@ -37,7 +37,7 @@ class Grant:
     sandbox: str
     invoke_port: int
     api_port: int
-    function_uid: int
+    function_uid: int  # the sandbox's own uid: one per slot, so a sibling sandbox is refused too (identities.py)
 
 
 class Firewall(Protocol):

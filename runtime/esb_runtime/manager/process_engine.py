@@ -53,8 +53,13 @@ def session_pids(sid: int) -> list[int]:
 
 def kill_session(sid: int) -> None:
     """SIGKILL the session's groups and members until none is left (a dying parent may still fork)."""
+    kill_all(lambda: session_pids(sid))
+
+
+def kill_all(find: Callable[[], list[int]]) -> None:
+    """SIGKILL what `find` lists (and their groups) until it lists nothing."""
     for _ in range(5):
-        pids = session_pids(sid)
+        pids = find()
         if not pids:
             return
         for pid in pids:
@@ -112,6 +117,7 @@ class _Handle:
     proc: subprocess.Popen[bytes]
     reader: threading.Thread
     cgroup: Path | None
+    identity: Identity | None = None  # its own slot's, when each function has identities of its own
     stopped: bool = False
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
 
@@ -182,8 +188,9 @@ class ProcessEngine:
         if spec.package_type == "Image":
             raise EngineError(f"{spec.function} is a container image function (PackageType: Image): it runs on the "
                               "docker engine only; start the box with `esb up --engine docker`")
-        # A debug session runs in the box's interpreter, where debugpy is (the Lambda environment has none).
-        lambda_python = spec.runtime.startswith("python") and spec.debug_port is None
+        # A debug session runs in the Lambda environment plus debugpy's overlay; without one (a tree built before
+        # overlays), in the box's interpreter, where debugpy is.
+        lambda_python = spec.runtime.startswith("python") and (spec.debug_port is None or spec.debug_site is not None)
         host = read_host(spec.runtime_dir) if lambda_python else None
         self._check_runtime(spec.runtime, host)
         if not spec.code_dir.is_dir():
@@ -196,6 +203,22 @@ class ProcessEngine:
                 "--log-level", self.rie_log_level,
                 *self._runtime_command(spec, host)]
         identity = self._identity_for(spec)
+        try:
+            sandbox = self._spawn(identity, spec, on_line, sandbox_id, argv, host, (invoke_port, api_port))
+        except BaseException:
+            self._give_back(spec.function, identity)
+            raise
+        try:
+            self._wait_ready(sandbox, invoke_port)
+        except EngineError:
+            self.stop(sandbox)  # gives the slot back
+            raise
+        return sandbox
+
+    def _spawn(self, identity: Identity | None, spec: SandboxSpec, on_line: LineSink, sandbox_id: str,
+               argv: list[str], host: PythonHost | None, ports: tuple[int, int]) -> Sandbox:
+        """Start the RIE as `identity` behind its firewall grant; not yet listening when this returns."""
+        invoke_port, api_port = ports
         home = None if identity is None else SANDBOX_HOME
         if identity is not None and self.homes is not None:
             home = str(sandbox_home(self.homes, identity))
@@ -217,19 +240,14 @@ class ProcessEngine:
             raise EngineError(f"{spec.function}: cannot start the RIE {self.rie_path}: {exc.strerror}") from exc
         self._record(sandbox_id, spec, proc.pid)  # before anything else can fail: a killed manager's leftovers
         cgroup = self.limiter.attach(sandbox_id, proc.pid, spec.memory_mb)
-        handle = _Handle(proc=proc, reader=threading.Thread(), cgroup=cgroup)
+        handle = _Handle(proc=proc, reader=threading.Thread(), cgroup=cgroup,
+                         identity=identity if self.identities is not None else None)
         handle.reader = threading.Thread(target=self._drain, args=(proc.stdout, on_line, handle.tail),
                                          name=f"drain-{sandbox_id}", daemon=True)
         handle.reader.start()
-        sandbox = Sandbox(id=sandbox_id, function=spec.function, config_hash=spec.config_hash,
-                          invoke_url=f"http://127.0.0.1:{invoke_port}/2015-03-31/functions/function/invocations",
-                          started_at=time.time(), ref=handle)
-        try:
-            self._wait_ready(sandbox, invoke_port)
-        except EngineError:
-            self.stop(sandbox)
-            raise
-        return sandbox
+        return Sandbox(id=sandbox_id, function=spec.function, config_hash=spec.config_hash,
+                       invoke_url=f"http://127.0.0.1:{invoke_port}/2015-03-31/functions/function/invocations",
+                       started_at=time.time(), ref=handle)
 
     def _record(self, sandbox_id: str, spec: SandboxSpec, pid: int) -> None:
         if self.registry is None:
@@ -255,10 +273,18 @@ class ProcessEngine:
             self._notes.append(plan.note)
 
     def _identity_for(self, spec: SandboxSpec) -> Identity | None:
-        """The function's own identity when the plan gave one per function, else the shared one (or None)."""
+        """A free slot's identity of the function when the plan gave each its own, else the shared one (or None)."""
         if self.identity is not None and self.identities is not None:
-            return self.identities.identity(spec.function)
+            return self.identities.take(spec.function)
         return self.identity
+
+    def _give_back(self, function: str, identity: Identity | None) -> None:
+        """Free a slot once nothing runs as its uid: a process that left the sandbox's session (setsid) must not
+        meet the slot's next sandbox, which it could otherwise spy on and reach the runtime API of."""
+        if identity is None or self.identities is None:
+            return
+        kill_all(lambda: procfs.running_as(identity.uid))
+        self.identities.give_back(function, identity)
 
     def _spawn_as(self, identity: Identity | None) -> dict[str, Any]:
         extra: dict[str, Any] = {"preexec_fn": die_with_parent(os.getpid())} if self.die_with_manager else {}
@@ -281,7 +307,7 @@ class ProcessEngine:
                 raise EngineError(f"{spec.function}: the debug port is for Python functions (debugpy)")
             return node_command(self._host_node(spec.function), self.runtime_parent, spec)
         if host is not None:
-            return python_command(host, spec.handler)
+            return python_command(host, spec.handler, debug_prefix(spec.debug_port))
         return [self.python, *debug_prefix(spec.debug_port), "-m", "esb_runtime.sandbox.bootstrap", spec.handler]
 
     def _host_node(self, function: str) -> NodeBinary:
@@ -357,6 +383,7 @@ class ProcessEngine:
             log.warning("sandbox %s: pid %s did not exit after SIGKILL", sandbox.id, handle.proc.pid)
         handle.reader.join(timeout=1)
         self.limiter.release(handle.cgroup)
+        self._give_back(sandbox.function, handle.identity)
 
     def alive(self, sandbox: Sandbox) -> bool:
         handle: _Handle | None = sandbox.ref  # type: ignore[assignment]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from esb_runtime.contract import PYTHON_BOOTSTRAP, read_python_record
 from esb_runtime.engine import SandboxSpec
@@ -32,9 +33,9 @@ def read_host(runtime_dir: Path | None) -> PythonHost | None:
     return PythonHost(python=record.python, version=record.version, root=runtime_dir, note=record.note)
 
 
-def python_command(host: PythonHost, handler: str) -> list[str]:
+def python_command(host: PythonHost, handler: str, debugger: Sequence[str] = ()) -> list[str]:
     # -S: no site-packages at all (the interpreter's own, Debian's dist-packages, a venv's): only what Lambda has.
-    return [host.python, "-S", str(host.root / PYTHON_BOOTSTRAP), handler]
+    return [host.python, "-S", *debugger, str(host.root / PYTHON_BOOTSTRAP), handler]
 
 
 def python_environment(spec: SandboxSpec, host: PythonHost) -> dict[str, str]:
@@ -44,6 +45,8 @@ def python_environment(spec: SandboxSpec, host: PythonHost) -> dict[str, str]:
         paths.append(str(spec.deps_dir))
     paths += [str(layer / "python") for layer in spec.layer_dirs]
     paths.append(str(host.site))
+    if spec.debug_port is not None and spec.debug_site is not None:
+        paths.append(str(spec.debug_site))  # last: debugpy shadows nothing the function imports
     return {
         "PYTHONPATH": os.pathsep.join(paths),
         "LAMBDA_RUNTIME_DIR": str(host.root),

@@ -262,3 +262,31 @@ def test_the_engine_gives_each_function_its_identity(tmp_path: Path) -> None:
     other = engine._identity_for(SandboxSpec(**{**spec.__dict__, "function": "b"}))
     assert first is not None and other is not None and first.uid != other.uid and NOBODY.uid not in (first.uid, other.uid)
     assert engine._spawn_as(first) == {"user": first.uid, "group": first.gid, "extra_groups": []}
+    sibling = engine._identity_for(spec)  # a second sandbox of `a` while the first runs: another user, same group
+    assert sibling is not None and sibling.uid not in (first.uid, other.uid) and sibling.gid == first.gid
+    engine._give_back("a", first)
+    assert engine._identity_for(spec) == first
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root starts processes as another uid")
+def test_a_slot_is_given_back_only_once_nothing_runs_as_its_uid(tmp_path: Path) -> None:
+    import subprocess
+
+    from esb_runtime.manager.identities import IdentityBook
+
+    engine = ProcessEngine(tmp_path / "rie")
+    book = IdentityBook(tmp_path / "identities.json", first=64900, last=64999, taken=lambda uid: False)
+    engine.isolate(Plan(identity=NOBODY, python="/p", rie_path=tmp_path / "rie", identities=book))
+    spec = SandboxSpec(function="a", config_hash="h", handler="app.handler", runtime="python3.11",
+                       code_dir=tmp_path, deps_dir=None, layer_dirs=(), environment={}, memory_mb=128, timeout_s=3)
+    slot = engine._identity_for(spec)
+    assert slot is not None
+    # What a handler that left its session (setsid) would leave behind: a process of the slot's uid.
+    escaped = subprocess.Popen(["sleep", "60"], user=slot.uid, group=slot.gid, extra_groups=[], start_new_session=True)
+    try:
+        engine._give_back("a", slot)
+        assert escaped.wait(timeout=5) == -9  # SIGKILLed before the slot's next sandbox could meet it
+    finally:
+        if escaped.poll() is None:
+            escaped.kill()
+    assert engine._identity_for(spec) == slot

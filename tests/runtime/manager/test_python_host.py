@@ -42,3 +42,19 @@ def test_sys_path_is_code_deps_layers_then_the_runtime_packages_only(tmp_path: P
     assert env["PYTHONPATH"].split(":") == [str(tmp_path / "code"), str(tmp_path / "deps"),
                                             str(tmp_path / "L" / "python"), str(host.site)]
     assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.11"  # what runs, not what was declared
+
+
+def test_a_debug_session_runs_the_same_environment_with_debugpy_after_it(tmp_path: Path) -> None:
+    from esb_runtime.manager.process_engine import ProcessEngine
+
+    root = staged(tmp_path)
+    spec = SandboxSpec(function="f", config_hash="h", handler="app.handler", runtime="python3.12",
+                       code_dir=tmp_path / "code", deps_dir=None, layer_dirs=(), environment={}, memory_mb=128,
+                       timeout_s=3, runtime_dir=root, debug_port=5890, debug_site=tmp_path / "debug" / "site")
+    host = read_host(root)
+    assert host is not None
+    assert python_environment(spec, host)["PYTHONPATH"].split(":") == [str(tmp_path / "code"), str(host.site),
+                                                                       str(tmp_path / "debug" / "site")]
+    command = ProcessEngine(Path("/rie"), python="/box/python")._runtime_command(spec, host)
+    assert command == ["/usr/bin/python3.11", "-S", "-Xfrozen_modules=off", "-m", "debugpy", "--listen",
+                       "127.0.0.1:5890", "--wait-for-client", str(root / PYTHON_BOOTSTRAP), "app.handler"]
