@@ -10,6 +10,7 @@ from typing import Literal
 # Shapes the template and the gateway share, defined once on the runtime side.
 from esb_runtime.config import Cors
 from esb_runtime.gateway.auth_config import AuthorizerConfig as Authorizer
+from esb_runtime.gateway.auth_config import UsagePlanConfig as UsagePlan
 
 EventKind = Literal["Api", "HttpApi", "Schedule", "SQS", "SNS", "S3", "DynamoDB", "Kinesis", "EventBridgeRule",
                     "CloudWatchEvent"]
@@ -25,6 +26,11 @@ class DefinitionRoute:
     method: str  # upper case, "ANY" for x-amazon-apigateway-any-method
     function: str  # the function's physical name (from the integration uri's ARN)
     payload_format: str | None = None  # HTTP APIs: the integration's payloadFormatVersion
+    # The operation's (or the body's top-level) `security`; without one the route follows the API's Auth.
+    secured: bool = False
+    authorizer: str | None = None  # an authorizer of the API or AWS_IAM; None: open
+    api_key: bool = False
+    scopes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class Api:
     variables: tuple[tuple[str, str], ...] = ()  # stage variables (Api Variables, HttpApi StageVariables), sorted
     definition_routes: tuple[DefinitionRoute, ...] = ()  # from DefinitionBody
     binary_media_types: tuple[str, ...] = ()  # REST: request bodies of these types reach the function base64, sorted
+    usage_plan: UsagePlan | None = None  # REST Auth.UsagePlan: limits per API key on its ApiKeyRequired routes
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,11 @@ def test_project_overrides_reach_the_application(invoke_app) -> None:
     app = load_application(project)
     assert app.function("EchoFunction").env == {"GREETING": "yo", "COLOR": "blue"}
     assert load_application(invoke_app).function("EchoFunction").env == {"GREETING": "hello", "COLOR": "plain"}
+
+
+def test_undeclared_parameter_warning_names_its_source(invoke_app) -> None:
+    from_generator = replace(invoke_app, parameters=(*invoke_app.parameters, ("Unknown", "1")))
+    project = from_generator.with_overrides(Overrides(parameters=(("Typo", "x"),)))
+    warnings = [str(w) for w in load_application(project).warnings if w.resource == "Parameters"]
+    assert warnings == ["Parameters.Typo: set in --parameter-overrides but not declared in the template, ignored",
+                        "Parameters.Unknown: set in generator.yml parameters but not declared in the template, ignored"]

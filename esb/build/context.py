@@ -37,7 +37,9 @@ def load_application(project: Project) -> Application:
     from esb.overrides import apply_env_vars
     from esb.sam import load_application as load
 
-    return apply_env_vars(load(project.template, project.params, stack_name=project.name), project.overrides.env_vars)
+    app = load(project.template, project.params, stack_name=project.name,
+               from_command_line={name for name, _ in project.overrides.parameters})
+    return apply_env_vars(app, project.overrides.env_vars)
 
 
 def build_context(project: Project, *, verbose: bool = False, runner: ProcessRunner | None = None) -> BuildContext:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any, Iterator
 
 from esb.auth_options import AuthOptions
@@ -71,6 +72,8 @@ def _api_view(api: Api) -> dict[str, Any]:
         view["binary_media_types"] = list(api.binary_media_types)
     if api.authorizers:
         view["authorizers"] = {a.name: authorizer_view(a) for a in api.authorizers}
+    if api.usage_plan is not None:
+        view["usage_plan"] = {key: value for key, value in asdict(api.usage_plan).items() if value is not None}
     return view
 
 
@@ -103,8 +106,9 @@ def _event_routes(app: Application, apis: dict[str, Api]) -> Iterator[tuple[str,
                 "event": api.kind,
                 "api": api.logical_id,
                 "payload": _payload(api.kind, route.payload_format if api.kind == "HttpApi" else None),
-                # Security of an OpenAPI body is not read: its routes follow the API's DefaultAuthorizer.
-                **_route_auth(api.default_authorizer, api.api_key_required, ()),
+                # An operation without `security` (its own or the body's) follows the API's Auth.
+                **(_route_auth(route.authorizer, route.api_key, route.scopes) if route.secured
+                   else _route_auth(api.default_authorizer, api.api_key_required, ())),
             }
 
 

@@ -9,7 +9,7 @@ from esb.sam.auth import AuthReader
 from esb.sam.cognito import box_pool
 from esb.sam.context import LoadContext
 from esb.sam.cors import list_cors, rest_api_cors
-from esb.sam.openapi import definition_routes
+from esb.sam.openapi import definition_routes, definition_security
 from esb.sam.scalars import cfn_str, is_scalar
 
 IMPLICIT_REST = "ServerlessRestApi"
@@ -52,17 +52,20 @@ def build_api(
         cors = list_cors(ctx, props.get("CorsConfiguration"), (*path, "CorsConfiguration"))
     reader = auth or AuthReader(ctx, (), box_pool(ctx), function_names)
     authorizers, default, api_key = reader.api(logical_id, kind, props.get("Auth"), (*path, "Auth"))
+    body = props.get("DefinitionBody")
+    security = definition_security(ctx, logical_id, kind, body, reader, {a.name for a in authorizers})
     return Api(
         logical_id=logical_id,
         kind=kind,
         stage=cfn_str(stage),
         cors=cors,
-        authorizers=authorizers,
+        authorizers=tuple(sorted((*authorizers, *security.authorizers), key=lambda a: a.name)),
         default_authorizer=default,
         api_key_required=api_key,
         variables=_stage_variables(ctx, props.get(_VARIABLES_KEY[kind]), (*path, _VARIABLES_KEY[kind])),
-        definition_routes=definition_routes(ctx, logical_id, props.get("DefinitionBody"), function_names),
+        definition_routes=definition_routes(ctx, logical_id, body, function_names, security),
         binary_media_types=_binary_media_types(ctx, props, path) if kind == "Api" else (),
+        usage_plan=reader.usage_plan(logical_id, kind, props.get("Auth"), (*path, "Auth")),
     )
 
 

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any, Collection
 
-from esb.model import Api, Authorizer, UserPool
+from esb.model import Api, Authorizer, UsagePlan, UserPool
 from esb.sam.context import LoadContext
 from esb.sam.scalars import cfn_str, is_scalar, to_bool
+from esb_runtime.gateway.auth_config import IAM_AUTHORIZER, QUOTA_PERIODS
 
 Path = tuple[str, ...]
 _FUNCTION_IN_ARN = re.compile(r":function:([A-Za-z0-9_-]+)")
 _POOL_IN_ARN = re.compile(r"userpool/([\w-]+)$")
 # Auth keys that shape a deployed API but not what a local request may do.
 _QUIET_API = frozenset({"AddDefaultAuthorizerToCorsPreflight", "AddApiKeyRequiredToCorsPreflight", "InvokeRole",
-                        "Authorizers", "DefaultAuthorizer", "ApiKeyRequired"})
+                        "Authorizers", "DefaultAuthorizer", "ApiKeyRequired", "EnableIamAuthorizer",
+                        "UsagePlan"})
+_PLAN_NAMES = {"PER_API": "{api}UsagePlan", "SHARED": "ServerlessUsagePlan"}  # SAM's logical ids of the plans
+_QUIET_PLAN = frozenset({"CreateUsagePlan", "Quota", "Throttle", "Description", "Tags", "UsagePlanName"})
 _REST_IDENTITY = {"Headers": "header", "QueryStrings": "querystring", "StageVariables": "stageVariables",
                   "Context": "context"}
 _REST_DEFAULT_TTL = 300
@@ -39,18 +44,66 @@ class AuthReader:
         specs = auth.get("Authorizers") or {}
         if not isinstance(specs, dict):
             self.ctx.fail((*path, "Authorizers"), "Authorizers must be a mapping of name to authorizer")
-        authorizers = tuple(self._authorizer(api_id, kind, str(name), spec, (*path, "Authorizers", str(name)))
+        authorizers = tuple(self.authorizer(api_id, kind, str(name), spec, (*path, "Authorizers", str(name)))
                             for name, spec in sorted(specs.items()))
         default = auth.get("DefaultAuthorizer")
         default_name = cfn_str(default) if is_scalar(default) and default is not None else None
         if default_name == "NONE":  # spelled out: routes are open by default anyway
             default_name = None
-        elif default_name == "AWS_IAM":
-            self.ctx.warn(api_id, "Auth.DefaultAuthorizer", "AWS_IAM is not enforced; the routes are open")
-            default_name = None
-        if default_name is not None and default_name not in {a.name for a in authorizers}:
+        known = {a.name for a in authorizers} | {IAM_AUTHORIZER}  # AWS_IAM: SigV4 with the box's credentials
+        if default_name is not None and default_name not in known:
             self.ctx.fail((*path, "DefaultAuthorizer"), f"DefaultAuthorizer {default_name} is not in Auth.Authorizers")
         return authorizers, default_name, self._flag(auth, "ApiKeyRequired", path)
+
+    def usage_plan(self, api_id: str, kind: str, auth: Any, path: Path) -> UsagePlan | None:
+        """Auth.UsagePlan of a REST API: its Throttle and Quota, enforced per API key on ApiKeyRequired routes."""
+        spec = auth.get("UsagePlan") if isinstance(auth, dict) else None
+        if spec is None:
+            return None
+        path = (*path, "UsagePlan")
+        if kind != "Api":
+            self.ctx.warn(api_id, "Auth.UsagePlan", "HTTP APIs have no usage plans, ignored")
+            return None
+        if not isinstance(spec, dict):
+            self.ctx.fail(path, "UsagePlan must be a mapping with CreateUsagePlan")
+        for key in spec:
+            if key not in _QUIET_PLAN:
+                self.ctx.warn(api_id, f"Auth.UsagePlan.{key}", "not supported, ignored")
+        create = cfn_str(spec.get("CreateUsagePlan", "")) if is_scalar(spec.get("CreateUsagePlan", "")) else ""
+        if create == "NONE":
+            return None
+        if create not in _PLAN_NAMES:
+            self.ctx.fail((*path, "CreateUsagePlan"), "CreateUsagePlan must be PER_API, SHARED or NONE")
+        throttle = self._section(spec, "Throttle", ("BurstLimit", "RateLimit"), path)
+        quota = self._section(spec, "Quota", ("Limit", "Period", "Offset"), path)
+        period = cfn_str(quota.get("Period", "DAY")).upper()
+        if period not in QUOTA_PERIODS:
+            self.ctx.fail((*path, "Quota", "Period"), "Quota.Period must be DAY, WEEK or MONTH")
+        return UsagePlan(
+            name=_PLAN_NAMES[create].format(api=api_id),
+            rate=self._number(throttle, "RateLimit", (*path, "Throttle"), float),
+            burst=self._number(throttle, "BurstLimit", (*path, "Throttle"), int),
+            limit=self._number(quota, "Limit", (*path, "Quota"), int),
+            period=period, offset=self._number(quota, "Offset", (*path, "Quota"), int) or 0,
+        )
+
+    def _section(self, spec: dict, key: str, known: tuple[str, ...], path: Path) -> dict:
+        value = spec.get(key) or {}
+        if not isinstance(value, dict) or any(k not in known for k in value):
+            self.ctx.fail((*path, key), f"{key} takes {', '.join(known)}")
+        return value
+
+    def _number(self, section: dict, key: str, path: Path, kind: type) -> Any:
+        if key not in section:
+            return None
+        value = section[key]
+        try:
+            number = kind(cfn_str(value)) if is_scalar(value) else None
+        except ValueError:
+            number = None
+        if number is None or number < 0:
+            self.ctx.fail((*path, key), f"{key} must be a number of at least 0")
+        return number
 
     def _flag(self, auth: dict, key: str, path: Path) -> bool:
         try:
@@ -58,7 +111,8 @@ class AuthReader:
         except ValueError:
             self.ctx.fail((*path, key), f"{key} must be true or false")
 
-    def _authorizer(self, api_id: str, kind: str, name: str, spec: Any, path: Path) -> Authorizer:
+    def authorizer(self, api_id: str, kind: str, name: str, spec: Any, path: Path) -> Authorizer:
+        """One authorizer from its SAM shape (Auth.Authorizers; a DefinitionBody's schemes are translated to it)."""
         if not isinstance(spec, dict):
             self.ctx.fail(path, f"authorizer {name} must be a mapping")
         identity = spec.get("Identity") if isinstance(spec.get("Identity"), dict) else {}
@@ -130,12 +184,19 @@ class AuthReader:
                 self.ctx.warn(*_owner(path), "Authorizer: NONE is only valid when the API has a DefaultAuthorizer "
                               "(sam validate refuses it); remove it, the route is open without it")
             return None, api_key, scopes
-        if name == "AWS_IAM":
-            self.ctx.warn(*_owner(path), "AWS_IAM authorization is not enforced; the route is open")
-            return None, api_key, scopes
-        if name not in {a.name for a in api.authorizers}:
+        if name not in {a.name for a in api.authorizers} | {IAM_AUTHORIZER}:
             self.ctx.fail((*path, "Authorizer"), f"authorizer {name} is not defined in the Auth of {api.logical_id}")
         return name, api_key, scopes
+
+
+def share_usage_plans(apis: dict[str, Api]) -> dict[str, Api]:
+    """SHARED plans are one plan: its limits are those of the first API (by logical id) that sets any, as SAM
+    advises setting them on one API only."""
+    shared = [api for _, api in sorted(apis.items()) if api.usage_plan and api.usage_plan.name == _PLAN_NAMES["SHARED"]]
+    limits = [api.usage_plan for api in shared if api.usage_plan != UsagePlan(_PLAN_NAMES["SHARED"])]
+    if not limits:
+        return apis
+    return {**apis, **{api.logical_id: replace(api, usage_plan=limits[0]) for api in shared}}
 
 
 def _owner(path: Path) -> tuple[str, str]:

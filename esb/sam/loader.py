@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ from esb.errors import TemplateError
 from esb.model import Api, Application, Bucket, Function, Layer, Table
 from esb.sam.apis import IMPLICIT_HTTP, IMPLICIT_REST, build_api
 from esb.sam.buckets import build_bucket
-from esb.sam.auth import AuthReader
+from esb.sam.auth import AuthReader, share_usage_plans
 from esb.sam.cognito import CLIENT_TYPE, POOL_TYPE, box_pool, build_pools
 from esb.sam.context import LoadContext
 from esb.sam.events import implicit_api_kinds
@@ -51,15 +51,18 @@ def load_application(
     stack_name: str | None = None,
     region: str = "us-east-1",
     account_id: str = "000000000000",
+    from_command_line: Collection[str] = (),
 ) -> Application:
-    """Read, resolve and validate a SAM template; every problem is a TemplateError with its place."""
+    """Read, resolve and validate a SAM template; every problem is a TemplateError with its place.
+
+    `from_command_line`: the names among `parameters` that --parameter-overrides set (for messages)."""
     template = Path(template).resolve()
     raw = load_template(template)
     ctx = LoadContext(template, raw, region, account_id, stack_name or default_stack_name(template))
     for key in raw:
         if key not in _TOP_LEVEL:
             ctx.warn("Template", str(key), "not a template section, ignored")
-    params, shown = resolve_parameters(ctx, parameters)
+    params, shown = resolve_parameters(ctx, parameters, from_command_line)
     resources = _read_resources(ctx)
     resolver = Resolver(ctx, params, resources, excluded=set())
     _apply_conditions(ctx, resolver, resources)
@@ -157,6 +160,7 @@ class _Builder:
                 apis[resource.logical_id] = build_api(
                     self.ctx, resource.logical_id, kind, self._props(resource, kind), function_names, auth
                 )
+        apis = share_usage_plans(apis)
         functions: list[Function] = [
             build_function(
                 self.ctx, r.logical_id, self._name(r.logical_id), self._props(r, "Function"), apis, layer_ids,
@@ -208,7 +212,8 @@ class _Builder:
                 self.ctx.warn(resource.logical_id, "Value", "an API key without a Value: use the box's x-api-key")
         for rtype in ("AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::UsagePlanKey"):
             for resource in by_type.pop(rtype, []):
-                self.ctx.warn(resource.logical_id, None, "usage plan limits are not enforced; its API keys are")
+                self.ctx.warn(resource.logical_id, None,
+                              "usage plan limits are not enforced (Auth.UsagePlan limits are); its API keys are")
         return tuple(sorted(keys))
 
     def _check_unique_names(self, what: str, names: list[str]) -> None:

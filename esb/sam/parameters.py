@@ -1,9 +1,9 @@
-"""Template Parameters: defaults, overrides from generator.yml, types and allowed values."""
+"""Template Parameters: defaults, overrides (generator.yml, --parameter-overrides), types and allowed values."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from esb.sam.context import LoadContext
@@ -12,18 +12,23 @@ from esb.sam.scalars import cfn_str
 ParamValue = str | list[str]
 
 _LIST_TYPES = ("CommaDelimitedList", "List<")
+_GENERATOR = "generator.yml parameters"
+_COMMAND_LINE = "--parameter-overrides"
 
 
 def resolve_parameters(
-    ctx: LoadContext, overrides: Mapping[str, Any] | None
+    ctx: LoadContext, overrides: Mapping[str, Any] | None, from_command_line: Collection[str] = ()
 ) -> tuple[dict[str, ParamValue], tuple[tuple[str, str], ...]]:
-    """Give each declared parameter its value: the override, else the Default, else an error."""
+    """Give each declared parameter its value: the override, else the Default, else an error.
+
+    `from_command_line` names the overrides that came from --parameter-overrides (messages name that source)."""
     declared = ctx.raw.get("Parameters") or {}
     if not isinstance(declared, dict):
         ctx.fail(("Parameters",), "Parameters must be a mapping")
     overrides = dict(overrides or {})
     for name in sorted(set(overrides) - set(declared)):
-        ctx.warn("Parameters", name, "set in generator.yml but not declared in the template, ignored")
+        source = _COMMAND_LINE if name in from_command_line else _GENERATOR
+        ctx.warn("Parameters", name, f"set in {source} but not declared in the template, ignored")
     values: dict[str, ParamValue] = {}
     shown: list[tuple[str, str]] = []
     for name, spec in declared.items():
@@ -36,13 +41,15 @@ def resolve_parameters(
             default = spec["Default"]
             text = ",".join(cfn_str(v) for v in default) if isinstance(default, list) else cfn_str(default)
         else:
-            ctx.fail(path, f"parameter {name} has no value and no Default", "set it in generator.yml parameters")
-        values[name] = _typed(ctx, path, name, spec, text)
+            ctx.fail(path, f"parameter {name} has no value and no Default",
+                     f"set it in {_GENERATOR} or with {_COMMAND_LINE}")
+        source = _COMMAND_LINE if name in from_command_line else _GENERATOR
+        values[name] = _typed(ctx, path, name, spec, text, f"fix the value in {source} or the Default")
         shown.append((name, text))
     return values, tuple(sorted(shown))
 
 
-def _typed(ctx: LoadContext, path: tuple[str, ...], name: str, spec: dict, text: str) -> ParamValue:
+def _typed(ctx: LoadContext, path: tuple[str, ...], name: str, spec: dict, text: str, hint: str) -> ParamValue:
     ptype = str(spec.get("Type", "String"))
     is_list = ptype.startswith(_LIST_TYPES)
     items = [item.strip() for item in text.split(",")] if is_list else [text]
@@ -50,12 +57,12 @@ def _typed(ctx: LoadContext, path: tuple[str, ...], name: str, spec: dict, text:
         items = []
     numeric = ptype in ("Number", "List<Number>")
     for item in items:
-        _check(ctx, path, name, spec, item, numeric)
+        _check(ctx, path, name, spec, item, numeric, hint)
     return items if is_list else text
 
 
-def _check(ctx: LoadContext, path: tuple[str, ...], name: str, spec: dict, value: str, numeric: bool) -> None:
-    hint = "fix the value in generator.yml parameters or the Default"
+def _check(ctx: LoadContext, path: tuple[str, ...], name: str, spec: dict, value: str, numeric: bool,
+           hint: str) -> None:
     if numeric:
         try:
             number = float(value)

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     project = copy_app("auth", tmp_path_factory.mktemp("auth"))
-    with running_box(project) as running:
+    # One gateway worker: usage plans count per gateway process, so the quota test needs them all in one.
+    with running_box(project, env={"ESB_GATEWAY_WORKERS": "1"}) as running:
         yield running
 
 
@@ -64,3 +65,46 @@ def test_lambda_token_authorizer(box: Box) -> None:
     assert box.client.get("/token", headers={"Authorization": "deny-bob"}).status_code == 403
     assert box.client.get("/token", headers={"Authorization": "unauthorized"}).status_code == 401
     assert box.client.get("/token").status_code == 401
+
+
+def test_aws_iam_route_takes_requests_signed_by_botocore(box: Box) -> None:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    aws = box.status["aws"]
+    credentials = Credentials(aws["access_key_id"], aws["secret_access_key"])
+
+    def signed(body: bytes, secret: Credentials = credentials) -> dict[str, str]:
+        request = AWSRequest(method="POST", url=f"{box.url}/iam", data=body)
+        SigV4Auth(secret, "execute-api", aws["region"]).add_auth(request)
+        return dict(request.headers.items())
+
+    answer = box.client.post("/iam", content=b'{"n": 1}', headers=signed(b'{"n": 1}'))
+    assert answer.status_code == 200, answer.text
+    identity = answer.json()["identity"]
+    assert identity["accessKey"] == aws["access_key_id"] and identity["userArn"].endswith(":root")
+    assert box.client.post("/iam", content=b"{}").json() == {"message": "Missing Authentication Token"}
+    wrong = Credentials(aws["access_key_id"], "not-the-secret")
+    assert box.client.post("/iam", content=b"{}", headers=signed(b"{}", wrong)).status_code == 403
+    assert box.client.post("/iam", content=b"{}", headers=signed(b"{tampered}")).status_code == 403
+
+
+def test_usage_plan_quota_per_api_key(box: Box) -> None:
+    key = {"x-api-key": box.status["auth"]["api_key"]}
+    assert box.client.get("/keyed").status_code == 403
+    assert [box.client.get("/keyed", headers=key).status_code for _ in range(2)] == [200, 200]
+    answer = box.client.get("/keyed", headers=key)
+    assert answer.status_code == 429 and answer.json() == {"message": "Limit Exceeded"}
+
+
+def test_refresh_token_auth_with_boto3(box: Box, tokens: dict[str, Any]) -> None:
+    auth, aws = box.status["auth"], box.status["aws"]
+    client = boto3.client("cognito-idp", endpoint_url=auth["cognito_endpoint"], region_name=aws["region"],
+                          verify=box.ca_file, aws_access_key_id="unused", aws_secret_access_key="unused")
+    renewed = client.initiate_auth(ClientId=auth["login_client"], AuthFlow="REFRESH_TOKEN_AUTH",
+                                   AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]})["AuthenticationResult"]
+    assert box.client.get("/cognito", headers={"Authorization": renewed["IdToken"]}).status_code == 200
+    with pytest.raises(client.exceptions.NotAuthorizedException):
+        client.initiate_auth(ClientId=auth["login_client"], AuthFlow="REFRESH_TOKEN_AUTH",
+                             AuthParameters={"REFRESH_TOKEN": "not-a-refresh-token"})

@@ -57,7 +57,7 @@ def test_overrides_win_over_defaults(tmp_path: Path) -> None:
 def test_undeclared_override_is_a_warning(tmp_path: Path) -> None:
     app = load(tmp_path, overrides={"Extra": "1"})
     assert [str(w) for w in app.warnings] == [
-        "Parameters.Extra: set in generator.yml but not declared in the template, ignored"
+        "Parameters.Extra: set in generator.yml parameters but not declared in the template, ignored"
     ]
 
 
@@ -66,7 +66,7 @@ def test_missing_value_is_error_with_hint(tmp_path: Path) -> None:
     with pytest.raises(TemplateError) as info:
         load(tmp_path, params)
     assert info.value.message == "parameter Secret has no value and no Default"
-    assert info.value.hint == "set it in generator.yml parameters"
+    assert info.value.hint == "set it in generator.yml parameters or with --parameter-overrides"
     assert info.value.where == "template.yaml:6 Parameters.Secret"
     assert load(tmp_path, params, {"Secret": "s"}).parameters[1] == ("Secret", "s")
 

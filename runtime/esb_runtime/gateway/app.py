@@ -27,6 +27,7 @@ from esb_runtime.gateway.proxy import ProxySink
 from esb_runtime.gateway.responses import json_error
 from esb_runtime.gateway.sigv4 import Credentials
 from esb_runtime.gateway.throttle import FailureThrottle
+from esb_runtime.gateway.refresh_tokens import REFRESH_DIR, RefreshTokens
 from esb_runtime.gateway.user_pools import UserPools
 from esb_runtime.secrets import BoxSecrets
 from esb_runtime.settings import RuntimeSettings
@@ -126,7 +127,8 @@ def create_app(
     signing_key: SigningKey | None = None,
 ) -> falcon.App:
     key = signing_key or SigningKey.generate()  # the entry point passes the stored key; tests get a fresh one
-    pools = UserPools(key, secrets, lifetime_s=settings.token_lifetime_s, clock=clock)
+    refresh = RefreshTokens(settings.state_dir / REFRESH_DIR, clock=clock)
+    pools = UserPools(key, secrets, refresh=refresh, lifetime_s=settings.token_lifetime_s, clock=clock)
     credentials = Credentials(secrets.aws_access_key_id, secrets.aws_secret_access_key)
     # Function URLs answer before routing, so /lambda-url/... and <fn>.lambda-url.localhost never reach routes.
     function_urls = FunctionUrls(
@@ -149,7 +151,7 @@ def create_app(
     functions_api = FunctionsApi(config=routes_source, credentials=credentials, clock=clock)
     for path in (LIST_PATH, LIST_PATH + "/", FUNCTION_PATH, CONFIGURATION_PATH):  # boto3 lists with the slash
         app.add_route(path, functions_api)
-    authorizers = Authorizers(key, manager, box_api_key=secrets.api_key, clock=clock,
+    authorizers = Authorizers(key, manager, box_api_key=secrets.api_key, credentials=credentials, clock=clock,
                               timeout_s=call_timeout(None, settings.acquire_timeout_s))
     app.add_sink(ProxySink(
         config=routes_source, manager=manager, authorizers=authorizers, clock=clock,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 BOX_AUTHORIZER = "$esb"  # the box login every route needs with auth.require_token_on_every_route (or a legacy `auth: true`)
+IAM_AUTHORIZER = "AWS_IAM"  # a route's `authorizer: AWS_IAM`: SigV4 with the box's credentials, no config of its own
 AUTHORIZER_TYPES = frozenset({"cognito", "jwt", "token", "request"})
 
 
@@ -40,6 +41,35 @@ class AuthorizerConfig:
     simple_responses: bool = False  # HttpApi lambda: {"isAuthorized": ...}
     payload: str = "1.0"  # HttpApi lambda: AuthorizerPayloadFormatVersion
     validation: str = ""  # token: Identity.ValidationExpression
+
+
+@dataclass(frozen=True)
+class UsagePlanConfig:
+    """The throttle and quota every API key gets on the ApiKeyRequired routes of the plan's APIs."""
+
+    name: str  # <Api>UsagePlan (PER_API) or ServerlessUsagePlan (SHARED: one budget across its APIs)
+    rate: float | None = None  # Throttle.RateLimit: requests per second, steady
+    burst: int | None = None  # Throttle.BurstLimit; None with a rate: the rate rounded up
+    limit: int | None = None  # Quota.Limit: requests per period
+    period: str = "DAY"  # Quota.Period: DAY | WEEK | MONTH (UTC)
+    offset: int = 0  # Quota.Offset: the day a WEEK (0 Sunday) or MONTH (0 the 1st) starts
+
+
+QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
+
+
+def parse_usage_plan(data: Mapping[str, Any] | None) -> UsagePlanConfig | None:
+    if not data:
+        return None
+    period = str(data.get("period") or "DAY")
+    if period not in QUOTA_PERIODS:
+        raise ValueError(f"usage plan {data.get('name')}: unknown quota period {period!r}")
+    rate, burst, limit = data.get("rate"), data.get("burst"), data.get("limit")
+    return UsagePlanConfig(
+        name=str(data.get("name") or ""), rate=None if rate is None else float(rate),
+        burst=None if burst is None else int(burst), limit=None if limit is None else int(limit),
+        period=period, offset=int(data.get("offset") or 0),
+    )
 
 
 @dataclass(frozen=True)

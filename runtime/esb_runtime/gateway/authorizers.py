@@ -6,9 +6,10 @@ import hmac
 import time
 from typing import Any, Callable, Mapping
 
-from esb_runtime.gateway.auth_config import BOX_AUTHORIZER, AuthorizerConfig
+from esb_runtime.gateway.auth_config import BOX_AUTHORIZER, IAM_AUTHORIZER, AuthorizerConfig
 from esb_runtime.gateway.config_source import GatewayConfig
 from esb_runtime.gateway.proxy_events import EventContext, string_claims
+from esb_runtime.gateway.iam_authorizer import IamAuthorizer
 from esb_runtime.gateway.jwt_verify import KeyRing, bearer_token, verify
 from esb_runtime.gateway.lambda_authorizer import (
     AuthorizerCache,
@@ -21,6 +22,8 @@ from esb_runtime.gateway.lambda_authorizer import (
 )
 from esb_runtime.gateway.manager_client import ManagerClient
 from esb_runtime.gateway.request import IncomingRequest
+from esb_runtime.gateway.sigv4 import Credentials
+from esb_runtime.gateway.usage_plans import UsageMeter
 from esb_runtime.gateway.user_pools import issuer_for
 from esb_runtime.signing_key import SigningKey
 
@@ -38,6 +41,8 @@ def _key_matches(given: str | None, keys: tuple[str, ...]) -> bool:
 def authorizer_of(config: GatewayConfig, api: str, name: str) -> AuthorizerConfig | None:
     if name == BOX_AUTHORIZER:
         return config.auth.box_authorizer
+    if name == IAM_AUTHORIZER:
+        return AuthorizerConfig(IAM_AUTHORIZER, "iam")
     api_config = config.apis.get(api)
     return api_config.authorizers.get(name) if api_config else None
 
@@ -45,12 +50,15 @@ def authorizer_of(config: GatewayConfig, api: str, name: str) -> AuthorizerConfi
 class Authorizers:
     """One decision per request: allowed (and what the function sees in requestContext.authorizer) or the refusal."""
 
-    def __init__(self, key: SigningKey, manager: ManagerClient, *, box_api_key: str, timeout_s: float,
-                 clock: Callable[[], float] = time.time, cache: AuthorizerCache | None = None) -> None:
+    def __init__(self, key: SigningKey, manager: ManagerClient, *, box_api_key: str, credentials: Credentials,
+                 timeout_s: float, clock: Callable[[], float] = time.time, cache: AuthorizerCache | None = None,
+                 meter: UsageMeter | None = None) -> None:
         self._key = key
         self._box_api_key = box_api_key
         self._clock = clock
         self._lambda = LambdaAuthorizer(manager, cache or AuthorizerCache(), timeout_s=timeout_s)
+        self._iam = IamAuthorizer(credentials, clock)
+        self._meter = meter or UsageMeter(clock)
 
     def check(self, config: GatewayConfig, request: IncomingRequest, ctx: EventContext, *, trace: str) -> Verdict:
         route = ctx.route
@@ -63,14 +71,25 @@ class Authorizers:
             verdict = self._decide(config, authorizer, request, ctx, trace)
         if verdict.allowed and route.api_key:
             keys = (self._box_api_key, *config.auth.api_keys)
-            if not _key_matches(request.header("x-api-key"), keys):
+            given = request.header("x-api-key")
+            if given is None or not _key_matches(given, keys):
                 return forbidden(rest=False)  # API Gateway's {"message": "Forbidden"}, REST and HTTP alike
+            api = config.apis.get(route.api)
+            if api is not None and api.usage_plan is not None:
+                return self._meter.admit(api.usage_plan, given) or verdict
         return verdict
+
+    def check_body(self, verdict: Verdict, request: IncomingRequest, ctx: EventContext) -> Verdict:
+        """What needs the body (AWS_IAM's signature covers it), once an allowed request's body is read."""
+        return self._iam.check_signature(verdict, request, rest=ctx.route.event != "HttpApi")
 
     def _decide(self, config: GatewayConfig, authorizer: AuthorizerConfig, request: IncomingRequest,
                 ctx: EventContext, trace: str) -> Verdict:
         if authorizer.type in ("token", "request"):
             return self._lambda.decide(authorizer, request, ctx, region=config.region, trace=trace)
+        if authorizer.type == "iam":
+            return self._iam.check_headers(request, rest=ctx.route.event != "HttpApi",
+                                           payload=ctx.route.payload_version, account_id=ctx.account_id)
         ring = KeyRing(self._key, config.region, config.auth)
         if authorizer.type == "cognito":
             token = bearer_token(request.header(authorizer.header))

@@ -18,6 +18,7 @@ JWKS_PATH = PATH + "/{pool_id}/.well-known/jwks.json"
 _TARGET_PREFIX = "AWSCognitoIdentityProviderService."
 _AMZ_JSON = [("Content-Type", "application/x-amz-json-1.1")]
 _BODY_LIMIT = 64 * 1024
+_REFRESH_FLOWS = ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN")  # Cognito takes both names
 
 
 def cognito_error(error: CognitoError, status: int = 400) -> ProxyResponse:
@@ -36,7 +37,7 @@ def _parameters(body: bytes) -> dict[str, Any]:
 
 
 class CognitoIdpResource:
-    """Answers the operations a client needs to sign in: InitiateAuth with USER_PASSWORD_AUTH."""
+    """Answers the operations a client needs to sign in: InitiateAuth with USER_PASSWORD_AUTH and REFRESH_TOKEN_AUTH."""
 
     def __init__(self, config: ConfigSource, pools: UserPools, throttle: FailureThrottle) -> None:
         self._config = config
@@ -66,11 +67,19 @@ class CognitoIdpResource:
         send(resp, ProxyResponse(200, list(_AMZ_JSON), json.dumps(answer).encode()))
 
     def _initiate_auth(self, params: dict[str, Any]) -> dict[str, Any]:
-        if params.get("AuthFlow") != "USER_PASSWORD_AUTH":
-            raise CognitoError("InvalidParameterException", "only AuthFlow USER_PASSWORD_AUTH is supported here")
+        flow = params.get("AuthFlow")
+        if flow not in ("USER_PASSWORD_AUTH", *_REFRESH_FLOWS):
+            raise CognitoError("InvalidParameterException",
+                               "only AuthFlow USER_PASSWORD_AUTH and REFRESH_TOKEN_AUTH are supported here")
         config = self._config.current()
         pool = pool_of_client(config.auth, str(params.get("ClientId") or ""))
         auth = params.get("AuthParameters") if isinstance(params.get("AuthParameters"), dict) else {}
+        if flow in _REFRESH_FLOWS:
+            token = auth.get("REFRESH_TOKEN")
+            if not isinstance(token, str) or not token:
+                raise CognitoError("InvalidParameterException", "AuthParameters needs REFRESH_TOKEN")
+            return authentication_result(self._pools.refresh(config.auth, config.region, pool,
+                                                             str(params["ClientId"]), token))
         username, password = auth.get("USERNAME"), auth.get("PASSWORD")
         if not isinstance(username, str) or not isinstance(password, str):
             raise CognitoError("InvalidParameterException", "AuthParameters needs USERNAME and PASSWORD")

@@ -12,7 +12,8 @@ from typing import Any, Callable, Mapping, Protocol
 import yaml
 
 from esb_runtime.config import Cors, FunctionConfig, FunctionsConfig, FunctionsConfigError, load_functions, parse_cors
-from esb_runtime.gateway.auth_config import AuthorizerConfig, AuthSettings, parse_auth, parse_authorizers
+from esb_runtime.gateway.auth_config import (AuthorizerConfig, AuthSettings, UsagePlanConfig, parse_auth,
+                                             parse_authorizers, parse_usage_plan)
 from esb_runtime.gateway.routing import Route, Router
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class ApiConfig:
     variables: Mapping[str, str] = field(default_factory=dict)  # stage variables, as the event's stageVariables
     binary_media_types: tuple[str, ...] = ()  # REST: request bodies of these types reach the function base64
     authorizers: Mapping[str, AuthorizerConfig] = field(default_factory=dict)
+    usage_plan: UsagePlanConfig | None = None  # limits of its ApiKeyRequired routes, per API key
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def build_config(routing: Mapping[str, Any] | None, functions: FunctionsConfig |
         api_id: ApiConfig(api_id, str(a.get("kind", "Api")), str(a.get("stage", "Prod")), parse_cors(a.get("cors")),
                           {str(k): str(v) for k, v in (a.get("variables") or {}).items()},
                           tuple(str(t) for t in a.get("binary_media_types") or ()),
-                          parse_authorizers(a.get("authorizers")))
+                          parse_authorizers(a.get("authorizers")), parse_usage_plan(a.get("usage_plan")))
         for api_id, a in (routing.get("apis") or {}).items()
     }
     routes = [

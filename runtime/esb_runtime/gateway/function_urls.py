@@ -21,6 +21,7 @@ from esb_runtime.gateway.proxied_invoke import call_timeout, invoke_proxied
 from esb_runtime.gateway.request import IncomingRequest, from_environ
 from esb_runtime.gateway.responses import MAX_SYNC_PAYLOAD, ProxyResponse, json_error
 from esb_runtime.gateway.routing import Route
+from esb_runtime.gateway.iam_authorizer import iam_caller
 from esb_runtime.gateway.sigv4 import Credentials, SignatureError, verify
 
 log = logging.getLogger(__name__)
@@ -127,11 +128,7 @@ def url_event(request: IncomingRequest, url: FunctionUrl, *, domain: str, reques
     context.update(routeKey="$default", apiId=url.function, domainName=domain, domainPrefix=url.function,
                    accountId=account_id if caller else "anonymous", authentication=None)
     if caller is not None:
-        context["authorizer"] = {"iam": {
-            "accessKey": caller.access_key_id, "accountId": account_id, "callerId": caller.access_key_id,
-            "cognitoIdentity": None, "principalOrgId": None, "userArn": f"arn:aws:iam::{account_id}:root",
-            "userId": account_id,
-        }}
+        context["authorizer"] = {"iam": iam_caller(caller, account_id)}
     event["pathParameters"] = None
     event["stageVariables"] = None
     return event

@@ -7,7 +7,7 @@ import json
 import re
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl
 
@@ -28,6 +28,12 @@ class Verdict:
     status: int = 200
     body: Mapping[str, Any] | None = None  # the JSON of a refusal
     authorizer: Mapping[str, Any] | None = None
+    identity: Mapping[str, Any] | None = None  # payload 1.0: fields of requestContext.identity (AWS_IAM's caller)
+    pending_signature: bool = False  # AWS_IAM: allowed so far, the signature over the body is checked once read
+
+    def applied_to(self, ctx: EventContext) -> EventContext:
+        """The event context with what this verdict hands the function."""
+        return replace(ctx, authorizer=self.authorizer, identity=self.identity)
 
 
 def unauthorized() -> Verdict:

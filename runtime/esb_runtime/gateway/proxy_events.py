@@ -30,6 +30,7 @@ class EventContext:
     # What the route's authorizer hands on, as requestContext.authorizer (wins over `claims`).
     authorizer: Mapping[str, Any] | None = None
     stage_variables: Mapping[str, str] | None = None
+    identity: Mapping[str, Any] | None = None  # payload 1.0: what the route's authorizer adds to requestContext.identity
     binary_media_types: tuple[str, ...] = ()  # the REST API's BinaryMediaTypes ("image/png", "image/*", "*/*")
 
     @property
@@ -142,6 +143,7 @@ def build_v1(request: IncomingRequest, ctx: EventContext) -> dict[str, Any]:
             "cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None, "caller": None,
             "accessKey": None, "sourceIp": request.source_ip, "cognitoAuthenticationType": None,
             "cognitoAuthenticationProvider": None, "userArn": None, "userAgent": user_agent, "user": None,
+            **(ctx.identity or {}),
         },
     }
     if http_api:

@@ -7,12 +7,13 @@ import hashlib
 import hmac
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import jwt
 
 from esb_runtime.gateway.auth_config import AuthSettings, PoolUser, UserPool
+from esb_runtime.gateway.refresh_tokens import RefreshTokens
 from esb_runtime.secrets import BoxSecrets
 from esb_runtime.signing_key import SigningKey
 
@@ -49,16 +50,17 @@ def derived_password(secrets: BoxSecrets, username: str) -> str:
 class Tokens:
     id_token: str
     access_token: str
-    refresh_token: str
     expires_in: int
+    refresh_token: str | None = None  # only a sign-in gets one; a refresh does not
 
 
 class UserPools:
     """Signs in users of the box's pools and issues their tokens; the JWKS is `key.jwk()`."""
 
-    def __init__(self, key: SigningKey, secrets: BoxSecrets, *, lifetime_s: int = 3600,
+    def __init__(self, key: SigningKey, secrets: BoxSecrets, *, refresh: RefreshTokens, lifetime_s: int = 3600,
                  clock: Callable[[], float] = time.time, ids: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
         self.key = key
+        self._refresh = refresh
         self._secrets = secrets
         self._lifetime_s = lifetime_s
         self._clock = clock
@@ -80,6 +82,16 @@ class UserPools:
         password_ok = _same(password, found[1] if found else self._secrets.password)
         if found is None or not password_ok:
             raise CognitoError("NotAuthorizedException", "Incorrect username or password.")
+        tokens = self._tokens(region, pool, client_id, found[0])
+        return replace(tokens, refresh_token=self._refresh.issue(pool.id, client_id, username))
+
+    def refresh(self, auth: AuthSettings, region: str, pool: UserPool, client_id: str, token: str) -> Tokens:
+        """REFRESH_TOKEN_AUTH: new id and access tokens for a live refresh token of this client and a user who
+        is still in the pool."""
+        grant = self._refresh.redeem(token, client_id)
+        found = self._user(auth, pool, grant.username) if grant is not None and grant.pool_id == pool.id else None
+        if found is None:
+            raise CognitoError("NotAuthorizedException", "Invalid Refresh Token")
         return self._tokens(region, pool, client_id, found[0])
 
     def _tokens(self, region: str, pool: UserPool, client_id: str, user: PoolUser) -> Tokens:
@@ -97,7 +109,6 @@ class UserPools:
         return Tokens(
             id_token=jwt.encode(id_claims, self.key.private_key, algorithm="RS256", headers=headers),
             access_token=jwt.encode(access_claims, self.key.private_key, algorithm="RS256", headers=headers),
-            refresh_token=base64.urlsafe_b64encode(uuid.uuid4().bytes * 2).decode("ascii").rstrip("="),
             expires_in=self._lifetime_s,
         )
 
@@ -110,10 +121,8 @@ def pool_of_client(auth: AuthSettings, client_id: str) -> UserPool:
 
 
 def authentication_result(tokens: Tokens) -> dict[str, Any]:
-    return {
-        "AuthenticationResult": {
-            "AccessToken": tokens.access_token, "ExpiresIn": tokens.expires_in, "TokenType": "Bearer",
-            "RefreshToken": tokens.refresh_token, "IdToken": tokens.id_token,
-        },
-        "ChallengeParameters": {},
-    }
+    result = {"AccessToken": tokens.access_token, "ExpiresIn": tokens.expires_in, "TokenType": "Bearer",
+              "IdToken": tokens.id_token}
+    if tokens.refresh_token is not None:
+        result["RefreshToken"] = tokens.refresh_token
+    return {"AuthenticationResult": result, "ChallengeParameters": {}}

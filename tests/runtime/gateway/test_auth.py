@@ -14,6 +14,7 @@ from esb_runtime.gateway.auth_config import PoolUser, parse_auth
 from esb_runtime.gateway.config_source import GatewayConfig, StaticConfigSource
 from esb_runtime.gateway.fake_manager import FakeManager
 from esb_runtime.gateway.jwt_verify import KeyRing, bearer_token, verify
+from esb_runtime.gateway.refresh_tokens import RefreshTokens
 from esb_runtime.gateway.user_pools import UserPools, derived_password, issuer_for
 from esb_runtime.secrets import BoxSecrets
 from esb_runtime.settings import RuntimeSettings
@@ -123,8 +124,8 @@ def test_jwks_of_an_unknown_pool_is_404(client: testing.TestClient) -> None:
     assert client.simulate_get("/_esb/cognito-idp/eu-west-1_nope/.well-known/jwks.json").status_code == 404
 
 
-def test_token_checks() -> None:
-    pools = UserPools(KEY, SECRETS, lifetime_s=60, clock=lambda: 1000.0)
+def test_token_checks(tmp_path: Path) -> None:
+    pools = UserPools(KEY, SECRETS, refresh=RefreshTokens(tmp_path), lifetime_s=60, clock=lambda: 1000.0)
     box = AUTH.pools["eu-west-1_esbBox001"]
     token = pools.sign_in(AUTH, "eu-west-1", box, "boxclient", SECRETS.username, SECRETS.password).id_token
     ring = KeyRing(KEY, "eu-west-1", AUTH)
@@ -145,8 +146,8 @@ def test_token_checks() -> None:
     assert bearer_token("") is None and bearer_token("Bearer ") is None
 
 
-def test_users_of_generator_yml_get_only_their_pools() -> None:
-    pools = UserPools(KEY, SECRETS, clock=lambda: 1000.0)
+def test_users_of_generator_yml_get_only_their_pools(tmp_path: Path) -> None:
+    pools = UserPools(KEY, SECRETS, refresh=RefreshTokens(tmp_path), clock=lambda: 1000.0)
     app_pool = AUTH.pools["eu-west-1_Template1"]
     password = derived_password(SECRETS, "alice")
     assert pools.sign_in(AUTH, "eu-west-1", app_pool, "appclient", "alice", password).id_token
@@ -163,3 +164,27 @@ def test_signing_key_is_kept_0600_and_reused(tmp_path: Path) -> None:
     assert path.stat().st_mode & 0o777 == 0o600 and (tmp_path / "secrets").stat().st_mode & 0o777 == 0o700
     assert ensure(path).kid == first.kid
     assert "PRIVATE" not in repr(first) and first.kid in repr(first)
+
+
+def _refresh(client: testing.TestClient, token: str, client_id: str = "appclient") -> testing.Result:
+    return initiate_auth(client, {"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": client_id,
+                                  "AuthParameters": {"REFRESH_TOKEN": token}})
+
+
+def test_refresh_token_auth_gives_new_tokens_to_its_client_only(client: testing.TestClient) -> None:
+    signed_in = initiate_auth(client, {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "appclient", "AuthParameters": {
+        "USERNAME": "alice", "PASSWORD": derived_password(SECRETS, "alice")}}).json["AuthenticationResult"]
+    refresh = signed_in["RefreshToken"]
+    renewed = _refresh(client, refresh)
+    assert renewed.status_code == 200, renewed.text
+    result = renewed.json["AuthenticationResult"]
+    assert "RefreshToken" not in result  # as Cognito: a refresh keeps the refresh token it was given
+    claims = jwt.decode(result["IdToken"], options={"verify_signature": False})
+    assert claims["cognito:username"] == "alice" and claims["aud"] == "appclient" and claims["email"] == "a@example.com"
+    assert _refresh(client, refresh).status_code == 200  # reusable until it expires
+    for token, client_id in ((refresh, "boxclient"), (refresh + "x", "appclient"), ("", "appclient")):
+        refused = _refresh(client, token, client_id)
+        assert refused.status_code == 400
+        assert refused.json["__type"] in ("NotAuthorizedException", "InvalidParameterException")
+    assert _refresh(client, refresh, "boxclient").json == {"__type": "NotAuthorizedException",
+                                                           "message": "Invalid Refresh Token"}
