@@ -152,6 +152,7 @@ def _compose_up(ctx: BuildContext) -> BoxState:
         project=ctx.app.stack_name, engine="compose", gateway_url=f"https://{host}:{port}",
         ca_file=str(ctx.tree.tls / "ca.pem"), s3_endpoint=s3, dynamodb_endpoint=dynamodb,
         lambda_endpoint=f"https://{host}:{port}", region=ctx.app.region, started_at=time.time(),
+        services_endpoint=compose.services_endpoint(ctx) or "",
     )
     boxstate.write(ctx.tree.state, state)
     return state
