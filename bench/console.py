@@ -30,8 +30,9 @@ from esb.cli import main as esb_main  # noqa: E402
 from esb.paths import P  # noqa: E402
 
 TRACE = "1-5f84c7a1-{:024x}"
-_FOLLOWER = ("import sys, threading, pathlib; from esb.box.console import attach; from esb.paths import BuildTree; "
-             "attach(BuildTree(pathlib.Path(sys.argv[1])), threading.Event()); threading.Event().wait()")
+_FOLLOWER = ("import sys, threading, pathlib; from esb.box.console import attach; from esb.project import load_project; "
+             "attach(load_project(sys.argv[1], cwd=pathlib.Path.cwd(), env={}), threading.Event()); "
+             "threading.Event().wait()")
 
 
 def _group(i: int) -> list[dict]:
@@ -94,7 +95,7 @@ def box_overhead(calls: int, rounds: int) -> tuple[float, float]:
             for _ in range(rounds):
                 without += _latencies(client, calls)
                 # The console in its own process, as the foreground `esb up` runs it beside the box.
-                follower = subprocess.Popen([sys.executable, "-c", _FOLLOWER, str(project / ".esb")],
+                follower = subprocess.Popen([sys.executable, "-c", _FOLLOWER, template],
                                             stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(REPO)})
                 time.sleep(1.0)
                 with_console += _latencies(client, calls)

@@ -122,7 +122,7 @@ def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, eng
     if not quiet:
         from esb.box.console import attach
 
-        attach(ctx.tree, console_stop)  # one line per request from here on (`--quiet` silences it)
+        attach(ctx.project, console_stop)  # one line per request from here on (`--quiet` silences it)
     try:
         if watch:
             from esb.watch.cli import up_and_watch
@@ -146,12 +146,13 @@ def _compose_up(ctx: BuildContext) -> BoxState:
         raise BoxError("no Docker daemon answers", hint="start dockerd (or run .ci/docker-setup.sh as root), "
                        "or use --engine process")
     compose.up(ctx, cache_dir(), say=_say)
-    host, port = compose.published_host(ctx), ctx.project.ports.gateway
+    host, port = compose.published_host(ctx.project), ctx.project.ports.gateway
     s3, dynamodb = compose.store_endpoints(ctx)
     state = BoxState(
         project=ctx.app.stack_name, engine="compose", gateway_url=f"https://{host}:{port}",
         ca_file=str(ctx.tree.tls / "ca.pem"), s3_endpoint=s3, dynamodb_endpoint=dynamodb,
         lambda_endpoint=f"https://{host}:{port}", region=ctx.app.region, started_at=time.time(),
+        services_endpoint=compose.services_endpoint(ctx) or "",
     )
     boxstate.write(ctx.tree.state, state)
     return state
@@ -241,7 +242,7 @@ def logs_command(project: Project, function: list[str] | None = None, follow: bo
     name = logquery.known_function(tree, function[0]) if function else None
     query = SimpleNamespace(function=name, follow=follow, since=since or None, trace=trace or None,
                             request=request or None, grep=grep or None, json=json, limit=None, level=level)
-    if logquery.logs_command(tree, None, query) != 0:
+    if logquery.logs_command(tree, logquery.store_settings(project), query) != 0:
         raise BoxError("reading logs failed")
 
 

@@ -52,7 +52,9 @@ class Box:
         import boto3
 
         aws = self.status["aws"]
-        endpoint = aws["lambda_endpoint"] if service == "lambda" else self.status["stores"][f"{service}_endpoint"]
+        stores = self.status["stores"]  # the other services (SQS, SNS, ...) answer at the stores' endpoint too
+        endpoint = aws["lambda_endpoint"] if service == "lambda" else stores.get(f"{service}_endpoint",
+                                                                                 stores["s3_endpoint"])
         return boto3.client(
             service, endpoint_url=endpoint, region_name=aws["region"], verify=self.ca_file,
             aws_access_key_id=aws["access_key_id"], aws_secret_access_key=aws["secret_access_key"],

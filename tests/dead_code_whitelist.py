@@ -13,6 +13,9 @@ _.process_request
 _.process_response
 _.complete  # falcon.Response.complete: set to end a request in middleware
 
+# moto reads the attributes of the queue messages the stores restore (stores/queued.py).
+_.approximate_receive_count
+
 # gunicorn reads its settings as module globals of gunicorn_conf, and loads the worker class by path.
 wsgi_app
 worker_class

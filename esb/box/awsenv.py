@@ -15,8 +15,12 @@ def exports(state: BoxState, secrets: BoxSecrets, *, http: bool = False) -> list
     endpoint = state.aws_http_endpoint if http else state.aws_endpoint
     if endpoint:
         endpoints = [("AWS_ENDPOINT_URL", endpoint)]
-    elif not http and state.engine == "compose":  # the seed's stack: S3 and DynamoDB are separate servers
+    elif state.engine == "compose":  # the seed's stack: S3 and DynamoDB are separate servers, published as they are
         endpoints = [("AWS_ENDPOINT_URL_S3", state.s3_endpoint), ("AWS_ENDPOINT_URL_DYNAMODB", state.dynamodb_endpoint)]
+        secure = [url for _, url in endpoints if url.startswith("https:")]
+        if http and secure:  # the stack has no plain-HTTP listener of its own to offer instead
+            raise ConfigError(f"the compose stack publishes {secure[0]} over HTTPS only: no plain-HTTP endpoint",
+                              hint="use `esb env` (with the CA) for it")
     else:
         key = "ports.aws_http" if http else "ports.aws"
         raise ConfigError(f"this box has no {'plain-HTTP ' if http else ''}AWS endpoint",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from esb.errors import BoxError, BuildError
+from esb.model import SOURCE_KINDS, Application
 from esb.build.images import PYTHON_VERSION, WHEEL_PLATFORM, docker_errors, run_command
 from esb.paths import BuildTree
 from esb.render.compose import RUNTIME_PACKAGES, runtime_image
@@ -165,29 +166,62 @@ def up(ctx: BuildContext, cache: Path, say: Say = print, client: docker.DockerCl
     return states
 
 
-def published_host(ctx: BuildContext) -> str:
-    host = ctx.project.bind
+def published_host(project: Project) -> str:
+    host = project.bind
     return "127.0.0.1" if host in ("0.0.0.0", "::") else host
+
+
+def logs_endpoint(project: Project) -> str | None:
+    """The stack's VictoriaLogs as this host reaches it (`ports.logs`); None when its logs are kept local."""
+    from esb.render.compose import LOCAL_LOGS
+
+    return None if project.images.logs == LOCAL_LOGS else f"http://{published_host(project)}:{project.ports.logs}"
 
 
 def store_endpoints(ctx: BuildContext) -> tuple[str, str]:
     """(S3, DynamoDB) endpoints the stack publishes on the host; one embedded store serves both."""
     from esb.render.compose import EMBEDDED
 
-    images, ports, host = ctx.project.images, ctx.project.ports, published_host(ctx)
+    images, ports, host = ctx.project.images, ctx.project.ports, published_host(ctx.project)
     s3 = f"http://{host}:{ports.s3}"
     dynamodb = s3 if images.dynamodb == EMBEDDED and images.s3 == EMBEDDED else f"http://{host}:{ports.dynamodb}"
     return s3, dynamodb
 
 
+def services_endpoint(ctx: BuildContext) -> str | None:
+    """The embedded stores' published endpoint, which also serves SQS, SNS, ...; None without them."""
+    from esb.render.compose import EMBEDDED
+
+    if EMBEDDED not in (ctx.project.images.s3, ctx.project.images.dynamodb):
+        return None
+    return f"http://{published_host(ctx)}:{ctx.project.ports.s3}"
+
+
+def missing_services(app: Application) -> str | None:
+    """One warning naming what a stack without the embedded stores cannot serve, if the template uses it."""
+    kinds = sorted({r.type for r in app.resources})
+    sources = sorted({e.kind for fn in app.functions for e in fn.events if e.kind in SOURCE_KINDS})
+    if not kinds and not sources:
+        return None
+    used = ", ".join([*kinds, *(f"{kind} events" for kind in sources)])
+    return (f"warning: this stack's stores serve S3 and DynamoDB only, so {used} are not available "
+            "(set images.s3 or images.dynamodb to embedded in generator.yml for SQS, SNS, EventBridge, "
+            "Logs, SSM, Secrets Manager, Kinesis and their event sources)")
+
+
 def provision_stores(ctx: BuildContext, say: Say) -> None:
-    """Tables and buckets of the template, through the stack's published store ports."""
+    """Tables and buckets of the template, and the other resources when the embedded stores run, through
+    the stack's published store ports."""
     from esb.box.provision import provision
     from esb_runtime import secrets as box_secrets
 
     s3, dynamodb = store_endpoints(ctx)
+    services = services_endpoint(ctx)
+    if services is None and missing_services(ctx.app):
+        say(str(missing_services(ctx.app)))
     report = provision(ctx.app, s3_endpoint=s3, dynamodb_endpoint=dynamodb,
-                       credentials=box_secrets.load(ctx.tree.secrets / "box.json"), region=ctx.app.region)
+                       credentials=box_secrets.load(ctx.tree.secrets / "box.json"), region=ctx.app.region,
+                       services_endpoint=services)
     for line in report.text().splitlines():
         say(f"  {line}")
 

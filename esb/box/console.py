@@ -11,14 +11,20 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TextIO
 
 from rich.color import ColorSystem
 from rich.console import Console
 from rich.style import Style
 
 from esb.box.logs import LEVELS as _LEVELS
-from esb.paths import BuildTree
+from esb.box.logs import store_settings
+from esb_runtime.logs.factory import open_store
+from esb_runtime.logs.stores import LogStore
+from esb_runtime.settings import RuntimeSettings
+
+if TYPE_CHECKING:
+    from esb.project import Project
 
 Record = dict[str, Any]
 _EVENTS = ("START", "END", "REPORT")  # the RIE's bookkeeping lines: the request line says it better
@@ -116,6 +122,11 @@ class LiveConsole:
             self._settle(trace, call, now)
             self._forget(now)
 
+    def note(self, text: str) -> None:
+        """A line of the console's own (in red on a terminal)."""
+        with self._lock:
+            self._print([(text, "red")])
+
     def flush(self, *, force: bool = False) -> None:
         """Print what waited long enough (every `follow` tick); `force`: everything held."""
         with self._lock:
@@ -172,10 +183,13 @@ def follow(console: LiveConsole, records: Iterable[Record], stop: threading.Even
     """Feed `records` (a log store's follow) into the console and flush held requests, until `stop`."""
 
     def feed() -> None:
-        for record in records:
-            if stop.is_set():
-                break
-            console.add(record)
+        try:
+            for record in records:
+                if stop.is_set():
+                    break
+                console.add(record)
+        except Exception as exc:  # noqa: BLE001 - a log store that stops answering ends the console, not the box
+            console.note(f"console stopped: the log store does not answer ({exc}); the box keeps running")
 
     def tick() -> None:
         while not stop.wait(tick_s):
@@ -189,14 +203,20 @@ def follow(console: LiveConsole, records: Iterable[Record], stop: threading.Even
     return threads
 
 
-def attach(tree: BuildTree, stop: threading.Event, out: TextIO | None = None, *,
-           failures_only: bool = False) -> LiveConsole:
-    """The console of a box running from `tree`: requests from now on, until `stop` is set."""
-    from esb_runtime.logs.factory import open_store
+def attach(project: Project, stop: threading.Event, out: TextIO | None = None, *, failures_only: bool = False,
+           store_factory: Callable[[RuntimeSettings], LogStore] = open_store) -> LiveConsole:
+    """The console of the project's running box: requests from now on, until `stop` is set. It reads the store
+    `esb logs` reads (the compose stack's VictoriaLogs, or the output tree's files)."""
     from esb_runtime.logs.stores import LogQuery
-    from esb_runtime.settings import RuntimeSettings
 
-    store = open_store(RuntimeSettings(output_dir=tree.root, manager_socket=tree.manager_socket, rie_path=None))
+    store = store_factory(store_settings(project))
+
+    def records() -> Iterator[Record]:
+        try:
+            yield from store.follow(LogQuery(since=datetime.now(timezone.utc)), stop)
+        finally:
+            store.close()
+
     console = LiveConsole(out, failures_only=failures_only)
-    follow(console, store.follow(LogQuery(since=datetime.now(timezone.utc)), stop), stop)
+    follow(console, records(), stop)
     return console

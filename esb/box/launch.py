@@ -88,6 +88,7 @@ def up(opts: BoxOptions, app: Application, say: Say = print, *, supervise: bool 
         s3_endpoint=settings.s3_endpoint or "",
         dynamodb_endpoint=settings.dynamodb_endpoint or "",
         lambda_endpoint=settings.lambda_endpoint or "",
+        services_endpoint=settings.services_endpoint or "",
         region=app.region,
         started_at=time.time(),
         aws_endpoint=f"https://127.0.0.1:{opts.aws_port}" if opts.aws_port else "",

@@ -6,14 +6,19 @@ import json
 import re
 import sys
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, TextIO
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
+from esb.box import state as boxstate
 from esb.errors import ConfigError
 from esb.paths import BuildTree
 from esb_runtime.logs.factory import open_store
 from esb_runtime.logs.stores import LogQuery, LogStore, parse_time, trace_root
 from esb_runtime.settings import RuntimeSettings
+
+if TYPE_CHECKING:
+    from esb.project import Project
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -68,6 +73,20 @@ def known_function(tree: BuildTree, name: str) -> str:
         return by_logical[name]
     raise ConfigError(f"unknown function {name!r}", where=str(tree.config / "functions.yml"),
                       hint=f"functions: {', '.join(sorted(functions)) or 'none'}")
+
+
+def store_settings(project: Project) -> RuntimeSettings:
+    """Where the box's records are, as this host reaches them: the compose stack's VictoriaLogs on its published
+    port, else the JSON-lines files of the output tree (what the process and docker engines write)."""
+    tree = project.output
+    settings = RuntimeSettings(output_dir=tree.root, manager_socket=tree.manager_socket, rie_path=None)
+    state = boxstate.read(tree.state)
+    if state is None or state.engine != "compose":
+        return settings
+    from esb.box.compose_stack import logs_endpoint
+
+    url = logs_endpoint(project)
+    return settings if url is None else replace(settings, log_store="victorialogs", victorialogs_url=url)
 
 
 def format_record(record: dict) -> str:

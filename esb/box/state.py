@@ -38,6 +38,7 @@ class BoxState:
     health: dict[str, PartHealth] = field(default_factory=dict)  # by part name; written by the supervisor
     aws_endpoint: str = ""  # the stable endpoint of every emulated service for tools on this machine (`esb env`)
     aws_http_endpoint: str = ""  # its optional plain-HTTP twin
+    services_endpoint: str = ""  # the other emulated services (SQS, SNS, ...) for provisioning; "" when none
 
     def running(self) -> list[Proc]:
         return [proc for proc in self.procs if proc.alive()]

@@ -66,6 +66,9 @@ def _runtime_env(project: Project, engine: str) -> dict[str, str]:
         "ESB_OUTPUT_DIR": CONTAINER_OUT,
         "ESB_S3_ENDPOINT": endpoints["s3"],
     }
+    if EMBEDDED in (project.images.s3, project.images.dynamodb):
+        # The embedded stores also serve SQS, SNS, EventBridge, ...: sandboxes and the manager's pollers use them.
+        env["ESB_SERVICES_ENDPOINT"] = f"http://stores:{CONTAINER_PORTS['stores']}"
     if project.images.logs != LOCAL_LOGS:
         env["ESB_VICTORIALOGS_URL"] = f"http://logs:{CONTAINER_PORTS['logs']}"
     return env

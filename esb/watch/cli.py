@@ -53,7 +53,7 @@ def watch_foreground(ctx: BuildContext, say: Say) -> None:
     else:
         from esb.box.console import attach
 
-        attach(ctx.tree, stop, failures_only=True)  # a call the new code fails (HandlerNotFound, import error)
+        attach(ctx.project, stop, failures_only=True)  # a call the new code fails (HandlerNotFound, import error)
     with _stop_on_signals(stop):
         Watcher(ctx, box=link, say=say).run(stop)
     say("watch stopped")

@@ -55,7 +55,7 @@ class RunningBox:
             return []
 
     def provision(self, app: Application) -> str:
-        """Create what the template added (tables, buckets); the provisioner never deletes."""
+        """Create what the template added (tables, buckets, queues, topics, ...); the provisioner never deletes."""
         from esb.box.provision import provision  # owned by the stores engineer; imported only when stores changed
         from esb_runtime import secrets as box_secrets
 
@@ -64,7 +64,8 @@ class RunningBox:
             return "no box running: stores not provisioned"
         creds = box_secrets.load(self.tree.secrets / "box.json")
         report = provision(app, s3_endpoint=state.s3_endpoint, dynamodb_endpoint=state.dynamodb_endpoint,
-                           credentials=creds, region=state.region or app.region)
+                           credentials=creds, region=state.region or app.region,
+                           services_endpoint=state.services_endpoint or None)
         return summarize(report)
 
 

@@ -20,6 +20,7 @@ from esb.build.context import BuildContext, build_context
 from esb.watch.link import BoxLink, ReloadFailed, RunningBox
 from esb.watch.check import SyntaxChecker
 from esb.watch.filters import WatchPlan, plan_for
+from esb_runtime.sources.names import ASYNC_KINDS
 
 Say = Callable[[str], None]
 BuildRunner = Callable[[BuildContext, "list[str]"], "tuple[int, str, tuple[str, ...]]"]  # -> (exit code, output, tasks run)
@@ -95,6 +96,13 @@ def _diff(kind: str, old: set[str], new: set[str]) -> list[str]:
     return parts
 
 
+
+def provisioned(app: Application) -> tuple:
+    """What provisioning makes of a template: tables, buckets, the other resources, and the wiring of the
+    asynchronous event sources (delivery queues, subscriptions, rules, bucket notifications)."""
+    deliveries = tuple((fn.name, event) for fn in app.functions for event in fn.events if event.kind in ASYNC_KINDS)
+    return app.tables, app.buckets, app.resources, deliveries
+
 class Watcher:
     """Turns batches of changed paths into builds; `run` is the watchfiles loop, `run_batch` one step of it."""
 
@@ -106,7 +114,7 @@ class Watcher:
         self.say, self._build, self._load, self.clock = say, build, load, clock
         self.checker = checker or SyntaxChecker()
         self.plan: WatchPlan = plan_for(ctx)
-        self._stores = (ctx.app.tables, ctx.app.buckets)  # what the box was provisioned with
+        self._stores = provisioned(ctx.app)  # what the box was provisioned with
         self.batches = 0
         self.last: BatchResult | None = None
         self.armed = threading.Event()  # set once watchfiles watches (tests edit files only after it)
@@ -172,13 +180,13 @@ class Watcher:
             return False
 
     def _provision(self, app: Application, notes: list[str]) -> str | None:
-        stores = (app.tables, app.buckets)
+        stores = provisioned(app)
         if stores == self._stores:
             return None
         try:
             report = self.box.provision(app)
         except ImportError:
-            notes.append("tables/buckets changed but the provisioner is not available; restart with `esb up`")
+            notes.append("store resources changed but the provisioner is not available; restart with `esb up`")
             return None
         except EsbError as exc:
             notes.append(f"provisioning failed: {exc}")

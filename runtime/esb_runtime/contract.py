@@ -54,6 +54,16 @@ def rie_identity(name: str, timeout_s: int, memory_mb: int) -> dict[str, str]:
     }
 
 
+# Read (and removed from the environment) by the base images' entrypoint: the RIE's --log-level. The RIE would
+# otherwise read LOG_LEVEL, which is the function's own variable.
+RIE_LOG_LEVEL_ENV = "ESB_RIE_LOG_LEVEL"
+
+
+def rie_log_level(debug: bool) -> str:
+    """The RIE's log level: its debug lines only with `esb up --debug`."""
+    return "debug" if debug else "error"
+
+
 def name_part(text: str) -> str:
     """`text` as a docker name part ([a-zA-Z0-9_.-])."""
     return re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-.") or "x"

@@ -41,12 +41,6 @@ class RuntimeSettings:
         return self.output_dir / "config"
 
     @property
-    def rie_log_level(self) -> str:
-        """The RIE's --log-level: its per-call INFO chatter costs ~0.3 ms of RIE and log-pump CPU per invocation,
-        so only errors unless debugging; START/END/REPORT lines are printed at every level."""
-        return "debug" if self.debug else "error"
-
-    @property
     def lease_socket(self) -> Path:
         """The manager's lease socket (gateway workers hold sandboxes there), beside its API socket."""
         return self.manager_socket.with_name("leases.sock")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 
 import pytest
 
@@ -32,10 +33,19 @@ def test_http_without_a_plain_listener_says_how_to_get_one() -> None:
 
 
 def test_compose_stack_exports_its_per_service_endpoints() -> None:
-    from dataclasses import replace
-
     compose = replace(STATE, engine="compose", aws_endpoint="", s3_endpoint="https://127.0.0.1:9000",
                       dynamodb_endpoint="http://127.0.0.1:8000")
     names = dict(exports(compose, BoxSecrets.generate()))
     assert names["AWS_ENDPOINT_URL_S3"] == "https://127.0.0.1:9000"
     assert names["AWS_ENDPOINT_URL_DYNAMODB"] == "http://127.0.0.1:8000" and "AWS_ENDPOINT_URL" not in names
+
+
+def test_http_on_the_compose_stack_gives_its_plain_stores_and_no_ca() -> None:
+    compose = replace(STATE, engine="compose", aws_endpoint="", s3_endpoint="http://127.0.0.1:9000",
+                      dynamodb_endpoint="http://127.0.0.1:8000")
+    names = dict(exports(compose, BoxSecrets.generate(), http=True))
+    assert names["AWS_ENDPOINT_URL_S3"] == "http://127.0.0.1:9000"
+    assert names["AWS_ENDPOINT_URL_DYNAMODB"] == "http://127.0.0.1:8000"
+    assert "AWS_CA_BUNDLE" not in names and "AWS_ENDPOINT_URL" not in names
+    with pytest.raises(ConfigError, match="publishes https://127.0.0.1:9000 over HTTPS only"):
+        exports(replace(compose, s3_endpoint="https://127.0.0.1:9000"), BoxSecrets.generate(), http=True)

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import io
 import re
+import threading
+import time
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
-from esb.box.console import LiveConsole
+from esb.box import state as boxstate
+from esb.box.console import LiveConsole, attach
+from esb.box.logs import store_settings
+from esb.box.state import BoxState
+from esb.paths import BuildTree
+from esb.project import Images, Ports, Project
+from esb.render.compose import LOCAL_LOGS
+from fakes import FakeVictoriaLogs
 
 TRACE = "1-5f84c7a1-0123456789abcdef01234567"
 
@@ -85,3 +97,50 @@ def test_failures_only_shows_a_failed_call_with_its_init_error_and_nothing_else(
     lines = out.getvalue().splitlines()
     assert len(lines) == 2 and " 502 " in lines[0]
     assert lines[1] == "    [ERROR] Runtime.ImportModuleError: No module named 'requests'"
+
+
+def _project(tmp_path: Path, engine: str | None, logs_port: int = 9428, logs_image: str = Images().logs) -> Project:
+    tree = BuildTree(tmp_path / ".esb")
+    if engine is not None:
+        boxstate.write(tree.state, BoxState(
+            project="p", engine=engine, gateway_url="https://127.0.0.1:8443", ca_file="ca.pem",
+            s3_endpoint="http://127.0.0.1:9000", dynamodb_endpoint="http://127.0.0.1:8000",
+            lambda_endpoint="https://127.0.0.1:8443", region="us-east-1", started_at=0.0))
+    return Project(project_dir=tmp_path, template=tmp_path / "template.yaml", output=tree, name="p",
+                   images=replace(Images(), logs=logs_image), ports=replace(Ports(), logs=logs_port))
+
+
+def test_the_compose_stacks_records_are_read_from_its_victorialogs(tmp_path: Path) -> None:
+    settings = store_settings(_project(tmp_path / "c", "compose", logs_port=19428))
+    assert (settings.log_store, settings.victorialogs_url) == ("victorialogs", "http://127.0.0.1:19428")
+    for project in (_project(tmp_path / "p", "process"), _project(tmp_path / "n", None),
+                    _project(tmp_path / "l", "compose", logs_image=LOCAL_LOGS)):
+        assert store_settings(project).log_store == "local"  # the output tree's files
+
+
+def _wait_for(out: io.StringIO, text: str, timeout_s: float = 10.0) -> str:
+    deadline = time.monotonic() + timeout_s
+    while text not in out.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return out.getvalue()
+
+
+def test_console_follows_the_compose_stacks_victorialogs(tmp_path: Path) -> None:
+    fake = FakeVictoriaLogs()
+    stop = threading.Event()
+    try:
+        soon = (datetime.now(timezone.utc) + timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S.123456Z")
+        for record in (_sandbox("hello from the handler"), _sandbox("REPORT RequestId: lambda-1", event="REPORT"),
+                       _gateway()):
+            fake.rows.append({**{k: v for k, v in record.items() if k not in ("message", "time")},
+                              "_msg": record["message"], "_time": soon, "_stream": "{}"})
+        out = io.StringIO()
+        attach(_project(tmp_path, "compose", logs_port=int(fake.url.rsplit(":", 1)[1])), stop, out)
+        shown = _wait_for(out, "hello from the handler")
+        assert re.search(r"GET /hello 200 12\.3 ms hello warm req-1\n    hello from the handler\n", shown)
+        assert fake.queries, "the console asked VictoriaLogs"
+        fake.stop()  # the stack's log store goes away: one line, no traceback, the box is not stopped
+        assert "console stopped: the log store does not answer" in _wait_for(out, "console stopped")
+    finally:
+        stop.set()
+        fake.stop()

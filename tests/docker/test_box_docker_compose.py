@@ -116,6 +116,29 @@ def test_stack_is_healthy_without_registry_images(stack: dict[str, Any]) -> None
     assert health["manager"]["status"] == "ok" and health["manager"]["engine"] == "docker"
 
 
+def test_embedded_stores_serve_the_other_services_to_provisioning_and_the_manager(stack: dict[str, Any]) -> None:
+    import boto3
+    import docker
+
+    from esb.box import state as boxstate
+    from esb_runtime import secrets as box_secrets
+
+    ctx = stack["ctx"]
+    endpoint = boxstate.read(ctx.tree.state).services_endpoint
+    keys = box_secrets.load(ctx.tree.secrets / "box.json")
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=ctx.app.region,
+                       aws_access_key_id=keys.aws_access_key_id, aws_secret_access_key=keys.aws_secret_access_key)
+    assert sqs.create_queue(QueueName="compose-check")["QueueUrl"].endswith("/compose-check")
+    sdk = docker.from_env()
+    try:  # the manager's pollers and its sandboxes reach the same stores by service name
+        labels = [f"com.docker.compose.project={compose.project_name(ctx.project)}",
+                  "com.docker.compose.service=manager"]
+        [manager] = sdk.containers.list(filters={"label": labels})
+        assert "ESB_SERVICES_ENDPOINT=http://stores:4566" in manager.attrs["Config"]["Env"]
+    finally:
+        sdk.close()
+
+
 def test_stack_runs_functions_in_containers_on_its_network(stack: dict[str, Any]) -> None:
     import docker
 

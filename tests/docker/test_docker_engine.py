@@ -71,6 +71,24 @@ def test_start_invoke_logs_labels_and_memory(docker_client: docker.DockerClient,
     assert not docker_client.containers.list(all=True, filters={"id": container.id})
 
 
+@pytest.mark.parametrize(("level", "chatter"), [("error", False), ("debug", True)])
+def test_emulator_lines_only_at_its_debug_level(docker_client: docker.DockerClient, function_image: str,
+                                                project: str, level: str, chatter: bool) -> None:
+    """The RIE's own INFO/DEBUG lines appear only with `esb up --debug`; the function's LOG_LEVEL is not its."""
+    lines: list[str] = []
+    engine = DockerEngine(project, client_factory=lambda: docker_client, rie_log_level=level)
+    sandbox = engine.start(dataclasses.replace(make_spec(function_image), environment={"LOG_LEVEL": "DEBUG"}),
+                           lines.append)
+    try:
+        answer = invoke(sandbox.invoke_url, {"n": 1})
+        assert wait_for(lambda: any(line.startswith("REPORT RequestId") for line in lines))
+    finally:
+        engine.stop(sandbox)
+    assert answer["log_level"] == "DEBUG" and answer["rie_level_var"] is None
+    assert any('handler saw {"n": 1}' in line for line in lines)
+    assert any("(rapid)" in line for line in lines) is chatter
+
+
 def test_docker_kill_makes_alive_false(docker_client: docker.DockerClient, function_image: str,
                                        project: str) -> None:
     engine = engine_for(project, docker_client)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Iterator
 
@@ -74,6 +75,37 @@ def test_logs_have_the_handler_line_and_a_report(box: Box, capsys: pytest.Captur
     found = eventually(lambda: [x for x in lines() if "INFO\tstored logged" in x], 10)
     assert found, "the handler's console.log line is in the log store"
     assert any("REPORT RequestId:" in x for x in lines())
+
+
+def test_report_figures_are_measured_in_the_node_sandbox(box: Box, capsys: pytest.CaptureFixture[str]) -> None:
+    """REPORT as AWS says it, not the RIE's: Init Duration measured (cold call only), Duration without the init,
+    Billed Duration rounded up, Max Memory Used the runtime's peak RSS (not Memory Size)."""
+    from boxkit import esb
+
+    for _ in range(2):
+        assert box.client.get("/context").status_code == 200
+
+    def reports() -> list[dict]:
+        capsys.readouterr()
+        assert esb(box.project, "logs", "node-context", "--json") == 0
+        records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert not [r for r in records if "ESB-METRICS" in r["message"]]  # the marker is never a record
+        return [r for r in records if r.get("event") == "REPORT"]
+
+    def cold_and_warm() -> list[dict] | None:
+        found = reports()
+        return found if len(found) >= 2 and any(r.get("init_ms") for r in found) else None
+
+    found = eventually(cold_and_warm, 10)
+    assert found, "a cold and a warm REPORT of node-context are in the log store"
+    cold = next(r for r in found if r.get("init_ms"))
+    assert cold["message"].endswith(f"Init Duration: {cold['init_ms']:.2f} ms")
+    assert 1 < cold["init_ms"] and cold["duration_ms"] < cold["init_ms"]  # the RIE says ~0.02 ms, and adds it here
+    assert any("init_ms" not in r and "Init Duration" not in r["message"] for r in found)  # warm calls
+    for report in found:
+        assert report["billed_ms"] == max(1, math.ceil(report["duration_ms"]))
+        assert 5 <= report["max_memory_mb"] < report["memory_mb"] == 256
+        assert f"Max Memory Used: {report['max_memory_mb']} MB" in report["message"]
 
 
 def test_a_saved_js_file_is_served_never_stale(box: Box) -> None:

@@ -103,3 +103,14 @@ def test_compose_overrides_ports_images_and_bind(tmp_path: Path) -> None:
     assert doc["services"]["gateway"]["image"] == "mine/gw:2" and "build" not in doc["services"]["gateway"]
     assert doc["services"]["manager"]["build"]["dockerfile"] == "manager.Dockerfile"
     assert render_compose(_app(), project) == text
+
+
+@pytest.mark.parametrize(("images", "services"), [
+    (Images(s3="embedded", dynamodb="embedded"), "http://stores:4566"),
+    (Images(), None),  # RustFS/ScyllaDB serve S3 and DynamoDB only
+])
+def test_compose_gives_the_manager_and_gateway_the_services_endpoint_of_embedded_stores(
+        tmp_path: Path, images: Images, services: str | None) -> None:
+    doc = yaml.safe_load(render_compose(_app(), _project(tmp_path, images=images)))
+    for part in ("manager", "gateway"):
+        assert doc["services"][part]["environment"].get("ESB_SERVICES_ENDPOINT") == services

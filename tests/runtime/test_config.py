@@ -44,11 +44,12 @@ def test_errors_are_clear(tmp_path: Path) -> None:
 
 
 def test_debug_switch_sets_the_rie_log_level_and_survives_the_child_environment(tmp_path) -> None:
+    from esb_runtime.contract import rie_log_level
     from esb_runtime.settings import RuntimeSettings
 
     quiet = RuntimeSettings.from_env({"ESB_OUTPUT_DIR": str(tmp_path)})
     loud = RuntimeSettings.from_env({"ESB_OUTPUT_DIR": str(tmp_path), "ESB_DEBUG": "1"})
-    assert (quiet.debug, quiet.rie_log_level) == (False, "error")
-    assert (loud.debug, loud.rie_log_level) == (True, "debug")
+    assert (quiet.debug, rie_log_level(quiet.debug)) == (False, "error")
+    assert (loud.debug, rie_log_level(loud.debug)) == (True, "debug")
     assert RuntimeSettings.from_env(loud.to_env()).debug and not RuntimeSettings.from_env(quiet.to_env()).debug
     assert loud.lease_socket == loud.manager_socket.with_name("leases.sock")

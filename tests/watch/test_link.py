@@ -12,7 +12,7 @@ import pytest
 from boxkit import Box, copy_app, hello_version, make_watcher, running_box
 from boxkit import eventually as poll
 from esb.watch.loop import Watcher
-from test_loop import NEW_FUNCTION, NEW_TABLE
+from test_loop import NEW_FUNCTION, NEW_QUEUE, NEW_TABLE
 
 HANDLER = '''import json, time
 
@@ -117,6 +117,15 @@ def test_new_table_is_created_in_the_store(box: Box, watcher: Any) -> None:
     result = w.run_batch()
     assert result.ok and result.provision_report, lines
     assert "sample-orders" in box.boto3("dynamodb").list_tables()["TableNames"]
+
+
+def test_new_queue_is_created_in_the_store(box: Box, watcher: Any) -> None:
+    w, lines = watcher
+    template = box.project / "template.yaml"
+    template.write_text(template.read_text() + NEW_QUEUE)
+    result = w.run_batch()
+    assert result.ok and "queue sample-work created" in (result.provision_report or ""), lines
+    assert box.boto3("sqs").get_queue_url(QueueName="sample-work")["QueueUrl"].endswith("/sample-work")
 
 
 def test_broken_saves_keep_serving_the_last_good_build(box: Box, watcher: Any) -> None:

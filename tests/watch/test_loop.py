@@ -33,6 +33,13 @@ NEW_TABLE = """
           KeyType: HASH
 """
 
+NEW_QUEUE = """
+  WorkQueue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub "${AWS::StackName}-work"
+"""
+
 NEW_FUNCTION = """
   ByeFunction:
     Type: AWS::Serverless::Function
@@ -202,6 +209,14 @@ def test_stores_provisioned_only_when_tables_or_buckets_change(watcher: Any, app
     assert w.run_batch().ok
     assert [t.name for t in box.provisioned[-1].tables] == ["app-items", "app-orders"]
     assert "created table app-orders" in lines[-1]
+    assert w.run_batch().ok and len(box.provisioned) == 1
+
+
+def test_stores_provisioned_when_a_queue_is_added(watcher: Any, app_dir: Path) -> None:
+    w, box, lines = watcher
+    append_to_template(app_dir, NEW_QUEUE)
+    assert w.run_batch().ok
+    assert [r.name for r in box.provisioned[-1].resources] == ["app-work"]
     assert w.run_batch().ok and len(box.provisioned) == 1
 
 

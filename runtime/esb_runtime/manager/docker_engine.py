@@ -44,8 +44,9 @@ class DockerEngine:
     def __init__(self, project: str, client_factory: Callable[[], docker.DockerClient] | None = None,
                  ready_timeout_s: float = 15.0, clock: Callable[[], float] = time.time,
                  new_id: Callable[[], str] = lambda: uuid.uuid4().hex[:12],
-                 extra_hosts: dict[str, str] | None = None) -> None:
+                 extra_hosts: dict[str, str] | None = None, rie_log_level: str = "error") -> None:
         self.project = project
+        self.rie_log_level = rie_log_level  # passed to the base image's entrypoint (see container_environment)
         self._client_factory = client_factory
         self._client: docker.DockerClient | None = None
         self._ready_timeout_s = ready_timeout_s
@@ -141,7 +142,8 @@ class DockerEngine:
         sandbox_id = f"{name_part(spec.function)[:40]}-{self._new_id()}"
         network = self.ensure_network()
         in_network = self.in_network()
-        environment = container_environment(spec, s3_host=None if in_network else self.host_address())
+        environment = container_environment(spec, s3_host=None if in_network else self.host_address(),
+                                            rie_log_level=self.rie_log_level)
         if in_network:
             environment.pop("AWS_CA_BUNDLE", None)  # a path inside the manager's container, not on the host
             environment.pop("NODE_EXTRA_CA_CERTS", None)

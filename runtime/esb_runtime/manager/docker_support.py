@@ -7,7 +7,7 @@ import re
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from esb_runtime.contract import rie_identity
+from esb_runtime.contract import RIE_LOG_LEVEL_ENV, rie_identity
 from esb_runtime.engine import LineSink, SandboxSpec
 from esb_runtime.errors import EngineError
 
@@ -65,12 +65,15 @@ def host_gateway_address(client: docker.DockerClient) -> str | None:
     return interface_address((attrs.get("Options") or {}).get("com.docker.network.bridge.name", "docker0"))
 
 
-def container_environment(spec: SandboxSpec, s3_host: str | None = None) -> dict[str, str]:
+def container_environment(spec: SandboxSpec, s3_host: str | None = None,
+                          rie_log_level: str = "error") -> dict[str, str]:
     """The Lambda environment as seen from a container: host-loopback endpoints point at the host,
     and a host CA bundle path becomes the path it is mounted at (see `ca_bundle_mount`). With `s3_host`
     (the host's address), S3 is reached by IP: SDKs then address buckets by path, where a bucket's
-    virtual-host name (<bucket>.host.docker.internal) would not resolve (the AWS SDK for JavaScript v3)."""
-    env = {**rie_identity(spec.function, spec.timeout_s, spec.memory_mb), **spec.environment}
+    virtual-host name (<bucket>.host.docker.internal) would not resolve (the AWS SDK for JavaScript v3).
+    The base image's entrypoint takes `rie_log_level` out of the environment before the RIE starts."""
+    env = {**rie_identity(spec.function, spec.timeout_s, spec.memory_mb), **spec.environment,
+           RIE_LOG_LEVEL_ENV: rie_log_level}
     if spec.runtime.startswith("nodejs"):
         env.pop("AWS_EXECUTION_ENV", None)  # the base image says which Node.js it really has
     for key, value in env.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from esb_runtime.contract import rie_log_level
 from esb_runtime.engine import Engine
 from esb_runtime.errors import EngineError
 from esb_runtime.settings import RuntimeSettings
@@ -32,9 +33,9 @@ def create_engine(settings: RuntimeSettings) -> Engine:
         from esb_runtime.manager.registry import SandboxRegistry
 
         return ProcessEngine(rie_path(settings), registry=SandboxRegistry.of_box(settings.state_dir),
-                             die_with_manager=True, rie_log_level=settings.rie_log_level)
+                             die_with_manager=True, rie_log_level=rie_log_level(settings.debug))
     if settings.engine == "docker":
         from esb_runtime.manager.docker_engine import DockerEngine
 
-        return DockerEngine(project_name(settings))
+        return DockerEngine(project_name(settings), rie_log_level=rie_log_level(settings.debug))
     raise EngineError(f"unknown engine {settings.engine!r} (process | docker)")

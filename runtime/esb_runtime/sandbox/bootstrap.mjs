@@ -1,6 +1,7 @@
-// Sandbox entry point for Node.js: aws-lambda-ric plus the trace id the RIE drops, restored per invocation.
+// Sandbox entry point for Node.js: aws-lambda-ric plus the trace id the RIE drops, restored per invocation,
+// and the invocation's true figures measured (see bootstrap.py's Meter, the Python twin).
 // Usage (as the RIE's runtime command): node bootstrap.mjs <file.export>; LAMBDA_RUNTIME_DIR holds node_modules.
-import { existsSync } from "node:fs";
+import { existsSync, writeSync } from "node:fs";
 import { createRequire, register } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -9,6 +10,8 @@ import { pathToFileURL } from "node:url";
 const TRACE_KEY = "x-esb-trace-id";
 const CONTEXT_HEADER = "lambda-runtime-client-context";
 const TRACE_HEADER = "lambda-runtime-trace-id";
+// The manager's log pump reads this marker (esb_runtime.sandbox.metrics; the same as bootstrap.py's).
+export const METRICS_MARKER = "\x1fESB-METRICS ";
 
 // Remove the trace carrier from the invocation's headers and hand it to the ric as Lambda does (its own header).
 export function restoreTrace(headers) {
@@ -34,6 +37,50 @@ export function restoreTrace(headers) {
   return out;
 }
 
+const round2 = (ms) => Math.round(ms * 100) / 100;
+
+// The marker line for one invocation; max memory is the runtime's peak RSS (resourceUsage: KiB).
+export function measuredLine(durationMs, initMs, maxRssKiB) {
+  const figures = { duration_ms: round2(durationMs), max_memory_mb: Math.ceil(maxRssKiB / 1024) };
+  if (initMs !== null) figures.init_ms = round2(initMs);
+  return `${METRICS_MARKER}${JSON.stringify(figures)}\n`;
+}
+
+// The ric talks to the RIE through its native client: next() waits for an invocation, done()/error() answer it.
+// Wrapped in place: the trace is restored on each invocation; the init (process start to the first next(), the
+// handler loaded by then) and each invocation (received to answered) are timed, and said on stdout just before
+// the answer is posted, so the RIE's REPORT line comes after it. Streamed responses bypass done(): the RIE's
+// REPORT stands for them.
+export function wrapNativeClient(client, seams = {}) {
+  const now = seams.now || (() => performance.now()); // ms since this process started
+  const write = seams.write || ((text) => writeSync(1, text)); // synchronous: ahead of the answer
+  const maxRssKiB = seams.maxRssKiB || (() => process.resourceUsage().maxRSS);
+  const [next, done, error] = [client.next.bind(client), client.done.bind(client), client.error.bind(client)];
+  let initMs = null;
+  let started = false;
+  let invokedAt = null;
+  const report = () => {
+    if (invokedAt === null) return;
+    write(measuredLine(now() - invokedAt, initMs, maxRssKiB()));
+    [initMs, invokedAt] = [null, null]; // the init is reported once: with the cold call
+  };
+  client.next = async () => {
+    if (!started) [started, initMs] = [true, now()];
+    const invocation = await next();
+    invokedAt = now();
+    return { ...invocation, headers: restoreTrace(invocation.headers || {}) };
+  };
+  client.done = (...args) => {
+    report();
+    return done(...args);
+  };
+  client.error = (...args) => {
+    report();
+    return error(...args);
+  };
+  return client;
+}
+
 // Lambda's NODE_PATH: layers, then the runtime's SDK; CommonJS reads it, ES modules need the resolve hook.
 function moduleRoots() {
   return (process.env.NODE_PATH || "").split(path.delimiter).filter((dir) => path.basename(dir) === "node_modules");
@@ -51,12 +98,7 @@ async function main(argv) {
   }
   const ricMain = createRequire(path.join(runtimeDir, "esb-bootstrap.js")).resolve("aws-lambda-ric");
   // The ric loads its native client through require(), whose cache hands it this very object: wrap next() once.
-  const nativeClient = createRequire(ricMain)("./rapid-client.node");
-  const next = nativeClient.next.bind(nativeClient);
-  nativeClient.next = async () => {
-    const invocation = await next();
-    return { ...invocation, headers: restoreTrace(invocation.headers || {}) };
-  };
+  wrapNativeClient(createRequire(ricMain)("./rapid-client.node"));
   const { run } = await import(pathToFileURL(ricMain).href);
   await run(process.cwd(), handler);
 }

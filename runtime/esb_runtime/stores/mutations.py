@@ -39,10 +39,10 @@ def scope_service(environ: Environ) -> str | None:
 
 def journaled_service(environ: Environ) -> str | None:
     """'s3' or 'dynamodb' for a request that may change their data, the service of a kept configuration
-    write (kept.py: queues, topics, parameters, ...), else None.
+    write or kept traffic (kept.py: queues, topics, parameters, ..., Kinesis records, log events), else None.
 
-    Other calls of the other services (SQS receives, ...) are not journaled: snapshots do not hold them,
-    so they would survive until the next compaction and then vanish.
+    Other calls of the other services are not journaled as requests: what they change in queues (sends,
+    publishes, deletes) is journaled as queue contents (queued.py).
     """
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     service = scope_service(environ)

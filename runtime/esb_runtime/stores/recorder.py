@@ -1,4 +1,5 @@
-"""Journals every acknowledged S3/DynamoDB write before its answer leaves, and replays the journal into moto."""
+"""Journals every acknowledged write (S3, DynamoDB, kept configuration and traffic, queue contents) before its
+answer leaves, and replays the journal into moto."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from esb_runtime.stores import subscriptions
 from esb_runtime.stores.auth import Environ, StartResponse, WsgiApp
 from esb_runtime.stores.journal import Journal
-from esb_runtime.stores.kept import KEPT_WRITES
+from esb_runtime.stores.kept import KEPT_WRITES, Carried
 from esb_runtime.stores.mutations import Mutation, journaled_service
+from esb_runtime.stores.queued import QueueLedger, install, is_queue_record
 
 _UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
 _MAPPED_PARAMS = ("uploadId", "versionId")
@@ -55,6 +58,10 @@ def generated_ids(mutation: Mutation, answer: Answer) -> dict[str, str]:
         found = _UPLOAD_ID.search(b"".join(answer.body))
         if found:
             ids["uploadId"] = found.group(1).decode()
+    if mutation.service() == "sns":
+        arn = subscriptions.answered_arn(b"".join(answer.body))
+        if arn:
+            ids[subscriptions.KEY] = arn
     return ids
 
 
@@ -68,17 +75,31 @@ class Recorder:
     """WSGI middleware in front of moto. Writes run one at a time so the journal order is moto's order;
     the fsync happens outside that lock, shared by every writer waiting for it (group commit)."""
 
-    def __init__(self, app: WsgiApp, log: Callable[[str], None]) -> None:
+    def __init__(self, app: WsgiApp, log: Callable[[str], None], ledger: QueueLedger | None = None) -> None:
         self.app = app
         self.log = log
-        self.journal: Journal | None = None  # attached once recovery is done; until then nothing is recorded
+        self.ledger = ledger or QueueLedger()
+        install(self.ledger)
+        self._journal: Journal | None = None
         self.order = threading.Lock()
         self.failed: str | None = None
 
+    @property
+    def journal(self) -> Journal | None:
+        return self._journal
+
+    @journal.setter
+    def journal(self, journal: Journal | None) -> None:
+        """Attached once recovery is done; until then nothing is recorded."""
+        self._journal = self.ledger.journal = journal
+
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         journal = self.journal
-        if journal is None or journaled_service(environ) is None:
+        if journal is None:
             return self.app(environ, start_response)
+        self.ledger.begin()
+        if journaled_service(environ) is None:
+            return self._queue_changes(environ, start_response, journal)
         if self.failed:  # a write moto applied but the disk refused: stop acknowledging writes
             return _json(start_response, "503 Service Unavailable", {"error": "ServiceUnavailable",
                                                                        "message": f"journal failed: {self.failed}"})
@@ -96,6 +117,21 @@ class Recorder:
                     return self._fail(start_response, exc)
         if seq:
             try:
+                journal.wait_durable(max(seq, self.ledger.must_wait()))
+            except OSError as exc:
+                return self._fail(start_response, exc)
+        start_response(answer.status_line, answer.headers)
+        return answer.body
+
+    def _queue_changes(self, environ: Environ, start_response: StartResponse, journal: Journal) -> Iterable[bytes]:
+        """Any other request (SendMessage, Publish, PutEvents, a receive that redrives, DeleteMessage) may
+        change queue contents; its answer waits until the records of those changes are on disk."""
+        answer = call(self.app, environ)
+        seq = self.ledger.must_wait()
+        if seq:
+            try:
+                if self.ledger.failed:
+                    raise self.ledger.failed
                 journal.wait_durable(seq)
             except OSError as exc:
                 return self._fail(start_response, exc)
@@ -125,6 +161,7 @@ class Replay:
 
     app: WsgiApp
     log: Callable[[str], None]
+    ledger: QueueLedger = field(default_factory=QueueLedger)
     ids: dict[str, str] = field(default_factory=dict)  # id in the journal -> id moto gave on replay
     regions: set[str] = field(default_factory=set)
     # Multipart uploads still open, by their journal id: snapshots hold objects, not uploads, so these
@@ -132,10 +169,15 @@ class Replay:
     open_uploads: dict[str, list[bytes]] = field(default_factory=dict)
     # Configuration writes of the services snapshots do not dump (kept.py), in their order.
     kept: list[bytes] = field(default_factory=list)
+    carried: Carried = field(default_factory=Carried)  # Kinesis records and log events, while retained
     applied: int = 0
 
     def apply(self, payloads: Iterable[bytes]) -> None:
         for payload in payloads:
+            if is_queue_record(payload):
+                self.ledger.apply(payload)
+                self.applied += 1
+                continue
             mutation = Mutation.decode(payload)
             answer = call(self.app, mutation.environ(_map_ids(mutation.query, self.ids)))
             self.applied += 1
@@ -144,12 +186,14 @@ class Replay:
                 continue
             fresh = generated_ids(mutation, answer)
             for name, old in mutation.ids.items():
-                if name in fresh:
+                if name == subscriptions.KEY and name in fresh:
+                    subscriptions.keep_arn(old, fresh[name])
+                elif name in fresh:
                     self.ids[old] = fresh[name]
             region = mutation.region()
             if region:
                 self.regions.add(region)
-            if mutation.service() in KEPT_WRITES:
+            if not self.carried.add(mutation, payload) and mutation.service() in KEPT_WRITES:
                 self.kept.append(payload)
             self._track_upload(mutation, payload)
 
@@ -167,5 +211,7 @@ class Replay:
             del self.open_uploads[upload]
 
     def pending(self) -> list[bytes]:
-        """What the next snapshot carries as records: kept configuration writes, then open uploads."""
-        return [*self.kept, *(payload for records in self.open_uploads.values() for payload in records)]
+        """What the next snapshot carries as records: kept configuration writes, open uploads, retained
+        traffic, then the messages queued now."""
+        uploads = (payload for records in self.open_uploads.values() for payload in records)
+        return [*self.kept, *uploads, *self.carried.retained(), *self.ledger.carried()]

@@ -10,6 +10,7 @@ from typing import Callable, Iterator
 
 from esb_runtime.stores import journal, snapshot
 from esb_runtime.stores.auth import WsgiApp
+from esb_runtime.stores.queued import QueueLedger
 from esb_runtime.stores.recorder import Replay
 
 JOURNAL = "journal"
@@ -50,15 +51,16 @@ class Recovered:
 
 
 def recover(data_dir: Path, clients: snapshot.ClientFactory, app: WsgiApp, log: Callable[[str], None],
-            upto: int | None = None) -> Recovered:
-    """Restore the snapshot, then replay segments after it (up to `upto`, if given) into `app` (moto).
+            upto: int | None = None, ledger: QueueLedger | None = None) -> Recovered:
+    """Restore the snapshot, then replay segments after it (up to `upto`, if given) into `app` (moto) and
+    `ledger` (moto's queue contents).
 
     The caller holds `exclusive(data_dir)`. Segments the snapshot covers are skipped even if a crash
     kept them from being deleted, so no write is applied twice.
     """
     manifest = snapshot.restore(data_dir, clients) or {}
     base = int(manifest.get("journal_upto", 0))
-    replay = Replay(app, log)
+    replay = Replay(app, log, ledger or QueueLedger())
     current = snapshot.current_snapshot(data_dir)
     if current is not None and (current / snapshot.PENDING).is_file():
         replay.apply(journal.read_segment(current / snapshot.PENDING))

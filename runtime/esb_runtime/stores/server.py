@@ -97,7 +97,8 @@ class StoresServer:
         self._state = "restoring"
         started = time.monotonic()
         with recovery.exclusive(self.settings.data_dir):
-            state = recovery.recover(self.settings.data_dir, self.client, self.recorder, self.log)
+            state = recovery.recover(self.settings.data_dir, self.client, self.recorder, self.log,
+                                     ledger=self.recorder.ledger)
             self.recorder.journal = journal.Journal(recovery.journal_dir(self.settings.data_dir), state.next_segment)
         self._backlog = state.replay.applied
         if state.manifest or state.segments:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -15,57 +12,7 @@ from esb_runtime.logs.factory import open_store
 from esb_runtime.logs.stores import LogQuery
 from esb_runtime.logs.victorialogs import VictoriaLogsStore
 from esb_runtime.settings import RuntimeSettings
-
-
-class FakeVictoriaLogs:
-    def __init__(self) -> None:
-        self.inserts: list[dict] = []  # {"params", "content_type", "lines"}
-        self.queries: list[dict] = []
-        self.rows: list[dict] = []
-        self.fail = False
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                url = urlsplit(self.path)
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                if fake.fail:
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-                if url.path == "/insert/jsonline":
-                    lines = [json.loads(line) for line in body.splitlines() if line]
-                    fake.inserts.append({"params": parse_qs(url.query), "content_type": self.headers["Content-Type"],
-                                         "lines": lines})
-                    for line in lines:  # what VictoriaLogs stores: message -> _msg, time -> _time
-                        row = {k: v for k, v in line.items() if k not in ("message", "time")}
-                        row.update(_msg=line["message"], _time=line["time"][:-5] + ".123456Z", _stream="{}")
-                        fake.rows.append(row)
-                    self.send_response(200)
-                    self.end_headers()
-                elif url.path == "/select/logsql/query":
-                    form = parse_qs(body)
-                    fake.queries.append(form)
-                    out = "".join(json.dumps(r) + "\n" for r in fake.rows).encode()
-                    self.send_response(200)
-                    self.send_header("Content-Length", str(len(out)))
-                    self.end_headers()
-                    self.wfile.write(out)
-                else:
-                    self.send_response(404)
-                    self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from fakes import FakeVictoriaLogs
 
 
 @pytest.fixture

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import pytest
+
+from esb_runtime.contract import RIE_LOG_LEVEL_ENV
 from esb_runtime.engine import SandboxSpec
+from esb_runtime.manager.docker_engine import DockerEngine
+from esb_runtime.manager.engines import create_engine
+from esb_runtime.settings import RuntimeSettings
 from esb_runtime.manager.docker_support import container_environment, host_gateway_address
 from fakes import BridgeClient
 
@@ -32,3 +39,17 @@ def test_host_gateway_address_falls_back_to_the_bridge_interface() -> None:
     assert host_gateway_address(BridgeClient(attrs)) is None
     assert host_gateway_address(BridgeClient({"IPAM": {"Config": [{"Subnet": "x"}]}, "Options": {
         "com.docker.network.bridge.name": "lo"}})) == "127.0.0.1"
+
+
+def test_the_rie_log_level_is_the_boxs_and_the_functions_log_level_stays(tmp_path: Path) -> None:
+    spec = dataclasses.replace(_spec(tmp_path), environment={**_spec(tmp_path).environment, "LOG_LEVEL": "DEBUG"})
+    assert container_environment(spec)[RIE_LOG_LEVEL_ENV] == "error"
+    env = container_environment(spec, rie_log_level="debug")
+    assert env[RIE_LOG_LEVEL_ENV] == "debug" and env["LOG_LEVEL"] == "DEBUG"
+
+
+@pytest.mark.parametrize("debug, level", [(False, "error"), (True, "debug")])
+def test_esb_up_debug_reaches_the_docker_engine(tmp_path: Path, debug: bool, level: str) -> None:
+    engine = create_engine(RuntimeSettings(output_dir=tmp_path, manager_socket=tmp_path / "m.sock", rie_path=None,
+                                           engine="docker", debug=debug))
+    assert isinstance(engine, DockerEngine) and engine.rie_log_level == level

@@ -16,6 +16,8 @@ from esb_runtime.manager.node_host import (
     BOOTSTRAP, NodeBinary, declared_major, find_node, mismatch_note, node_command, node_environment, node_path,
 )
 from esb_runtime.manager.process_engine import ProcessEngine
+from esb_runtime.sandbox import metrics
+from esb_runtime.sandbox.bootstrap import METRICS_MARKER
 
 SANDBOX = Path(__file__).resolve().parents[3] / "runtime" / "esb_runtime" / "sandbox"
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
@@ -130,3 +132,36 @@ try {{ await import("no-such-package-anywhere"); }} catch (error) {{ missing = e
 console.log(JSON.stringify([mod.value, missing]));
 """
     assert _node(script) == ["hi", "ERR_MODULE_NOT_FOUND"]
+
+
+@needs_node
+def test_bootstrap_measures_init_once_and_each_invocation_before_it_answers() -> None:
+    """The Node twin of bootstrap.py's Meter: same marker, same figures, written before done()/error()."""
+    script = f"""
+import {{ wrapNativeClient, METRICS_MARKER }} from {json.dumps((SANDBOX / "bootstrap.mjs").as_uri())};
+const seen = [];
+let clock = 0;
+const native = {{
+  next: async () => {{ clock += 500; return {{ bodyJson: "{{}}", headers: {{}} }}; }},
+  done: (id, body) => seen.push(["done", id]),
+  error: (id, body, xray) => seen.push(["error", id]),
+}};
+const client = wrapNativeClient(native, {{
+  now: () => clock, write: (text) => seen.push(["line", text]), maxRssKiB: () => 40 * 1024 + 1,
+}});
+clock = 120.456;  // the handler loaded: the runtime asks for work
+await client.next();  // 500 ms waiting for the call: neither init nor duration
+clock += 30.2;
+client.done("r1", "{{}}");
+await client.next();
+clock += 1;
+client.error("r2", "{{}}", "");
+console.log(JSON.stringify({{ marker: METRICS_MARKER, seen }}));
+"""
+    out = _node(script)
+    assert out["marker"] == METRICS_MARKER  # the one the log pump parses
+    kinds = [entry[0] for entry in out["seen"]]
+    assert kinds == ["line", "done", "line", "error"]
+    cold, warm = (metrics.parse(entry[1].rstrip("\n")) for entry in out["seen"] if entry[0] == "line")
+    assert cold == {"duration_ms": 30.2, "max_memory_mb": 41, "init_ms": 120.46}
+    assert warm == {"duration_ms": 1.0, "max_memory_mb": 41}

@@ -95,7 +95,7 @@ def _configure(box: Stores) -> None:
     _client(box, "ssm").put_parameter(Name="/app/limit", Value="6", Type="String", Overwrite=True)
     _client(box, "secretsmanager").create_secret(Name="api-key", SecretString="k-1")
     _client(box, "kinesis").create_stream(StreamName="clicks", ShardCount=1)
-    sqs.send_message(QueueUrl=dlq, MessageBody="traffic is not kept")
+    sqs.send_message(QueueUrl=dlq, MessageBody="a queued message")
 
 
 def _configuration(box: Stores) -> dict:
@@ -133,6 +133,32 @@ def test_configuration_survives_restart_and_compaction(tmp_path: Path) -> None:
         box.stop()
         box.start()  # a second generation replays the carried records once, not twice
         assert _configuration(box) == before
+    finally:
+        box.stop()
+
+
+def test_unsubscribe_holds_across_restarts_and_compactions(tmp_path: Path) -> None:
+    box = Stores(tmp_path / ".esb", interval=0.2, ESB_STORES_COMPACT_RECORDS="3")
+    box.start()
+    try:
+        sns = _client(box, "sns")
+        topic = sns.create_topic(Name="alerts")["TopicArn"]
+        arns = [sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=f"arn:aws:sqs:us-east-1:000000000000:q{i}",
+                              ReturnSubscriptionArn=True)["SubscriptionArn"] for i in range(3)]
+        sns.unsubscribe(SubscriptionArn=arns[0])  # journaled before any restart
+        wait_for_snapshot_after(box, 0)
+        box.stop()
+        box.start()
+        # The ARNs a client got before the restart are still the subscriptions' ARNs...
+        assert sorted(s["SubscriptionArn"] for s in _client(box, "sns").list_subscriptions()["Subscriptions"]) \
+            == sorted(arns[1:])
+        _client(box, "sns").unsubscribe(SubscriptionArn=arns[1])  # ... so this one finds its subscription
+        for _ in range(2):  # and every later generation replays both unsubscribes
+            box.stop()
+            box.start()
+            subs = _client(box, "sns").list_subscriptions()["Subscriptions"]
+            assert [(s["SubscriptionArn"], s["Endpoint"]) for s in subs] == [
+                (arns[2], "arn:aws:sqs:us-east-1:000000000000:q2")]
     finally:
         box.stop()
 
