@@ -32,36 +32,32 @@ class LeaseClient:
         self._send_lock = Semaphore()
 
     def acquire(self, function: str, trace_id: str | None, timeout_s: float) -> wire.Grant:
-        seq = str(next(self._seq))
-        answer = AsyncResult()
-        self._waiting[seq] = answer
         try:
-            self._send(wire.encode(wire.ACQUIRE, seq, function, trace_id or ""))
-            fields = answer.get(timeout=timeout_s)
+            fields = self._ask(wire.ACQUIRE, function, trace_id or "", timeout_s=timeout_s)
         except gevent.Timeout as exc:
             raise ManagerUnavailable(f"no lease for {function} in {timeout_s:g} s") from exc
-        finally:
-            self._waiting.pop(seq, None)
         if fields[0] == wire.ERROR:
             raise error_for(int(fields[2]), fields[3] if len(fields) > 3 else "")
         return wire.Grant(fields[2], fields[3], int(fields[4]))
 
     def release(self, sandbox: str, outcome: str, *, wait_s: float = 10.0) -> None:
         """Return a lease. A failed call's return waits until the manager recorded it (see lease_protocol)."""
-        if outcome in REUSABLE:
-            try:
+        try:
+            if outcome in REUSABLE:
                 self._send(wire.encode(wire.RELEASE, sandbox, outcome))
-            except ManagerUnavailable:
-                pass  # the connection broke: the manager recycled every lease it carried
-            return
+            else:
+                self._ask(wire.FAILED, sandbox, outcome, timeout_s=wait_s)
+        except (ManagerUnavailable, gevent.Timeout):
+            pass  # the connection broke (the manager recycled every lease it carried), or it was recorded late
+
+    def _ask(self, kind: str, *fields: object, timeout_s: float) -> list[str]:
+        """Send a message the manager answers under its sequence number; the answer's fields."""
         seq = str(next(self._seq))
         answer = AsyncResult()
         self._waiting[seq] = answer
         try:
-            self._send(wire.encode(wire.FAILED, seq, sandbox, outcome))
-            answer.get(timeout=wait_s)
-        except (ManagerUnavailable, gevent.Timeout):
-            pass  # gone with the connection, or recorded later: the sandbox is recycled either way
+            self._send(wire.encode(kind, seq, *fields))
+            return answer.get(timeout=timeout_s)
         finally:
             self._waiting.pop(seq, None)
 
@@ -101,7 +97,8 @@ class LeaseClient:
                 if answer is not None:
                     answer.set(fields)
                 elif fields[0] == wire.GRANT and len(fields) > 2:
-                    self.release(fields[2], wire.ABANDONED)  # its asker gave up waiting
+                    # Its asker gave up waiting. Not on this greenlet: the return waits for an answer it reads.
+                    gevent.spawn(self.release, fields[2], wire.ABANDONED)
         except OSError:
             pass
         finally:
@@ -114,7 +111,6 @@ class LeaseClient:
         _hang_up(sock)
         for answer in list(self._waiting.values()):
             answer.set_exception(ManagerUnavailable(f"the manager closed the lease socket {self._path}"))
-
 
 
 def _hang_up(sock: socket.socket) -> None:

@@ -101,6 +101,7 @@ def test_a_grant_nobody_waits_for_any_more_goes_back(served: tuple[FakeLeases, P
     leases.hold.set()
     settle()
     assert leases.returned == [("sb-1", wire.ABANDONED)]
+    assert client.acquire("fn", None, 0.5).sandbox == "sb-2"  # the connection still answers at once
     client.close()
 
 
