@@ -48,6 +48,7 @@ class Api:
     definition_routes: tuple[DefinitionRoute, ...] = ()  # from DefinitionBody
     binary_media_types: tuple[str, ...] = ()  # REST: request bodies of these types reach the function base64, sorted
     usage_plan: UsagePlan | None = None  # REST Auth.UsagePlan: limits per API key on its ApiKeyRequired routes
+    key_plans: tuple[UsagePlan, ...] = ()  # AWS::ApiGateway::UsagePlans of its stage, each for its keys, by name
 
 
 @dataclass(frozen=True)

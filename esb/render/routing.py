@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 from esb.auth_options import AuthOptions
 from esb.errors import BuildError
-from esb.model import Api, Application, Authorizer, Cors, UserPool
+from esb.model import Api, Application, Authorizer, Cors, UsagePlan, UserPool
 from esb.project import Compat
 from esb.sam.cognito import box_pool_for
 from esb.render.environment import render
@@ -73,7 +73,16 @@ def _api_view(api: Api) -> dict[str, Any]:
     if api.authorizers:
         view["authorizers"] = {a.name: authorizer_view(a) for a in api.authorizers}
     if api.usage_plan is not None:
-        view["usage_plan"] = {key: value for key, value in asdict(api.usage_plan).items() if value is not None}
+        view["usage_plan"] = _plan_view(api.usage_plan)
+    if api.key_plans:
+        view["usage_plans"] = [_plan_view(plan) for plan in api.key_plans]
+    return view
+
+
+def _plan_view(plan: UsagePlan) -> dict[str, Any]:
+    view = {key: value for key, value in asdict(plan).items() if value is not None and key != "keys"}
+    if plan.keys:
+        view["keys"] = list(plan.keys)
     return view
 
 

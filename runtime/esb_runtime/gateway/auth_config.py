@@ -53,6 +53,8 @@ class UsagePlanConfig:
     limit: int | None = None  # Quota.Limit: requests per period
     period: str = "DAY"  # Quota.Period: DAY | WEEK | MONTH (UTC)
     offset: int = 0  # Quota.Offset: the day a WEEK (0 Sunday) or MONTH (0 the 1st) starts
+    # AWS::ApiGateway::UsagePlanKey: the API key values the plan meters. Empty: every key (SAM's Auth.UsagePlan).
+    keys: tuple[str, ...] = ()
 
 
 QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
@@ -68,7 +70,7 @@ def parse_usage_plan(data: Mapping[str, Any] | None) -> UsagePlanConfig | None:
     return UsagePlanConfig(
         name=str(data.get("name") or ""), rate=None if rate is None else float(rate),
         burst=None if burst is None else int(burst), limit=None if limit is None else int(limit),
-        period=period, offset=int(data.get("offset") or 0),
+        period=period, offset=int(data.get("offset") or 0), keys=_strings(data.get("keys")),
     )
 
 
