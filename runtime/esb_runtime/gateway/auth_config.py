@@ -18,6 +18,27 @@ class UserPool:
 
 
 @dataclass(frozen=True)
+class TokenValidity:
+    """An app client's token lifetimes in seconds (UserPoolClient IdTokenValidity, ...); None: the box's default."""
+
+    id_s: int | None = None
+    access_s: int | None = None
+    refresh_s: int | None = None
+
+
+_VALIDITY_KEYS = (("id", "id_s"), ("access", "access_s"), ("refresh", "refresh_s"))
+
+
+def validity_view(validity: TokenValidity) -> dict[str, int]:
+    """routing.yml's shape of a client's lifetimes: only those the template sets."""
+    return {key: getattr(validity, name) for key, name in _VALIDITY_KEYS if getattr(validity, name) is not None}
+
+
+def parse_validity(data: Mapping[str, Any]) -> TokenValidity:
+    return TokenValidity(**{name: int(data[key]) for key, name in _VALIDITY_KEYS if data.get(key) is not None})
+
+
+@dataclass(frozen=True)
 class PoolUser:
     """A user of generator.yml (its password is derived from the box's secrets, never written anywhere)."""
 
@@ -84,6 +105,7 @@ class AuthSettings:
     issuers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # offline JWKS documents by issuer
     api_keys: tuple[str, ...] = ()  # the template's AWS::ApiGateway::ApiKey values (the box's own key always works)
     unsigned_invoke: bool = False  # generator.yml compat.unsigned_invoke (loopback boxes only)
+    validity: Mapping[str, TokenValidity] = field(default_factory=dict)  # by app client id (none: the defaults)
 
     @property
     def box_authorizer(self) -> AuthorizerConfig:
@@ -148,4 +170,6 @@ def parse_auth(data: Mapping[str, Any] | None, region: str) -> AuthSettings:
         issuers={str(k): dict(v) for k, v in (data.get("issuers") or {}).items()},
         api_keys=_strings(data.get("api_keys")),
         unsigned_invoke=bool(data.get("unsigned_invoke", False)),
+        validity={str(client): parse_validity(v or {}) for p in (data.get("pools") or {}).values()
+                  for client, v in ((p or {}).get("validity") or {}).items()},
     )
