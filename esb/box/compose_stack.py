@@ -104,21 +104,25 @@ def project_name(project: Project) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in project.name.lower())
 
 
-def compose_env(project: Project) -> dict[str, str]:
-    """The environment of a compose call: the credentials the compose file interpolates, nothing else of ours."""
+def compose_env(project: Project, debug: bool = False) -> dict[str, str]:
+    """The environment of a compose call: what the compose file interpolates (the credentials, `--debug`),
+    nothing else of ours."""
+    from esb.render.compose import DEBUG_VAR
     from esb_runtime import secrets as box_secrets, signing_key
 
     secrets = box_secrets.ensure(project.output.secrets / "box.json")
     signing_key.ensure(project.output.secrets / signing_key.KEY_FILE)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ESB_", "AWS_"))}
     env.update(ESB_AWS_ACCESS_KEY_ID=secrets.aws_access_key_id, ESB_AWS_SECRET_ACCESS_KEY=secrets.aws_secret_access_key)
+    env[DEBUG_VAR] = "1" if debug else "0"
     return env
 
 
-def compose(project: Project, *args: str, check: bool = True, capture: bool = True) -> subprocess.CompletedProcess:
+def compose(project: Project, *args: str, check: bool = True, capture: bool = True,
+            debug: bool = False) -> subprocess.CompletedProcess:
     tree = project.output
     argv = [*compose_command(), "-p", project_name(project), "-f", str(tree.compose), *args]
-    proc = subprocess.run(argv, env=compose_env(project), cwd=tree.root, capture_output=capture, text=True)
+    proc = subprocess.run(argv, env=compose_env(project, debug), cwd=tree.root, capture_output=capture, text=True)
     if check and proc.returncode != 0:
         tail = (proc.stderr or proc.stdout or "").strip().splitlines()[-5:]
         raise BoxError(f"{' '.join(argv[:2])} {args[0]} failed: {' | '.join(tail)}", hint="see `docker-compose logs`")
@@ -147,8 +151,10 @@ def wait_healthy(client: docker.DockerClient, project: str, timeout_s: float = 1
     raise BoxError(f"the compose stack {project} is not healthy: {states}", hint="see `docker-compose logs`")
 
 
-def up(ctx: BuildContext, cache: Path, say: Say = print, client: docker.DockerClient | None = None) -> dict[str, str]:
-    """Images (function, gateway, manager), then `compose up -d`, then wait for health."""
+def up(ctx: BuildContext, cache: Path, say: Say = print, client: docker.DockerClient | None = None,
+       debug: bool = False) -> dict[str, str]:
+    """Images (function, gateway, manager), then `compose up -d` (`debug`: the emulator's debug lines too), then
+    wait for health."""
     import docker as docker_sdk
 
     from esb.box import docker_box
@@ -160,7 +166,7 @@ def up(ctx: BuildContext, cache: Path, say: Say = print, client: docker.DockerCl
     build_runtime_images(client, ctx, say)
     check_config(ctx.project)
     say(f"starting the compose stack {project_name(ctx.project)} ...")
-    compose(ctx.project, "up", "-d")
+    compose(ctx.project, "up", "-d", debug=debug)
     states = wait_healthy(client, project_name(ctx.project))
     provision_stores(ctx, say)
     return states

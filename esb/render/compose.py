@@ -25,6 +25,8 @@ EMBEDDED = "embedded"
 LOCAL_LOGS = "local"
 # Credentials reach the stack only through interpolation of the environment `esb up` supplies.
 CREDENTIAL_VARS = ("ESB_AWS_ACCESS_KEY_ID", "ESB_AWS_SECRET_ACCESS_KEY")
+# `esb up --debug` reaches the manager the same way, so the rendered file is one for both kinds of `up`.
+DEBUG_VAR = "ESB_DEBUG"
 
 
 def gateway_dockerfile(tree: BuildTree) -> Path:
@@ -158,7 +160,7 @@ def compose_view(app: Application, project: Project) -> dict[str, Any]:
     )
     manager = _runtime_service(project, "manager", images.manager, "manager.Dockerfile")
     manager.update(
-        environment=_runtime_env(project, "docker"),
+        environment={**_runtime_env(project, "docker"), DEBUG_VAR: "${%s:-0}" % DEBUG_VAR},
         volumes=[
             "./config:/opt/esb/out/config:ro",
             "./functions:/opt/esb/out/functions:ro",

@@ -1,11 +1,19 @@
-"""The compose stack without embedded stores names, once, what of the template it cannot serve."""
+"""The compose stack: what it cannot serve without embedded stores, and the environment compose interpolates."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from esb.box.compose_stack import missing_services
+import pytest
+import yaml
+
+from esb.box.compose_stack import compose_env, missing_services
 from esb.model import Application, AwsResource, Event, Function
+from esb.paths import P, BuildTree
+from esb.project import Project
+from esb.render.compose import render_compose
+from esb.sam.loader import load_application
+from esb_runtime.settings import RuntimeSettings
 
 
 def _app(resources: tuple[AwsResource, ...] = (), events: tuple[Event, ...] = ()) -> Application:
@@ -27,3 +35,21 @@ def test_queues_and_event_sources_are_named_in_one_warning() -> None:
     assert warning is not None and "\n" not in warning
     assert "AWS::SNS::Topic, AWS::SQS::Queue, SQS events are not available" in warning
     assert "embedded" in warning
+
+
+def _project(tmp_path: Path) -> Project:
+    return Project(project_dir=tmp_path, template=tmp_path / "template.yaml", output=BuildTree(tmp_path / ".esb"),
+                   name="p")
+
+
+def test_up_debug_reaches_the_manager_through_the_interpolated_environment(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ESB_DEBUG", "1")  # the caller's own ESB_* never leak into the stack
+    project = _project(tmp_path)
+    assert compose_env(project)["ESB_DEBUG"] == "0"
+    env = compose_env(project, debug=True)
+    assert env["ESB_DEBUG"] == "1" and env["ESB_AWS_ACCESS_KEY_ID"]
+    manager = yaml.safe_load(render_compose(load_application(P.sample_template), project))["services"]["manager"]
+    # One rendered file for both: compose fills it in at `up`, 0 when nothing is set.
+    assert manager["environment"]["ESB_DEBUG"] == "${ESB_DEBUG:-0}"
+    assert RuntimeSettings.from_env({"ESB_DEBUG": "1"}).debug
