@@ -216,7 +216,7 @@ def services_endpoint(ctx: BuildContext) -> str | None:
 
     if EMBEDDED not in (ctx.project.images.s3, ctx.project.images.dynamodb):
         return None
-    return f"http://{published_host(ctx)}:{ctx.project.ports.s3}"
+    return f"http://{published_host(ctx.project)}:{ctx.project.ports.s3}"
 
 
 def missing_services(app: Application) -> str | None:
