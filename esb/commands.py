@@ -100,7 +100,7 @@ def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, eng
     chosen = resolve_engine(engine)
     opts = box_options(ctx, chosen, debug=debug)
     if chosen == "compose":
-        state = _compose_up(ctx)
+        state = _compose_up(ctx, debug=debug)
     elif chosen == "docker":
         from esb.box import docker_box
 
@@ -135,7 +135,7 @@ def up_command(ctx: BuildContext, build: bool = False, detach: bool = False, eng
         console_stop.set()
 
 
-def _compose_up(ctx: BuildContext) -> BoxState:
+def _compose_up(ctx: BuildContext, debug: bool = False) -> BoxState:
     """The seed's stack: gateway, manager and stores as compose services (images built locally)."""
     import time
 
@@ -145,7 +145,7 @@ def _compose_up(ctx: BuildContext) -> BoxState:
     if not docker_box.daemon_answers():
         raise BoxError("no Docker daemon answers", hint="start dockerd (or run .ci/docker-setup.sh as root), "
                        "or use --engine process")
-    compose.up(ctx, cache_dir(), say=_say)
+    compose.up(ctx, cache_dir(), say=_say, debug=debug)
     host, port = compose.published_host(ctx.project), ctx.project.ports.gateway
     s3, dynamodb = compose.store_endpoints(ctx)
     state = BoxState(

@@ -10,6 +10,7 @@ from typing import Literal
 # Shapes the template and the gateway share, defined once on the runtime side.
 from esb_runtime.config import Cors
 from esb_runtime.gateway.auth_config import AuthorizerConfig as Authorizer
+from esb_runtime.gateway.auth_config import TokenValidity
 from esb_runtime.gateway.auth_config import UsagePlanConfig as UsagePlan
 
 EventKind = Literal["Api", "HttpApi", "Schedule", "SQS", "SNS", "S3", "DynamoDB", "Kinesis", "EventBridgeRule",
@@ -48,6 +49,7 @@ class Api:
     definition_routes: tuple[DefinitionRoute, ...] = ()  # from DefinitionBody
     binary_media_types: tuple[str, ...] = ()  # REST: request bodies of these types reach the function base64, sorted
     usage_plan: UsagePlan | None = None  # REST Auth.UsagePlan: limits per API key on its ApiKeyRequired routes
+    key_plans: tuple[UsagePlan, ...] = ()  # AWS::ApiGateway::UsagePlans of its stage, each for its keys, by name
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,7 @@ class UserPool:
     pool_id: str  # <region>_<9 characters>, stable for the same stack and logical id
     name: str
     clients: tuple[str, ...] = ()
+    validity: tuple[tuple[str, TokenValidity], ...] = ()  # (client id, its token lifetimes) when it sets any
 
 
 @dataclass(frozen=True)

@@ -106,11 +106,16 @@ def copy_app(name: str, dest: Path) -> Path:
     return target
 
 
+def free_ports_env() -> dict[str, str]:
+    """The box's listening ports on free ones: tests never take the documented defaults (8443, 4566)."""
+    return {"ESB_GATEWAY_PORT": str(free_port()), "ESB_AWS_PORT": str(free_port())}
+
+
 @contextlib.contextmanager
 def running_box(project: Path, *extra: str, engine: str = "process",
                 env: dict[str, str] | None = None) -> Iterator[Box]:
     """`esb up -d` in `project` on a free port; always `esb down` afterwards."""
-    values = {"ESB_GATEWAY_PORT": str(free_port()), "ESB_AWS_PORT": str(free_port()), **(env or {})}
+    values = {**free_ports_env(), **(env or {})}
     with _env(values):
         code = esb(project, "up", "-d", "--engine", engine, *extra)
         try:

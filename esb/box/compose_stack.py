@@ -17,7 +17,7 @@ from esb.errors import BoxError, BuildError
 from esb.model import SOURCE_KINDS, Application
 from esb.build.images import PYTHON_VERSION, WHEEL_PLATFORM, docker_errors, run_command
 from esb.paths import BuildTree
-from esb.render.compose import RUNTIME_PACKAGES, runtime_image
+from esb.render.compose import LOCAL_LOGS, RUNTIME_PACKAGES, runtime_image
 from esb.seams import CommandRunner
 
 if TYPE_CHECKING:
@@ -104,21 +104,38 @@ def project_name(project: Project) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in project.name.lower())
 
 
-def compose_env(project: Project) -> dict[str, str]:
-    """The environment of a compose call: the credentials the compose file interpolates, nothing else of ours."""
+def compose_env(project: Project, debug: bool = False, log_owner: str = "") -> dict[str, str]:
+    """The environment of a compose call: what the compose file interpolates (the credentials, `--debug`, who
+    owns local log files), nothing else of ours."""
+    from esb.render.compose import DEBUG_VAR, OWNER_VAR
     from esb_runtime import secrets as box_secrets, signing_key
 
     secrets = box_secrets.ensure(project.output.secrets / "box.json")
     signing_key.ensure(project.output.secrets / signing_key.KEY_FILE)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ESB_", "AWS_"))}
     env.update(ESB_AWS_ACCESS_KEY_ID=secrets.aws_access_key_id, ESB_AWS_SECRET_ACCESS_KEY=secrets.aws_secret_access_key)
+    env[DEBUG_VAR] = "1" if debug else "0"
+    env[OWNER_VAR] = log_owner
     return env
 
 
-def compose(project: Project, *args: str, check: bool = True, capture: bool = True) -> subprocess.CompletedProcess:
+def log_owner(client: docker.DockerClient, getuid: Callable[[], int] = os.getuid,
+              getgid: Callable[[], int] = os.getgid) -> str:
+    """"uid:gid" of the user running `esb up`, whom the stack's local log files go to; "" with a rootless
+    daemon, whose containers' root already is that user (a chown would hand the files to a subordinate uid)."""
+    with docker_errors("ask the docker daemon whether it is rootless"):
+        options = client.info().get("SecurityOptions") or []
+    if any("name=rootless" in option for option in options):
+        return ""
+    return f"{getuid()}:{getgid()}"
+
+
+def compose(project: Project, *args: str, check: bool = True, capture: bool = True,
+            debug: bool = False, owner: str = "") -> subprocess.CompletedProcess:
     tree = project.output
     argv = [*compose_command(), "-p", project_name(project), "-f", str(tree.compose), *args]
-    proc = subprocess.run(argv, env=compose_env(project), cwd=tree.root, capture_output=capture, text=True)
+    proc = subprocess.run(argv, env=compose_env(project, debug, owner), cwd=tree.root, capture_output=capture,
+                          text=True)
     if check and proc.returncode != 0:
         tail = (proc.stderr or proc.stdout or "").strip().splitlines()[-5:]
         raise BoxError(f"{' '.join(argv[:2])} {args[0]} failed: {' | '.join(tail)}", hint="see `docker-compose logs`")
@@ -147,8 +164,10 @@ def wait_healthy(client: docker.DockerClient, project: str, timeout_s: float = 1
     raise BoxError(f"the compose stack {project} is not healthy: {states}", hint="see `docker-compose logs`")
 
 
-def up(ctx: BuildContext, cache: Path, say: Say = print, client: docker.DockerClient | None = None) -> dict[str, str]:
-    """Images (function, gateway, manager), then `compose up -d`, then wait for health."""
+def up(ctx: BuildContext, cache: Path, say: Say = print, client: docker.DockerClient | None = None,
+       debug: bool = False) -> dict[str, str]:
+    """Images (function, gateway, manager), then `compose up -d` (`debug`: the emulator's debug lines too), then
+    wait for health."""
     import docker as docker_sdk
 
     from esb.box import docker_box
@@ -160,7 +179,12 @@ def up(ctx: BuildContext, cache: Path, say: Say = print, client: docker.DockerCl
     build_runtime_images(client, ctx, say)
     check_config(ctx.project)
     say(f"starting the compose stack {project_name(ctx.project)} ...")
-    compose(ctx.project, "up", "-d")
+    owner = ""
+    if ctx.project.images.logs == LOCAL_LOGS:
+        # Made here, as this user: a bind mount's missing directory would be made by the daemon, as root.
+        ctx.tree.logs.mkdir(parents=True, exist_ok=True)
+        owner = log_owner(client)
+    compose(ctx.project, "up", "-d", debug=debug, owner=owner)
     states = wait_healthy(client, project_name(ctx.project))
     provision_stores(ctx, say)
     return states
@@ -173,8 +197,6 @@ def published_host(project: Project) -> str:
 
 def logs_endpoint(project: Project) -> str | None:
     """The stack's VictoriaLogs as this host reaches it (`ports.logs`); None when its logs are kept local."""
-    from esb.render.compose import LOCAL_LOGS
-
     return None if project.images.logs == LOCAL_LOGS else f"http://{published_host(project)}:{project.ports.logs}"
 
 
@@ -194,7 +216,7 @@ def services_endpoint(ctx: BuildContext) -> str | None:
 
     if EMBEDDED not in (ctx.project.images.s3, ctx.project.images.dynamodb):
         return None
-    return f"http://{published_host(ctx)}:{ctx.project.ports.s3}"
+    return f"http://{published_host(ctx.project)}:{ctx.project.ports.s3}"
 
 
 def missing_services(app: Application) -> str | None:

@@ -37,7 +37,8 @@ class _Call:
     lines: list[Record] = field(default_factory=list)
     cold: bool = False
     reported: bool = False  # the function's REPORT arrived: nothing more of it will come
-    shown: bool = False
+    shown: bool = False  # settled: its request line printed, or skipped (`esb watch` prints failures only)
+    printed: bool = False  # its request line was printed: late output belongs under it
 
 
 def _status_style(status: int) -> str:
@@ -116,8 +117,9 @@ class LiveConsole:
             elif self._wanted(record):
                 if not call.shown:
                     call.lines.append(record)
-                elif not self._failures_only:
-                    self._print(output_line(record))  # late output: still under (or near) its request
+                elif call.printed or not self._failures_only:
+                    # Late output (e.g. an init error logged after the gateway answered): under or near its request.
+                    self._print(output_line(record))
             now = self._clock()
             self._settle(trace, call, now)
             self._forget(now)
@@ -144,6 +146,7 @@ class LiveConsole:
         if call.request is not None and (call.reported or now - call.first_seen >= self._hold_s):
             if not self._failures_only or int(call.request.get("status") or 0) >= 500:
                 self._print(request_line(call.request, call.cold))
+                call.printed = True
                 for record in call.lines:
                     self._print(output_line(record))
         elif call.request is None and now - call.first_seen >= 10 * self._hold_s:

@@ -25,6 +25,11 @@ EMBEDDED = "embedded"
 LOCAL_LOGS = "local"
 # Credentials reach the stack only through interpolation of the environment `esb up` supplies.
 CREDENTIAL_VARS = ("ESB_AWS_ACCESS_KEY_ID", "ESB_AWS_SECRET_ACCESS_KEY")
+# `esb up --debug` reaches the manager the same way, so the rendered file is one for both kinds of `up`.
+DEBUG_VAR = "ESB_DEBUG"
+# `images.logs: local`: the JSON-lines files go to the output tree's logs/ (a bind mount, so `esb logs` and the
+# console read them on the host), handed to the user `esb up` runs as (ESB_LOG_OWNER, interpolated at up).
+OWNER_VAR = "ESB_LOG_OWNER"
 
 
 def gateway_dockerfile(tree: BuildTree) -> Path:
@@ -71,7 +76,13 @@ def _runtime_env(project: Project, engine: str) -> dict[str, str]:
         env["ESB_SERVICES_ENDPOINT"] = f"http://stores:{CONTAINER_PORTS['stores']}"
     if project.images.logs != LOCAL_LOGS:
         env["ESB_VICTORIALOGS_URL"] = f"http://logs:{CONTAINER_PORTS['logs']}"
+    else:
+        env[OWNER_VAR] = "${%s:-}" % OWNER_VAR
     return env
+
+
+def _logs_volume(project: Project) -> str:
+    return f"{'./logs' if project.images.logs == LOCAL_LOGS else 'logs'}:{CONTAINER_OUT}/logs"
 
 
 def runtime_image(project: Project, role: str) -> str:
@@ -97,7 +108,8 @@ def _store_services(project: Project) -> dict[str, Any]:
                             "ESB_STORES_HOST": "0.0.0.0"},
             # On ports.s3 of the host (loopback by default), so `esb up` can provision tables and buckets.
             "ports": [f"{project.bind}:{project.ports.s3}:{CONTAINER_PORTS['stores']}"],
-            "volumes": ["./secrets:/opt/esb/out/secrets:ro", "stores-data:/opt/esb/out/data"],
+            "volumes": ["./secrets:/opt/esb/out/secrets:ro", "stores-data:/opt/esb/out/data",
+                        *([_logs_volume(project)] if images.logs == LOCAL_LOGS else [])],
             "healthcheck": _health(["CMD", "python3", "-c", _tcp_probe(CONTAINER_PORTS["stores"])]),
         }
     if images.s3 != EMBEDDED:
@@ -152,19 +164,19 @@ def compose_view(app: Application, project: Project) -> dict[str, Any]:
         ports=_port(project, "gateway"),
         # Not read-only: the gateway checks (and renews when due) the TLS files under secrets/tls.
         volumes=["./config:/opt/esb/out/config:ro", "./secrets:/opt/esb/out/secrets", "state:/opt/esb/out/state",
-                 "logs:/opt/esb/out/logs"],
+                 _logs_volume(project)],
         depends_on={"manager": {"condition": "service_healthy"}},
         healthcheck=_health(["CMD", "python3", "-c", _tcp_probe(CONTAINER_PORTS["gateway"])]),
     )
     manager = _runtime_service(project, "manager", images.manager, "manager.Dockerfile")
     manager.update(
-        environment=_runtime_env(project, "docker"),
+        environment={**_runtime_env(project, "docker"), DEBUG_VAR: "${%s:-0}" % DEBUG_VAR},
         volumes=[
             "./config:/opt/esb/out/config:ro",
             "./functions:/opt/esb/out/functions:ro",
             "./secrets:/opt/esb/out/secrets:ro",
             "state:/opt/esb/out/state",
-            "logs:/opt/esb/out/logs",
+            _logs_volume(project),
             # The manager is the only privileged part: it starts the function containers.
             "/var/run/docker.sock:/var/run/docker.sock",
         ],
@@ -172,7 +184,7 @@ def compose_view(app: Application, project: Project) -> dict[str, Any]:
         healthcheck=_health(["CMD", "python3", "-c",
                              f"import os, sys; sys.exit(not os.path.exists('{CONTAINER_OUT}/state/manager.sock'))"]),
     )
-    volumes = {"state", "logs"} | {f"{name}-data" for name in stores}
+    volumes = {"state"} | ({"logs"} if images.logs != LOCAL_LOGS else set()) | {f"{name}-data" for name in stores}
     return {
         "services": {"gateway": gateway, "manager": manager, **stores},
         "volumes": {name: {} for name in sorted(volumes)},

@@ -8,10 +8,11 @@ from typing import Any, Iterator
 
 from esb.auth_options import AuthOptions
 from esb.errors import BuildError
-from esb.model import Api, Application, Authorizer, Cors, UserPool
+from esb.model import Api, Application, Authorizer, Cors, UsagePlan, UserPool
 from esb.project import Compat
 from esb.sam.cognito import box_pool_for
 from esb.render.environment import render
+from esb_runtime.gateway.auth_config import validity_view
 
 _AUTHORIZER_KEYS = (("pools", "pools"), ("header", "header"), ("issuer", "issuer"), ("audience", "audience"),
                     ("identity", "identity"), ("function", "function"), ("ttl_s", "ttl"),
@@ -73,7 +74,16 @@ def _api_view(api: Api) -> dict[str, Any]:
     if api.authorizers:
         view["authorizers"] = {a.name: authorizer_view(a) for a in api.authorizers}
     if api.usage_plan is not None:
-        view["usage_plan"] = {key: value for key, value in asdict(api.usage_plan).items() if value is not None}
+        view["usage_plan"] = _plan_view(api.usage_plan)
+    if api.key_plans:
+        view["usage_plans"] = [_plan_view(plan) for plan in api.key_plans]
+    return view
+
+
+def _plan_view(plan: UsagePlan) -> dict[str, Any]:
+    view = {key: value for key, value in asdict(plan).items() if value is not None and key != "keys"}
+    if plan.keys:
+        view["keys"] = list(plan.keys)
     return view
 
 
@@ -120,6 +130,13 @@ def _pool_ids(pools: dict[str, UserPool], names: tuple[str, ...], what: str) -> 
     return [pools[name].pool_id for name in names]
 
 
+def _pool_view(pool: UserPool) -> dict[str, Any]:
+    view: dict[str, Any] = {"name": pool.name, "clients": list(pool.clients)}
+    if pool.validity:  # only when a client sets lifetimes: other templates' routing keeps its bytes
+        view["validity"] = {client: validity_view(validity) for client, validity in pool.validity}
+    return view
+
+
 def auth_view(app: Application, compat: Compat, options: AuthOptions) -> dict[str, Any]:
     """Pools (the template's and the box's), users without passwords, the login pool, offline JWKS."""
     box = box_pool_for(app.stack_name, app.region)
@@ -141,7 +158,7 @@ def auth_view(app: Application, compat: Compat, options: AuthOptions) -> dict[st
     view: dict[str, Any] = {
         "default_pool": box.pool_id,
         "login_pool": login,
-        "pools": {p.pool_id: {"name": p.name, "clients": list(p.clients)} for p in pools.values()},
+        "pools": {p.pool_id: _pool_view(p) for p in pools.values()},
         "require_token_on_every_route": options.require_token_on_every_route,
     }
     optional = {"users": users, "api_keys": list(app.api_keys), "unsigned_invoke": compat.unsigned_invoke,

@@ -74,13 +74,17 @@ class AuthReader:
             return None
         if create not in _PLAN_NAMES:
             self.ctx.fail((*path, "CreateUsagePlan"), "CreateUsagePlan must be PER_API, SHARED or NONE")
+        return self.plan_limits(_PLAN_NAMES[create].format(api=api_id), spec, path)
+
+    def plan_limits(self, name: str, spec: dict, path: Path) -> UsagePlan:
+        """Throttle and Quota of a plan: SAM's Auth.UsagePlan and AWS::ApiGateway::UsagePlan spell them alike."""
         throttle = self._section(spec, "Throttle", ("BurstLimit", "RateLimit"), path)
         quota = self._section(spec, "Quota", ("Limit", "Period", "Offset"), path)
         period = cfn_str(quota.get("Period", "DAY")).upper()
         if period not in QUOTA_PERIODS:
             self.ctx.fail((*path, "Quota", "Period"), "Quota.Period must be DAY, WEEK or MONTH")
         return UsagePlan(
-            name=_PLAN_NAMES[create].format(api=api_id),
+            name=name,
             rate=self._number(throttle, "RateLimit", (*path, "Throttle"), float),
             burst=self._number(throttle, "BurstLimit", (*path, "Throttle"), int),
             limit=self._number(quota, "Limit", (*path, "Quota"), int),

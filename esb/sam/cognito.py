@@ -8,6 +8,7 @@ from typing import Any
 from esb.model import UserPool
 from esb.sam.context import LoadContext
 from esb.sam.scalars import cfn_str, is_scalar
+from esb_runtime.gateway.auth_config import TokenValidity
 
 POOL_TYPE = "AWS::Cognito::UserPool"
 CLIENT_TYPE = "AWS::Cognito::UserPoolClient"
@@ -20,12 +21,21 @@ _QUIET_POOL = frozenset({
     "EmailVerificationSubject", "Policies", "Schema", "UserPoolName", "UserPoolTags",
     "UsernameAttributes", "UsernameConfiguration", "VerificationMessageTemplate", "UserAttributeUpdateSettings",
 })
+# Properties without a local effect, and the token lifetimes client_validity reads.
 _QUIET_CLIENT = frozenset({
     "AccessTokenValidity", "AllowedOAuthFlows", "AllowedOAuthFlowsUserPoolClient", "AllowedOAuthScopes",
     "CallbackURLs", "ClientName", "DefaultRedirectURI", "EnableTokenRevocation", "ExplicitAuthFlows",
     "IdTokenValidity", "LogoutURLs", "PreventUserExistenceErrors", "ReadAttributes", "RefreshTokenValidity",
     "SupportedIdentityProviders", "TokenValidityUnits", "UserPoolId", "WriteAttributes",
 })
+
+
+_UNIT_S = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+_MINUTE, _DAY = 60, 86400
+# (property, its TokenValidityUnits key, the unit when none is given, shortest, longest) as Cognito has them.
+_VALIDITY = (("IdTokenValidity", "IdToken", "hours", 5 * _MINUTE, _DAY),
+             ("AccessTokenValidity", "AccessToken", "hours", 5 * _MINUTE, _DAY),
+             ("RefreshTokenValidity", "RefreshToken", "days", 60 * _MINUTE, 3650 * _DAY))
 
 
 def _stable(text: str, length: int, alphabet: str = _ALPHABET) -> str:
@@ -71,19 +81,57 @@ def build_pools(ctx: LoadContext, pools: dict[str, dict[str, Any]], clients: dic
     """Pools from resolved properties by logical id; each client joins the pool its UserPoolId names."""
     by_id = {pool_id_for(ctx.stack_name, ctx.region, lid): lid for lid in pools}
     members: dict[str, list[str]] = {lid: [] for lid in pools}
+    lifetimes: dict[str, list[tuple[str, TokenValidity]]] = {lid: [] for lid in pools}
     for lid, props in sorted(clients.items()):
         _quiet(ctx, lid, props, _QUIET_CLIENT)
         owner = by_id.get(cfn_str(props["UserPoolId"])) if is_scalar(props.get("UserPoolId")) else None
         if owner is None:
             ctx.fail(("Resources", lid, "Properties", "UserPoolId"),
                      "UserPoolId must refer to an AWS::Cognito::UserPool of this template", "use !Ref <the pool>")
-        members[owner].append(client_id_for(ctx.stack_name, lid))
+        client_id = client_id_for(ctx.stack_name, lid)
+        members[owner].append(client_id)
+        validity = client_validity(ctx, lid, props)
+        if validity != TokenValidity():
+            lifetimes[owner].append((client_id, validity))
     result = []
     for lid, props in sorted(pools.items()):
         _quiet(ctx, lid, props, _QUIET_POOL)
         name = cfn_str(props["UserPoolName"]) if is_scalar(props.get("UserPoolName")) else lid
-        result.append(UserPool(lid, pool_id_for(ctx.stack_name, ctx.region, lid), name, tuple(members[lid])))
+        result.append(UserPool(lid, pool_id_for(ctx.stack_name, ctx.region, lid), name, tuple(members[lid]),
+                               tuple(sorted(lifetimes[lid]))))
     return tuple(result)
+
+
+def client_validity(ctx: LoadContext, logical_id: str, props: dict[str, Any]) -> TokenValidity:
+    """IdTokenValidity, AccessTokenValidity and RefreshTokenValidity in seconds, in their TokenValidityUnits."""
+    path = ("Resources", logical_id, "Properties")
+    units = props.get("TokenValidityUnits") or {}
+    if not isinstance(units, dict):
+        ctx.fail((*path, "TokenValidityUnits"), "TokenValidityUnits must be a mapping of IdToken, AccessToken, "
+                 "RefreshToken to seconds, minutes, hours or days")
+    seconds: list[int | None] = []
+    for prop, unit_key, default_unit, shortest, longest in _VALIDITY:
+        unit = cfn_str(units.get(unit_key, default_unit)).lower() if is_scalar(units.get(unit_key, "")) else ""
+        if unit not in _UNIT_S:
+            ctx.fail((*path, "TokenValidityUnits", unit_key), f"{unit_key} must be seconds, minutes, hours or days")
+        if prop not in props:
+            seconds.append(None)
+            continue
+        text = cfn_str(props[prop]) if is_scalar(props[prop]) else ""
+        value = int(text) * _UNIT_S[unit] if text.isdigit() else -1
+        if not shortest <= value <= longest:
+            ctx.fail((*path, prop), f"{prop} must be from {_span(shortest)} to {_span(longest)}, "
+                     f"got {text or 'no number'} {unit}")
+        seconds.append(value)
+    return TokenValidity(*seconds)
+
+
+def _span(seconds: int) -> str:
+    for unit in ("days", "hours", "minutes"):
+        count = seconds // _UNIT_S[unit]
+        if seconds % _UNIT_S[unit] == 0:
+            return f"{count} {unit[:-1] if count == 1 else unit}"
+    return f"{seconds} seconds"
 
 
 def _quiet(ctx: LoadContext, logical_id: str, props: dict[str, Any], quiet: frozenset[str]) -> None:

@@ -23,6 +23,7 @@ from esb.sam.resolver import Resolver
 from esb.sam.service_refs import SERVICE_TYPES
 from esb.sam.services import build_service_resource
 from esb.sam.tables import build_simple_table, build_table
+from esb.sam.usage_plans import PLAN_KEY_TYPE, PLAN_TYPE, ExplicitPlans, with_key_plans
 from esb.sam.yaml_loader import load_template
 
 _TOP_LEVEL = frozenset({
@@ -151,7 +152,7 @@ class _Builder:
             self.ctx, {r.logical_id: self._props(r) for r in by_type.pop(POOL_TYPE, [])},
             {r.logical_id: self._props(r) for r in by_type.pop(CLIENT_TYPE, [])},
         )
-        api_keys = self._api_keys(by_type)
+        key_values = self._api_keys(by_type)
         apis: dict[str, Api] = {}
         function_names = {self._name(r.logical_id) for r in by_type.get("AWS::Serverless::Function", [])}
         auth = AuthReader(self.ctx, pools, box_pool(self.ctx), function_names)
@@ -160,7 +161,7 @@ class _Builder:
                 apis[resource.logical_id] = build_api(
                     self.ctx, resource.logical_id, kind, self._props(resource, kind), function_names, auth
                 )
-        apis = share_usage_plans(apis)
+        apis = with_key_plans(self.ctx, auth, self._explicit_plans(by_type, key_values), share_usage_plans(apis))
         functions: list[Function] = [
             build_function(
                 self.ctx, r.logical_id, self._name(r.logical_id), self._props(r, "Function"), apis, layer_ids,
@@ -197,24 +198,25 @@ class _Builder:
             buckets=tuple(sorted(buckets, key=lambda b: b.logical_id)),
             resources=tuple(sorted(resources, key=lambda r: r.logical_id)),
             user_pools=pools,
-            api_keys=api_keys,
+            api_keys=tuple(sorted(set(key_values.values()))),
             warnings=tuple(ctx.warnings),
         )
 
-    def _api_keys(self, by_type: dict[str, list[SamResource]]) -> tuple[str, ...]:
-        """Values of AWS::ApiGateway::ApiKey; usage plans are read for their keys only (no quota is counted)."""
-        keys = []
+    def _api_keys(self, by_type: dict[str, list[SamResource]]) -> dict[str, str]:
+        """Values of AWS::ApiGateway::ApiKey, by what their Ref gives (UsagePlanKeys name them so)."""
+        keys = {}
         for resource in by_type.pop("AWS::ApiGateway::ApiKey", []):
             value = self._props(resource).get("Value")
             if isinstance(value, str) and value:
-                keys.append(value)
+                keys[self.resolver.refs.ref(resource.logical_id, ())] = value
             else:
                 self.ctx.warn(resource.logical_id, "Value", "an API key without a Value: use the box's x-api-key")
-        for rtype in ("AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::UsagePlanKey"):
-            for resource in by_type.pop(rtype, []):
-                self.ctx.warn(resource.logical_id, None,
-                              "usage plan limits are not enforced (Auth.UsagePlan limits are); its API keys are")
-        return tuple(sorted(keys))
+        return keys
+
+    def _explicit_plans(self, by_type: dict[str, list[SamResource]], key_values: dict[str, str]) -> ExplicitPlans:
+        plans = {r.logical_id: self._props(r) for r in by_type.pop(PLAN_TYPE, [])}
+        links = {r.logical_id: self._props(r) for r in by_type.pop(PLAN_KEY_TYPE, [])}
+        return ExplicitPlans(plans, links, {self.resolver.refs.ref(lid, ()): lid for lid in plans}, key_values)
 
     def _check_unique_names(self, what: str, names: list[str]) -> None:
         seen: set[str] = set()

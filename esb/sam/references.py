@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from esb.sam.apis import DEFAULT_STAGE
 from esb.sam.cognito import CLIENT_TYPE, POOL_TYPE, client_id_for, pool_attributes, pool_id_for
 from esb.sam.context import LoadContext
 from esb.sam.names import name_problem
@@ -109,6 +110,19 @@ class ResourceRefs:
             return self._resolve(resource.properties[name], ("Resources", logical_id, "Properties", name))
 
         return read
+
+    def stage_ref(self, name: str) -> str | None:
+        """SAM's `<Api>.Stage` reference: the stage name of a Serverless Api/HttpApi (None for any other name)."""
+        api_id, dot, attr = name.partition(".")
+        if not dot or attr != "Stage" or not self.has(api_id):
+            return None
+        kind = {"AWS::Serverless::Api": "Api", "AWS::Serverless::HttpApi": "HttpApi"}.get(self.type_of(api_id))
+        if kind is None:
+            return None
+        properties = self._resources[api_id].properties
+        if "StageName" not in properties:
+            return DEFAULT_STAGE[kind]
+        return cfn_str(self._resolve(properties["StageName"], ("Resources", api_id, "Properties", "StageName")))
 
     def layer_arn(self, logical_id: str) -> str:
         ctx = self._ctx

@@ -120,6 +120,9 @@ class Resolver:
             return list(value) if isinstance(value, list) else value
         if self.refs.has(arg):
             return self.refs.ref(arg, path)
+        stage = self.refs.stage_ref(arg)
+        if stage is not None:
+            return stage
         self._unknown(arg, path, "Ref")
 
     def _unknown(self, name: str, path: Path, how: str) -> NoReturn:
@@ -158,7 +161,7 @@ class Resolver:
             if name in variables:
                 raw, var_path = variables[name]
                 return self.text(raw, var_path, f"Fn::Sub variable {name}")
-            if name in self.params or name in self.pseudo or self.refs.has(name):
+            if name in self.params or name in self.pseudo or self.refs.has(name) or self.refs.stage_ref(name):
                 value = self._ref(name, path)
             elif "." in name:
                 value = self._get_att(name, path)

@@ -35,6 +35,7 @@ class RuntimeSettings:
     breaker_failures: int = 3  # consecutive crashes/timeouts that open a function's breaker (0 = off)
     breaker_window_s: float = 10.0  # how long an open breaker answers 502 before a trial call
     debug: bool = False  # `esb up --debug`: the emulator's own debug lines too
+    log_owner: str = ""  # "uid:gid" the local log files are handed to (a compose stack's host user); "": the writer
 
     @property
     def config_dir(self) -> Path:
@@ -96,6 +97,7 @@ class RuntimeSettings:
             breaker_failures=int(env.get("ESB_BREAKER_FAILURES", "3")),
             breaker_window_s=float(env.get("ESB_BREAKER_WINDOW", "10")),
             debug=env.get("ESB_DEBUG", "0") == "1",
+            log_owner=env.get("ESB_LOG_OWNER", ""),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -122,5 +124,6 @@ class RuntimeSettings:
             "ESB_BREAKER_FAILURES": str(self.breaker_failures),
             "ESB_BREAKER_WINDOW": str(self.breaker_window_s),
             "ESB_DEBUG": "1" if self.debug else "0",
+            "ESB_LOG_OWNER": self.log_owner,
         }
         return pairs

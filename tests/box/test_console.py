@@ -144,3 +144,18 @@ def test_console_follows_the_compose_stacks_victorialogs(tmp_path: Path) -> None
     finally:
         stop.set()
         fake.stop()
+
+
+def test_watch_console_prints_a_failed_calls_late_init_error_and_nothing_of_a_good_call() -> None:
+    out, clock = io.StringIO(), Clock()
+    console = LiveConsole(out, color=False, clock=clock, failures_only=True)
+    good = "1-5f84c7a1-0123456789abcdef01234569"
+    console.add(_gateway(trace=good))
+    console.add(_gateway(status=502))
+    clock.now += 1.0
+    console.flush()  # both settle after the hold, before any output of theirs arrived (a loaded machine)
+    console.add(_sandbox("late output of a good call", trace=good))
+    console.add(_sandbox("[ERROR] Runtime.HandlerNotFound: Handler 'echo' missing", level="error"))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and lines[0].endswith("GET /hello 502 12.3 ms hello warm req-1")
+    assert lines[1] == "    [ERROR] Runtime.HandlerNotFound: Handler 'echo' missing"

@@ -22,7 +22,7 @@ from esb.box import state as boxstate
 from esb.box import processes as supervisor
 from esb.paths import P, BuildTree
 
-from boxkit import esb, free_port
+from boxkit import esb, free_ports_env
 from boxkit import read_status as status_json
 from boxkit import remove_images as remove_project_images
 
@@ -121,7 +121,7 @@ def start_box(fixture: str, dest: Path, prepare: Callable[[Path], None] | None =
     shutil.copytree(P.fixtures / fixture, project, ignore=shutil.ignore_patterns(".esb", "__pycache__"))
     if prepare is not None:
         prepare(project)
-    code = esb(project, "up", "-d", "--engine", "docker", env={"ESB_GATEWAY_PORT": str(free_port())})
+    code = esb(project, "up", "-d", "--engine", "docker", env=free_ports_env())
     try:
         assert code == 0, "esb up --engine docker failed"
         status = status_json(project)

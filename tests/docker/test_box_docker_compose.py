@@ -165,6 +165,35 @@ def test_stack_runs_functions_in_containers_on_its_network(stack: dict[str, Any]
         sdk.close()
 
 
+def test_local_logs_are_the_hosts_to_read_and_delete(stack: dict[str, Any],
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import docker
+
+    ctx = stack["ctx"]
+    assert stack["client"].get("/hello").status_code == 200
+    files = sorted(ctx.tree.logs.glob("*.jsonl"))  # the bind mount, not a named volume the host cannot read
+    assert files
+    for path in (ctx.tree.logs, *files):  # handed to whoever ran `esb up`
+        assert (path.stat().st_uid, path.stat().st_gid) == (os.getuid(), os.getgid())
+    cwd = Path.cwd()
+    os.chdir(stack["project"])
+    try:
+        capsys.readouterr()
+        assert main(["logs", f"{ctx.app.stack_name}-hello"]) == 0
+    finally:
+        os.chdir(cwd)
+    assert f"{ctx.app.stack_name}-hello" in capsys.readouterr().out
+    sdk = docker.from_env()
+    try:  # an `up` without --debug: the manager's emulator stays at its error level
+        labels = [f"com.docker.compose.project={compose.project_name(ctx.project)}",
+                  "com.docker.compose.service=manager"]
+        [manager] = sdk.containers.list(filters={"label": labels})
+        env = manager.attrs["Config"]["Env"]
+        assert "ESB_DEBUG=0" in env and f"ESB_LOG_OWNER={os.getuid()}:{os.getgid()}" in env
+    finally:
+        sdk.close()
+
+
 def test_down_removes_the_stack_and_its_sandboxes(stack: dict[str, Any]) -> None:
     import docker
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import boto3
@@ -99,7 +98,7 @@ def test_put_events_matching_the_pattern_triggers_the_rule_target(box: Box) -> N
     entries = [{"Source": "shop.orders", "DetailType": "OrderShipped", "Detail": json.dumps({"order": "o-9"})},
                {"Source": "shop.orders", "DetailType": "OrderPlaced", "Detail": json.dumps({"order": "o-8"})}]
     assert probe(box, put_events=entries)["put_events"] == 0
-    items = wait_for(box, "events-rule", lambda got: len(got) >= 1)
+    wait_for(box, "events-rule", lambda got: len(got) >= 1)
     time.sleep(0.5)
     events = [json.loads(i["event"]) for i in seen(box, "events-rule")]
     assert [e["detail"] for e in events] == [{"order": "o-9"}]

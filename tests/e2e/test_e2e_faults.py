@@ -18,7 +18,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from boxkit import Box, copy_app, esb, eventually, free_port, processes_under, running_box
+from boxkit import Box, copy_app, esb, eventually, free_ports_env, processes_under, running_box
 from esb.box.processes import pid_alive
 from esb_runtime import procfs
 from esb_runtime.manager.registry import SandboxRegistry
@@ -150,7 +150,7 @@ def test_down_after_a_killed_manager_leaves_no_sandbox(tmp_path: Path) -> None:
 
 def test_foreground_up_outlives_a_killed_part_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     project = copy_app("sample", tmp_path)
-    env = {**os.environ, "ESB_GATEWAY_PORT": str(free_port())}
+    env = {**os.environ, **free_ports_env()}
     up = subprocess.Popen([sys.executable, "-m", "esb.cli", "-t", str(project / "template.yaml"), "up",
                            "--engine", "process"], cwd=project, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True)

@@ -14,7 +14,7 @@ from typing import Iterator
 
 import pytest
 
-from boxkit import free_port
+from boxkit import free_ports_env
 from esb.paths import REPO
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -70,7 +70,7 @@ def test_the_installed_package_is_the_wheel_not_the_checkout(installed: Installe
 
 
 def test_up_in_an_empty_folder_serves_the_sample_over_https(installed: Installed, tmp_path: Path) -> None:
-    env = {**installed.env, "ESB_GATEWAY_PORT": str(free_port())}
+    env = {**installed.env, **free_ports_env()}
     box = Installed(installed.venv, env)
     up = box.run(tmp_path, "up", "-d", "--engine", "process")
     try:

@@ -269,7 +269,6 @@ def test_loop_rearms_on_a_new_function_directory(watcher: Any, app_dir: Path) ->
     w, _box, _lines = watcher
     stop, thread = _start(w)
     try:
-        count = w.batches
         bye = app_dir / "functions" / "bye"
         bye.mkdir()
         (bye / "app.py").write_text(HANDLER % "bye")

@@ -18,6 +18,27 @@ class UserPool:
 
 
 @dataclass(frozen=True)
+class TokenValidity:
+    """An app client's token lifetimes in seconds (UserPoolClient IdTokenValidity, ...); None: the box's default."""
+
+    id_s: int | None = None
+    access_s: int | None = None
+    refresh_s: int | None = None
+
+
+_VALIDITY_KEYS = (("id", "id_s"), ("access", "access_s"), ("refresh", "refresh_s"))
+
+
+def validity_view(validity: TokenValidity) -> dict[str, int]:
+    """routing.yml's shape of a client's lifetimes: only those the template sets."""
+    return {key: getattr(validity, name) for key, name in _VALIDITY_KEYS if getattr(validity, name) is not None}
+
+
+def parse_validity(data: Mapping[str, Any]) -> TokenValidity:
+    return TokenValidity(**{name: int(data[key]) for key, name in _VALIDITY_KEYS if data.get(key) is not None})
+
+
+@dataclass(frozen=True)
 class PoolUser:
     """A user of generator.yml (its password is derived from the box's secrets, never written anywhere)."""
 
@@ -53,6 +74,8 @@ class UsagePlanConfig:
     limit: int | None = None  # Quota.Limit: requests per period
     period: str = "DAY"  # Quota.Period: DAY | WEEK | MONTH (UTC)
     offset: int = 0  # Quota.Offset: the day a WEEK (0 Sunday) or MONTH (0 the 1st) starts
+    # AWS::ApiGateway::UsagePlanKey: the API key values the plan meters. Empty: every key (SAM's Auth.UsagePlan).
+    keys: tuple[str, ...] = ()
 
 
 QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
@@ -68,7 +91,7 @@ def parse_usage_plan(data: Mapping[str, Any] | None) -> UsagePlanConfig | None:
     return UsagePlanConfig(
         name=str(data.get("name") or ""), rate=None if rate is None else float(rate),
         burst=None if burst is None else int(burst), limit=None if limit is None else int(limit),
-        period=period, offset=int(data.get("offset") or 0),
+        period=period, offset=int(data.get("offset") or 0), keys=_strings(data.get("keys")),
     )
 
 
@@ -82,6 +105,7 @@ class AuthSettings:
     issuers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # offline JWKS documents by issuer
     api_keys: tuple[str, ...] = ()  # the template's AWS::ApiGateway::ApiKey values (the box's own key always works)
     unsigned_invoke: bool = False  # generator.yml compat.unsigned_invoke (loopback boxes only)
+    validity: Mapping[str, TokenValidity] = field(default_factory=dict)  # by app client id (none: the defaults)
 
     @property
     def box_authorizer(self) -> AuthorizerConfig:
@@ -146,4 +170,6 @@ def parse_auth(data: Mapping[str, Any] | None, region: str) -> AuthSettings:
         issuers={str(k): dict(v) for k, v in (data.get("issuers") or {}).items()},
         api_keys=_strings(data.get("api_keys")),
         unsigned_invoke=bool(data.get("unsigned_invoke", False)),
+        validity={str(client): parse_validity(v or {}) for p in (data.get("pools") or {}).values()
+                  for client, v in ((p or {}).get("validity") or {}).items()},
     )

@@ -75,8 +75,9 @@ class Authorizers:
             if given is None or not _key_matches(given, keys):
                 return forbidden(rest=False)  # API Gateway's {"message": "Forbidden"}, REST and HTTP alike
             api = config.apis.get(route.api)
-            if api is not None and api.usage_plan is not None:
-                return self._meter.admit(api.usage_plan, given) or verdict
+            if api is not None:
+                box_key = _key_matches(given, (self._box_api_key,))
+                return self._meter.admit_key(api.usage_plan, api.key_plans, given, box_key=box_key) or verdict
         return verdict
 
     def check_body(self, verdict: Verdict, request: IncomingRequest, ctx: EventContext) -> Verdict:

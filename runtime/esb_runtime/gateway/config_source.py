@@ -7,7 +7,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Iterator, Mapping, Protocol
 
 import yaml
 
@@ -31,6 +31,7 @@ class ApiConfig:
     binary_media_types: tuple[str, ...] = ()  # REST: request bodies of these types reach the function base64
     authorizers: Mapping[str, AuthorizerConfig] = field(default_factory=dict)
     usage_plan: UsagePlanConfig | None = None  # limits of its ApiKeyRequired routes, per API key
+    key_plans: tuple[UsagePlanConfig, ...] = ()  # AWS::ApiGateway::UsagePlans of its stage, each for its keys
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,13 @@ class StaticConfigSource:
         return self._config
 
 
+def _plans(data: Any) -> Iterator[UsagePlanConfig]:
+    for item in data or ():
+        plan = parse_usage_plan(item)
+        if plan is not None:
+            yield plan
+
+
 def build_config(routing: Mapping[str, Any] | None, functions: FunctionsConfig | None) -> GatewayConfig:
     """A snapshot of routing.yml (as loaded from YAML) and the parsed functions.yml."""
     routing = routing or {}
@@ -69,7 +77,8 @@ def build_config(routing: Mapping[str, Any] | None, functions: FunctionsConfig |
         api_id: ApiConfig(api_id, str(a.get("kind", "Api")), str(a.get("stage", "Prod")), parse_cors(a.get("cors")),
                           {str(k): str(v) for k, v in (a.get("variables") or {}).items()},
                           tuple(str(t) for t in a.get("binary_media_types") or ()),
-                          parse_authorizers(a.get("authorizers")), parse_usage_plan(a.get("usage_plan")))
+                          parse_authorizers(a.get("authorizers")), parse_usage_plan(a.get("usage_plan")),
+                          tuple(_plans(a.get("usage_plans"))))
         for api_id, a in (routing.get("apis") or {}).items()
     }
     routes = [

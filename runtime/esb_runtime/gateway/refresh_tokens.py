@@ -45,9 +45,10 @@ class RefreshTokens:
         self._clock = clock
         self._max_tokens = max_tokens
 
-    def issue(self, pool_id: str, client_id: str, username: str) -> str:
+    def issue(self, pool_id: str, client_id: str, username: str, lifetime_s: int | None = None) -> str:
+        """A new token; `lifetime_s` is the client's RefreshTokenValidity (None: the box's default)."""
         token = secrets.token_urlsafe(64)
-        grant = RefreshGrant(pool_id, client_id, username, self._clock() + self._lifetime_s)
+        grant = RefreshGrant(pool_id, client_id, username, self._clock() + (lifetime_s or self._lifetime_s))
         self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self._dir / _digest(token)
         temporary = path.with_suffix(".tmp")

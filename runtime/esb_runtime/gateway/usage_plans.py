@@ -6,6 +6,7 @@ Counted in memory per gateway process: a restart starts every key afresh, and ea
 from __future__ import annotations
 
 import calendar
+import hmac
 import math
 import time
 from typing import Callable
@@ -17,6 +18,7 @@ _DAY_S = 86400
 _EPOCH_WEEKDAY = 4  # 1970-01-01 was a Thursday (Sunday is 0, as Quota.Offset counts for WEEK)
 TOO_MANY = Verdict(False, 429, {"message": "Too Many Requests"})
 LIMIT_EXCEEDED = Verdict(False, 429, {"message": "Limit Exceeded"})
+NOT_IN_PLAN = Verdict(False, 403, {"message": "Forbidden"})
 
 
 def period_start(period: str, offset: int, now: float) -> float:
@@ -71,3 +73,13 @@ class UsageMeter:
         if plan.limit is not None:
             self._quotas[slot] = (period_start(plan.period, plan.offset, now), used + 1)
         return None
+
+    def admit_key(self, shared: UsagePlanConfig | None, keyed: tuple[UsagePlanConfig, ...], api_key: str, *,
+                  box_key: bool) -> Verdict | None:
+        """The plan an API's stage gives this key: the keyed plan that lists it, else the one for every key."""
+        plan = next((p for p in keyed if any(hmac.compare_digest(api_key.encode(), k.encode()) for k in p.keys)),
+                    shared)
+        if plan is None:
+            # API Gateway refuses a key no usage plan of the stage lists; the box's own key is in no plan.
+            return NOT_IN_PLAN if keyed and not box_key else None
+        return self.admit(plan, api_key)

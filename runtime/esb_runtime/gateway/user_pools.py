@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import jwt
 
-from esb_runtime.gateway.auth_config import AuthSettings, PoolUser, UserPool
+from esb_runtime.gateway.auth_config import AuthSettings, PoolUser, TokenValidity, UserPool
 from esb_runtime.gateway.refresh_tokens import RefreshTokens
 from esb_runtime.secrets import BoxSecrets
 from esb_runtime.signing_key import SigningKey
@@ -82,8 +82,9 @@ class UserPools:
         password_ok = _same(password, found[1] if found else self._secrets.password)
         if found is None or not password_ok:
             raise CognitoError("NotAuthorizedException", "Incorrect username or password.")
-        tokens = self._tokens(region, pool, client_id, found[0])
-        return replace(tokens, refresh_token=self._refresh.issue(pool.id, client_id, username))
+        validity = auth.validity.get(client_id, TokenValidity())
+        tokens = self._tokens(region, pool, client_id, found[0], validity)
+        return replace(tokens, refresh_token=self._refresh.issue(pool.id, client_id, username, validity.refresh_s))
 
     def refresh(self, auth: AuthSettings, region: str, pool: UserPool, client_id: str, token: str) -> Tokens:
         """REFRESH_TOKEN_AUTH: new id and access tokens for a live refresh token of this client and a user who
@@ -92,24 +93,27 @@ class UserPools:
         found = self._user(auth, pool, grant.username) if grant is not None and grant.pool_id == pool.id else None
         if found is None:
             raise CognitoError("NotAuthorizedException", "Invalid Refresh Token")
-        return self._tokens(region, pool, client_id, found[0])
+        return self._tokens(region, pool, client_id, found[0], auth.validity.get(client_id, TokenValidity()))
 
-    def _tokens(self, region: str, pool: UserPool, client_id: str, user: PoolUser) -> Tokens:
+    def _tokens(self, region: str, pool: UserPool, client_id: str, user: PoolUser, validity: TokenValidity
+                ) -> Tokens:
         now = int(self._clock())
+        id_s, access_s = validity.id_s or self._lifetime_s, validity.access_s or self._lifetime_s
         sub = str(uuid.uuid5(uuid.NAMESPACE_URL, f"esb:{pool.id}:{user.username}"))
         origin = self._ids()
         common = {"sub": sub, "iss": issuer_for(region, pool.id), "origin_jti": origin, "event_id": self._ids(),
-                  "auth_time": now, "iat": now, "exp": now + self._lifetime_s}
+                  "auth_time": now, "iat": now}
         groups = {"cognito:groups": list(user.groups)} if user.groups else {}
         id_claims = {**common, **groups, "aud": client_id, "token_use": "id", "cognito:username": user.username,
-                     "jti": self._ids(), **{k: v for k, v in user.attributes.items() if k not in common}}
+                     "jti": self._ids(), "exp": now + id_s,
+                     **{k: v for k, v in user.attributes.items() if k not in common and k != "exp"}}
         access_claims = {**common, **groups, "client_id": client_id, "token_use": "access", "scope": ACCESS_SCOPE,
-                         "username": user.username, "jti": self._ids()}
+                         "username": user.username, "jti": self._ids(), "exp": now + access_s}
         headers = {"kid": self.key.kid}
         return Tokens(
             id_token=jwt.encode(id_claims, self.key.private_key, algorithm="RS256", headers=headers),
             access_token=jwt.encode(access_claims, self.key.private_key, algorithm="RS256", headers=headers),
-            expires_in=self._lifetime_s,
+            expires_in=access_s,  # Cognito's ExpiresIn is the access token's
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from esb_runtime.logs.stores import JsonLinesStore, LogStore
+from esb_runtime.logs.stores import JsonLinesStore, LogStore, parse_owner
 from esb_runtime.logs.victorialogs import VictoriaLogsStore
 
 if TYPE_CHECKING:
@@ -19,4 +19,4 @@ def open_store(settings: RuntimeSettings) -> LogStore:
         return VictoriaLogsStore(settings.victorialogs_url)
     if settings.log_store != "local":
         raise ValueError(f"unknown log store {settings.log_store!r} (expected local or victorialogs)")
-    return JsonLinesStore(settings.logs_dir)
+    return JsonLinesStore(settings.logs_dir, owner=parse_owner(settings.log_owner))

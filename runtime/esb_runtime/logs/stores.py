@@ -84,6 +84,16 @@ def newest(records: Iterable[dict], limit: int | None) -> list[dict]:
     return ordered[-limit:] if limit else ordered
 
 
+def parse_owner(text: str) -> tuple[int, int] | None:
+    """ESB_LOG_OWNER's "uid:gid"; None when unset."""
+    if not text:
+        return None
+    uid, sep, gid = text.partition(":")
+    if not (sep and uid.isdigit() and gid.isdigit()):
+        raise ValueError(f"ESB_LOG_OWNER={text!r} must be uid:gid")
+    return int(uid), int(gid)
+
+
 class JsonLinesStore:
     """Append-only `<pid>-<seq>.jsonl` files: one writer per file, so several processes never interleave."""
 
@@ -95,8 +105,12 @@ class JsonLinesStore:
         max_total_bytes: int = 256 * 1024 * 1024,
         poll_s: float = 0.2,
         getpid: Callable[[], int] = os.getpid,
+        owner: tuple[int, int] | None = None,
     ) -> None:
         self.directory = Path(directory)
+        # A compose stack's containers write as root into a directory of the host: its user must own what they
+        # write, to read it (0600) and delete it.
+        self._owner = owner
         self.max_bytes = max_bytes
         self.keep = keep
         self.max_total_bytes = max_total_bytes
@@ -139,6 +153,8 @@ class JsonLinesStore:
         if self._fd is not None:  # forked: the parent's file belongs to the parent
             os.close(self._fd)
         self.directory.mkdir(parents=True, exist_ok=True)
+        if self._owner is not None:
+            os.chown(self.directory, *self._owner)
         self._pid = pid
         seqs = [seq for p, seq, _ in self._files() if p == pid]
         self._seq = max(seqs, default=0)
@@ -147,6 +163,8 @@ class JsonLinesStore:
     def _open(self) -> None:
         path = self._path(self._pid, self._seq)
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        if self._owner is not None:
+            os.fchown(self._fd, *self._owner)
         self._size = os.fstat(self._fd).st_size
 
     def _rotate(self) -> None:

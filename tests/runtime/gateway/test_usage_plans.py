@@ -116,3 +116,40 @@ def test_routes_enforce_the_plan_per_key_shared_across_its_apis(client: testing.
     clock.now += 10
     assert call(client, "/a")[0] == 200
     assert call(client, "/a") == (429, {"message": "Limit Exceeded"})  # 3 a day
+
+
+GOLD = {"name": "Gold", "limit": 2, "keys": ["gold-key"]}
+BRONZE = {"name": "Bronze", "rate": 1, "burst": 1, "keys": ["bronze-key"]}
+KEYED = {
+    "apis": {"K": {"kind": "Api", "stage": "live", "usage_plans": [BRONZE, GOLD]},
+             "L": {"kind": "Api", "stage": "Prod", "usage_plans": [GOLD]}},
+    "routes": [
+        {"path": "/k", "method": "GET", "function": "echo", "event": "Api", "api": "K", "api_key": True},
+        {"path": "/l", "method": "GET", "function": "echo", "event": "Api", "api": "L", "api_key": True},
+    ],
+    "auth": {"api_keys": ["gold-key", "bronze-key", "no-plan-key"]},
+}
+
+
+def test_keyed_plans_meter_each_key_by_its_own_plan(tmp_path: Path, clock: Clock) -> None:
+    settings = RuntimeSettings(output_dir=tmp_path, manager_socket=tmp_path / "m.sock", rie_path=None)
+    config = build_config(KEYED, functions_config({"functions": {"echo": {}}}))
+    manager = FakeManager({"echo": lambda event: {"statusCode": 200, "body": "{}"}})
+    keyed = testing.TestClient(create_app(settings, routes_source=StaticConfigSource(config), manager=manager,
+                                          secrets=SECRETS, clock=clock))
+    assert call(keyed, "/k", "bronze-key")[0] == 200
+    assert call(keyed, "/k", "bronze-key") == (429, {"message": "Too Many Requests"})  # bronze: 1 a second
+    assert call(keyed, "/l", "bronze-key") == (403, {"message": "Forbidden"})  # no plan of L lists it
+    assert call(keyed, "/k", "no-plan-key") == (403, {"message": "Forbidden"})  # a key in no plan at all
+    # gold: 2 a day, one quota across both APIs of the plan
+    assert call(keyed, "/k", "gold-key")[0] == 200 and call(keyed, "/l", "gold-key")[0] == 200
+    assert call(keyed, "/l", "gold-key") == (429, {"message": "Limit Exceeded"})
+    for _ in range(3):  # the box's own key is in no plan: it is let through, unmetered
+        assert call(keyed, "/k", SECRETS.api_key)[0] == 200
+
+
+def test_routing_usage_plans_parse_with_their_keys() -> None:
+    api = build_config(KEYED, None).apis["K"]
+    assert api.usage_plan is None
+    assert api.key_plans == (UsagePlanConfig("Bronze", rate=1.0, burst=1, keys=("bronze-key",)),
+                             UsagePlanConfig("Gold", limit=2, keys=("gold-key",)))

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from esb_runtime.logs.factory import open_store
-from esb_runtime.logs.stores import JsonLinesStore, LogQuery, format_time, trace_root
+from esb_runtime.logs.stores import JsonLinesStore, LogQuery, format_time, parse_owner, trace_root
 from esb_runtime.settings import RuntimeSettings
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
@@ -143,3 +146,27 @@ def test_open_store_local(tmp_path: Path) -> None:
     assert list((tmp_path / "logs").glob("*.jsonl"))
     assert len(list(store.query(LogQuery()))) == 1
     store.close()
+
+
+def test_a_log_owner_gets_the_directory_and_every_file_rotation_makes(tmp_path: Path) -> None:
+    # As root (a compose container) the files go to another user; as anyone else only to oneself.
+    owner = (4242, 4243) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    settings = RuntimeSettings(output_dir=tmp_path, manager_socket=tmp_path / "m.sock", rie_path=None,
+                               log_owner=f"{owner[0]}:{owner[1]}")
+    assert RuntimeSettings.from_env(settings.to_env()).log_owner == settings.log_owner
+    store = open_store(settings)
+    assert isinstance(store, JsonLinesStore)
+    store.max_bytes = 200  # every write after the first rotates to a new file
+    for i in range(3):
+        store.write([rec(i)])
+    store.close()
+    files = sorted((tmp_path / "logs").glob("*.jsonl"))
+    assert len(files) == 3
+    for path in (tmp_path / "logs", *files):
+        assert (path.stat().st_uid, path.stat().st_gid) == owner
+
+
+def test_log_owner_is_uid_colon_gid() -> None:
+    assert parse_owner("") is None and parse_owner("1000:100") == (1000, 100)
+    with pytest.raises(ValueError, match="ESB_LOG_OWNER='me' must be uid:gid"):
+        parse_owner("me")

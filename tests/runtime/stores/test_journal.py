@@ -12,6 +12,7 @@ from esb_runtime.stores import journal
 from esb_runtime.stores.mutations import Mutation, journaled_service
 from esb_runtime.stores.recorder import Recorder, Replay
 from esb_runtime.stores.recovery import journal_dir, recover
+from esb_runtime.stores.queued import QueueLedger
 
 
 def _write(folder: Path, number: int, payloads: list[bytes]) -> Path:
@@ -99,6 +100,11 @@ class FakeMoto:
         return [environ["wsgi.input"].read()]
 
 
+def _no_queues() -> QueueLedger:
+    # The fake moto has no queues; the default ledger would read the real moto's, shared by the whole test process.
+    return QueueLedger(backends=dict)
+
+
 def _mutation(method: str, path: str, query: str = "", ids: dict | None = None) -> bytes:
     headers = {"HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=AK/20260101/eu-west-1/s3/aws4_request, "
                                      "SignedHeaders=host, Signature=journaled"}
@@ -107,7 +113,7 @@ def _mutation(method: str, path: str, query: str = "", ids: dict | None = None) 
 
 def test_replay_applies_in_order_maps_generated_ids_and_carries_open_uploads() -> None:
     moto = FakeMoto()
-    replay = Replay(moto, log=lambda text: None)
+    replay = Replay(moto, log=lambda text: None, ledger=_no_queues())
     replay.apply([
         _mutation("POST", "/b/big", "uploads", ids={"uploadId": "old1"}),
         _mutation("PUT", "/b/big", "partNumber=1&uploadId=old1"),
@@ -124,7 +130,7 @@ def test_replay_applies_in_order_maps_generated_ids_and_carries_open_uploads() -
 def test_a_record_moto_refuses_on_replay_is_reported_and_skipped() -> None:
     moto, logged = FakeMoto(), []
     moto.fail_paths.add("/gone")
-    replay = Replay(moto, log=logged.append)
+    replay = Replay(moto, log=logged.append, ledger=_no_queues())
     replay.apply([_mutation("DELETE", "/gone"), _mutation("PUT", "/b/k")])
     assert [s[1] for s in moto.seen] == ["/gone", "/b/k"]
     assert logged == ["replay: DELETE /gone answered 400, skipped"]
