@@ -54,6 +54,14 @@ def _http_below(url: str, limit: int, timeout_s: float) -> bool:
     return status is not None and status < limit
 
 
+def _listening(host: str, port: int, timeout_s: float) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
 def _uds_ok(sock: str, path: str, timeout_s: float) -> bool:
     return _status(UnixHTTPConnection(sock, timeout_s), path) == 200
 
