@@ -48,7 +48,7 @@ def test_meter_reports_init_once_and_before_each_answer() -> None:
     meter = Meter(clock=lambda: now[0], write=written.append)
     meter.wrap_get_handler(lambda name: None)("app.handler")
     post = meter.wrap_post(lambda *a: posted.append("answer") or bool(written))
-    handle = meter.wrap_handle(lambda: post())
+    handle = meter.wrap_handle(lambda: post("req-1", "{}"))
     now[0] += 1.0
     assert handle() is True  # the figures were written before the answer was posted
     now[0] += 2.0
@@ -56,6 +56,7 @@ def test_meter_reports_init_once_and_before_each_answer() -> None:
     first, second = (metrics.parse(line.decode()) for line in written)
     assert first is not None and second is not None
     assert "init_ms" in first and "init_ms" not in second and posted == ["answer", "answer"]
+    assert first["request_id"] == second["request_id"] == "req-1"  # awslambdaric's invoke id: pairs with REPORT
     assert first["max_memory_mb"] >= 1
 
 

@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 Record = dict[str, Any]
 RecordSink = Callable[[list[Record]], None]
 TAIL_BYTES = 4096
+MAX_UNREPORTED = 8
 
 
 class SandboxLog:
@@ -36,7 +37,8 @@ class SandboxLog:
         self._tail_size = 0
         self._reported = False
         self._closing = False
-        self._figures: dict[str, float] | None = None  # measured by the sandbox for the invocation under way
+        # Measured by the sandbox, by request id, until their REPORT line comes (None: a marker without an id).
+        self._figures: dict[str | None, dict[str, Any]] = {}
 
     @property
     def request_id(self) -> str | None:
@@ -73,7 +75,9 @@ class SandboxLog:
             self._on_figures(figures["duration_ms"] / 1000, None if init_ms is None else init_ms / 1000)
         with self._cond:
             if figures is not None:
-                self._figures = figures  # the REPORT line that follows gets them
+                self._figures[figures.pop("request_id", None)] = figures  # for the REPORT line that follows
+                while len(self._figures) > MAX_UNREPORTED:  # REPORTs that never came (a killed runtime)
+                    self._figures.pop(next(iter(self._figures)))
                 return
             if self._closing:
                 record = self._record(line, None, None, when)
@@ -87,14 +91,17 @@ class SandboxLog:
                 self._request_id = line.split()[2]
                 self._cond.notify_all()
             request_id, trace = self._request_id, self._trace
-            if self._previous[0] and self._previous[0] in line:
+            late = bool(self._previous[0] and self._previous[0] in line)
+            if late:
                 request_id, trace = self._previous  # a late END/REPORT of the invocation before
             else:
                 self._keep_tail(line)
-                if line.startswith("REPORT RequestId: "):
+            if line.startswith("REPORT RequestId: "):
+                reported = line.split()[2]
+                figures = self._figures.pop(reported, None) or self._figures.pop(None, None)
+                if not late:
                     self._reported = True
                     self._cond.notify_all()
-                    figures, self._figures = self._figures, None
         record = self._record(line, request_id, trace, when)
         if figures is not None and record.get("event") == "REPORT":
             record = metrics.true_report(record, figures)

@@ -39,9 +39,11 @@ export function restoreTrace(headers) {
 
 const round2 = (ms) => Math.round(ms * 100) / 100;
 
-// The marker line for one invocation; max memory is the runtime's peak RSS (resourceUsage: KiB).
-export function measuredLine(durationMs, initMs, maxRssKiB) {
+// The marker line for one invocation; max memory is the runtime's peak RSS (resourceUsage: KiB). The request id
+// pairs it with its REPORT, which the RIE may print after the next invocation has begun.
+export function measuredLine(durationMs, initMs, maxRssKiB, requestId = null) {
   const figures = { duration_ms: round2(durationMs), max_memory_mb: Math.ceil(maxRssKiB / 1024) };
+  if (requestId) figures.request_id = String(requestId);
   if (initMs !== null) figures.init_ms = round2(initMs);
   return `${METRICS_MARKER}${JSON.stringify(figures)}\n`;
 }
@@ -59,9 +61,9 @@ export function wrapNativeClient(client, seams = {}) {
   let initMs = null;
   let started = false;
   let invokedAt = null;
-  const report = () => {
+  const report = (requestId) => {
     if (invokedAt === null) return;
-    write(measuredLine(now() - invokedAt, initMs, maxRssKiB()));
+    write(measuredLine(now() - invokedAt, initMs, maxRssKiB(), requestId));
     [initMs, invokedAt] = [null, null]; // the init is reported once: with the cold call
   };
   client.next = async () => {
@@ -71,11 +73,11 @@ export function wrapNativeClient(client, seams = {}) {
     return { ...invocation, headers: restoreTrace(invocation.headers || {}) };
   };
   client.done = (...args) => {
-    report();
+    report(args[0]); // the native client's done(id, body) and error(id, ...): the request id first
     return done(...args);
   };
   client.error = (...args) => {
-    report();
+    report(args[0]);
     return error(...args);
   };
   return client;

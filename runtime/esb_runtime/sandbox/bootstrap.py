@@ -56,11 +56,15 @@ def wrap_event_handler(original: Callable[..., Any]) -> Callable[..., Any]:
     return handle_event_request
 
 
-def measured_line(duration_ms: float, init_ms: float | None) -> bytes:
-    """The marker line for one invocation; max memory is the peak RSS of the runtime and what it forked."""
+def measured_line(duration_ms: float, init_ms: float | None, request_id: str | None = None) -> bytes:
+    """The marker line for one invocation; max memory is the peak RSS of the runtime and what it forked. The
+    request id pairs it with its REPORT, which the RIE may print after the next invocation has begun."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    figures = {"duration_ms": round(duration_ms, 2), "max_memory_mb": math.ceil((own + children) / 1024)}
+    figures: dict[str, Any] = {"duration_ms": round(duration_ms, 2),
+                               "max_memory_mb": math.ceil((own + children) / 1024)}
+    if request_id:
+        figures["request_id"] = request_id
     if init_ms is not None:
         figures["init_ms"] = round(init_ms, 2)
     return (METRICS_MARKER + json.dumps(figures, separators=(",", ":")) + "\n").encode()
@@ -94,7 +98,9 @@ class Meter:
         def post(*args: Any, **kwargs: Any) -> Any:
             if self._invoked_at is not None:
                 init, self.init_ms = self.init_ms, None  # reported once: with the cold call
-                self._write(measured_line((self._clock() - self._invoked_at) * 1000.0, init))
+                invoke_id = args[0] if args else kwargs.get("invoke_id")  # awslambdaric's first parameter
+                self._write(measured_line((self._clock() - self._invoked_at) * 1000.0, init,
+                                          str(invoke_id) if invoke_id else None))
                 self._invoked_at = None
             return original(*args, **kwargs)
         return post

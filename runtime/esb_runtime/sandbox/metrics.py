@@ -14,15 +14,20 @@ from typing import Any
 from esb_runtime.sandbox.bootstrap import METRICS_MARKER as MARKER
 
 
-def parse(line: str) -> dict[str, float] | None:
-    """The figures of a marker line, None for any other line."""
+def parse(line: str) -> dict[str, Any] | None:
+    """The figures of a marker line (floats, and `request_id` when the sandbox said it), None for any other line."""
     if not line.startswith(MARKER):
         return None
     try:
         data = json.loads(line[len(MARKER):])
     except ValueError:
         return None
-    return {k: float(v) for k, v in data.items() if isinstance(v, (int, float))} if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    figures: dict[str, Any] = {k: float(v) for k, v in data.items() if isinstance(v, (int, float))}
+    if isinstance(data.get("request_id"), str):
+        figures["request_id"] = data["request_id"]
+    return figures
 
 
 def billed_ms(duration_ms: float) -> int:
@@ -30,7 +35,7 @@ def billed_ms(duration_ms: float) -> int:
     return max(1, math.ceil(duration_ms))
 
 
-def true_report(record: dict[str, Any], figures: dict[str, float]) -> dict[str, Any]:
+def true_report(record: dict[str, Any], figures: dict[str, Any]) -> dict[str, Any]:
     """The REPORT record with the measured figures, its message in AWS's order (Init Duration last, cold only)."""
     duration = figures["duration_ms"]
     fixed = {**record, "duration_ms": duration, "billed_ms": billed_ms(duration),

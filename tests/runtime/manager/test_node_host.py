@@ -163,5 +163,5 @@ console.log(JSON.stringify({{ marker: METRICS_MARKER, seen }}));
     kinds = [entry[0] for entry in out["seen"]]
     assert kinds == ["line", "done", "line", "error"]
     cold, warm = (metrics.parse(entry[1].rstrip("\n")) for entry in out["seen"] if entry[0] == "line")
-    assert cold == {"duration_ms": 30.2, "max_memory_mb": 41, "init_ms": 120.46}
-    assert warm == {"duration_ms": 1.0, "max_memory_mb": 41}
+    assert cold == {"duration_ms": 30.2, "max_memory_mb": 41, "init_ms": 120.46, "request_id": "r1"}
+    assert warm == {"duration_ms": 1.0, "max_memory_mb": 41, "request_id": "r2"}

@@ -282,6 +282,30 @@ def test_the_sandbox_log_hands_each_measured_call_to_the_pool_and_keeps_the_mark
     assert [r["message"] for r in records] == ["plain output"]
 
 
+def test_a_report_printed_after_the_next_call_began_still_gets_its_own_figures() -> None:
+    """The RIE may print a call's REPORT after the next call started (and after its marker): figures pair by
+    request id, not by order."""
+    from esb_runtime.manager.logpump import SandboxLog
+    from esb_runtime.sandbox.bootstrap import measured_line
+
+    records: list[dict[str, Any]] = []
+    slog = SandboxLog("fn", records.append)
+    slog.bind("sb-1")
+    slog.begin(None)
+    slog.feed("START RequestId: a1 Version: $LATEST")
+    slog.feed(measured_line(50.0, 300.0, "a1").decode().rstrip("\n"))
+    slog.begin(None)  # the next call, before r1's END/REPORT
+    slog.feed("START RequestId: b2 Version: $LATEST")
+    slog.feed(measured_line(2.0, None, "b2").decode().rstrip("\n"))
+    for rid in ("a1", "b2"):
+        slog.feed(f"END RequestId: {rid}")
+        slog.feed(f"REPORT RequestId: {rid}\tDuration: 351.00 ms\tBilled Duration: 352 ms\tMemory Size: 128 MB"
+                  f"\tMax Memory Used: 128 MB\tInit Duration: 0.04 ms")
+    reports = {r["request_id"]: r for r in records if r.get("event") == "REPORT"}
+    assert (reports["a1"]["init_ms"], reports["a1"]["duration_ms"]) == (300.0, 50.0)
+    assert "init_ms" not in reports["b2"] and reports["b2"]["duration_ms"] == 2.0
+
+
 def test_calls_long_next_to_a_start_get_a_sandbox_each_as_on_lambda() -> None:
     engine, pool, _, warm = _warm_pool(call_s=0.05)  # 50 ms calls, 0.2 s starts: not twenty times shorter
     others = [pool.acquire() for _ in range(3)]
