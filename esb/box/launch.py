@@ -74,8 +74,6 @@ def up(opts: BoxOptions, app: Application, say: Say = print, *, supervise: bool 
         return current
     _private_dirs(opts.tree)
     secrets = box_secrets.ensure(opts.tree.secrets / "box.json")
-    # Made here, before the gateway's workers start, so they all load the same key.
-    signing_key.ensure(opts.tree.secrets / signing_key.KEY_FILE)
     tls = ensure_tls_files(opts)
     _ports_free(opts)
     stores_port = supervisor.free_port("127.0.0.1")  # data services stay on loopback whatever `bind` says
@@ -96,6 +94,7 @@ def up(opts: BoxOptions, app: Application, say: Say = print, *, supervise: bool 
     )
     env = _box_env(opts, stores_port)
     started: list[Proc] = []
+    watcher: Proc | None = None
     try:
         # All parts start at once (issue 14: start in a second): none needs another to come up. The manager
         # starts sandboxes only on a call and the gateway answers 503 on /health until the manager does; only
@@ -106,31 +105,49 @@ def up(opts: BoxOptions, app: Application, say: Say = print, *, supervise: bool 
                            ready=ready)
             started.append(proc)
             boxstate.write(opts.tree.state, replace(state, procs=tuple(started)))
-        # Provisioning waits for the stores by itself: importing boto3 and making its clients overlaps their boot.
-        provisioning = _InBackground(lambda: _provision(app, settings, secrets, say))
-        for proc in started:
-            _wait_ready(proc, opts.start_timeout_s)
-        provisioning.result()
+        # boto3 and its clients are made while the stores boot; the reconciling starts the moment they are ready.
+        stores_ready = threading.Event()
+        provisioning = _InBackground(lambda: _while_parts_boot(opts.tree, app, settings, secrets, say, stores_ready,
+                                                              opts.start_timeout_s))
+        try:
+            for proc in started:
+                _wait_ready(proc, opts.start_timeout_s)
+                if proc.name == "stores":
+                    stores_ready.set()
+        finally:
+            stores_ready.set()  # a failed start: provisioning fails by itself instead of waiting out its timeout
         final = replace(state, procs=tuple(started))
         boxstate.write(opts.tree.state, final)
-        return start_supervisor(opts, final) if supervise else final
+        if supervise:
+            watcher = spawn_supervisor(opts, final)  # it boots while provisioning finishes
+        provisioning.result()
+        return await_supervisor(opts, watcher, final) if watcher is not None else final
     except BaseException:
-        _stop_all(started)
-        boxstate.clear(opts.tree.state)
+        _abort(opts.tree, started, watcher)
         raise
 
 
 def start_supervisor(opts: BoxOptions, state: BoxState, *, reset: bool = False) -> BoxState:
     """Hand the running parts to their supervisor (esb.box.supervisor); returns the state it recorded."""
+    return await_supervisor(opts, spawn_supervisor(opts, state, reset=reset), state)
+
+
+def spawn_supervisor(opts: BoxOptions, state: BoxState, *, reset: bool = False) -> Proc:
+    """Start the supervisor of the parts recorded in box.json; `await_supervisor` waits till it took them over."""
     argv = [sys.executable, "-m", "esb.box.supervisor", *(["--reset"] if reset else [])]
     env = _box_env(opts, _port_of(state.s3_endpoint))
-    proc = supervisor.spawn(boxsupervisor.NAME, argv, env=env, cwd=opts.project_dir, log_dir=opts.tree.logs)
+    return supervisor.spawn(boxsupervisor.NAME, argv, env=env, cwd=opts.project_dir, log_dir=opts.tree.logs)
+
+
+def await_supervisor(opts: BoxOptions, proc: Proc, state: BoxState) -> BoxState:
+    """The state once the supervisor `proc` recorded itself in it (it supervises from then on)."""
 
     def recorded() -> BoxState | None:
         now = boxstate.read(opts.tree.state)
         return now if now is not None and now.supervisor is not None and now.supervisor.pid == proc.pid else None
 
-    if not supervisor.wait_until(lambda: recorded() is not None or not proc.alive(), 10.0) or not proc.alive():
+    if not supervisor.wait_until(lambda: recorded() is not None or not proc.alive(), 10.0, interval_s=_POLL_S) \
+            or not proc.alive():
         _stop_all([proc])
         raise BoxError(f"the supervisor did not start; last lines of {proc.log_file}:\n{supervisor.tail(proc.log_file)}")
     return recorded() or state
@@ -244,7 +261,9 @@ def _services(opts: BoxOptions, settings: RuntimeSettings, stores_port: int) -> 
     """Each part: name, command, readiness probe (esb.box.probes; kept in box.json for restarts)."""
     py = sys.executable
     return (
-        ("stores", [py, "-m", "esb_runtime.stores"], probes.http(f"http://127.0.0.1:{stores_port}/_esb/health", 300)),
+        # Held up to half a second while the stores restore: answered the moment they are ready.
+        ("stores", [py, "-m", "esb_runtime.stores"],
+         probes.http(f"http://127.0.0.1:{stores_port}/_esb/health?wait=0.5", 300)),
         ("manager", [py, "-m", "esb_runtime.manager"], probes.uds(str(settings.manager_socket), "/v1/health")),
         (
             "gateway",
@@ -273,8 +292,14 @@ def _private_dirs(tree: BuildTree) -> None:
         os.chmod(path, 0o700)
 
 
+# How often `up` looks again at a part that is not ready yet. Short: until a part listens its probe is a refused
+# connect (microseconds); once it listens the probe waits for the answer itself (the stores hold it while they
+# restore, the gateway's TLS handshake waits for a worker).
+_POLL_S = 0.01
+
+
 def _wait_ready(proc: Proc, timeout_s: float) -> None:
-    ok = supervisor.wait_until(lambda: probes.check(proc.ready) or not proc.alive(), timeout_s, interval_s=0.05)
+    ok = supervisor.wait_until(lambda: probes.check(proc.ready) or not proc.alive(), timeout_s, interval_s=_POLL_S)
     if ok and proc.alive():
         return
     why = "exited" if not proc.alive() else f"did not become ready within {timeout_s:.0f}s"
@@ -282,6 +307,17 @@ def _wait_ready(proc: Proc, timeout_s: float) -> None:
         f"{proc.name} {why}; last lines of {proc.log_file}:\n{supervisor.tail(proc.log_file)}",
         hint="run with --verbose for details",
     )
+
+
+def _abort(tree: BuildTree, started: list[Proc], watcher: Proc | None) -> None:
+    """A start that failed: the supervisor first (or it restarts what follows stops), then every part it or
+    `up` started, then the record."""
+    if watcher is not None:
+        _stop_all([watcher])
+        recorded = boxstate.read(tree.state)
+        started = [*started, *(p for p in (recorded.procs if recorded else ()) if p not in started)]
+    _stop_all(started)
+    boxstate.clear(tree.state)
 
 
 def _stop_all(procs: list[Proc]) -> None:
@@ -327,17 +363,27 @@ class _InBackground:
             raise self._error
 
 
-def _provision(app: Application, settings: RuntimeSettings, secrets, say: Say) -> None:
-    from esb.box.provision import provision
+def _while_parts_boot(tree: BuildTree, app: Application, settings: RuntimeSettings, secrets, say: Say,
+                      stores_ready: threading.Event, timeout_s: float) -> None:
+    """`up`'s own work that need not hold the parts back: the gateway's token signing key, then provisioning."""
+    # A new RSA key takes 15-90 ms: made here, not before the parts start. The gateway's workers make it too if
+    # they get there first; `ensure` links it atomically, so everyone loads the one key that won.
+    key_file = tree.secrets / signing_key.KEY_FILE
+    if not key_file.exists():  # an existing one is loaded (and checked) by the gateway
+        signing_key.ensure(key_file)
+    _provision(app, settings, secrets, say, stores_ready, timeout_s)
 
-    report = provision(
-        app,
-        s3_endpoint=settings.s3_endpoint,
-        dynamodb_endpoint=settings.dynamodb_endpoint,
-        credentials=secrets,
-        region=app.region,
-        services_endpoint=settings.services_endpoint,
-    )
+
+def _provision(app: Application, settings: RuntimeSettings, secrets, say: Say, stores_ready: threading.Event,
+               timeout_s: float) -> None:
+    from esb.box.provision import cached_clients, provision, warm_clients
+
+    endpoints = {"s3_endpoint": settings.s3_endpoint, "dynamodb_endpoint": settings.dynamodb_endpoint,
+                 "services_endpoint": settings.services_endpoint}
+    clients = cached_clients(secrets, app.region)
+    warm_clients(app, clients, **endpoints)  # loading botocore's models is most of a first call's cost
+    stores_ready.wait(timeout_s)
+    report = provision(app, credentials=secrets, region=app.region, clients=clients, **endpoints)
     for line in report.text().splitlines():
         say(f"  {line}")
 

@@ -50,7 +50,7 @@ def _http_below(url: str, limit: int, timeout_s: float) -> bool:
             parts.hostname or "127.0.0.1", parts.port or 443, timeout=timeout_s, context=_loopback_tls())
     else:
         conn = http_client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=timeout_s)
-    status = _status(conn, parts.path or "/")
+    status = _status(conn, (parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
     return status is not None and status < limit
 
 

@@ -253,6 +253,34 @@ def wait_for_store(check: Callable[[], object], endpoint: str, deadline_s: float
             sleep(0.2)
 
 
+def cached_clients(credentials: AwsCredentials, region: str) -> AwsClientFactory:
+    """boto3 clients for the box's stores, one per (service, endpoint), made on first use."""
+    made: dict[tuple[str, str], Any] = {}
+
+    def client(service: str, endpoint: str) -> Any:
+        if (service, endpoint) not in made:
+            made[service, endpoint] = boto3.client(
+                service, endpoint_url=endpoint, region_name=region, aws_access_key_id=credentials.aws_access_key_id,
+                aws_secret_access_key=credentials.aws_secret_access_key,
+                config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 2}))
+        return made[service, endpoint]
+
+    return client
+
+
+def warm_clients(app: Application, clients: AwsClientFactory, s3_endpoint: str, dynamodb_endpoint: str,
+                 services_endpoint: str | None = None) -> None:
+    """Make the clients `provision` will ask `clients` for (a cached factory keeps them): `esb up` does it while
+    the stores boot, so provisioning starts with its first request once they are ready."""
+    clients("dynamodb", dynamodb_endpoint)
+    clients("s3", s3_endpoint)
+    if services_endpoint:
+        from esb.box.provision_services import services_of
+
+        for service in sorted({"sqs", *services_of(app.resources)}):  # sqs: the deliveries' queues
+            clients(service, services_endpoint)
+
+
 def provision(app: Application, s3_endpoint: str, dynamodb_endpoint: str, credentials: AwsCredentials,
               region: str, deadline_s: float = 30, clients: AwsClientFactory | None = None,
               services_endpoint: str | None = None) -> ProvisionReport:
@@ -261,13 +289,7 @@ def provision(app: Application, s3_endpoint: str, dynamodb_endpoint: str, creden
     With `services_endpoint` (the embedded stores), also the queues, topics, rules, parameters, secrets,
     streams and log groups, and the delivery queues of the asynchronous event sources."""
 
-    def default_client(service: str, endpoint: str) -> Any:
-        return boto3.client(service, endpoint_url=endpoint, region_name=region,
-                            aws_access_key_id=credentials.aws_access_key_id,
-                            aws_secret_access_key=credentials.aws_secret_access_key,
-                            config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 2}))
-
-    make = clients or default_client
+    make = clients or cached_clients(credentials, region)
     ddb, s3 = make("dynamodb", dynamodb_endpoint), make("s3", s3_endpoint)
     started = time.monotonic()
     wait_for_store(ddb.list_tables, dynamodb_endpoint, deadline_s)

@@ -249,6 +249,11 @@ def _order(res: AwsResource) -> tuple[int, bool, str]:
     return _ORDER.index(res.type), "RedrivePolicy" in res.props, res.logical_id
 
 
+def services_of(resources: tuple[AwsResource, ...]) -> set[str]:
+    """The AWS services `reconcile_resources` calls for these resources."""
+    return {_RECONCILERS[res.type][0] for res in resources}
+
+
 def reconcile_resources(resources: tuple[AwsResource, ...], client: Client,
                         guard: Callable[[str, str], Any]) -> list[ResourceResult]:
     """Each resource in dependency order; `guard(kind, name)` turns a store error into one clear error."""

@@ -170,7 +170,7 @@ def test_store_middleware_answers_strangers_before_reading_the_body() -> None:
         start_response("200 OK", [])
         return [b""]
 
-    middleware = AuthMiddleware(app, verifier(), health=lambda: {"status": "ok"})
+    middleware = AuthMiddleware(app, verifier(), health=lambda wait_s: {"status": "ok"})
     environ = s3_put(b"x" * 1000, when=NOW - dt.timedelta(days=7))
     statuses: list[str] = []
     middleware(environ, lambda status, headers: statuses.append(status))

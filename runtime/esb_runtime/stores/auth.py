@@ -215,10 +215,26 @@ def is_write(environ: Environ) -> bool:
     return environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD", "OPTIONS")
 
 
+MAX_HEALTH_WAIT_S = 2.0
+
+
+def health_wait(query: str) -> float:
+    """Seconds `GET /_esb/health?wait=S` may be held while the stores are not ready yet (0 to MAX_HEALTH_WAIT_S):
+    `esb up` learns the moment they are, without polling them while they restore."""
+    for pair in query.split("&"):
+        name, _, value = pair.partition("=")
+        if name == "wait":
+            try:
+                return min(max(float(value), 0.0), MAX_HEALTH_WAIT_S)
+            except ValueError:
+                return 0.0
+    return 0.0
+
+
 class AuthMiddleware:
     """Refuses unsigned or foreign requests, serves the health route, tracks writes and regions."""
 
-    def __init__(self, app: WsgiApp, verifier: SigV4Verifier | None, health: Callable[[], dict]) -> None:
+    def __init__(self, app: WsgiApp, verifier: SigV4Verifier | None, health: Callable[[float], dict]) -> None:
         self.app = app
         self.verifier = verifier
         self.health = health
@@ -228,7 +244,7 @@ class AuthMiddleware:
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == HEALTH_PATH:
-            status = self.health()
+            status = self.health(health_wait(environ.get("QUERY_STRING", "")))
             code = "200 OK" if status.get("status") == "ok" else "503 Service Unavailable"
             return self._json(start_response, code, status)
         if path.startswith("/moto-api"):

@@ -70,7 +70,9 @@ class StoresServer:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def _health(self) -> dict:
+    def _health(self, wait_s: float = 0.0) -> dict:
+        if wait_s > 0:
+            self._gate.open.wait(wait_s)  # answered the moment the data is restored (esb up waits on this)
         return {"status": "ok" if self._state == "ready" else self._state, "services": sorted(EMULATED)}
 
     def client(self, service: str, region: str) -> Any:
