@@ -8,6 +8,7 @@ from typing import Any
 from doit.tools import config_changed
 
 from esb.paths import P
+from esb.build.bytecode import compile_tree
 from esb.build.context import BuildContext
 from esb.build.plan import app_outputs
 from esb.build.report import guarded
@@ -42,7 +43,11 @@ def runtime_files() -> list[str]:
 
 
 def copy_runtime(ctx: BuildContext, files: list[str]) -> None:
-    sync_tree(P.runtime_pkg, files, ctx.tree.runtime / "esb_runtime")
+    target = ctx.tree.runtime / "esb_runtime"
+    sync_tree(P.runtime_pkg, files, target)
+    # Else the first start after a build compiled the runtime in every part (0.2 s of CPU, issue 14: start in a
+    # second), and every sandbox (PYTHONDONTWRITEBYTECODE) its share on each cold start.
+    compile_tree(target)
 
 
 def runtime_task(ctx: BuildContext) -> dict[str, Any]:
