@@ -8,7 +8,8 @@
   only when MOTO_IAM_LOAD_MANAGED_POLICIES is set. The box emulates no IAM (services.EMULATED).
 - cryptography.x509: moto's IAM module (imported by every request, to note the caller's account) imports it for
   IAM server certificates only; loading it maps cryptography's Rust library (~8.5 MB). It is made a lazy module
-  (importlib.util.LazyLoader): loaded in full on first use, by whoever uses it.
+  (importlib.util.LazyLoader): loaded in full on first use, by whoever uses it. (Python < 3.12 loads a lazy module
+  without a lock: its one user in the box's services is moto's SNS module, imported under the import lock.)
 """
 
 from __future__ import annotations
