@@ -61,7 +61,7 @@ def kill9(pid: int, group: bool = False) -> int:
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="esb-faults-") as tmp:
         workdir = Path(tmp)
-        status, env = start_box(workdir)
+        status, env, _ = start_box(workdir)
         project = workdir / "sample"
         try:
             trust = ssl.create_default_context(cafile=status["gateway"]["ca_file"])
