@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping
 
+from esb_runtime.forked import run_forked
+
 ENDPOINTS = "endpoints.json"
 
 
@@ -52,17 +54,8 @@ def slim_endpoints(cache_dir: Path) -> Path | None:
         return folder
     if not source.is_file():
         return None
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child's coverage is not collected
-        code = 1
-        try:
-            _write_slim(source, folder / ENDPOINTS)
-            code = 0
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return folder if os.waitstatus_to_exitcode(status) == 0 and (folder / ENDPOINTS).is_file() else None
+    made = run_forked(lambda: _write_slim(source, folder / ENDPOINTS))
+    return folder if made and (folder / ENDPOINTS).is_file() else None
 
 
 def data_path_env(folder: Path | None, env: Mapping[str, str]) -> dict[str, str]:
