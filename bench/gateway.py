@@ -261,7 +261,7 @@ def main() -> int:
     row("idle memory of the box, shared once", idle_footprint, None, "MB (USS + each shared library's pages once)", ".0f")
     pump_rss = sum(m["rss"] for m in pumps.values())
     row("log pumps (not in the rows above)", pump_rss, None,
-        f"MB RSS, PSS {sum(m['pss'] for m in pumps.values()):.0f} (esb_runtime.logs.capped, one per part)", ".0f")
+        f"MB RSS, PSS {sum(m['pss'] for m in pumps.values()):.0f} (esb_runtime/logs/capped.py, one per part)", ".0f")
     row("/health median", statistics.median(health), None, "ms", ".3f")
     if on_docker is not None:
         warm, docker_health = on_docker
