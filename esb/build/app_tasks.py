@@ -10,7 +10,6 @@ from doit.tools import config_changed
 from esb.paths import P
 from esb.build.bytecode import compile_tree
 from esb.build.context import BuildContext
-from esb.build.plan import app_outputs
 from esb.build.report import guarded
 from esb.build.writer import list_files, sync_tree, write_if_changed
 
@@ -28,13 +27,12 @@ def _render_task(outputs: dict[Path, str]) -> dict[str, Any]:
     }
 
 
-def config_task(ctx: BuildContext) -> dict[str, Any]:
-    outputs = app_outputs(ctx)
+def config_task(ctx: BuildContext, outputs: dict[Path, str]) -> dict[str, Any]:
+    """`outputs`: plan.app_outputs(ctx), rendered once for this task and the compose task."""
     return _render_task({p: t for p, t in outputs.items() if p.parent == ctx.tree.config})
 
 
-def compose_task(ctx: BuildContext) -> dict[str, Any]:
-    outputs = app_outputs(ctx)
+def compose_task(ctx: BuildContext, outputs: dict[Path, str]) -> dict[str, Any]:
     return _render_task({p: t for p, t in outputs.items() if p.parent == ctx.tree.root})
 
 
