@@ -22,6 +22,7 @@ from esb_runtime.stores.logmirror import LogMirror, Sink
 from esb_runtime.stores.recorder import Recorder
 from esb_runtime.stores.services import EMULATED, ServiceGate
 from esb_runtime.stores.settings import StoresSettings
+from esb_runtime.stores.warm import warm
 
 _INTERNAL_HEADER = "X-Esb-Internal"
 
@@ -98,6 +99,9 @@ class StoresServer:
             threading.Thread(target=server.serve_forever, name="stores-public", daemon=True).start()
         self._state = "restoring"
         started = time.monotonic()
+        # Here, while the other parts boot too, rather than on the first provisioning requests once the stores are
+        # ready, when nothing else runs (0.1 s sooner on a fresh box, issue 14: start in a second).
+        warm(self.recorder)
         with recovery.exclusive(self.settings.data_dir):
             state = recovery.recover(self.settings.data_dir, self.client, self.recorder, self.log,
                                      ledger=self.recorder.ledger)
