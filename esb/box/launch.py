@@ -7,6 +7,7 @@ import gc
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import time
 import threading
@@ -112,6 +113,7 @@ def up(opts: BoxOptions, app: Application, say: Say = print, *, supervise: bool 
     env = _box_env(opts, stores_port)
     started: list[Proc] = []
     watcher: Proc | None = None
+    go: int | None = None  # tells the supervisor the parts are ready
     try:
         # All parts start at once (issue 14: start in a second): none needs another to come up. The manager
         # starts sandboxes only on a call and the gateway answers 503 on /health until the manager does; only
@@ -122,6 +124,10 @@ def up(opts: BoxOptions, app: Application, say: Say = print, *, supervise: bool 
                            ready=ready)
             started.append(proc)
             boxstate.write(opts.tree.state, replace(state, procs=tuple(started)))
+        if supervise:
+            # It boots beside the parts (off the critical path) and records itself only once told they are ready:
+            # a box with a supervisor in box.json is a started box.
+            go, watcher = _spawn_waiting_supervisor(opts, state)
         # boto3 and its clients are made while the stores boot; the reconciling starts the moment they are ready.
         stores_ready = threading.Event()
         provisioning = _InBackground(lambda: _while_parts_boot(opts.tree, app, settings, secrets, say, stores_ready,
@@ -135,13 +141,17 @@ def up(opts: BoxOptions, app: Application, say: Say = print, *, supervise: bool 
             stores_ready.set()  # a failed start: provisioning fails by itself instead of waiting out its timeout
         final = replace(state, procs=tuple(started))
         boxstate.write(opts.tree.state, final)
-        if supervise:
-            watcher = spawn_supervisor(opts, final)  # it boots while provisioning finishes
+        if go is not None:
+            with contextlib.suppress(OSError):  # it died: `await_supervisor` says so, with its log
+                os.write(go, boxsupervisor.GO)
         provisioning.result()
         return await_supervisor(opts, watcher, final) if watcher is not None else final
     except BaseException:
         _abort(opts.tree, started, watcher)
         raise
+    finally:
+        if go is not None:
+            os.close(go)  # without "go" first: the supervisor exits by itself
 
 
 def start_supervisor(opts: BoxOptions, state: BoxState, *, reset: bool = False) -> BoxState:
@@ -149,11 +159,26 @@ def start_supervisor(opts: BoxOptions, state: BoxState, *, reset: bool = False) 
     return await_supervisor(opts, spawn_supervisor(opts, state, reset=reset), state)
 
 
-def spawn_supervisor(opts: BoxOptions, state: BoxState, *, reset: bool = False) -> Proc:
-    """Start the supervisor of the parts recorded in box.json; `await_supervisor` waits till it took them over."""
-    argv = [sys.executable, "-m", "esb.box.supervisor", *(["--reset"] if reset else [])]
+def spawn_supervisor(opts: BoxOptions, state: BoxState, *, reset: bool = False, go: int | None = None) -> Proc:
+    """Start the supervisor of the parts recorded in box.json; `await_supervisor` waits till it took them over.
+    With `go` (a pipe's read end), it takes them over only once `GO` is written to the other end."""
+    flags = [*(["--reset"] if reset else []), *([boxsupervisor.AFTER_START] if go is not None else [])]
+    argv = [sys.executable, "-m", "esb.box.supervisor", *flags]
     env = _box_env(opts, _port_of(state.s3_endpoint))
-    return supervisor.spawn(boxsupervisor.NAME, argv, env=env, cwd=opts.project_dir, log_dir=opts.tree.logs)
+    return supervisor.spawn(boxsupervisor.NAME, argv, env=env, cwd=opts.project_dir, log_dir=opts.tree.logs,
+                            stdin=subprocess.DEVNULL if go is None else go)
+
+
+def _spawn_waiting_supervisor(opts: BoxOptions, state: BoxState) -> tuple[int, Proc]:
+    """The supervisor, booting now; the returned pipe end tells it when to take the parts over."""
+    read_end, write_end = os.pipe()
+    try:
+        return write_end, spawn_supervisor(opts, state, go=read_end)
+    except BaseException:
+        os.close(write_end)
+        raise
+    finally:
+        os.close(read_end)
 
 
 def await_supervisor(opts: BoxOptions, proc: Proc, state: BoxState) -> BoxState:

@@ -58,7 +58,8 @@ def _not_zombie(pid: int) -> bool:
     return state != "Z"
 
 
-def spawn(name: str, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_dir: Path) -> Proc:
+def spawn(name: str, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_dir: Path,
+          stdin: int = subprocess.DEVNULL) -> Proc:
     """Start argv detached in a new session, its output in log_dir/<name>.out, rotated and capped.
 
     The output goes through a pipe to the runtime's log pump (esb_runtime.logs.capped), a process of its own
@@ -77,7 +78,7 @@ def spawn(name: str, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, 
             raise BoxError(f"cannot start the log pump of {name}: {exc}") from exc
     assert pump.stdin is not None
     try:
-        child = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=pump.stdin,
+        child = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdin=stdin, stdout=pump.stdin,
                                  stderr=subprocess.STDOUT, start_new_session=True)
     except OSError as exc:
         raise BoxError(f"cannot start {name}: {exc}", hint=f"command: {argv[0]}") from exc

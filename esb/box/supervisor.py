@@ -29,6 +29,9 @@ from esb.box.processes import Proc
 from esb_runtime import procfs
 
 NAME = "supervisor"
+# Started beside the parts by `esb up`: it takes them over once told on its stdin that they are ready.
+AFTER_START = "--after-start"
+GO = b"go\n"
 Say = Callable[[str, str], None]  # (level, message)
 
 
@@ -208,6 +211,9 @@ def main(argv: list[str]) -> int:
     held = lock(settings.state_dir)
     if held is None:
         print("supervisor: another supervisor runs this box", file=sys.stderr)
+        return 1
+    if AFTER_START in argv and sys.stdin.buffer.readline() != GO:  # end of input: `esb up` failed or died
+        print("supervisor: the box did not start; nothing to supervise", file=sys.stderr)
         return 1
     state = boxstate.read(settings.state_dir)
     if state is None:
