@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+import gevent
 
 from esb_runtime.errors import PayloadTooLarge
 from esb_runtime.gateway.manager_client import InvokeResult, ManagerClient
 from esb_runtime.manager import lease_protocol as wire
-from esb_runtime.manager.invoke import CRASH, REUSABLE, RieClient, client_context_header, invoke
+from esb_runtime.manager.invoke import CRASH, OK, REUSABLE, RieClient, client_context_header, invoke
 
 SYNC_LIMIT = 6_291_556  # Lambda's synchronous payload limit (the manager enforces the same)
+KEEP_IDLE_S = 1.0  # a kept lease unused this long goes back (the manager's idle reaper then sees it idle)
+
+Schedule = Callable[[float, Callable[[], None]], Any]
 
 
 class Leases(Protocol):
+    epoch: int  # which connection to the manager granted what (a kept lease lives no longer than its connection)
+
     def acquire(self, function: str, trace_id: str | None, timeout_s: float) -> wire.Grant: ...
 
     def release(self, sandbox: str, outcome: str) -> None: ...
+
+    def subscribe(self, on_recall: Callable[[str], None]) -> None: ...
+
+
+@dataclass
+class _Held:
+    grant: wire.Grant
+    client: RieClient
+    epoch: int
+    since: float = 0.0  # when it went idle
 
 
 class DirectInvoker:
@@ -24,11 +43,23 @@ class DirectInvoker:
 
     Lambda's request id and the log tail come from the sandbox's output, which only the manager reads: calls that
     need them (the Invoke API's RequestResponse with Tail, Event) and /health go to the manager as before.
+
+    A lease granted with keep serves this worker's next calls of the function, one at a time, with no round trip
+    to the manager (lease_protocol); it goes back when idle for KEEP_IDLE_S, when a call of this worker waits for
+    a grant of that function, or when the manager recalls it.
     """
 
-    def __init__(self, manager: ManagerClient, leases: Leases, *, max_connections: int = 64) -> None:
+    def __init__(self, manager: ManagerClient, leases: Leases, *, max_connections: int = 64,
+                 clock: Callable[[], float] = time.monotonic, schedule: Schedule = gevent.spawn_later) -> None:
         self._manager, self._leases, self._max = manager, leases, max_connections
+        self._clock, self._schedule = clock, schedule
         self._clients: OrderedDict[str, RieClient] = OrderedDict()  # sandbox id -> its kept-alive connection
+        self._kept: dict[str, list[_Held]] = {}  # function -> idle kept leases, most recently used last
+        self._busy: set[str] = set()  # sandboxes of leases in a call now
+        self._recalled: set[str] = set()  # of those, the ones the manager wants back after the call
+        self._asking: dict[str, int] = {}  # function -> calls of this worker waiting for a grant
+        self._sweeping = False
+        leases.subscribe(self._recall)
 
     def invoke(self, function: str, payload: bytes, *, trace_id: str, client_context: str | None = None,
                invocation_type: str = "RequestResponse", log_tail: bool = False,
@@ -39,23 +70,86 @@ class DirectInvoker:
         if len(payload) > SYNC_LIMIT:
             raise PayloadTooLarge(f"{len(payload)} byte payload exceeds the RequestResponse limit of {SYNC_LIMIT} bytes")
         context = client_context_header(client_context, trace_id)  # before the lease: a bad context holds nothing
-        grant = self._leases.acquire(function, trace_id, 960.0 if timeout is None else timeout)
+        held = self._take_kept(function) or self._grant(function, trace_id, timeout)
+        grant = held.grant
+        self._busy.add(grant.sandbox)
         outcome = CRASH
-        client = self._clients.pop(grant.sandbox, None) or RieClient(grant.invoke_url)  # out while in use
         try:
-            result = invoke(client, payload, timeout_s=grant.timeout_s, client_context=context)
+            result = invoke(held.client, payload, timeout_s=grant.timeout_s, client_context=context)
             outcome = result.outcome
         finally:
-            self._keep(grant.sandbox, client, outcome in REUSABLE)
+            self._busy.discard(grant.sandbox)
             # The return goes after the call's last byte: the RIE must never see two invocations at once.
-            self._leases.release(grant.sandbox, outcome)
+            self._done(function, held, outcome)
         return InvokeResult(status=200, outcome=result.outcome, request_id=result.request_id or "",
                             payload=result.body, sandbox=grant.sandbox)
 
     def health(self) -> dict[str, Any] | None:
         return self._manager.health()
 
-    def _keep(self, sandbox: str, client: RieClient, reusable: bool) -> None:
+    def _grant(self, function: str, trace_id: str, timeout: float | None) -> _Held:
+        self._asking[function] = self._asking.get(function, 0) + 1
+        try:
+            grant = self._leases.acquire(function, trace_id, 960.0 if timeout is None else timeout)
+        finally:
+            self._asking[function] -= 1
+        client = self._clients.pop(grant.sandbox, None) or RieClient(grant.invoke_url)  # out while in use
+        return _Held(grant, client, self._leases.epoch)
+
+    def _take_kept(self, function: str) -> _Held | None:
+        kept = self._kept.get(function)
+        while kept:
+            held = kept.pop()
+            if held.epoch == self._leases.epoch:
+                return held
+            held.client.close()  # granted on a connection that broke: the manager recycled that sandbox
+        return None
+
+    def _done(self, function: str, held: _Held, outcome: str) -> None:
+        sandbox = held.grant.sandbox
+        recalled = sandbox in self._recalled
+        self._recalled.discard(sandbox)
+        if (outcome in REUSABLE and held.grant.keep and not recalled and not self._asking.get(function)
+                and held.epoch == self._leases.epoch):
+            held.since = self._clock()
+            self._kept.setdefault(function, []).append(held)
+            self._sweep_later()
+            return
+        self._give_back(held, outcome)
+
+    def _give_back(self, held: _Held, outcome: str) -> None:
+        self._keep_connection(held.grant.sandbox, held.client, outcome in REUSABLE)
+        self._leases.release(held.grant.sandbox, outcome)
+
+    def _recall(self, sandbox: str) -> None:
+        """The manager wants `sandbox` back: now when it is idle here, after its call when it is in one."""
+        for kept in self._kept.values():
+            for held in kept:
+                if held.grant.sandbox == sandbox:
+                    kept.remove(held)
+                    self._give_back(held, OK)
+                    return
+        if sandbox in self._busy:
+            self._recalled.add(sandbox)
+
+    def _sweep_later(self) -> None:
+        if not self._sweeping:
+            self._sweeping = True
+            self._schedule(KEEP_IDLE_S, self._sweep)
+
+    def _sweep(self) -> None:
+        """Give back the kept leases idle for KEEP_IDLE_S; look again later while any are kept."""
+        self._sweeping = False
+        now = self._clock()
+        for function, kept in self._kept.items():
+            stale = [held for held in kept if now - held.since >= KEEP_IDLE_S]
+            self._kept[function] = [held for held in kept if now - held.since < KEEP_IDLE_S]
+            for held in stale:
+                self._give_back(held, OK)
+        if any(self._kept.values()):
+            self._sweep_later()
+
+    def _keep_connection(self, sandbox: str, client: RieClient, reusable: bool) -> None:
         if not reusable:  # the manager recycles the sandbox; its port may serve another one later
             client.close()
             return

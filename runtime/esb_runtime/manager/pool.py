@@ -22,7 +22,6 @@ class Slot:
     sandbox: Any  # esb_runtime.engine.Sandbox (anything with .id in tests)
     hash: str
     state: str = "idle"  # idle | busy | stopped
-    invocations: int = 0
     last_used: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)  # manager-private: log router, connection
 
@@ -36,7 +35,8 @@ class Pool:
 
     def __init__(self, function: str, *, current_hash: str, max_size: int, acquire_timeout_s: float,
                  start: Callable[[], Slot], stop: Callable[[Slot], None], alive: Callable[[Slot], bool],
-                 clock: Callable[[], float] = time.monotonic, cores: int | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, cores: int | None = None,
+                 on_shortage: Callable[[], None] | None = None) -> None:
         self.function = function
         self._cores = cores or os.cpu_count() or 1
         self.current_hash = current_hash
@@ -44,6 +44,7 @@ class Pool:
         self.max_size = max(0, max_size)
         self.acquire_timeout_s = acquire_timeout_s
         self._start, self._stop, self._alive, self._clock = start, stop, alive, clock
+        self._on_shortage = on_shortage  # nothing idle for a caller: the manager recalls kept leases
         # Not reentrant (nothing here re-enters it): gevent's plain lock is far cheaper than its RLock.
         self._cond = threading.Condition(threading.Lock())
         self._idle: list[Slot] = []  # LIFO: the most recently used is reused first, the rest can go idle
@@ -69,6 +70,8 @@ class Pool:
 
     def acquire(self, timeout_s: float | None = None) -> Slot:
         deadline = self._clock() + (self.acquire_timeout_s if timeout_s is None else timeout_s)
+        if not self._idle and self._on_shortage is not None:
+            self._on_shortage()  # outside the lock: it writes to holders' sockets
         discard: list[Slot] = []
         try:
             with self._cond:

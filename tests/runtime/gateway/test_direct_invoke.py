@@ -6,12 +6,12 @@ import base64
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
 from esb_runtime.errors import PayloadTooLarge, TooManyRequests
-from esb_runtime.gateway.direct_invoke import DirectInvoker
+from esb_runtime.gateway.direct_invoke import KEEP_IDLE_S, DirectInvoker
 from esb_runtime.gateway.manager_client import InvokeResult
 from esb_runtime.manager import lease_protocol as wire
 from esb_runtime.manager.invoke import RieClient
@@ -68,18 +68,41 @@ def rie_url() -> Iterator[str]:
 
 
 class FakeLeases:
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, url: str, keep: bool = False) -> None:
+        self.url, self.keep = url, keep
         self.log: list[tuple[str, ...]] = []
+        self.epoch = 1
+        self.recall: Callable[[str], None] = lambda sandbox: None
 
     def acquire(self, function: str, trace_id: str | None, timeout_s: float) -> wire.Grant:
         if function == "throttled":
             raise TooManyRequests("throttled: reserved concurrency is 0")
         self.log.append(("acquire", function, trace_id or ""))
-        return wire.Grant("sb-1", self.url, 3)
+        return wire.Grant("sb-1", self.url, 3, self.keep)
 
     def release(self, sandbox: str, outcome: str) -> None:
         self.log.append(("release", sandbox, outcome))
+
+    def subscribe(self, on_recall: Callable[[str], None]) -> None:
+        self.recall = on_recall
+
+
+class Later:
+    """The invoker's scheduler and clock, run by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.due: list[tuple[float, Callable[[], None]]] = []
+
+    def schedule(self, delay: float, run: Callable[[], None]) -> None:
+        self.due.append((self.now + delay, run))
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        ready = [run for at, run in self.due if at <= self.now]
+        self.due = [(at, run) for at, run in self.due if at > self.now]
+        for run in ready:
+            run()
 
 
 class FakeManager:
@@ -149,3 +172,70 @@ def test_event_and_tail_calls_go_through_the_manager(rie_url: str) -> None:
     assert tailed.request_id == "req-from-manager" and tailed.log_tail == "dGFpbA=="
     assert [c["invocation_type"] for c in manager.calls] == ["Event", "RequestResponse"]
     assert leases.log == [] and invoker.health() == {"status": "ok"}
+
+
+def kept_invoker(leases: FakeLeases) -> tuple[DirectInvoker, Later]:
+    later = Later()
+    return DirectInvoker(FakeManager(), leases, clock=lambda: later.now, schedule=later.schedule), later
+
+
+def test_a_kept_lease_serves_the_next_calls_without_asking_and_goes_back_when_idle(rie_url: str) -> None:
+    leases = FakeLeases(rie_url, keep=True)
+    invoker, later = kept_invoker(leases)
+    for trace in ("t1", "t2", "t3"):
+        assert invoker.invoke("fn", b'{"kind": "ok"}', trace_id=trace).outcome == "ok"
+    assert leases.log == [("acquire", "fn", "t1")]
+    traces = [json.loads(base64.b64decode(seen["context"]))["custom"][TRACE_KEY] for seen in FakeRie.seen]
+    assert traces == ["t1", "t2", "t3"]  # each call carries its own trace to the sandbox
+    later.advance(KEEP_IDLE_S / 2)
+    assert leases.log[-1][0] == "acquire"
+    later.advance(KEEP_IDLE_S)
+    assert leases.log[-1] == ("release", "sb-1", "ok")
+    assert FakeRie.connections == 1
+
+
+def test_a_failed_call_on_a_kept_lease_returns_it_as_failed(rie_url: str) -> None:
+    leases = FakeLeases(rie_url, keep=True)
+    invoker, _ = kept_invoker(leases)
+    invoker.invoke("fn", b'{"kind": "ok"}', trace_id="t")
+    assert invoker.invoke("fn", b'{"kind": "crash"}', trace_id="t").outcome == "crash"
+    assert leases.log == [("acquire", "fn", "t"), ("release", "sb-1", "crash")]
+
+
+def test_a_recall_returns_an_idle_kept_lease_at_once(rie_url: str) -> None:
+    leases = FakeLeases(rie_url, keep=True)
+    invoker, _ = kept_invoker(leases)
+    invoker.invoke("fn", b'{"kind": "ok"}', trace_id="t")
+    leases.recall("sb-1")
+    assert leases.log[-1] == ("release", "sb-1", "ok")
+    invoker.invoke("fn", b'{"kind": "ok"}', trace_id="t")
+    assert [entry[0] for entry in leases.log] == ["acquire", "release", "acquire"]
+
+
+def test_a_recall_during_the_call_returns_the_lease_after_it(rie_url: str) -> None:
+    leases = FakeLeases(rie_url, keep=True)
+    invoker, _ = kept_invoker(leases)
+
+    class Recalling(FakeRie):
+        def do_POST(self) -> None:  # noqa: N802
+            leases.recall("sb-1")  # the manager's recall arrives while the sandbox runs the call
+            super().do_POST()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recalling)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    leases.url = f"http://127.0.0.1:{server.server_address[1]}/x"
+    try:
+        invoker.invoke("fn", b'{"kind": "ok"}', trace_id="t")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert leases.log == [("acquire", "fn", "t"), ("release", "sb-1", "ok")]
+
+
+def test_a_kept_lease_of_a_broken_manager_connection_is_never_used(rie_url: str) -> None:
+    leases = FakeLeases(rie_url, keep=True)
+    invoker, _ = kept_invoker(leases)
+    invoker.invoke("fn", b'{"kind": "ok"}', trace_id="t")
+    leases.epoch += 1  # the lease socket reconnected: the manager recycled what the old connection held
+    invoker.invoke("fn", b'{"kind": "ok"}', trace_id="t")
+    assert [entry[0] for entry in leases.log] == ["acquire", "acquire"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import gevent
 import gevent.event
@@ -23,6 +23,8 @@ class FakeLeases:
         self.returned: list[tuple[str, str]] = []
         self.hold = gevent.event.Event()
         self.hold.set()
+        self.recall: Callable[[str], None] | None = None
+        self.keep = False
 
     def grant(self, name: str, trace_id: str | None, *, wait: bool = True) -> wire.Grant | None:
         if not wait and not self.hold.is_set():
@@ -31,10 +33,13 @@ class FakeLeases:
         if name == "busy":
             raise TooManyRequests("busy: all 1 sandboxes busy for 0.1 s")
         self.granted.append((name, trace_id))
-        return wire.Grant(f"sb-{len(self.granted)}", f"http://127.0.0.1:9/{name}", 3)
+        return wire.Grant(f"sb-{len(self.granted)}", f"http://127.0.0.1:9/{name}", 3, self.keep)
 
     def release(self, sandbox_id: str, outcome: str) -> None:
         self.returned.append((sandbox_id, outcome))
+
+    def recall_through(self, recall: Callable[[str], None]) -> None:
+        self.recall = recall
 
 
 @pytest.fixture
@@ -142,4 +147,24 @@ def test_a_failed_call_returns_only_once_the_manager_recorded_it(served: tuple[F
     grant = client.acquire("fn", None, 5)
     client.release(grant.sandbox, "crash")  # no settle(): the caller's next request must meet the breaker
     assert leases.returned == [(grant.sandbox, "crash")]
+    client.close()
+
+
+def test_a_kept_grant_is_recalled_through_the_session_that_holds_it(served: tuple[FakeLeases, Path]) -> None:
+    leases, path = served
+    client, recalled = LeaseClient(path), []
+    client.subscribe(recalled.append)
+    leases.keep = True
+    grant = client.acquire("fn", None, 5)
+    assert grant.keep and client.epoch == 1
+    assert leases.recall is not None
+    leases.recall(grant.sandbox)
+    leases.recall("sb-99")  # held by nobody: nothing is sent
+    settle()
+    assert recalled == [grant.sandbox]
+    client.release(grant.sandbox, "ok")
+    settle()
+    leases.recall(grant.sandbox)  # returned since: no longer this session's
+    settle()
+    assert recalled == [grant.sandbox] and leases.returned == [(grant.sandbox, "ok")]
     client.close()
