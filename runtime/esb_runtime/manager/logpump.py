@@ -17,6 +17,7 @@ Record = dict[str, Any]
 RecordSink = Callable[[list[Record]], None]
 TAIL_BYTES = 4096
 MAX_UNREPORTED = 8
+CALL_LINES = ("START RequestId: ", "END RequestId: ", "REPORT RequestId: ")
 
 
 class SandboxLog:
@@ -38,11 +39,15 @@ class SandboxLog:
         self._tail_size = 0
         self._reported = False
         self._closing = False
+        self._ended = True  # the current call's END was read (or no call yet): later output is nobody's
         # Measured by the sandbox, by request id, until their REPORT line comes (None: a marker without an id).
         self._figures: dict[str | None, dict[str, Any]] = {}
+        # Each recent call's trace as the sandbox's begin marker said it, by request id. The sandbox's word wins
+        # over the lease's: lease begin/end come on another socket than the output, and a kept lease tells the
+        # manager nothing per call. Bounded: END/REPORT come within a call or two.
+        self._said: dict[str, str | None] = {}
         # A START until its begin marker, the next line, says its trace: (time, line, request id, the lease's trace)
         self._start: tuple[float, str, str, str | None] | None = None
-        self._announced: tuple[str, str] | None = None  # a begin marker ahead of its START: (request id, trace)
         self.invocations = 0  # START lines seen: a kept lease serves many calls the manager is not told of
         self.announces = False  # its bootstrap writes begin markers (not a container image's own runtime)
 
@@ -52,7 +57,8 @@ class SandboxLog:
 
     def closing(self) -> None:
         """The sandbox is being stopped: its runtime's dying words (`Failed to get next invocation` and a
-        traceback) are kept at debug level, attributed to no invocation; the manager's `sandbox stopped` says it."""
+        traceback) are kept at debug level, attributed to no invocation; the manager's `sandbox stopped` says it.
+        The output of its last call still in the pipe (read in chunks, a moment late) is that call's."""
         with self._cond:
             self._closing = True
 
@@ -84,7 +90,7 @@ class SandboxLog:
             return
         with self._cond:
             held = self._release_start(None)
-            if self._closing:
+            if self._closing and self._ended:
                 record = self._record(line, None, None, when)
                 record["level"] = "debug"
                 self._emit_all(held, record)
@@ -93,18 +99,24 @@ class SandboxLog:
                 self._pending.append((when, line))
                 return
             figures = None
-            if line.startswith("START RequestId: ") and not self._started(line.split()[2]):
-                # Its begin marker, the next line, names its trace: the lease's may already be the next call's
-                # (a kept lease's next call, or a START read after its lease went back and another began).
-                self._start = (when, line, self._request_id or "", self._trace)
-                self._keep_tail(line)
-                return
+            if line.startswith("START RequestId: "):
+                self._started(line.split()[2])
+                if self._request_id not in self._said:
+                    # Its begin marker, the next line, names its trace: the lease's may be another call's.
+                    self._start = (when, line, self._request_id or "", self._trace)
+                    self._keep_tail(line)
+                    return
             request_id, trace = self._request_id, self._trace
             late = bool(self._previous[0] and self._previous[0] in line)
             if late:
                 request_id, trace = self._previous  # a late END/REPORT of the invocation before
             else:
                 self._keep_tail(line)
+            own = line.split(None, 3)[2] if line.startswith(CALL_LINES) else request_id
+            if own in self._said:
+                request_id, trace = own, self._said[own]
+            if not late and line.startswith("END RequestId: "):
+                self._ended = True
             if line.startswith("REPORT RequestId: "):
                 reported = line.split()[2]
                 figures = self._figures.pop(reported, None) or self._figures.pop(None, None)
@@ -119,21 +131,15 @@ class SandboxLog:
                     self._tail[-1] = record["message"]
         self._emit_all(held, record)
 
-    def _started(self, request_id: str) -> bool:
-        """A START line (caller holds the lock): a lease's first call, or the next call on a kept lease. True when
-        the sandbox already said the call's trace."""
+    def _started(self, request_id: str) -> None:
+        """A START line (caller holds the lock): a lease's first call, or the next call on a kept lease."""
         self.invocations += 1
         if self._request_id is not None and self._request_id != request_id:
             self._previous = (self._request_id, self._trace)
-            self._trace = None
             self._tail, self._tail_size, self._reported = [], 0, False
         self._request_id = request_id
-        announced, self._announced = self._announced, None
+        self._ended = False
         self._cond.notify_all()
-        if announced is not None and announced[0] == request_id:
-            self._trace = announced[1] or self._trace
-            return True
-        return False
 
     def _marker(self, line: str) -> None:
         figures = metrics.parse(line)
@@ -151,11 +157,12 @@ class SandboxLog:
         request_id, _, trace = line[len(BEGIN_MARKER):].partition("\t")
         with self._cond:
             self.announces = True
-            if request_id != self._request_id:
-                self._announced = (request_id, trace)  # its START is still on its way
-                return
-            self._trace = trace or self._trace  # the sandbox's word for its current call
-            held = self._release_start(self._trace)
+            self._said[request_id] = trace or None
+            while len(self._said) > MAX_UNREPORTED:
+                self._said.pop(next(iter(self._said)))
+            held = None
+            if self._start is not None and self._start[2] == request_id:
+                held = self._release_start(trace)
         self._emit_all(held, None)
 
     def _release_start(self, trace: str | None) -> Record | None:
