@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -27,15 +28,23 @@ class Leases(Protocol):
 
     def release(self, sandbox_id: str, outcome: str) -> None: ...
 
-    def recall_through(self, recall: Callable[[str], None]) -> None:
+    def recall_through(self, recall: Callable[[str, bool], None]) -> None:
         """How the manager asks a holder to return a kept lease (Holders.recall)."""
 
 
 class Holders:
-    """Which session holds which lease, so the manager can recall a kept one."""
+    """Which session holds which lease, so the manager can recall a kept one.
+
+    A shortage (someone waits for a sandbox) never recalls from the session whose grant it is: that worker
+    returns its own kept leases to its waiting ask by itself (DirectInvoker), and recalling them each time it
+    asked, under 16 connections, was a storm of recalls and returns. A rebuild recalls from everyone."""
 
     def __init__(self) -> None:
         self._by_sandbox: dict[str, Session] = {}
+        self._asking = threading.local()  # per greenlet in the manager (monkey-patched): the session granting
+
+    def granting(self, session: Session | None) -> None:
+        self._asking.session = session
 
     def held(self, sandbox: str, session: Session) -> None:
         self._by_sandbox[sandbox] = session
@@ -44,10 +53,11 @@ class Holders:
         if self._by_sandbox.get(sandbox) is session:
             del self._by_sandbox[sandbox]
 
-    def recall(self, sandbox: str) -> None:
+    def recall(self, sandbox: str, shortage: bool = False) -> None:
         session = self._by_sandbox.get(sandbox)
-        if session is not None:
-            session.send(wire.encode(wire.RECALL, sandbox))
+        if session is None or (shortage and session is getattr(self._asking, "session", None)):
+            return
+        session.send(wire.encode(wire.RECALL, sandbox))
 
 
 class Session:
@@ -90,6 +100,7 @@ class Session:
     def _grant(self, seq: str, function: str, trace: str | None, wait: bool = False) -> None:
         """A warm idle sandbox is granted right here, on the reading greenlet; waiting for one or starting one
         gets a greenlet of its own (spawning one per call was a tenth of the manager's time)."""
+        self._holders.granting(self)
         try:
             grant = self._leases.grant(function, trace, wait=wait)
         except RuntimeBoxError as exc:
@@ -99,6 +110,8 @@ class Session:
             log.exception("lease socket: grant of %s failed", function)
             self.send(wire.encode(wire.ERROR, seq, 500, f"the manager failed to lease a sandbox of {function}"))
             return
+        finally:
+            self._holders.granting(None)
         if grant is None:
             gevent.spawn(self._grant, seq, function, trace, True)
         else:

@@ -81,7 +81,7 @@ class Manager:
         # function -> sandboxes leased with keep (the holder serves calls on them without asking): recalled when
         # someone else waits for that function or it was rebuilt.
         self._kept: dict[str, set[str]] = {}
-        self._recall: Callable[[str], None] = lambda sandbox: None
+        self._recall: Callable[[str, bool], None] = lambda sandbox, shortage: None
         self._stopping = threading.Event()
         # The call a sandbox start or stop happens for (trace, request id): its manager records carry them.
         self._cause = threading.local()
@@ -137,7 +137,7 @@ class Manager:
             pool = Pool(fn.name, current_hash=sandbox_hash, max_size=size,
                         acquire_timeout_s=self.settings.acquire_timeout_s, start=lambda n=fn.name: self._start(n),
                         stop=self._stop, alive=lambda slot: self.engine.alive(slot.sandbox), clock=self.clock,
-                        on_shortage=lambda n=fn.name: self._recall_kept(n))
+                        on_shortage=lambda n=fn.name: self._recall_kept(n, shortage=True))
             breaker = Breaker(fn.name, self.settings.breaker_failures, self.settings.breaker_window_s, self.clock)
             entry = _Function(fn, spec, self._stamp(fn), pool, breaker)
             self._functions[fn.name] = entry
@@ -274,12 +274,13 @@ class Manager:
             self._kept.setdefault(name, set()).add(slot.id)
         return Grant(slot.id, slot.sandbox.invoke_url, entry.config.timeout, keep)
 
-    def recall_through(self, recall: Callable[[str], None]) -> None:
+    def recall_through(self, recall: Callable[[str, bool], None]) -> None:
+        """How kept leases are asked back: (sandbox, whether for a shortage, see lease_server.Holders)."""
         self._recall = recall
 
-    def _recall_kept(self, name: str) -> None:
+    def _recall_kept(self, name: str, shortage: bool = False) -> None:
         for sandbox in list(self._kept.get(name, ())):
-            self._recall(sandbox)
+            self._recall(sandbox, shortage)
 
     def _lease(self, entry: _Function, trace_id: str | None) -> Slot:
         slot = self._hold(entry, trace_id, entry.pool.acquire)

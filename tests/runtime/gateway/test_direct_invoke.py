@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from esb_runtime.errors import PayloadTooLarge, TooManyRequests
-from esb_runtime.gateway.direct_invoke import KEEP_IDLE_S, DirectInvoker
+from esb_runtime.gateway.direct_invoke import KEEP_IDLE_S, WAITERS_PER_LEASE, DirectInvoker
 from esb_runtime.gateway.manager_client import InvokeResult
 from esb_runtime.manager import lease_protocol as wire
 from esb_runtime.manager.invoke import RieClient
@@ -68,8 +68,8 @@ def rie_url() -> Iterator[str]:
 
 
 class FakeLeases:
-    def __init__(self, url: str, keep: bool = False) -> None:
-        self.url, self.keep = url, keep
+    def __init__(self, url: str, keep: bool = False, distinct: bool = False) -> None:
+        self.url, self.keep, self.distinct = url, keep, distinct  # distinct: sb-1, sb-2, ... else always sb-1
         self.log: list[tuple[str, ...]] = []
         self.epoch = 1
         self.recall: Callable[[str], None] = lambda sandbox: None
@@ -78,7 +78,8 @@ class FakeLeases:
         if function == "throttled":
             raise TooManyRequests("throttled: reserved concurrency is 0")
         self.log.append(("acquire", function, trace_id or ""))
-        return wire.Grant("sb-1", self.url, 3, self.keep)
+        granted = sum(1 for entry in self.log if entry[0] == "acquire") if self.distinct else 1
+        return wire.Grant(f"sb-{granted}", self.url, 3, self.keep)
 
     def release(self, sandbox: str, outcome: str) -> None:
         self.log.append(("release", sandbox, outcome))
@@ -239,3 +240,26 @@ def test_a_kept_lease_of_a_broken_manager_connection_is_never_used(rie_url: str)
     leases.epoch += 1  # the lease socket reconnected: the manager recycled what the old connection held
     invoker.invoke("fn", b'{"kind": "ok"}', trace_id="t")
     assert [entry[0] for entry in leases.log] == ["acquire", "acquire"]
+
+
+def test_a_fast_functions_call_waits_for_the_workers_own_busy_lease_rather_than_ask() -> None:
+    import gevent
+
+    from esb_runtime.manager.invoke import InvokeResult as RieResult
+
+    in_call: list[str] = []
+
+    def rie_call(client: RieClient, payload: bytes, **_: Any) -> RieResult:
+        in_call.append(client.port)
+        gevent.sleep(0.004)  # a 4 ms call
+        return RieResult("ok", b"{}")
+
+    leases = FakeLeases("http://127.0.0.1:9/x", keep=True, distinct=True)
+    invoker = DirectInvoker(FakeManager(), leases, rie_call=rie_call)
+    invoker.invoke("fn", b"{}", trace_id="warm")  # one call measured, its lease kept
+    calls = [gevent.spawn(invoker.invoke, "fn", b"{}", trace_id=f"t{n}") for n in range(WAITERS_PER_LEASE + 2)]
+    gevent.joinall(calls, raise_error=True)
+    # The first takes the kept lease, the next wait for it, up to WAITERS_PER_LEASE: the last one asks.
+    assert [entry[0] for entry in leases.log] == ["acquire", "acquire"]
+    assert {call.value.sandbox for call in calls} == {"sb-1", "sb-2"}  # a waiter takes whichever ends first
+    assert len(in_call) == WAITERS_PER_LEASE + 3

@@ -23,7 +23,8 @@ class FakeLeases:
         self.returned: list[tuple[str, str]] = []
         self.hold = gevent.event.Event()
         self.hold.set()
-        self.recall: Callable[[str], None] | None = None
+        self.recall: Callable[[str, bool], None] | None = None
+        self.on_grant: Callable[[], None] = lambda: None  # what the manager does while granting (a recall)
         self.keep = False
 
     def grant(self, name: str, trace_id: str | None, *, wait: bool = True) -> wire.Grant | None:
@@ -33,12 +34,13 @@ class FakeLeases:
         if name == "busy":
             raise TooManyRequests("busy: all 1 sandboxes busy for 0.1 s")
         self.granted.append((name, trace_id))
+        self.on_grant()
         return wire.Grant(f"sb-{len(self.granted)}", f"http://127.0.0.1:9/{name}", 3, self.keep)
 
     def release(self, sandbox_id: str, outcome: str) -> None:
         self.returned.append((sandbox_id, outcome))
 
-    def recall_through(self, recall: Callable[[str], None]) -> None:
+    def recall_through(self, recall: Callable[[str, bool], None]) -> None:
         self.recall = recall
 
 
@@ -158,13 +160,37 @@ def test_a_kept_grant_is_recalled_through_the_session_that_holds_it(served: tupl
     grant = client.acquire("fn", None, 5)
     assert grant.keep and client.epoch == 1
     assert leases.recall is not None
-    leases.recall(grant.sandbox)
-    leases.recall("sb-99")  # held by nobody: nothing is sent
+    leases.recall(grant.sandbox, False)
+    leases.recall("sb-99", False)  # held by nobody: nothing is sent
     settle()
     assert recalled == [grant.sandbox]
     client.release(grant.sandbox, "ok")
     settle()
-    leases.recall(grant.sandbox)  # returned since: no longer this session's
+    leases.recall(grant.sandbox, False)  # returned since: no longer this session's
     settle()
     assert recalled == [grant.sandbox] and leases.returned == [(grant.sandbox, "ok")]
     client.close()
+
+
+def test_a_shortage_recalls_from_other_sessions_only_a_rebuild_from_all(served: tuple[FakeLeases, Path]) -> None:
+    leases, path = served
+    holder, other = LeaseClient(path), LeaseClient(path)
+    recalled: list[str] = []
+    holder.subscribe(recalled.append)
+    leases.keep = True
+    kept = holder.acquire("fn", None, 5)
+    assert leases.recall is not None
+    recall = leases.recall
+    leases.on_grant = lambda: recall(kept.sandbox, True)  # no idle sandbox for this grant: recall kept ones
+    holder.acquire("fn", None, 5)  # the holder's own ask: it hands its kept lease back by itself
+    settle()
+    assert recalled == []
+    other.acquire("fn", None, 5)
+    settle()
+    assert recalled == [kept.sandbox]
+    leases.on_grant = lambda: recall(kept.sandbox, False)  # a rebuild noticed during the holder's own grant
+    holder.acquire("fn", None, 5)
+    settle()
+    assert recalled == [kept.sandbox, kept.sandbox]
+    holder.close()
+    other.close()

@@ -403,19 +403,20 @@ def kept_grant(manager: Manager) -> Any:
 def test_kept_leases_are_recalled_when_another_caller_waits_or_the_code_changes(
         make_manager: Callable[..., Any], write_function: Callable[..., Path]) -> None:
     manager, _ = make_manager(idle_timeout_s=0.4)  # the reaper, which notices rebuilds, looks every 0.1 s
-    recalled: list[str] = []
-    manager.recall_through(recalled.append)
+    recalled: list[tuple[str, bool]] = []
+    manager.recall_through(lambda sandbox, shortage: recalled.append((sandbox, shortage)))
     grant = kept_grant(manager)
     assert grant.keep
     other = manager.acquire("fn")  # nothing idle: the kept lease is asked back
-    assert recalled == [grant.sandbox] and other.id != grant.sandbox
+    assert recalled == [(grant.sandbox, True)] and other.id != grant.sandbox
     manager.release(other.id, "ok")
     time.sleep(0.01)
     write_function("fn", HANDLERS.replace('"trace":', '"version": 2, "trace":'))
     deadline = time.monotonic() + 5
     while len(recalled) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert recalled == [grant.sandbox, grant.sandbox]  # rebuilt: the holder must stop serving the old code
+    # Rebuilt: the holder must stop serving the old code.
+    assert recalled == [(grant.sandbox, True), (grant.sandbox, False)]
     manager.release(grant.sandbox, "ok")
     assert grant.sandbox not in {row["id"] for row in manager.sandboxes()}
 
