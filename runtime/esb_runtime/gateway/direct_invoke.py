@@ -121,7 +121,8 @@ class DirectInvoker:
         call_s = self._call_s.get(function)
         waiting = self._waiting.setdefault(function, deque())
         busy = self._kept_busy.get(function, 0)
-        if call_s is None or call_s > FAST_CALL_S or len(waiting) >= WAITERS_PER_LEASE * busy:
+        if (call_s is None or call_s > FAST_CALL_S or len(waiting) >= WAITERS_PER_LEASE * busy
+                or self._asking.get(function)):  # calls queue at the manager already: join them, in turn
             return None
         handoff = AsyncResult()
         waiting.append(handoff)

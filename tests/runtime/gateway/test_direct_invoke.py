@@ -263,3 +263,31 @@ def test_a_fast_functions_call_waits_for_the_workers_own_busy_lease_rather_than_
     assert [entry[0] for entry in leases.log] == ["acquire", "acquire"]
     assert {call.value.sandbox for call in calls} == {"sb-1", "sb-2"}  # a waiter takes whichever ends first
     assert len(in_call) == WAITERS_PER_LEASE + 3
+
+
+def test_once_a_call_asks_the_manager_later_calls_queue_there_too() -> None:
+    """Calls waiting here would otherwise be handed every lease that ends, and those asking wait forever."""
+    import gevent
+
+    from esb_runtime.manager.invoke import InvokeResult as RieResult
+
+    class SlowGrants(FakeLeases):
+        def acquire(self, function: str, trace_id: str | None, timeout_s: float) -> wire.Grant:
+            grant = super().acquire(function, trace_id, timeout_s)
+            if len(self.log) > 1:
+                gevent.sleep(0.02)  # no sandbox idle: the manager answers when one frees or starts
+            return grant
+
+    def rie_call(client: RieClient, payload: bytes, **_: Any) -> RieResult:
+        gevent.sleep(0.004)
+        return RieResult("ok", b"{}")
+
+    leases = SlowGrants("http://127.0.0.1:9/x", keep=True, distinct=True)
+    invoker = DirectInvoker(FakeManager(), leases, rie_call=rie_call)
+    invoker.invoke("fn", b"{}", trace_id="warm")
+    first = [gevent.spawn(invoker.invoke, "fn", b"{}", trace_id=f"t{n}") for n in range(WAITERS_PER_LEASE + 2)]
+    gevent.sleep(0.006)  # one on the kept lease, three waiting for it, one asking; the first waiter served
+    later = gevent.spawn(invoker.invoke, "fn", b"{}", trace_id="later")  # room to wait here: it asks anyway
+    gevent.joinall([*first, later], raise_error=True)
+    assert [entry[2] for entry in leases.log if entry[0] == "acquire"] == ["warm", f"t{WAITERS_PER_LEASE + 1}",
+                                                                          "later"]
