@@ -148,6 +148,7 @@ def start_bare_rie(workdir: Path, rie: str) -> tuple[subprocess.Popen, int, floa
 
 
 BARE_PATH = "/2015-03-31/functions/function/invocations"
+BOX_EXTERNAL = ("rie", "runtime")  # a sandbox's processes: not the box's idle footprint
 EVENT = json.dumps({"queryStringParameters": None}).encode()
 
 
@@ -222,6 +223,9 @@ def main() -> int:
         status, env, box_start = start_box(workdir)
         roots = box_roots(status)
         idle = procstat.snapshot(roots)
+        box_pids = [pid for pid, (name, _, _) in idle.items() if name not in BOX_EXTERNAL]
+        idle_memory, idle_footprint = procstat.memory_by_role(box_pids), procstat.footprint_mb(box_pids)
+        pumps = procstat.memory_by_role(procstat.log_pumps(workdir / "sample" / ".esb" / "logs"))
         bare, bare_port, bare_start = start_bare_rie(workdir, rie)
         try:
             port = int(status["gateway"]["url"].rsplit(":", 1)[1])
@@ -248,9 +252,17 @@ def main() -> int:
         row(f"server CPU per request ({label})", sum(cpu.values()), sum(bare_cpu.values()), f"ms ({parts})", ".2f")
     row("start -> first 200", box_start * 1000, bare_start * 1000, "ms (esb up -d on a built project)", ".0f")
     rss = procstat.rss_by_role(idle)
-    box_rss = sum(v for k, v in rss.items() if k not in ("rie", "runtime"))
+    box_rss = sum(v for k, v in rss.items() if k not in BOX_EXTERNAL)
     parts = ", ".join(f"{name} {value:.0f}" for name, value in sorted(rss.items(), key=lambda kv: -kv[1]))
     row("idle RSS of the box (no sandboxes)", box_rss, None, f"MB ({parts})", ".0f")
+    for kind in ("pss", "uss"):
+        parts = ", ".join(f"{name} {mem[kind]:.0f}" for name, mem in sorted(idle_memory.items(), key=lambda kv: -kv[1][kind]))
+        row(f"idle {kind.upper()} of the box (no sandboxes)", sum(m[kind] for m in idle_memory.values()), None,
+            f"MB ({parts})", ".0f")
+    row("idle memory of the box, shared once", idle_footprint, None, "MB (USS + each shared library's pages once)", ".0f")
+    pump_rss = sum(m["rss"] for m in pumps.values())
+    row("log pumps (not in the rows above)", pump_rss, None,
+        f"MB RSS, PSS {sum(m['pss'] for m in pumps.values()):.0f} (esb_runtime/logs/capped.py, one per part)", ".0f")
     row("/health median", statistics.median(health), None, "ms", ".3f")
     if on_docker is not None:
         warm, docker_health = on_docker

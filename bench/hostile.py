@@ -69,7 +69,8 @@ class Box:
         return sum(p.stat().st_size for p in (self.project / ".esb" / "logs").glob("gateway.out*"))
 
     def worker_rss_mb(self) -> float:
-        pids = subprocess.run(["pgrep", "-f", "gunicorn.*esb_runtime.gateway"], capture_output=True, text=True).stdout
+        # gunicorn's workers (several) or the one-process gateway (esb_runtime.gateway.serve).
+        pids = subprocess.run(["pgrep", "-f", "esb_runtime.gateway"], capture_output=True, text=True).stdout
         total = 0
         for pid in pids.split():
             try:

@@ -61,7 +61,7 @@ def role(pid: int) -> str:
     cmd = cmdline(pid)
     for needle, name in (("aws-lambda-rie", "rie"), ("sandbox.bootstrap", "runtime"), ("awslambdaric", "runtime"),
                          ("esb_bootstrap.py", "runtime"),
-                         ("gunicorn", "gateway"), ("esb_runtime.manager", "manager"),
+                         ("gunicorn", "gateway"), ("esb_runtime.gateway", "gateway"), ("esb_runtime.manager", "manager"),
                          ("esb_runtime.stores", "stores"), ("esb.", "supervisor")):
         if needle in cmd:
             return name
@@ -90,3 +90,63 @@ def rss_by_role(snap: dict[int, tuple[str, float, float]]) -> dict[str, float]:
     for name, _, rss in snap.values():
         out[name] = out.get(name, 0.0) + rss
     return out
+
+
+def smaps_mb(pid: int) -> dict[str, float]:
+    """RSS, PSS (shared pages split among their users) and USS (pages only this process holds), in MB."""
+    fields: dict[str, float] = {}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            name, _, rest = line.partition(":")
+            if rest.strip().endswith("kB"):
+                fields[name] = int(rest.split()[0]) / 1024
+    except OSError:
+        return {"rss": 0.0, "pss": 0.0, "uss": 0.0}
+    uss = fields.get("Private_Clean", 0.0) + fields.get("Private_Dirty", 0.0)
+    return {"rss": fields.get("Rss", 0.0), "pss": fields.get("Pss", 0.0), "uss": uss}
+
+
+def memory_by_role(pids: list[int]) -> dict[str, dict[str, float]]:
+    """role -> {"rss", "pss", "uss"} summed over the pids."""
+    out: dict[str, dict[str, float]] = {}
+    for pid in pids:
+        total = out.setdefault(role(pid), {"rss": 0.0, "pss": 0.0, "uss": 0.0})
+        for key, value in smaps_mb(pid).items():
+            total[key] += value
+    return out
+
+
+def log_pumps(log_dir: Path) -> list[int]:
+    """The box's log pumps (one per part, esb_runtime.logs.capped): detached, so under none of its parts."""
+    # Run as `-m esb_runtime.logs.capped FILE` or as its script, `.../esb_runtime/logs/capped.py FILE`.
+    needles = (f"esb_runtime.logs.capped {log_dir}/", f"esb_runtime/logs/capped.py {log_dir}/")
+    return [int(entry) for entry in os.listdir("/proc")
+            if entry.isdigit() and any(needle in cmdline(int(entry)) for needle in needles)]
+
+
+def _shared_by_mapping(pid: int) -> dict[str, float]:
+    """MB of shared pages per mapped file ("[anon]" for anonymous memory) of one process."""
+    out: dict[str, float] = {}
+    current = "[anon]"
+    try:
+        lines = Path(f"/proc/{pid}/smaps").read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        head = line.split(maxsplit=5)
+        if head and "-" in head[0] and not head[0].endswith(":"):  # a mapping's header line
+            current = head[5] if len(head) > 5 and head[5].startswith("/") else "[anon]"
+        elif head and head[0] in ("Shared_Clean:", "Shared_Dirty:"):
+            out[current] = out.get(current, 0.0) + int(head[1]) / 1024
+    return out
+
+
+def footprint_mb(pids: list[int]) -> float:
+    """Memory the processes hold between them, each shared page counted once: their USS plus, per mapped
+    file, the largest shared part any of them maps (an estimate: PSS on a busy machine splits a library's pages
+    with unrelated processes too, RSS counts them once per process)."""
+    shared: dict[str, float] = {}
+    for pid in pids:
+        for path, mb in _shared_by_mapping(pid).items():
+            shared[path] = max(shared.get(path, 0.0), mb)
+    return sum(smaps_mb(pid)["uss"] for pid in pids) + sum(shared.values())

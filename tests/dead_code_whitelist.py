@@ -32,6 +32,7 @@ keyfile
 ssl_context
 GatewayWorker
 _.num_tickets  # gevent pool size gunicorn's gevent worker reads
+_.load_config  # gunicorn's Application calls it (gateway/serve.py)
 
 # doit calls its reporter's methods and reads `exit_codes`.
 _.exit_codes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -69,7 +70,7 @@ def spawn(name: str, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, 
     # Only the pump's own failure to start lands here (it cannot write its file yet); kept small by nature.
     with open(log_dir / f"{name}.pump.err", "wb") as err:
         try:
-            pump = subprocess.Popen([sys.executable, "-m", "esb_runtime.logs.capped", str(log_file)],
+            pump = subprocess.Popen([sys.executable, "-I", "-S", _pump_script(), str(log_file)],
                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
                                     start_new_session=True)
         except OSError as exc:
@@ -84,6 +85,15 @@ def spawn(name: str, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, 
         pump.stdin.close()  # the service holds the write end now; the pump sees EOF when it is gone
     return Proc(name=name, pid=child.pid, log_file=str(log_file), start_ticks=procfs.start_ticks(child.pid) or 0,
                 argv=tuple(argv), cwd=str(cwd))
+
+
+def _pump_script() -> str:
+    """The pump's file, run as a script in isolated mode without site: it needs only the interpreter's own
+    modules, and each part keeps one for its whole life (issue 14: ~4 MB less each than `-m` with site)."""
+    spec = importlib.util.find_spec("esb_runtime.logs.capped")
+    if spec is None or spec.origin is None:
+        raise BoxError("the runtime's log pump (esb_runtime.logs.capped) is not installed")
+    return spec.origin
 
 
 def stop(proc: Proc, *, grace_s: float = 10.0) -> None:

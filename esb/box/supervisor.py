@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from esb.box import state as boxstate
-from esb.box import probes
 from esb.box import processes as supervisor
 from esb.box.state import BoxState, PartHealth
 from esb.box.processes import Proc
@@ -31,6 +30,14 @@ from esb_runtime import procfs
 
 NAME = "supervisor"
 Say = Callable[[str, str], None]  # (level, message)
+
+
+def probe_ready(probe: str) -> bool:
+    """esb.box.probes.check, imported on the first restart: its HTTP and TLS clients are most of this otherwise
+    idle process's memory (issue 14), and a box whose parts never crash never needs them."""
+    from esb.box import probes
+
+    return probes.check(probe)
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,7 @@ class BoxSupervisor:
                  policy: RestartPolicy = RestartPolicy(), say: Say = lambda level, text: None,
                  clock: Callable[[], float] = time.time,
                  spawn: Callable[..., Proc] = supervisor.spawn,
-                 probe: Callable[[str], bool] = probes.check,
+                 probe: Callable[[str], bool] = probe_ready,
                  status_of: Callable[[Proc], tuple[bool, int | None]] = exit_of,
                  stop: Callable[[Proc], None] = lambda proc: supervisor.stop(proc, grace_s=1.0),
                  clear_group: Callable[[Proc], object] = supervisor.kill_orphans) -> None:

@@ -14,6 +14,7 @@ DEFAULT_GATEWAY_PORT = 8443  # the gateway's HTTPS port unless generator.yml `po
 # Per function, beside its staged code (functions/<fn>/code): what the build wrote.
 BUILD_MANIFEST = "build.json"  # {"code_hash": ...}: a sandbox never serves once it changes
 IMAGE_RECORD = "image.json"  # {"tag", "id"}: the function's image on the docker engine
+SIGNING_KEY_FILE = "cognito-signing-key.pem"  # under secrets/: the box's RS256 token-signing key
 
 
 @dataclass(frozen=True)

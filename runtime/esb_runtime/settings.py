@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from esb_runtime.signing_key import KEY_FILE
 
-from esb_runtime.contract import DEFAULT_GATEWAY_PORT
+from esb_runtime.contract import DEFAULT_GATEWAY_PORT, SIGNING_KEY_FILE
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ class RuntimeSettings:
 
     @property
     def signing_key_file(self) -> Path:
-        return self.output_dir / "secrets" / KEY_FILE
+        return self.output_dir / "secrets" / SIGNING_KEY_FILE
 
     @property
     def tls_dir(self) -> Path:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+from esb_runtime.contract import SIGNING_KEY_FILE as KEY_FILE
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-# cryptography is imported where a key is made or read, not here: settings import KEY_FILE, and the manager and
-# the gunicorn master never touch a key (~10 MB of RSS each, issue 14).
+# cryptography is imported where a key is made or read, not here: the manager and the gunicorn master never
+# touch a key (~10 MB of RSS each, issue 14).
+__all__ = ["KEY_FILE", "SigningKey", "StoredKey", "TokenKey", "ensure"]
 
-KEY_FILE = "cognito-signing-key.pem"  # under secrets/
 
 def _b64url_uint(value: int) -> str:
     raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
@@ -86,3 +89,42 @@ def ensure(path: Path) -> SigningKey:
     finally:
         tmp.unlink(missing_ok=True)
     return key
+
+
+class TokenKey(Protocol):
+    """What token issuers and checkers read of the box's key."""
+
+    @property
+    def private_key(self) -> rsa.RSAPrivateKey: ...
+
+    @property
+    def kid(self) -> str: ...
+
+    def jwk(self) -> dict[str, Any]: ...
+
+
+class StoredKey:
+    """The stored key, read (or made) on first use: a gateway that never issues or checks a box token never
+    loads cryptography (~15 MB of RSS, issue 14)."""
+
+    def __init__(self, path: Path, load: Callable[[Path], SigningKey] = ensure) -> None:
+        self.path = path
+        self._load = load
+
+    @functools.cached_property
+    def _key(self) -> SigningKey:
+        return self._load(self.path)
+
+    @property
+    def private_key(self) -> rsa.RSAPrivateKey:
+        return self._key.private_key
+
+    @property
+    def kid(self) -> str:
+        return self._key.kid
+
+    def jwk(self) -> dict[str, Any]:
+        return self._key.jwk()
+
+    def __repr__(self) -> str:
+        return f"StoredKey({self.path})"

@@ -31,7 +31,7 @@ from esb_runtime.gateway.refresh_tokens import REFRESH_DIR, RefreshTokens
 from esb_runtime.gateway.user_pools import UserPools
 from esb_runtime.secrets import BoxSecrets
 from esb_runtime.settings import RuntimeSettings
-from esb_runtime.signing_key import SigningKey
+from esb_runtime.signing_key import SigningKey, TokenKey
 
 log = logging.getLogger(__name__)
 _AUTH_BODY_LIMIT = 64 * 1024
@@ -124,7 +124,7 @@ def create_app(
     log_sink: LogSink = null_sink,
     url_source: UrlSource | None = None,
     health_ttl_s: float = 1.0,
-    signing_key: SigningKey | None = None,
+    signing_key: TokenKey | None = None,
     invoker: ManagerClient | None = None,
 ) -> falcon.App:
     """`invoker` runs the proxied calls (routes, function URLs): the direct-to-sandbox path in production;

@@ -25,7 +25,7 @@ from esb_runtime.gateway.request import IncomingRequest
 from esb_runtime.gateway.sigv4 import Credentials
 from esb_runtime.gateway.usage_plans import UsageMeter
 from esb_runtime.gateway.user_pools import issuer_for
-from esb_runtime.signing_key import SigningKey
+from esb_runtime.signing_key import TokenKey
 
 OPEN = Verdict(True)
 _JWT_IDENTITY = ("$request.header.Authorization",)
@@ -50,7 +50,7 @@ def authorizer_of(config: GatewayConfig, api: str, name: str) -> AuthorizerConfi
 class Authorizers:
     """One decision per request: allowed (and what the function sees in requestContext.authorizer) or the refusal."""
 
-    def __init__(self, key: SigningKey, manager: ManagerClient, *, box_api_key: str, credentials: Credentials,
+    def __init__(self, key: TokenKey, manager: ManagerClient, *, box_api_key: str, credentials: Credentials,
                  timeout_s: float, clock: Callable[[], float] = time.time, cache: AuthorizerCache | None = None,
                  meter: UsageMeter | None = None) -> None:
         self._key = key

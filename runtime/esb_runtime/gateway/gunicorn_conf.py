@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from esb_runtime.gateway.worker import LIMITS, tls_context
 from esb_runtime.settings import RuntimeSettings
-from esb_runtime.tls import ensure_tls
+from esb_runtime.tls_apart import ensure_tls_apart
 
 # gunicorn executes this module in the master process: the process edge, where reading the
 # environment once is expected.
@@ -30,7 +30,8 @@ proc_name = "esb-gateway"
 control_socket_disable = True
 
 if _settings.tls:
-    _tls = ensure_tls(_settings.tls_dir, [_settings.gateway_host])
-    certfile = str(_tls.cert_file)
-    keyfile = str(_tls.key_file)
+    # Checked in a child process: the gateway itself never loads cryptography (issue 14).
+    _cert, _key = ensure_tls_apart(_settings.tls_dir, [_settings.gateway_host])
+    certfile = str(_cert)
+    keyfile = str(_key)
     ssl_context = tls_context  # AEAD-only suites, one resumption ticket, handshake run by the worker

@@ -6,13 +6,13 @@ import functools
 import json
 from typing import Any, Collection, Mapping
 
-import jwt
-
 from esb_runtime.gateway.auth_config import AuthSettings
 from esb_runtime.gateway.user_pools import issuer_for
-from esb_runtime.signing_key import SigningKey
+from esb_runtime.signing_key import TokenKey
 
 _ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384")
+# PyJWT (and the cryptography under it) is imported by the first token check, not with the gateway: a box whose
+# routes take no tokens never loads it (~15 MB of the gateway's RSS, issue 14).
 
 
 def bearer_token(value: str | None) -> str | None:
@@ -27,18 +27,22 @@ def bearer_token(value: str | None) -> str | None:
 
 @functools.lru_cache(maxsize=64)
 def _jwk_key(document: str) -> Any:
+    import jwt
+
     return jwt.PyJWK(json.loads(document)).key
 
 
 class KeyRing:
     """The verification keys of every issuer the box knows, by issuer URL."""
 
-    def __init__(self, box_key: SigningKey, region: str, auth: AuthSettings) -> None:
+    def __init__(self, box_key: TokenKey, region: str, auth: AuthSettings) -> None:
         self._box_key = box_key
         self._box_issuers = {issuer_for(region, pool_id) for pool_id in auth.pools}
         self._offline = auth.issuers
 
     def key_for(self, issuer: str, kid: str | None) -> Any | None:
+        import jwt
+
         if issuer in self._box_issuers:
             return self._box_key.private_key.public_key() if kid in (None, self._box_key.kid) else None
         document: Mapping[str, Any] | None = self._offline.get(issuer) or self._offline.get(issuer.rstrip("/"))
@@ -55,6 +59,8 @@ def verify(token: str, ring: KeyRing, *, issuers: Collection[str], now: float,
            audience: Collection[str] = ()) -> dict[str, Any] | None:
     """The token's claims when it is signed by its issuer's key, from one of `issuers`, current, and (when
     `audience` is given) meant for one of them (`aud`, or an access token's `client_id`); None otherwise."""
+    import jwt
+
     try:
         header = jwt.get_unverified_header(token)
         unverified = jwt.decode(token, options={"verify_signature": False})

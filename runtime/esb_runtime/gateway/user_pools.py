@@ -10,12 +10,10 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-import jwt
-
 from esb_runtime.gateway.auth_config import AuthSettings, PoolUser, TokenValidity, UserPool
 from esb_runtime.gateway.refresh_tokens import RefreshTokens
 from esb_runtime.secrets import BoxSecrets
-from esb_runtime.signing_key import SigningKey
+from esb_runtime.signing_key import TokenKey
 
 ACCESS_SCOPE = "aws.cognito.signin.user.admin"
 
@@ -57,7 +55,7 @@ class Tokens:
 class UserPools:
     """Signs in users of the box's pools and issues their tokens; the JWKS is `key.jwk()`."""
 
-    def __init__(self, key: SigningKey, secrets: BoxSecrets, *, refresh: RefreshTokens, lifetime_s: int = 3600,
+    def __init__(self, key: TokenKey, secrets: BoxSecrets, *, refresh: RefreshTokens, lifetime_s: int = 3600,
                  clock: Callable[[], float] = time.time, ids: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
         self.key = key
         self._refresh = refresh
@@ -97,6 +95,8 @@ class UserPools:
 
     def _tokens(self, region: str, pool: UserPool, client_id: str, user: PoolUser, validity: TokenValidity
                 ) -> Tokens:
+        import jwt  # on the first sign-in: see jwt_verify (issue 14)
+
         now = int(self._clock())
         id_s, access_s = validity.id_s or self._lifetime_s, validity.access_s or self._lifetime_s
         sub = str(uuid.uuid5(uuid.NAMESPACE_URL, f"esb:{pool.id}:{user.username}"))

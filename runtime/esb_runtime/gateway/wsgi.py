@@ -39,7 +39,7 @@ def get_app(settings: RuntimeSettings | None = None) -> falcon.App:
         invoker=DirectInvoker(manager, LeaseClient(settings.lease_socket)),
         secrets=box_secrets.load(settings.secrets_file),
         log_sink=open_log_sink(settings),
-        signing_key=signing_key.ensure(settings.signing_key_file),
+        signing_key=signing_key.StoredKey(settings.signing_key_file),
     )
 
 

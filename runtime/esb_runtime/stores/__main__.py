@@ -10,6 +10,7 @@ from types import FrameType
 
 from esb_runtime.logs.factory import open_store
 from esb_runtime.settings import RuntimeSettings
+from esb_runtime.stores import footprint
 from esb_runtime.stores.server import serve
 from esb_runtime.stores.settings import StoresSettings
 
@@ -20,8 +21,12 @@ def main() -> int:
     settings = StoresSettings.from_env()
     # moto reads the account of the ARNs and queue URLs it makes from here; the box's ARNs use this one.
     os.environ.setdefault("MOTO_ACCOUNT_ID", settings.account_id)
+    runtime = RuntimeSettings.from_env()
+    # Before any thread starts (it forks) and before moto or a client makes a botocore session (issue 14).
+    os.environ.update(footprint.data_path_env(footprint.slim_endpoints(runtime.state_dir), os.environ))
+    footprint.defer_module("cryptography.x509")  # before moto imports it (issue 14)
     try:
-        logs = open_store(RuntimeSettings.from_env())
+        logs = open_store(runtime)
     except ValueError as exc:
         print(f"stores: {exc}", file=sys.stderr)
         return 1
@@ -30,6 +35,7 @@ def main() -> int:
     except OSError as exc:  # port taken, secrets missing: one clear line for the supervisor's log
         print(f"stores: cannot start on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
         return 1
+    footprint.drop_managed_policies()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         server.stop()

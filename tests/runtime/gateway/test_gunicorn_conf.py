@@ -1,5 +1,6 @@
-"""The gateway as `esb up` runs it: gunicorn + gevent worker + TLS, in front of a manager on a unix socket
-(its API and lease socket) and a sandbox the gateway calls directly."""
+"""The gateway as `esb up` runs it: the gevent worker + TLS, in front of a manager on a unix socket (its API and
+lease socket) and a sandbox the gateway calls directly; as one process (esb_runtime.gateway.serve, one worker)
+and under gunicorn's master (more workers)."""
 
 from __future__ import annotations
 
@@ -78,8 +79,14 @@ def stop(process: subprocess.Popen[Any]) -> None:
             process.wait(timeout=5)
 
 
-@pytest.fixture
-def box(tmp_path: Path) -> Iterator[tuple[str, RuntimeSettings]]:
+GATEWAY_COMMANDS = {
+    "one process": [sys.executable, "-m", "esb_runtime.gateway.serve"],
+    "gunicorn master": [sys.executable, "-m", "gunicorn", "-c", "python:esb_runtime.gateway.gunicorn_conf"],
+}
+
+
+@pytest.fixture(params=sorted(GATEWAY_COMMANDS))
+def box(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, RuntimeSettings, subprocess.Popen[Any]]]:
     out = tmp_path / "out"
     (out / "config").mkdir(parents=True)
     (out / "state").mkdir()
@@ -94,7 +101,7 @@ def box(tmp_path: Path) -> Iterator[tuple[str, RuntimeSettings]]:
     env = {**os.environ, **settings.to_env()}
     manager = subprocess.Popen([sys.executable, "-c", FAKE_MANAGER, str(settings.manager_socket),
                                 str(Path(__file__).parent)], env=env, start_new_session=True)
-    gateway = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:esb_runtime.gateway.gunicorn_conf"],
+    gateway = subprocess.Popen(GATEWAY_COMMANDS[request.param],
                                env=env, cwd=tmp_path, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"https://127.0.0.1:{settings.gateway_port}"
@@ -111,14 +118,14 @@ def box(tmp_path: Path) -> Iterator[tuple[str, RuntimeSettings]]:
                 if gateway.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(f"gateway did not start: {gateway.stderr.read().decode() if gateway.stderr else ''}")
                 time.sleep(0.1)
-        yield url, settings
+        yield url, settings, gateway
     finally:
         stop(gateway)
         stop(manager)
 
 
-def test_https_chain_through_gunicorn(box: tuple[str, RuntimeSettings]) -> None:
-    url, settings = box
+def test_https_chain_through_gunicorn(box: tuple[str, RuntimeSettings, subprocess.Popen[Any]]) -> None:
+    url, settings, _ = box
     context = ssl.create_default_context(cafile=str(settings.tls_dir / "ca.pem"))
     with httpx.Client(verify=context, base_url=url) as client:
         health = client.get("/health").json()
@@ -155,8 +162,8 @@ def _raw_exchange(url: str, settings: RuntimeSettings, request: bytes) -> bytes:
     return b"".join(chunks)
 
 
-def test_http_1_0_client_gets_a_readable_response(box: tuple[str, RuntimeSettings]) -> None:
-    url, settings = box
+def test_http_1_0_client_gets_a_readable_response(box: tuple[str, RuntimeSettings, subprocess.Popen[Any]]) -> None:
+    url, settings, _ = box
     # HTTP/1.0 clients may leave out Host, and read the body until the server closes.
     for request in (b"GET /some/path HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", b"GET /some/path HTTP/1.0\r\n\r\n"):
         head, _, body = _raw_exchange(url, settings, request).partition(b"\r\n\r\n")
@@ -164,3 +171,27 @@ def test_http_1_0_client_gets_a_readable_response(box: tuple[str, RuntimeSetting
         assert json.loads(body)["result"]["requestContext"]["http"]["protocol"] == "HTTP/1.0"
     posted = _raw_exchange(url, settings, b"POST /some/path HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc")
     assert posted.startswith(b"HTTP/1.0 200 ") and json.loads(posted.partition(b"\r\n\r\n")[2])["result"]["body"] == "abc"
+
+
+def children(pid: int) -> list[int]:
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit() and _parent(int(entry)) == pid]
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+@pytest.mark.parametrize("box", ["one process"], indirect=True)
+def test_one_process_gateway_serves_alone_and_drains_on_sigterm(
+        box: tuple[str, RuntimeSettings, subprocess.Popen[Any]]) -> None:
+    url, settings, gateway = box
+    assert children(gateway.pid) == []  # no master/worker pair; the TLS check's child is gone too
+    context = ssl.create_default_context(cafile=str(settings.tls_dir / "ca.pem"))
+    with httpx.Client(verify=context, base_url=url) as client:
+        assert client.get("/some/path").status_code == 200
+    os.kill(gateway.pid, signal.SIGTERM)
+    assert gateway.wait(timeout=15) == 0  # graceful: stops accepting, finishes in-flight requests, exits 0
+    assert b"Traceback" not in (gateway.stderr.read() if gateway.stderr else b"")

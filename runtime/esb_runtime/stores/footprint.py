@@ -1,0 +1,97 @@
+"""Data moto and botocore keep resident in the stores process that the box never reads (issue 14: memory).
+
+- botocore's endpoints.json: moto asks a botocore session for each service's regions, which keeps the whole
+  file parsed (~7 MB of dicts, most of it the FIPS/dual-stack `variants` of every endpoint). A copy without the
+  variants, first on botocore's AWS_DATA_PATH, gives the same partitions, regions and credential scopes in
+  ~2 MB. It is written once per botocore version by a forked child, so this process never parses the full file.
+- moto's AWS-managed IAM policies: a 4.7 MB string moto's IAM module holds from the first request on, parsed
+  only when MOTO_IAM_LOAD_MANAGED_POLICIES is set. The box emulates no IAM (services.EMULATED).
+- cryptography.x509: moto's IAM module (imported by every request, to note the caller's account) imports it for
+  IAM server certificates only; loading it maps cryptography's Rust library (~8.5 MB). It is made a lazy module
+  (importlib.util.LazyLoader): loaded in full on first use, by whoever uses it. (Python < 3.12 loads a lazy module
+  without a lock: its one user in the box's services is moto's SNS module, imported under the import lock.)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+from esb_runtime.forked import run_forked
+
+ENDPOINTS = "endpoints.json"
+
+
+def without_variants(node: Any) -> Any:
+    """The endpoints document minus every `variants` list (FIPS and dual-stack host names)."""
+    if isinstance(node, dict):
+        return {key: without_variants(value) for key, value in node.items() if key != "variants"}
+    if isinstance(node, list):
+        return [without_variants(item) for item in node]
+    return node
+
+
+def _write_slim(source: Path, target: Path) -> None:
+    slim = without_variants(json.loads(source.read_text(encoding="utf-8")))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(slim, separators=(",", ":")), encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def slim_endpoints(cache_dir: Path) -> Path | None:
+    """A directory holding the slim endpoints.json for the installed botocore (made if missing); None if it
+    cannot be made (then botocore's own file serves, as before)."""
+    import botocore
+
+    source = Path(botocore.__file__).parent / "data" / ENDPOINTS
+    folder = cache_dir / f"botocore-{botocore.__version__}"
+    if (folder / ENDPOINTS).is_file():
+        return folder
+    if not source.is_file():
+        return None
+    made = run_forked(lambda: _write_slim(source, folder / ENDPOINTS))
+    return folder if made and (folder / ENDPOINTS).is_file() else None
+
+
+def data_path_env(folder: Path | None, env: Mapping[str, str]) -> dict[str, str]:
+    """AWS_DATA_PATH with `folder` first (botocore takes the first endpoints.json it finds); {} for None."""
+    if folder is None:
+        return {}
+    rest = env.get("AWS_DATA_PATH", "")
+    return {"AWS_DATA_PATH": os.pathsep.join(filter(None, [str(folder), rest]))}
+
+
+def drop_managed_policies() -> bool:
+    """Free moto's managed-policy document unless moto was told to load it; whether it was dropped."""
+    from moto import settings
+    from moto.iam import aws_managed_policies, models
+
+    if settings.load_iam_aws_managed_policies():
+        return False
+    # "{}" keeps the names valid JSON for any reader; moto parses them only with the setting above.
+    aws_managed_policies.aws_managed_policies_data = "{}"
+    models.aws_managed_policies_data = "{}"  # type: ignore[attr-defined]
+    return True
+
+
+def defer_module(name: str) -> bool:
+    """Make `name` a lazy module: executed on its first attribute access. Call it before anything imports it;
+    False when it is imported already or not installed."""
+    if name in sys.modules:
+        return False
+    parent, _, child = name.rpartition(".")
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        return False
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    if parent:
+        setattr(sys.modules[parent], child, module)  # `from parent import child` finds it as an attribute
+    return True

@@ -1,0 +1,66 @@
+"""What the stores process trims from moto's and botocore's resident data, and what stays the same."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import boto3
+import botocore
+import pytest
+
+from esb_runtime.stores import footprint
+
+
+def test_without_variants_drops_only_variants() -> None:
+    doc = {"partitions": [{"regions": {"r1": {}}, "services": {"s": {"endpoints": {
+        "r1": {"variants": [{"hostname": "fips"}], "credentialScope": {"region": "r1"}}}}}}]}
+    assert footprint.without_variants(doc) == {"partitions": [{"regions": {"r1": {}}, "services": {"s": {
+        "endpoints": {"r1": {"credentialScope": {"region": "r1"}}}}}}]}
+
+
+def test_slim_endpoints_keep_every_region_of_every_service(tmp_path: Path) -> None:
+    folder = footprint.slim_endpoints(tmp_path)
+    assert folder is not None
+    slim_file = folder / footprint.ENDPOINTS
+    full = json.loads((Path(botocore.__file__).parent / "data" / footprint.ENDPOINTS).read_text())
+    slim = json.loads(slim_file.read_text())
+    assert '"variants"' not in slim_file.read_text()
+    assert slim_file.stat().st_size < (Path(botocore.__file__).parent / "data" / footprint.ENDPOINTS).stat().st_size / 2
+    for whole, trimmed in zip(full["partitions"], slim["partitions"], strict=True):
+        assert whole["regions"] == trimmed["regions"]
+        assert {s: sorted(v.get("endpoints", {})) for s, v in whole["services"].items()} == \
+               {s: sorted(v.get("endpoints", {})) for s, v in trimmed["services"].items()}
+    made = slim_file.stat().st_mtime_ns
+    assert footprint.slim_endpoints(tmp_path) == folder and slim_file.stat().st_mtime_ns == made  # made once
+
+
+def test_botocore_reads_the_slim_copy_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = footprint.slim_endpoints(tmp_path)
+    env = footprint.data_path_env(folder, {"AWS_DATA_PATH": "/elsewhere"})
+    assert env == {"AWS_DATA_PATH": os.pathsep.join([str(folder), "/elsewhere"])}
+    assert footprint.data_path_env(None, {}) == {}
+    monkeypatch.setenv("AWS_DATA_PATH", env["AWS_DATA_PATH"])
+    session = boto3.Session()
+    loader = session._session.get_component("data_loader")
+    _, path = loader.load_data_with_path("endpoints")
+    assert Path(path) == folder / "endpoints"
+    assert "us-east-1" in session.get_available_regions("dynamodb")
+    assert "cn-north-1" in session.get_available_regions("s3", partition_name="aws-cn")
+
+
+def test_managed_policies_stay_when_moto_is_told_to_load_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    assert footprint.drop_managed_policies() is False
+
+
+def test_managed_policies_are_dropped_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MOTO_IAM_LOAD_MANAGED_POLICIES", raising=False)
+    from moto.iam import aws_managed_policies, models
+
+    # Put back after the test: other tests of this session may use moto's IAM.
+    monkeypatch.setattr(aws_managed_policies, "aws_managed_policies_data", aws_managed_policies.aws_managed_policies_data)
+    monkeypatch.setattr(models, "aws_managed_policies_data", models.aws_managed_policies_data)
+    assert footprint.drop_managed_policies() is True
+    assert aws_managed_policies.aws_managed_policies_data == models.aws_managed_policies_data == "{}"
