@@ -11,6 +11,14 @@ from esb_runtime.sandbox.bootstrap import begin_line, measured_line
 REPORT = "REPORT RequestId: {}\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB"
 
 
+def bound_log() -> tuple[SandboxLog, list[dict[str, Any]]]:
+    """A sandbox's log bound to sb-1, and the records it emits."""
+    records: list[dict[str, Any]] = []
+    slog = SandboxLog("fn", records.append)
+    slog.bind("sb-1")
+    return slog, records
+
+
 def feed_call(slog: SandboxLog, request_id: str, trace: str, *, marker_first: bool = False) -> None:
     """One call's output as the RIE and the bootstrap print it."""
     start, begin = f"START RequestId: {request_id} Version: $LATEST", begin_line(request_id, trace).decode()
@@ -30,9 +38,7 @@ def by_request(records: list[dict[str, Any]]) -> dict[str, set[str | None]]:
 
 
 def test_each_call_on_a_kept_lease_carries_its_own_trace() -> None:
-    records: list[dict[str, Any]] = []
-    slog = SandboxLog("fn", records.append)
-    slog.bind("sb-1")
+    slog, records = bound_log()
     slog.begin("Root=1-00000001-000000000000000000000001")  # the grant, for the first call only
     feed_call(slog, "a1", "Root=1-00000001-000000000000000000000001")
     feed_call(slog, "b2", "Root=1-00000002-000000000000000000000002")  # no begin(): the lease was kept
@@ -48,9 +54,7 @@ def test_each_call_on_a_kept_lease_carries_its_own_trace() -> None:
 
 def test_a_start_without_a_marker_goes_out_with_the_next_line_under_its_leases_trace() -> None:
     """A sandbox without markers (a container image's own runtime, a tree staged before them)."""
-    records: list[dict[str, Any]] = []
-    slog = SandboxLog("fn", records.append)
-    slog.bind("sb-1")
+    slog, records = bound_log()
     for request_id, trace in (("a1", "Root=1-00000001-000000000000000000000001"),
                               ("b2", "Root=1-00000002-000000000000000000000002")):
         slog.begin(trace)
@@ -73,9 +77,7 @@ def test_calls_keep_their_traces_however_lease_returns_and_output_interleave() -
 
 def interleaved(rnd: random.Random, calls: int = 12) -> list[tuple[str, Any, Any]]:
     """The records whose trace is not their call's, for one random interleaving of lease events and reads."""
-    records: list[dict[str, Any]] = []
-    slog = SandboxLog("fn", records.append)
-    slog.bind("sb-1")
+    slog, records = bound_log()
     produced: list[tuple[str, str | None]] = []  # ("begin", trace) / ("end", None) / ("line", text)
     want: dict[str, str] = {}
     kept = False
@@ -109,9 +111,7 @@ def interleaved(rnd: random.Random, calls: int = 12) -> list[tuple[str, Any, Any
 
 
 def test_the_last_calls_end_and_report_after_the_lease_went_back_keep_its_trace() -> None:
-    records: list[dict[str, Any]] = []
-    slog = SandboxLog("fn", records.append)
-    slog.bind("sb-1")
+    slog, records = bound_log()
     slog.begin("Root=1-00000001-000000000000000000000001")
     slog.feed("START RequestId: a1 Version: $LATEST")
     slog.end()  # the holder had its answer before the RIE printed END and REPORT
@@ -125,9 +125,7 @@ def test_the_last_calls_end_and_report_after_the_lease_went_back_keep_its_trace(
 
 
 def test_output_of_the_last_call_read_after_the_stop_began_is_still_that_calls() -> None:
-    records: list[dict[str, Any]] = []
-    slog = SandboxLog("fn", records.append)
-    slog.bind("sb-1")
+    slog, records = bound_log()
     slog.begin("Root=1-00000001-000000000000000000000001")
     slog.feed("START RequestId: a1 Version: $LATEST")
     slog.closing()  # the manager stops the sandbox; its pipe still holds the call's error and END
