@@ -107,6 +107,12 @@ class DirectInvoker:
     def health(self) -> dict[str, Any] | None:
         return self._manager.health()
 
+    def close(self) -> None:
+        """Give back every idle kept lease (the worker exits)."""
+        kept, self._kept = self._kept, {}
+        for held in [held for leases in kept.values() for held in leases]:
+            self._give_back(held, OK)
+
     def _grant(self, function: str, trace_id: str, timeout: float | None) -> _Held:
         self._asking[function] = self._asking.get(function, 0) + 1
         try:

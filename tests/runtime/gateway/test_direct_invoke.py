@@ -195,6 +195,15 @@ def test_a_kept_lease_serves_the_next_calls_without_asking_and_goes_back_when_id
     assert FakeRie.connections == 1
 
 
+
+def test_a_closing_invoker_gives_its_kept_leases_back(rie_url: str) -> None:
+    leases = FakeLeases(rie_url, keep=True)
+    invoker, _ = kept_invoker(leases)
+    invoker.invoke("fn", b'{"kind": "ok"}', trace_id="t")
+    invoker.close()  # the worker exits: returned as idle, not abandoned (which would recycle the sandbox)
+    assert leases.log == [("acquire", "fn", "t"), ("release", "sb-1", "ok")]
+
+
 def test_a_failed_call_on_a_kept_lease_returns_it_as_failed(rie_url: str) -> None:
     leases = FakeLeases(rie_url, keep=True)
     invoker, _ = kept_invoker(leases)
