@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
@@ -21,8 +22,8 @@ KEEP_IDLE_S = 1.0  # a kept lease unused this long goes back (the manager's idle
 # A call finding all of this worker's kept leases of its function busy waits for one of them, rather than ask the
 # manager, when calls are this fast: under 16 connections the asks and returns were a fifth of the CPU per call.
 FAST_CALL_S = 0.01
-WAITERS_PER_LEASE = 3  # beyond that many waiting calls per busy kept lease, ask the manager (it may start more)
-HANDOFF_WAIT_S = 0.05  # at most; else the waiting calls' share of the kept leases' time, and some slack
+WAITERS_PER_LEASE = 8  # beyond that many waiting calls per busy kept lease, ask the manager (it may start more)
+HANDOFF_WAIT_S = 0.05  # then it asks the manager (a call held up this long is not a fast one)
 
 Schedule = Callable[[float, Callable[[], None]], Any]
 RieCall = Callable[..., RieResult]
@@ -43,6 +44,7 @@ class _Held:
     grant: wire.Grant
     client: RieClient
     epoch: int
+    function: str
     since: float = 0.0  # when it went idle
 
 
@@ -55,7 +57,9 @@ class DirectInvoker:
     A lease granted with keep serves this worker's next calls of the function, one at a time, with no round trip
     to the manager (lease_protocol); it goes back when idle for KEEP_IDLE_S, when a call of this worker waits for
     a grant of that function, or when the manager recalls it. While all are busy, a call of a fast function waits
-    for the next one to finish (at most WAITERS_PER_LEASE per busy kept lease), else it asks the manager.
+    for the next one to finish (at most WAITERS_PER_LEASE per busy kept lease), else it asks the manager. Waiting
+    and asking calls are served in arrival order: a lease that ends goes to the oldest waiting call here, or back
+    to the manager when an asking call is older.
     """
 
     def __init__(self, manager: ManagerClient, leases: Leases, *, max_connections: int = 64,
@@ -67,9 +71,11 @@ class DirectInvoker:
         self._kept: dict[str, list[_Held]] = {}  # function -> idle kept leases, most recently used last
         self._busy: set[str] = set()  # sandboxes of leases in a call now
         self._recalled: set[str] = set()  # of those, the ones the manager wants back after the call
-        self._asking: dict[str, int] = {}  # function -> calls of this worker waiting for a grant
-        self._kept_busy: dict[str, int] = {}  # function -> kept leases in a call now
-        self._waiting: dict[str, deque[AsyncResult]] = {}  # function -> calls waiting for one of them
+        self._arrivals = itertools.count()  # the turn of each call that waits, here or at the manager
+        self._asking: dict[str, list[int]] = {}  # function -> turns of calls of this worker waiting for a grant
+        # function -> keepable leases this worker holds (in a call, handed to a waiting one, or idle)
+        self._holding: dict[str, int] = {}
+        self._waiting: dict[str, deque[tuple[int, AsyncResult]]] = {}  # function -> calls waiting for one of them
         self._call_s: dict[str, float] = {}  # function -> moving average of a call's time
         self._sweeping = False
         leases.subscribe(self._recall)
@@ -86,8 +92,6 @@ class DirectInvoker:
         held = self._take_kept(function) or self._handed(function) or self._grant(function, trace_id, timeout)
         grant = held.grant
         self._busy.add(grant.sandbox)
-        if grant.keep:
-            self._kept_busy[function] = self._kept_busy.get(function, 0) + 1
         outcome = CRASH
         began = self._clock()
         try:
@@ -95,8 +99,6 @@ class DirectInvoker:
             outcome = result.outcome
         finally:
             self._busy.discard(grant.sandbox)
-            if grant.keep:
-                self._kept_busy[function] -= 1
             took = self._clock() - began
             self._call_s[function] = 0.8 * self._call_s.get(function, took) + 0.2 * took
             # The return goes after the call's last byte: the RIE must never see two invocations at once.
@@ -114,32 +116,36 @@ class DirectInvoker:
             self._give_back(held, OK)
 
     def _grant(self, function: str, trace_id: str, timeout: float | None) -> _Held:
-        self._asking[function] = self._asking.get(function, 0) + 1
+        turn = next(self._arrivals)
+        asking = self._asking.setdefault(function, [])
+        asking.append(turn)  # turns only grow: asking[0] is the oldest
         try:
             grant = self._leases.acquire(function, trace_id, 960.0 if timeout is None else timeout)
         finally:
-            self._asking[function] -= 1
+            asking.remove(turn)
         client = self._clients.pop(grant.sandbox, None) or RieClient(grant.invoke_url)  # out while in use
-        return _Held(grant, client, self._leases.epoch)
+        if grant.keep:
+            self._holding[function] = self._holding.get(function, 0) + 1
+        return _Held(grant, client, self._leases.epoch, function)
 
     def _handed(self, function: str) -> _Held | None:
         """One of this worker's kept leases of `function` as its call ends, when that is likely soon."""
         call_s = self._call_s.get(function)
         waiting = self._waiting.setdefault(function, deque())
-        busy = self._kept_busy.get(function, 0)
-        if (call_s is None or call_s > FAST_CALL_S or len(waiting) >= WAITERS_PER_LEASE * busy
-                or self._asking.get(function)):  # calls queue at the manager already: join them, in turn
+        holding = self._holding.get(function, 0)  # none idle: each busy, or on its way to a waiting call
+        if call_s is None or call_s > FAST_CALL_S or len(waiting) >= WAITERS_PER_LEASE * holding:
             return None
         handoff = AsyncResult()
-        waiting.append(handoff)
+        waiting.append((next(self._arrivals), handoff))
         try:
-            wait_s = min(HANDOFF_WAIT_S, (len(waiting) / busy + 2) * call_s + 0.002)
-            return handoff.get(timeout=wait_s)  # type: ignore[no-any-return]
+            return handoff.get(timeout=HANDOFF_WAIT_S)  # type: ignore[no-any-return]
         except gevent.Timeout:
             return handoff.get_nowait() if handoff.ready() else None  # type: ignore[no-any-return]
         finally:
-            if handoff in waiting:
-                waiting.remove(handoff)
+            for entry in waiting:
+                if entry[1] is handoff:
+                    waiting.remove(entry)
+                    break
 
     def _take_kept(self, function: str) -> _Held | None:
         kept = self._kept.get(function)
@@ -148,6 +154,7 @@ class DirectInvoker:
             if held.epoch == self._leases.epoch:
                 return held
             held.client.close()  # granted on a connection that broke: the manager recycled that sandbox
+            self._holding[function] -= 1
         return None
 
     def _done(self, function: str, held: _Held, outcome: str) -> None:
@@ -155,13 +162,13 @@ class DirectInvoker:
         recalled = sandbox in self._recalled
         self._recalled.discard(sandbox)
         keep = outcome in REUSABLE and held.grant.keep and not recalled and held.epoch == self._leases.epoch
-        waiting = self._waiting.get(function)
-        while keep and waiting:
-            handoff = waiting.popleft()
+        waiting, asking = self._waiting.get(function), self._asking.get(function)
+        while keep and waiting and not (asking and asking[0] < waiting[0][0]):
+            handoff = waiting.popleft()[1]
             if not handoff.ready():
                 handoff.set(held)  # straight to a call of this worker that waits for it
                 return
-        if keep and not self._asking.get(function):
+        if keep and not asking:
             held.since = self._clock()
             self._kept.setdefault(function, []).append(held)
             self._sweep_later()
@@ -169,6 +176,8 @@ class DirectInvoker:
         self._give_back(held, outcome)
 
     def _give_back(self, held: _Held, outcome: str) -> None:
+        if held.grant.keep:
+            self._holding[held.function] -= 1
         self._keep_connection(held.grant.sandbox, held.client, outcome in REUSABLE)
         self._leases.release(held.grant.sandbox, outcome)
 

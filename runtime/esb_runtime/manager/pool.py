@@ -52,6 +52,7 @@ class Pool:
         self._starting = 0
         self._waiting = 0  # acquirers blocked in acquire()
         self._leased_at: dict[Slot, float] = {}
+        self._kept: set[Slot] = set()  # leases their holder keeps across calls: serving however old
         # Moving averages: how long a sandbox takes per call (observe_call), how long a start takes.
         self._call_s: float | None = None
         self._start_s: float | None = None  # the engine's start; the runtime's init comes with the first call
@@ -125,7 +126,7 @@ class Pool:
             return False
         now = self._clock()
         hung_s = 10 * (cold_s + self._call_s)
-        serving = sum(1 for since in self._leased_at.values() if now - since < hung_s)
+        serving = sum(1 for slot, since in self._leased_at.items() if slot in self._kept or now - since < hung_s)
         if serving == 0:
             return False
         if self._starting:
@@ -133,6 +134,12 @@ class Pool:
         if serving < self._cores:
             return False
         return (self._waiting + 1) * self._call_s / serving < cold_s
+
+    def kept(self, slot: Slot) -> None:
+        """`slot`'s lease serves calls for as long as its holder keeps it (lease_protocol): never a hung call."""
+        with self._cond:
+            if slot in self._leased_at:
+                self._kept.add(slot)
 
     def _cold_s(self) -> float:
         """What a new sandbox costs before it answers: the engine's start and the runtime's init."""
@@ -188,6 +195,7 @@ class Pool:
             self._busy.discard(slot)
             slot.last_used = self._clock()
             self._leased_at.pop(slot, None)
+            self._kept.discard(slot)
             keep = reusable and not self.closed and slot.hash == self.current_hash and slot.state == "busy"
             slot.state = "idle" if keep else "stopped"
             if keep:
@@ -216,6 +224,7 @@ class Pool:
             victims = self._idle + list(self._busy)
             self._idle = []
             self._leased_at.clear()
+            self._kept.clear()
             for slot in victims:
                 slot.state = "stopped"
             self._cond.notify_all()

@@ -272,6 +272,7 @@ class Manager:
         keep = not self._leases[slot.id][2] and entry.breaker.clean() and slot.extra["log"].announces
         if keep:
             self._kept.setdefault(name, set()).add(slot.id)
+            entry.pool.kept(slot)
         return Grant(slot.id, slot.sandbox.invoke_url, entry.config.timeout, keep)
 
     def recall_through(self, recall: Callable[[str, bool], None]) -> None:
