@@ -119,7 +119,8 @@ def start_box(workdir: Path, engine: str = "process") -> tuple[dict, dict[str, s
     project = workdir / "sample"
     shutil.copytree(REPO / "fixtures" / "sample", project)
     port = free_port()
-    env = {**os.environ, "ESB_GATEWAY_PORT": str(port)}
+    # The stores' port too: another box on this machine may hold the default 4566.
+    env = {**os.environ, "ESB_GATEWAY_PORT": str(port), "ESB_AWS_PORT": str(free_port())}
     subprocess.run([*ESB, "build"], cwd=project, env=env, check=True, stdout=subprocess.DEVNULL)
     started = time.perf_counter()
     subprocess.run([*ESB, "up", "-d", "--engine", engine], cwd=project, env=env, check=True,

@@ -38,6 +38,17 @@ def test_wrapper_sets_the_trace_before_the_original_runs(monkeypatch: pytest.Mon
     assert seen == {"trace": "Root=1-x", "cc": None, "rest": ("more",)}
 
 
+def test_wrapper_announces_the_call_and_its_trace_before_the_handler_runs() -> None:
+    from esb_runtime.sandbox.bootstrap import BEGIN_MARKER
+
+    out: list[bytes] = []
+    wrapped = wrap_event_handler(lambda *args: out.append(b"handler"), out.append)
+    wrapped(None, None, "id-1", b"{}", "application/json", json.dumps({"custom": {TRACE_KEY: "Root=1-x\tevil"}}))
+    wrapped(None, None, "id-2", b"{}", "application/json", None)
+    assert out == [f"{BEGIN_MARKER}id-1\tRoot=1-x evil\n".encode(), b"handler", f"{BEGIN_MARKER}id-2\t\n".encode(),
+                   b"handler"]
+
+
 def test_meter_reports_init_once_and_before_each_answer() -> None:
     from esb_runtime.sandbox import metrics
     from esb_runtime.sandbox.bootstrap import Meter

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Callable
 
 import gevent
 from gevent import socket
@@ -20,7 +21,8 @@ class LeaseClient:
     """Grants wait on their sequence number; returns are one line with no answer (the manager does the rest).
 
     The connection is opened on first use (in the gunicorn worker, after the fork) and again after it breaks;
-    leases granted on a broken connection were recycled by the manager, so nothing carries over.
+    leases granted on a broken connection were recycled by the manager, so nothing carries over: `epoch` counts
+    the connections, and a kept lease is only good on the connection that granted it.
     """
 
     def __init__(self, socket_path: Path | str, *, connect_timeout_s: float = 2.0) -> None:
@@ -30,6 +32,12 @@ class LeaseClient:
         self._waiting: dict[str, AsyncResult] = {}
         self._seq = itertools.count(1)
         self._send_lock = Semaphore()
+        self.epoch = 0
+        self._on_recall: Callable[[str], None] = lambda sandbox: None
+
+    def subscribe(self, on_recall: Callable[[str], None]) -> None:
+        """Who hears the manager's recalls of kept leases (the DirectInvoker)."""
+        self._on_recall = on_recall
 
     def acquire(self, function: str, trace_id: str | None, timeout_s: float) -> wire.Grant:
         try:
@@ -38,7 +46,7 @@ class LeaseClient:
             raise ManagerUnavailable(f"no lease for {function} in {timeout_s:g} s") from exc
         if fields[0] == wire.ERROR:
             raise error_for(int(fields[2]), fields[3] if len(fields) > 3 else "")
-        return wire.Grant(fields[2], fields[3], int(fields[4]))
+        return wire.Grant(fields[2], fields[3], int(fields[4]), len(fields) > 5 and fields[5] == "1")
 
     def release(self, sandbox: str, outcome: str, *, wait_s: float = 10.0) -> None:
         """Return a lease. A failed call's return waits until the manager recorded it (see lease_protocol)."""
@@ -85,6 +93,7 @@ class LeaseClient:
             raise ManagerUnavailable(f"manager lease socket {self._path} unreachable: {exc}") from exc
         sock.settimeout(None)  # answers take as long as a cold start or a wait for a free sandbox
         self._sock = sock
+        self.epoch += 1
         gevent.spawn(self._read, sock)
         return sock
 
@@ -93,6 +102,9 @@ class LeaseClient:
         try:
             for line in stream:
                 fields = wire.decode(line)
+                if fields[0] == wire.RECALL and len(fields) == 2:
+                    self._on_recall(fields[1])
+                    continue
                 answer = self._waiting.get(fields[1]) if len(fields) > 1 else None
                 if answer is not None:
                     answer.set(fields)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Callable
 
 import falcon
@@ -15,7 +16,7 @@ from esb_runtime.gateway.falcon_io import read_body, send
 from esb_runtime.gateway.lambda_authorizer import Verdict
 from esb_runtime.gateway.manager_client import ManagerClient
 from esb_runtime.gateway.proxied_invoke import INTEGRATION_TIMEOUT_S, call_timeout, invoke_proxied
-from esb_runtime.gateway.request import IncomingRequest, from_environ, with_forwarding
+from esb_runtime.gateway.request import IncomingRequest, forwarding_headers, from_environ
 from esb_runtime.gateway.responses import MAX_SYNC_PAYLOAD, ProxyResponse, json_error
 from esb_runtime.gateway.routing import Match, NoMatch, Route
 from esb_runtime.gateway.unmatched import unmatched
@@ -84,19 +85,20 @@ class ProxySink:
         ctx = self._event_context(config, req, match)
         trace_header = req.context.trace.header
         # Authorizers see no body (API Gateway's don't either), so a refused request never has its body read.
-        verdict = self._authorizers.check(config, from_environ(req.env, req.path, b""), ctx, trace=trace_header)
+        bodiless = from_environ(req.env, req.path, b"")
+        verdict = self._authorizers.check(config, bodiless, ctx, trace=trace_header)
         if not verdict.allowed:
             return _refusal(verdict), extra
         body = read_body(req, MAX_SYNC_PAYLOAD)
         if body is None:
             return json_error(413, "Request Entity Too Large"), extra
-        received = from_environ(req.env, req.path, body)
+        received = replace(bodiless, body=body)
         verdict = self._authorizers.check_body(verdict, received, ctx)
         if not verdict.allowed:
             return _refusal(verdict), extra
         # API Gateway hands the function the trace it settled on, generated or not, as a header.
-        incoming = received.with_header("X-Amzn-Trace-Id", trace_header)
-        response = self._invoke(config, req, route, with_forwarding(incoming, req.env), verdict.applied_to(ctx))
+        incoming = received.with_headers([("X-Amzn-Trace-Id", trace_header), *forwarding_headers(received, req.env)])
+        response = self._invoke(config, req, route, incoming, verdict.applied_to(ctx))
         if route.event != "HttpApi":
             # REST APIs add nothing themselves: a CORS header the function set wins over the template's.
             own = {name.lower() for name, _ in response.headers}

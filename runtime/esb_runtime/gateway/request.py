@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 from urllib.parse import quote
 
 _SPECIAL = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
@@ -23,9 +23,13 @@ class IncomingRequest:
 
     def with_header(self, name: str, value: str) -> "IncomingRequest":
         """A copy where `name` has exactly this value."""
-        wanted = name.lower()
-        kept = tuple(pair for pair in self.headers if pair[0].lower() != wanted)
-        return replace(self, headers=(*kept, (name, value)))
+        return self.with_headers(((name, value),))
+
+    def with_headers(self, pairs: Sequence[tuple[str, str]]) -> "IncomingRequest":
+        """A copy where each named header has exactly its value, added in this order (one copy for all)."""
+        wanted = {name.lower() for name, _ in pairs}
+        kept = tuple(pair for pair in self.headers if pair[0].lower() not in wanted)
+        return replace(self, headers=(*kept, *pairs))
 
     def header(self, name: str, default: str | None = None) -> str | None:
         wanted = name.lower()
@@ -74,7 +78,7 @@ def from_environ(env: Mapping[str, Any], path: str, body: bytes) -> IncomingRequ
     )
 
 
-def with_forwarding(request: IncomingRequest, env: Mapping[str, Any]) -> IncomingRequest:
+def forwarding_headers(request: IncomingRequest, env: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The X-Forwarded-For/-Proto/-Port headers API Gateway adds before the request reaches the function.
 
     The client's address is appended to any X-Forwarded-For it sent, as a proxy does.
@@ -83,6 +87,4 @@ def with_forwarding(request: IncomingRequest, env: Mapping[str, Any]) -> Incomin
     port = str(env.get("SERVER_PORT") or ("443" if scheme == "https" else "80"))
     sent = request.header("X-Forwarded-For")
     chain = f"{sent}, {request.source_ip}" if sent else request.source_ip
-    return (request.with_header("X-Forwarded-For", chain)
-            .with_header("X-Forwarded-Proto", scheme)
-            .with_header("X-Forwarded-Port", port))
+    return [("X-Forwarded-For", chain), ("X-Forwarded-Proto", scheme), ("X-Forwarded-Port", port)]

@@ -32,11 +32,14 @@ def open_log_sink(settings: RuntimeSettings) -> LogSink:
 def get_app(settings: RuntimeSettings | None = None) -> falcon.App:
     settings = settings or RuntimeSettings.from_env()
     manager = UdsManagerClient(settings.manager_socket)
+    invoker = DirectInvoker(manager, LeaseClient(settings.lease_socket))
+    # Kept leases go back as idle ones: a lease the closing connection still held would be recycled.
+    atexit.register(invoker.close)
     return create_app(
         settings,
         routes_source=FileConfigSource(settings.config_dir),
         manager=manager,
-        invoker=DirectInvoker(manager, LeaseClient(settings.lease_socket)),
+        invoker=invoker,
         secrets=box_secrets.load(settings.secrets_file),
         log_sink=open_log_sink(settings),
         signing_key=signing_key.StoredKey(settings.signing_key_file),

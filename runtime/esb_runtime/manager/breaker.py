@@ -56,6 +56,11 @@ class Breaker:
             if self.threshold > 0 and (trial or self._failures >= self.threshold):
                 self._opened_at = self._clock()
 
+    def clean(self) -> bool:
+        """Closed with no failure since the last success: a lease may serve several calls unreported."""
+        with self._lock:
+            return self._failures == 0 and self._opened_at is None
+
     def reset(self) -> None:
         """A rebuilt function gets a fresh start."""
         with self._lock:

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from esb_runtime.logs.records import build_record
 from esb_runtime.sandbox import metrics
+from esb_runtime.sandbox.bootstrap import BEGIN_MARKER
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +17,7 @@ Record = dict[str, Any]
 RecordSink = Callable[[list[Record]], None]
 TAIL_BYTES = 4096
 MAX_UNREPORTED = 8
+CALL_LINES = ("START RequestId: ", "END RequestId: ", "REPORT RequestId: ")
 
 
 class SandboxLog:
@@ -37,8 +39,17 @@ class SandboxLog:
         self._tail_size = 0
         self._reported = False
         self._closing = False
+        self._ended = True  # the current call's END was read (or no call yet): later output is nobody's
         # Measured by the sandbox, by request id, until their REPORT line comes (None: a marker without an id).
         self._figures: dict[str | None, dict[str, Any]] = {}
+        # Each recent call's trace as the sandbox's begin marker said it, by request id. The sandbox's word wins
+        # over the lease's: lease begin/end come on another socket than the output, and a kept lease tells the
+        # manager nothing per call. Bounded: END/REPORT come within a call or two.
+        self._said: dict[str, str | None] = {}
+        # A START until its begin marker, the next line, says its trace: (time, line, request id, the lease's trace)
+        self._start: tuple[float, str, str, str | None] | None = None
+        self.invocations = 0  # START lines seen: a kept lease serves many calls the manager is not told of
+        self.announces = False  # its bootstrap writes begin markers (not a container image's own runtime)
 
     @property
     def request_id(self) -> str | None:
@@ -46,7 +57,8 @@ class SandboxLog:
 
     def closing(self) -> None:
         """The sandbox is being stopped: its runtime's dying words (`Failed to get next invocation` and a
-        traceback) are kept at debug level, attributed to no invocation; the manager's `sandbox stopped` says it."""
+        traceback) are kept at debug level, attributed to no invocation; the manager's `sandbox stopped` says it.
+        The output of its last call still in the pipe (read in chunks, a moment late) is that call's."""
         with self._cond:
             self._closing = True
 
@@ -59,43 +71,52 @@ class SandboxLog:
 
     def begin(self, trace_id: str | None) -> None:
         with self._cond:
-            self._previous = (self._request_id, self._trace)
+            if self._request_id != self._previous[0]:  # end() did not say it (a lease that ended some other way)
+                self._previous = (self._request_id, self._trace)
             self._trace, self._request_id = trace_id, None
             self._tail, self._tail_size, self._reported = [], 0, False
 
     def end(self) -> None:
+        """The lease is back: later lines are nobody's, except the END/REPORT of its last call, which the RIE
+        may print after the holder had its answer and returned the lease."""
         with self._cond:
+            self._previous = (self._request_id, self._trace)
             self._trace = None
 
     def feed(self, line: str) -> None:
         when = self._clock()
-        figures = metrics.parse(line)
-        if figures is not None and self._on_figures is not None and "duration_ms" in figures:
-            init_ms = figures.get("init_ms")
-            self._on_figures(figures["duration_ms"] / 1000, None if init_ms is None else init_ms / 1000)
+        if line.startswith("\x1f"):  # the sandbox bootstrap's markers: never records
+            self._marker(line)
+            return
         with self._cond:
-            if figures is not None:
-                self._figures[figures.pop("request_id", None)] = figures  # for the REPORT line that follows
-                while len(self._figures) > MAX_UNREPORTED:  # REPORTs that never came (a killed runtime)
-                    self._figures.pop(next(iter(self._figures)))
-                return
-            if self._closing:
+            held = self._release_start(None)
+            if self._closing and self._ended:
                 record = self._record(line, None, None, when)
                 record["level"] = "debug"
-                self._emit(record)
+                self._emit_all(held, record)
                 return
             if self.sandbox_id is None:
                 self._pending.append((when, line))
                 return
-            if line.startswith("START RequestId: ") and self._request_id is None:
-                self._request_id = line.split()[2]
-                self._cond.notify_all()
+            figures = None
+            if line.startswith("START RequestId: "):
+                self._started(line.split()[2])
+                if self._request_id not in self._said:
+                    # Its begin marker, the next line, names its trace: the lease's may be another call's.
+                    self._start = (when, line, self._request_id or "", self._trace)
+                    self._keep_tail(line)
+                    return
             request_id, trace = self._request_id, self._trace
             late = bool(self._previous[0] and self._previous[0] in line)
             if late:
                 request_id, trace = self._previous  # a late END/REPORT of the invocation before
             else:
                 self._keep_tail(line)
+            own = line.split(None, 3)[2] if line.startswith(CALL_LINES) else request_id
+            if own in self._said:
+                request_id, trace = own, self._said[own]
+            if not late and line.startswith("END RequestId: "):
+                self._ended = True
             if line.startswith("REPORT RequestId: "):
                 reported = line.split()[2]
                 figures = self._figures.pop(reported, None) or self._figures.pop(None, None)
@@ -108,7 +129,54 @@ class SandboxLog:
             with self._cond:  # the Invoke API's log tail shows the same figures
                 if self._tail and self._tail[-1] == line:
                     self._tail[-1] = record["message"]
-        self._emit(record)
+        self._emit_all(held, record)
+
+    def _started(self, request_id: str) -> None:
+        """A START line (caller holds the lock): a lease's first call, or the next call on a kept lease."""
+        self.invocations += 1
+        if self._request_id is not None and self._request_id != request_id:
+            self._previous = (self._request_id, self._trace)
+            self._tail, self._tail_size, self._reported = [], 0, False
+        self._request_id = request_id
+        self._ended = False
+        self._cond.notify_all()
+
+    def _marker(self, line: str) -> None:
+        figures = metrics.parse(line)
+        if figures is not None:
+            if self._on_figures is not None and "duration_ms" in figures:
+                init_ms = figures.get("init_ms")
+                self._on_figures(figures["duration_ms"] / 1000, None if init_ms is None else init_ms / 1000)
+            with self._cond:
+                self._figures[figures.pop("request_id", None)] = figures  # for the REPORT line that follows
+                while len(self._figures) > MAX_UNREPORTED:  # REPORTs that never came (a killed runtime)
+                    self._figures.pop(next(iter(self._figures)))
+            return
+        if not line.startswith(BEGIN_MARKER):
+            return
+        request_id, _, trace = line[len(BEGIN_MARKER):].partition("\t")
+        with self._cond:
+            self.announces = True
+            self._said[request_id] = trace or None
+            while len(self._said) > MAX_UNREPORTED:
+                self._said.pop(next(iter(self._said)))
+            held = None
+            if self._start is not None and self._start[2] == request_id:
+                held = self._release_start(trace)
+        self._emit_all(held, None)
+
+    def _release_start(self, trace: str | None) -> Record | None:
+        """The held START's record (caller holds the lock): with its marker's trace, else its lease's."""
+        if self._start is None:
+            return None
+        when, line, request_id, lease_trace = self._start
+        self._start = None
+        return self._record(line, request_id, trace or lease_trace, when)
+
+    def _emit_all(self, held: Record | None, record: Record | None) -> None:
+        for item in (held, record):
+            if item is not None:
+                self._emit(item)
 
     def _record(self, line: str, request_id: str | None, trace: str | None, when: float) -> Record:
         return build_record(line, function=self.function, sandbox=self.sandbox_id, request_id=request_id,

@@ -22,7 +22,6 @@ class Slot:
     sandbox: Any  # esb_runtime.engine.Sandbox (anything with .id in tests)
     hash: str
     state: str = "idle"  # idle | busy | stopped
-    invocations: int = 0
     last_used: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)  # manager-private: log router, connection
 
@@ -36,7 +35,8 @@ class Pool:
 
     def __init__(self, function: str, *, current_hash: str, max_size: int, acquire_timeout_s: float,
                  start: Callable[[], Slot], stop: Callable[[Slot], None], alive: Callable[[Slot], bool],
-                 clock: Callable[[], float] = time.monotonic, cores: int | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, cores: int | None = None,
+                 on_shortage: Callable[[], None] | None = None) -> None:
         self.function = function
         self._cores = cores or os.cpu_count() or 1
         self.current_hash = current_hash
@@ -44,6 +44,7 @@ class Pool:
         self.max_size = max(0, max_size)
         self.acquire_timeout_s = acquire_timeout_s
         self._start, self._stop, self._alive, self._clock = start, stop, alive, clock
+        self._on_shortage = on_shortage  # nothing idle for a caller: the manager recalls kept leases
         # Not reentrant (nothing here re-enters it): gevent's plain lock is far cheaper than its RLock.
         self._cond = threading.Condition(threading.Lock())
         self._idle: list[Slot] = []  # LIFO: the most recently used is reused first, the rest can go idle
@@ -51,6 +52,7 @@ class Pool:
         self._starting = 0
         self._waiting = 0  # acquirers blocked in acquire()
         self._leased_at: dict[Slot, float] = {}
+        self._kept: set[Slot] = set()  # leases their holder keeps across calls: serving however old
         # Moving averages: how long a sandbox takes per call (observe_call), how long a start takes.
         self._call_s: float | None = None
         self._start_s: float | None = None  # the engine's start; the runtime's init comes with the first call
@@ -69,6 +71,8 @@ class Pool:
 
     def acquire(self, timeout_s: float | None = None) -> Slot:
         deadline = self._clock() + (self.acquire_timeout_s if timeout_s is None else timeout_s)
+        if not self._idle and self._on_shortage is not None:
+            self._on_shortage()  # outside the lock: it writes to holders' sockets
         discard: list[Slot] = []
         try:
             with self._cond:
@@ -122,7 +126,7 @@ class Pool:
             return False
         now = self._clock()
         hung_s = 10 * (cold_s + self._call_s)
-        serving = sum(1 for since in self._leased_at.values() if now - since < hung_s)
+        serving = sum(1 for slot, since in self._leased_at.items() if slot in self._kept or now - since < hung_s)
         if serving == 0:
             return False
         if self._starting:
@@ -130,6 +134,12 @@ class Pool:
         if serving < self._cores:
             return False
         return (self._waiting + 1) * self._call_s / serving < cold_s
+
+    def kept(self, slot: Slot) -> None:
+        """`slot`'s lease serves calls for as long as its holder keeps it (lease_protocol): never a hung call."""
+        with self._cond:
+            if slot in self._leased_at:
+                self._kept.add(slot)
 
     def _cold_s(self) -> float:
         """What a new sandbox costs before it answers: the engine's start and the runtime's init."""
@@ -185,6 +195,7 @@ class Pool:
             self._busy.discard(slot)
             slot.last_used = self._clock()
             self._leased_at.pop(slot, None)
+            self._kept.discard(slot)
             keep = reusable and not self.closed and slot.hash == self.current_hash and slot.state == "busy"
             slot.state = "idle" if keep else "stopped"
             if keep:
@@ -213,6 +224,7 @@ class Pool:
             victims = self._idle + list(self._busy)
             self._idle = []
             self._leased_at.clear()
+            self._kept.clear()
             for slot in victims:
                 slot.state = "stopped"
             self._cond.notify_all()

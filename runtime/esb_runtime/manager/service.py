@@ -78,6 +78,10 @@ class Manager:
         self._notes: list[str] = []
         # sandbox id -> entry, slot, breaker trial, trace of the call (records of a start or recycle carry it)
         self._leases: dict[str, tuple[_Function, Slot, bool, str | None]] = {}
+        # function -> sandboxes leased with keep (the holder serves calls on them without asking): recalled when
+        # someone else waits for that function or it was rebuilt.
+        self._kept: dict[str, set[str]] = {}
+        self._recall: Callable[[str, bool], None] = lambda sandbox, shortage: None
         self._stopping = threading.Event()
         # The call a sandbox start or stop happens for (trace, request id): its manager records carry them.
         self._cause = threading.local()
@@ -132,13 +136,15 @@ class Manager:
         if entry is None:
             pool = Pool(fn.name, current_hash=sandbox_hash, max_size=size,
                         acquire_timeout_s=self.settings.acquire_timeout_s, start=lambda n=fn.name: self._start(n),
-                        stop=self._stop, alive=lambda slot: self.engine.alive(slot.sandbox), clock=self.clock)
+                        stop=self._stop, alive=lambda slot: self.engine.alive(slot.sandbox), clock=self.clock,
+                        on_shortage=lambda n=fn.name: self._recall_kept(n, shortage=True))
             breaker = Breaker(fn.name, self.settings.breaker_failures, self.settings.breaker_window_s, self.clock)
             entry = _Function(fn, spec, self._stamp(fn), pool, breaker)
             self._functions[fn.name] = entry
         else:
             if sandbox_hash != entry.pool.current_hash:
                 entry.breaker.reset()  # new code or config: give it a fresh chance
+                self._recall_kept(fn.name)  # kept leases come back and their sandboxes stop (pool.release)
             entry.config, entry.spec, entry.manifest_mtime = fn, spec, self._stamp(fn)
             entry.pool.configure(sandbox_hash, size)
         return entry
@@ -177,13 +183,22 @@ class Manager:
         slot.extra["log"].closing()  # what a killed runtime prints on its way out is not the last call's output
         self.engine.stop(slot.sandbox)
         self._shipper.emit(manager_record("sandbox stopped", function=slot.sandbox.function, sandbox=slot.id,
-                                          invocations=slot.invocations, **self._cause_ids()))
+                                          invocations=slot.extra["log"].invocations, **self._cause_ids()))
 
     def _reap_loop(self) -> None:
         interval = max(0.05, min(1.0, self.settings.idle_timeout_s / 4))
         while not self._stopping.wait(interval):
+            self._notice_rebuilds()
             for entry in list(self._functions.values()):
                 entry.pool.reap(self.settings.idle_timeout_s)
+
+    def _notice_rebuilds(self) -> None:
+        """What a grant's lookup notices, without one: calls on kept leases ask the manager nothing."""
+        for name in list(self._functions):
+            try:
+                self._lookup(name)
+            except RuntimeBoxError:
+                pass  # removed by the reload the first lookup did
 
     # --- invocations ---------------------------------------------------------------------------
     def invoke(self, name: str, payload: bytes, *, trace_id: str | None = None, client_context: str | None = None,
@@ -250,7 +265,23 @@ class Manager:
         With wait=False: an idle warm sandbox now or None, so the caller can serve it without a greenlet."""
         entry = self._lookup(name)
         slot = self._lease(entry, trace_id) if wait else self._hold(entry, trace_id, entry.pool.acquire_idle)
-        return None if slot is None else Grant(slot.id, slot.sandbox.invoke_url, entry.config.timeout)
+        if slot is None:
+            return None
+        # A trial, or a lease after failures, comes back after its call: its outcome is the breaker's verdict. And
+        # only a sandbox whose output names each call's trace (begin markers seen) serves calls unannounced.
+        keep = not self._leases[slot.id][2] and entry.breaker.clean() and slot.extra["log"].announces
+        if keep:
+            self._kept.setdefault(name, set()).add(slot.id)
+            entry.pool.kept(slot)
+        return Grant(slot.id, slot.sandbox.invoke_url, entry.config.timeout, keep)
+
+    def recall_through(self, recall: Callable[[str, bool], None]) -> None:
+        """How kept leases are asked back: (sandbox, whether for a shortage, see lease_server.Holders)."""
+        self._recall = recall
+
+    def _recall_kept(self, name: str, shortage: bool = False) -> None:
+        for sandbox in list(self._kept.get(name, ())):
+            self._recall(sandbox, shortage)
 
     def _lease(self, entry: _Function, trace_id: str | None) -> Slot:
         slot = self._hold(entry, trace_id, entry.pool.acquire)
@@ -282,11 +313,11 @@ class Manager:
         if lease is None:
             raise LeaseNotFound(f"no lease on sandbox {sandbox_id}")
         entry, slot, trial, trace_id = lease
+        self._kept.get(entry.config.name, set()).discard(sandbox_id)
         slog: SandboxLog = slot.extra["log"]
         self._cause.trace, self._cause.request = trace_id, slog.request_id  # a recycle records its call
         try:
             slog.end()
-            slot.invocations += 1
             if outcome == CRASH and not explained:
                 self._explain_crash(slot, InvokeResult(CRASH, b""))
             # An abandoned lease (its holder went away mid-call) says nothing about the function.
@@ -302,7 +333,7 @@ class Manager:
             for slot in entry.pool.slots():
                 rows.append({"id": slot.id, "function": entry.config.name, "config_hash": slot.hash,
                              "state": slot.state, "started_at": slot.sandbox.started_at,
-                             "invocations": slot.invocations})
+                             "invocations": slot.extra["log"].invocations})
         return sorted(rows, key=lambda row: (row["function"], row["id"]))
 
     def breakers(self) -> dict[str, dict[str, Any]]:

@@ -12,6 +12,14 @@ const CONTEXT_HEADER = "lambda-runtime-client-context";
 const TRACE_HEADER = "lambda-runtime-trace-id";
 // The manager's log pump reads this marker (esb_runtime.sandbox.metrics; the same as bootstrap.py's).
 export const METRICS_MARKER = "\x1fESB-METRICS ";
+// Written as each invocation begins: its request id and trace, so the pump attributes its lines (bootstrap.py).
+export const BEGIN_MARKER = "\x1fESB-BEGIN ";
+const REQUEST_ID_HEADER = "lambda-runtime-aws-request-id";
+
+export function beginLine(requestId, trace) {
+  const flat = String(trace || "").replace(/[\t\r\n]/g, " ");
+  return `${BEGIN_MARKER}${requestId}\t${flat}\n`;
+}
 
 // Remove the trace carrier from the invocation's headers and hand it to the ric as Lambda does (its own header).
 export function restoreTrace(headers) {
@@ -70,7 +78,9 @@ export function wrapNativeClient(client, seams = {}) {
     if (!started) [started, initMs] = [true, now()];
     const invocation = await next();
     invokedAt = now();
-    return { ...invocation, headers: restoreTrace(invocation.headers || {}) };
+    const headers = restoreTrace(invocation.headers || {});
+    write(beginLine(headers[REQUEST_ID_HEADER] || "", headers[TRACE_HEADER]));
+    return { ...invocation, headers };
   };
   client.done = (...args) => {
     report(args[0]); // the native client's done(id, body) and error(id, ...): the request id first

@@ -14,6 +14,9 @@ from typing import Any, Callable
 # The manager's log pump reads this marker (esb_runtime.sandbox.metrics); a unit separator first, so no handler
 # prints it by accident.
 METRICS_MARKER = "\x1fESB-METRICS "
+# Written as each invocation begins: its request id and trace (tab-separated), so the log pump attributes the
+# call's lines itself (a gateway keeps its lease across calls and tells the manager nothing per call).
+BEGIN_MARKER = "\x1fESB-BEGIN "
 _STARTED = time.perf_counter()  # the runtime's init is measured from here to the handler imported
 
 # The manager carries X-Amzn-Trace-Id here, inside the client context, because the RIE drops the header.
@@ -41,8 +44,16 @@ def split_client_context(client_context_json: Any) -> tuple[Any, str | None]:
     return restored, str(trace) if trace else None
 
 
-def wrap_event_handler(original: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap awslambdaric's handle_event_request to restore _X_AMZN_TRACE_ID before the handler runs."""
+def begin_line(request_id: Any, trace: str | None) -> bytes:
+    """The marker line that opens one invocation's output (newlines and tabs of a hostile trace flattened)."""
+    flat = (trace or "").replace("\n", " ").replace("\r", " ").replace("\t", " ")
+    return f"{BEGIN_MARKER}{request_id}\t{flat}\n".encode()
+
+
+def wrap_event_handler(original: Callable[..., Any],
+                       write: Callable[[bytes], Any] | None = None) -> Callable[..., Any]:
+    """Wrap awslambdaric's handle_event_request to restore _X_AMZN_TRACE_ID before the handler runs, and say on
+    stdout (`write`) which invocation and trace the lines that follow belong to."""
 
     def handle_event_request(lambda_runtime_client: Any, request_handler: Any, invoke_id: Any,
                              event_body: Any, content_type: Any, client_context_json: Any,
@@ -50,6 +61,8 @@ def wrap_event_handler(original: Callable[..., Any]) -> Callable[..., Any]:
         client_context_json, trace = split_client_context(client_context_json)
         if trace:
             os.environ["_X_AMZN_TRACE_ID"] = trace
+        if write is not None:
+            write(begin_line(invoke_id, trace))
         return original(lambda_runtime_client, request_handler, invoke_id, event_body, content_type,
                         client_context_json, *rest, **kwargs)
 
@@ -76,7 +89,7 @@ class Meter:
 
     def __init__(self, clock: Callable[[], float] = time.perf_counter, write: Callable[[bytes], Any] | None = None) -> None:
         self._clock = clock
-        self._write = write or (lambda data: os.write(1, data))
+        self.write: Callable[[bytes], Any] = write or (lambda data: os.write(1, data))
         self.init_ms: float | None = None
         self._invoked_at: float | None = None
 
@@ -99,7 +112,7 @@ class Meter:
             if self._invoked_at is not None:
                 init, self.init_ms = self.init_ms, None  # reported once: with the cold call
                 invoke_id = args[0] if args else kwargs.get("invoke_id")  # awslambdaric's first parameter
-                self._write(measured_line((self._clock() - self._invoked_at) * 1000.0, init,
+                self.write(measured_line((self._clock() - self._invoked_at) * 1000.0, init,
                                           str(invoke_id) if invoke_id else None))
                 self._invoked_at = None
             return original(*args, **kwargs)
@@ -117,7 +130,7 @@ def main(argv: list[str]) -> None:
         sys.path.insert(0, os.getcwd())
     meter = Meter()
     bootstrap._get_handler = meter.wrap_get_handler(bootstrap._get_handler)
-    bootstrap.handle_event_request = meter.wrap_handle(wrap_event_handler(bootstrap.handle_event_request))
+    bootstrap.handle_event_request = meter.wrap_handle(wrap_event_handler(bootstrap.handle_event_request, meter.write))
     client = LambdaRuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"], False)
     client.post_invocation_result = meter.wrap_post(client.post_invocation_result)
     client.post_invocation_error = meter.wrap_post(client.post_invocation_error)

@@ -6,12 +6,12 @@ import base64
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
 from esb_runtime.errors import PayloadTooLarge, TooManyRequests
-from esb_runtime.gateway.direct_invoke import DirectInvoker
+from esb_runtime.gateway.direct_invoke import KEEP_IDLE_S, WAITERS_PER_LEASE, DirectInvoker
 from esb_runtime.gateway.manager_client import InvokeResult
 from esb_runtime.manager import lease_protocol as wire
 from esb_runtime.manager.invoke import RieClient
@@ -68,18 +68,42 @@ def rie_url() -> Iterator[str]:
 
 
 class FakeLeases:
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, url: str, keep: bool = False, distinct: bool = False) -> None:
+        self.url, self.keep, self.distinct = url, keep, distinct  # distinct: sb-1, sb-2, ... else always sb-1
         self.log: list[tuple[str, ...]] = []
+        self.epoch = 1
+        self.recall: Callable[[str], None] = lambda sandbox: None
 
     def acquire(self, function: str, trace_id: str | None, timeout_s: float) -> wire.Grant:
         if function == "throttled":
             raise TooManyRequests("throttled: reserved concurrency is 0")
         self.log.append(("acquire", function, trace_id or ""))
-        return wire.Grant("sb-1", self.url, 3)
+        granted = sum(1 for entry in self.log if entry[0] == "acquire") if self.distinct else 1
+        return wire.Grant(f"sb-{granted}", self.url, 3, self.keep)
 
     def release(self, sandbox: str, outcome: str) -> None:
         self.log.append(("release", sandbox, outcome))
+
+    def subscribe(self, on_recall: Callable[[str], None]) -> None:
+        self.recall = on_recall
+
+
+class Later:
+    """The invoker's scheduler and clock, run by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.due: list[tuple[float, Callable[[], None]]] = []
+
+    def schedule(self, delay: float, run: Callable[[], None]) -> None:
+        self.due.append((self.now + delay, run))
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        ready = [run for at, run in self.due if at <= self.now]
+        self.due = [(at, run) for at, run in self.due if at > self.now]
+        for run in ready:
+            run()
 
 
 class FakeManager:
@@ -149,3 +173,133 @@ def test_event_and_tail_calls_go_through_the_manager(rie_url: str) -> None:
     assert tailed.request_id == "req-from-manager" and tailed.log_tail == "dGFpbA=="
     assert [c["invocation_type"] for c in manager.calls] == ["Event", "RequestResponse"]
     assert leases.log == [] and invoker.health() == {"status": "ok"}
+
+
+def kept_invoker(leases: FakeLeases) -> tuple[DirectInvoker, Later]:
+    later = Later()
+    return DirectInvoker(FakeManager(), leases, clock=lambda: later.now, schedule=later.schedule), later
+
+
+def test_a_kept_lease_serves_the_next_calls_without_asking_and_goes_back_when_idle(rie_url: str) -> None:
+    leases = FakeLeases(rie_url, keep=True)
+    invoker, later = kept_invoker(leases)
+    for trace in ("t1", "t2", "t3"):
+        assert invoker.invoke("fn", b'{"kind": "ok"}', trace_id=trace).outcome == "ok"
+    assert leases.log == [("acquire", "fn", "t1")]
+    traces = [json.loads(base64.b64decode(seen["context"]))["custom"][TRACE_KEY] for seen in FakeRie.seen]
+    assert traces == ["t1", "t2", "t3"]  # each call carries its own trace to the sandbox
+    later.advance(KEEP_IDLE_S / 2)
+    assert leases.log[-1][0] == "acquire"
+    later.advance(KEEP_IDLE_S)
+    assert leases.log[-1] == ("release", "sb-1", "ok")
+    assert FakeRie.connections == 1
+
+
+
+def test_a_closing_invoker_gives_its_kept_leases_back(rie_url: str) -> None:
+    leases = FakeLeases(rie_url, keep=True)
+    invoker, _ = kept_invoker(leases)
+    invoker.invoke("fn", b'{"kind": "ok"}', trace_id="t")
+    invoker.close()  # the worker exits: returned as idle, not abandoned (which would recycle the sandbox)
+    assert leases.log == [("acquire", "fn", "t"), ("release", "sb-1", "ok")]
+
+
+def test_a_failed_call_on_a_kept_lease_returns_it_as_failed(rie_url: str) -> None:
+    leases = FakeLeases(rie_url, keep=True)
+    invoker, _ = kept_invoker(leases)
+    invoker.invoke("fn", b'{"kind": "ok"}', trace_id="t")
+    assert invoker.invoke("fn", b'{"kind": "crash"}', trace_id="t").outcome == "crash"
+    assert leases.log == [("acquire", "fn", "t"), ("release", "sb-1", "crash")]
+
+
+def test_a_recall_returns_an_idle_kept_lease_at_once(rie_url: str) -> None:
+    leases = FakeLeases(rie_url, keep=True)
+    invoker, _ = kept_invoker(leases)
+    invoker.invoke("fn", b'{"kind": "ok"}', trace_id="t")
+    leases.recall("sb-1")
+    assert leases.log[-1] == ("release", "sb-1", "ok")
+    invoker.invoke("fn", b'{"kind": "ok"}', trace_id="t")
+    assert [entry[0] for entry in leases.log] == ["acquire", "release", "acquire"]
+
+
+def test_a_recall_during_the_call_returns_the_lease_after_it(rie_url: str) -> None:
+    leases = FakeLeases(rie_url, keep=True)
+    invoker, _ = kept_invoker(leases)
+
+    class Recalling(FakeRie):
+        def do_POST(self) -> None:  # noqa: N802
+            leases.recall("sb-1")  # the manager's recall arrives while the sandbox runs the call
+            super().do_POST()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recalling)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    leases.url = f"http://127.0.0.1:{server.server_address[1]}/x"
+    try:
+        invoker.invoke("fn", b'{"kind": "ok"}', trace_id="t")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert leases.log == [("acquire", "fn", "t"), ("release", "sb-1", "ok")]
+
+
+def test_a_kept_lease_of_a_broken_manager_connection_is_never_used(rie_url: str) -> None:
+    leases = FakeLeases(rie_url, keep=True)
+    invoker, _ = kept_invoker(leases)
+    invoker.invoke("fn", b'{"kind": "ok"}', trace_id="t")
+    leases.epoch += 1  # the lease socket reconnected: the manager recycled what the old connection held
+    invoker.invoke("fn", b'{"kind": "ok"}', trace_id="t")
+    assert [entry[0] for entry in leases.log] == ["acquire", "acquire"]
+
+
+def test_a_fast_functions_call_waits_for_the_workers_own_busy_lease_rather_than_ask() -> None:
+    import gevent
+
+    from esb_runtime.manager.invoke import InvokeResult as RieResult
+
+    in_call: list[str] = []
+
+    def rie_call(client: RieClient, payload: bytes, **_: Any) -> RieResult:
+        in_call.append(client.port)
+        gevent.sleep(0.004)  # a 4 ms call
+        return RieResult("ok", b"{}")
+
+    leases = FakeLeases("http://127.0.0.1:9/x", keep=True, distinct=True)
+    invoker = DirectInvoker(FakeManager(), leases, rie_call=rie_call)
+    invoker.invoke("fn", b"{}", trace_id="warm")  # one call measured, its lease kept
+    calls = [gevent.spawn(invoker.invoke, "fn", b"{}", trace_id=f"t{n}") for n in range(WAITERS_PER_LEASE + 2)]
+    gevent.joinall(calls, raise_error=True)
+    # The first takes the kept lease, the next wait for it, up to WAITERS_PER_LEASE: the last one asks.
+    assert [entry[0] for entry in leases.log] == ["acquire", "acquire"]
+    assert {call.value.sandbox for call in calls} == {"sb-1", "sb-2"}  # a waiter takes whichever ends first
+    assert len(in_call) == WAITERS_PER_LEASE + 3
+
+
+def test_a_call_asking_the_manager_is_served_before_calls_that_came_later() -> None:
+    """A lease that ends goes back to the manager when an asking call is older than every call waiting here:
+    handed to the waiting ones first, those asking could wait until throttled."""
+    import gevent
+
+    from esb_runtime.manager.invoke import InvokeResult as RieResult
+
+    class SlowGrants(FakeLeases):
+        def acquire(self, function: str, trace_id: str | None, timeout_s: float) -> wire.Grant:
+            grant = super().acquire(function, trace_id, timeout_s)
+            if len(self.log) > 1:
+                gevent.sleep(0.2)  # no sandbox idle: the manager answers when one frees or starts
+            return grant
+
+    def rie_call(client: RieClient, payload: bytes, **_: Any) -> RieResult:
+        gevent.sleep(0.004)
+        return RieResult("ok", b"{}")
+
+    leases = SlowGrants("http://127.0.0.1:9/x", keep=True, distinct=True)
+    invoker = DirectInvoker(FakeManager(), leases, rie_call=rie_call)
+    invoker.invoke("fn", b"{}", trace_id="warm")
+    first = [gevent.spawn(invoker.invoke, "fn", b"{}", trace_id=f"t{n}") for n in range(WAITERS_PER_LEASE + 2)]
+    gevent.sleep(0.006)  # one on the kept lease, the next waiting for it, the last asking; one waiter served
+    later = gevent.spawn(invoker.invoke, "fn", b"{}", trace_id="later")  # room to wait: it waits, after the ask
+    gevent.joinall([*first, later], raise_error=True)
+    # The kept lease went back for the older ask; the later call, its wait over, asked in turn.
+    asked = [entry[2] for entry in leases.log if entry[0] == "acquire"]
+    assert asked == ["warm", f"t{WAITERS_PER_LEASE + 1}", "later"]
+    assert ("release", "sb-1", "ok") in leases.log

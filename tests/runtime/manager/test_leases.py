@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import gevent
 import gevent.event
@@ -23,6 +23,9 @@ class FakeLeases:
         self.returned: list[tuple[str, str]] = []
         self.hold = gevent.event.Event()
         self.hold.set()
+        self.recall: Callable[[str, bool], None] | None = None
+        self.on_grant: Callable[[], None] = lambda: None  # what the manager does while granting (a recall)
+        self.keep = False
 
     def grant(self, name: str, trace_id: str | None, *, wait: bool = True) -> wire.Grant | None:
         if not wait and not self.hold.is_set():
@@ -31,10 +34,14 @@ class FakeLeases:
         if name == "busy":
             raise TooManyRequests("busy: all 1 sandboxes busy for 0.1 s")
         self.granted.append((name, trace_id))
-        return wire.Grant(f"sb-{len(self.granted)}", f"http://127.0.0.1:9/{name}", 3)
+        self.on_grant()
+        return wire.Grant(f"sb-{len(self.granted)}", f"http://127.0.0.1:9/{name}", 3, self.keep)
 
     def release(self, sandbox_id: str, outcome: str) -> None:
         self.returned.append((sandbox_id, outcome))
+
+    def recall_through(self, recall: Callable[[str, bool], None]) -> None:
+        self.recall = recall
 
 
 @pytest.fixture
@@ -143,3 +150,47 @@ def test_a_failed_call_returns_only_once_the_manager_recorded_it(served: tuple[F
     client.release(grant.sandbox, "crash")  # no settle(): the caller's next request must meet the breaker
     assert leases.returned == [(grant.sandbox, "crash")]
     client.close()
+
+
+def test_a_kept_grant_is_recalled_through_the_session_that_holds_it(served: tuple[FakeLeases, Path]) -> None:
+    leases, path = served
+    client, recalled = LeaseClient(path), []
+    client.subscribe(recalled.append)
+    leases.keep = True
+    grant = client.acquire("fn", None, 5)
+    assert grant.keep and client.epoch == 1
+    assert leases.recall is not None
+    leases.recall(grant.sandbox, False)
+    leases.recall("sb-99", False)  # held by nobody: nothing is sent
+    settle()
+    assert recalled == [grant.sandbox]
+    client.release(grant.sandbox, "ok")
+    settle()
+    leases.recall(grant.sandbox, False)  # returned since: no longer this session's
+    settle()
+    assert recalled == [grant.sandbox] and leases.returned == [(grant.sandbox, "ok")]
+    client.close()
+
+
+def test_a_shortage_recalls_from_other_sessions_only_a_rebuild_from_all(served: tuple[FakeLeases, Path]) -> None:
+    leases, path = served
+    holder, other = LeaseClient(path), LeaseClient(path)
+    recalled: list[str] = []
+    holder.subscribe(recalled.append)
+    leases.keep = True
+    kept = holder.acquire("fn", None, 5)
+    assert leases.recall is not None
+    recall = leases.recall
+    leases.on_grant = lambda: recall(kept.sandbox, True)  # no idle sandbox for this grant: recall kept ones
+    holder.acquire("fn", None, 5)  # the holder's own ask: it hands its kept lease back by itself
+    settle()
+    assert recalled == []
+    other.acquire("fn", None, 5)
+    settle()
+    assert recalled == [kept.sandbox]
+    leases.on_grant = lambda: recall(kept.sandbox, False)  # a rebuild noticed during the holder's own grant
+    holder.acquire("fn", None, 5)
+    settle()
+    assert recalled == [kept.sandbox, kept.sandbox]
+    holder.close()
+    other.close()

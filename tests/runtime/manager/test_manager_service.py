@@ -386,3 +386,53 @@ def test_report_figures_are_measured(make_manager: Callable[..., Any]) -> None:
         assert 5 <= report["max_memory_mb"] < report["memory_mb"] == 128
         assert f"Max Memory Used: {report['max_memory_mb']} MB" in report["message"]
     assert not [r for r in records if "ESB-METRICS" in r["message"]]  # the marker is never a record
+
+
+def kept_grant(manager: Manager) -> Any:
+    """A grant the holder may keep: on a sandbox whose bootstrap was heard announcing a call."""
+    call(manager, {})
+    deadline = time.monotonic() + 5
+    while True:
+        grant = manager.grant("fn", TRACE)
+        if grant.keep or time.monotonic() > deadline:
+            return grant
+        manager.release(grant.sandbox, "ok")
+        time.sleep(0.02)
+
+
+def test_kept_leases_are_recalled_when_another_caller_waits_or_the_code_changes(
+        make_manager: Callable[..., Any], write_function: Callable[..., Path]) -> None:
+    manager, _ = make_manager(idle_timeout_s=0.4)  # the reaper, which notices rebuilds, looks every 0.1 s
+    recalled: list[tuple[str, bool]] = []
+    manager.recall_through(lambda sandbox, shortage: recalled.append((sandbox, shortage)))
+    grant = kept_grant(manager)
+    assert grant.keep
+    other = manager.acquire("fn")  # nothing idle: the kept lease is asked back
+    assert recalled == [(grant.sandbox, True)] and other.id != grant.sandbox
+    manager.release(other.id, "ok")
+    time.sleep(0.01)
+    write_function("fn", HANDLERS.replace('"trace":', '"version": 2, "trace":'))
+    deadline = time.monotonic() + 5
+    while len(recalled) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # Rebuilt: the holder must stop serving the old code.
+    assert recalled == [(grant.sandbox, True), (grant.sandbox, False)]
+    manager.release(grant.sandbox, "ok")
+    assert grant.sandbox not in {row["id"] for row in manager.sandboxes()}
+
+
+def test_only_a_sandbox_heard_announcing_its_calls_and_no_failure_pending_gives_kept_leases(
+        make_manager: Callable[..., Any]) -> None:
+    manager, _ = make_manager()
+    fresh = manager.grant("fn", TRACE)
+    assert not fresh.keep  # nothing heard from it yet: it may be an image's own runtime, without markers
+    manager.release(fresh.sandbox, "ok")
+    announced = kept_grant(manager)
+    other = manager.grant("fn", TRACE)  # a second sandbox, whose call crashes
+    manager.release(announced.sandbox, "ok")
+    manager.release(other.sandbox, "crash")
+    after_failure = manager.grant("fn", TRACE)
+    assert announced.keep and after_failure.sandbox == announced.sandbox
+    assert not after_failure.keep  # its outcome must reach the breaker
+    manager.release(after_failure.sandbox, "ok")
+    assert manager.grant("fn", TRACE).keep

@@ -17,7 +17,7 @@ from esb_runtime.manager.node_host import (
 )
 from esb_runtime.manager.process_engine import ProcessEngine
 from esb_runtime.sandbox import metrics
-from esb_runtime.sandbox.bootstrap import METRICS_MARKER
+from esb_runtime.sandbox.bootstrap import BEGIN_MARKER, METRICS_MARKER
 
 SANDBOX = Path(__file__).resolve().parents[3] / "runtime" / "esb_runtime" / "sandbox"
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
@@ -136,13 +136,21 @@ console.log(JSON.stringify([mod.value, missing]));
 
 @needs_node
 def test_bootstrap_measures_init_once_and_each_invocation_before_it_answers() -> None:
-    """The Node twin of bootstrap.py's Meter: same marker, same figures, written before done()/error()."""
+    """The Node twin of bootstrap.py's Meter: same markers, same figures; the call and its trace announced as it
+    begins, the figures written before done()/error()."""
+    context = json.dumps({"custom": {"x-esb-trace-id": "Root=1-abc"}})
     script = f"""
-import {{ wrapNativeClient, METRICS_MARKER }} from {json.dumps((SANDBOX / "bootstrap.mjs").as_uri())};
+import {{ wrapNativeClient, METRICS_MARKER, BEGIN_MARKER }} from {json.dumps((SANDBOX / "bootstrap.mjs").as_uri())};
 const seen = [];
 let clock = 0;
+let calls = 0;
 const native = {{
-  next: async () => {{ clock += 500; return {{ bodyJson: "{{}}", headers: {{}} }}; }},
+  next: async () => {{
+    clock += 500;
+    calls += 1;
+    return {{ bodyJson: "{{}}", headers: {{ "lambda-runtime-aws-request-id": "r" + calls,
+                                          "lambda-runtime-client-context": {json.dumps(context)} }} }};
+  }},
   done: (id, body) => seen.push(["done", id]),
   error: (id, body, xray) => seen.push(["error", id]),
 }};
@@ -156,12 +164,16 @@ client.done("r1", "{{}}");
 await client.next();
 clock += 1;
 client.error("r2", "{{}}", "");
-console.log(JSON.stringify({{ marker: METRICS_MARKER, seen }}));
+console.log(JSON.stringify({{ marker: METRICS_MARKER, begin: BEGIN_MARKER, seen }}));
 """
     out = _node(script)
     assert out["marker"] == METRICS_MARKER  # the one the log pump parses
-    kinds = [entry[0] for entry in out["seen"]]
-    assert kinds == ["line", "done", "line", "error"]
-    cold, warm = (metrics.parse(entry[1].rstrip("\n")) for entry in out["seen"] if entry[0] == "line")
+    assert out["begin"] == BEGIN_MARKER
+    kinds = [entry[0] if entry[0] != "line" or entry[1].startswith(METRICS_MARKER) else "begin"
+             for entry in out["seen"]]
+    assert kinds == ["begin", "line", "done", "begin", "line", "error"]
+    assert out["seen"][0][1] == f"{BEGIN_MARKER}r1\tRoot=1-abc\n"
+    cold, warm = (metrics.parse(entry[1].rstrip("\n")) for entry in out["seen"]
+                  if entry[0] == "line" and entry[1].startswith(METRICS_MARKER))
     assert cold == {"duration_ms": 30.2, "max_memory_mb": 41, "init_ms": 120.46, "request_id": "r1"}
     assert warm == {"duration_ms": 1.0, "max_memory_mb": 41, "request_id": "r2"}

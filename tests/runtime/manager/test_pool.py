@@ -316,3 +316,19 @@ def test_fast_calls_still_get_a_sandbox_per_core() -> None:
     engine, pool, _, warm = _warm_pool(call_s=0.002, cores=2)
     second = pool.acquire()  # the warm one is busy and there are two cores: start a second at once
     assert second is not warm and len(engine.started) == 2
+
+
+def test_a_kept_lease_serves_however_long_it_is_held() -> None:
+    """A gateway worker keeps its lease across calls (lease_protocol): old, it is still no hung call, so a burst
+    of fast calls waits for it rather than cold-start sandboxes."""
+    engine, pool, clock, warm = _warm_pool(call_s=0.002)
+    pool.kept(warm)
+    clock.now += 100.0  # held far longer than a hung call's allowance
+    got: list[Slot] = []
+    waiter = threading.Thread(target=lambda: got.append(pool.acquire()))
+    waiter.start()
+    time.sleep(0.1)
+    assert waiter.is_alive() and len(engine.started) == 1
+    pool.release(warm, reusable=True)
+    waiter.join(timeout=5)
+    assert got == [warm]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -54,7 +55,10 @@ def test_start_invoke_stop(rie_path: Path, write_function: Callable[..., Path],
         assert paths[0] == str(code) and paths[1].endswith("deps") and paths[2].endswith("layers/L/python")
         assert Path(paths[3], "esb_runtime").is_dir()
         assert env["_HANDLER"] == "app.handler" and env["LAMBDA_TASK_ROOT"] == str(code)
-        assert any(line == "x" * 70000 for line in lines) or any("x" * 1000 in line for line in lines)
+        deadline = time.monotonic() + 5  # output is read in chunks, a moment after it was written
+        while not any(line == "x" * 70000 for line in lines) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert any(line == "x" * 70000 for line in lines)
         assert engine.alive(sandbox)
         pid = engine.pid(sandbox)
         assert pid is not None and body["child"] in session_pids(pid)
@@ -154,3 +158,23 @@ def test_emulator_lines_only_at_its_debug_level(rie_path: Path, write_function: 
         engine.stop(sandbox)
     assert "mine" in lines
     assert any("(rapid)" in line for line in lines) is chatter
+
+
+def test_output_is_read_in_chunks_into_whole_lines() -> None:
+    from esb_runtime.manager.process_engine import CHUNK_BYTES, output_lines
+
+    class Pieces(io.RawIOBase):
+        """A pipe whose reads return what was written so far: lines cut anywhere."""
+
+        def __init__(self, pieces: list[bytes]) -> None:
+            self.pieces = pieces
+
+        def read1(self, size: int = -1) -> bytes:
+            return self.pieces.pop(0) if self.pieces else b""
+
+    naps: list[float] = []
+    long = b"y" * CHUNK_BYTES
+    pieces = [b"START a\nhalf", b" a line\r\n", long, b"\nlast without newline"]
+    lines = list(output_lines(Pieces(pieces), settle_s=0.002, sleep=naps.append))
+    assert lines == ["START a", "half a line", "y" * CHUNK_BYTES, "last without newline"]
+    assert naps == [0.002, 0.002, 0.002]  # after each short read; a full chunk is read on at once
