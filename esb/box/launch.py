@@ -25,7 +25,7 @@ from esb.errors import BoxError
 from esb.model import Application
 from esb.paths import BuildTree
 from esb.box.processes import Proc
-from esb_runtime import secrets as box_secrets, signing_key
+from esb_runtime import secrets as box_secrets
 from esb_runtime.manager.firewall import chain_name, iptables_missing, remove_chain
 from esb_runtime.manager.registry import SandboxRegistry
 from esb_runtime.settings import RuntimeSettings
@@ -92,6 +92,8 @@ def up(opts: BoxOptions, app: Application, say: Say = print, *, supervise: bool 
         return current
     _private_dirs(opts.tree)
     secrets = box_secrets.ensure(opts.tree.secrets / "box.json")
+    # Not the token signing key: the gateway makes it on first use (signing_key.StoredKey, linked atomically so
+    # every worker gets the same one); a new RSA key was 15-90 ms of this start (issue 14).
     tls = ensure_tls_files(opts)
     _ports_free(opts)
     stores_port = supervisor.free_port("127.0.0.1")  # data services stay on loopback whatever `bind` says
@@ -130,8 +132,7 @@ def up(opts: BoxOptions, app: Application, say: Say = print, *, supervise: bool 
             go, watcher = _spawn_waiting_supervisor(opts, state)
         # boto3 and its clients are made while the stores boot; the reconciling starts the moment they are ready.
         stores_ready = threading.Event()
-        provisioning = _InBackground(lambda: _while_parts_boot(opts.tree, app, settings, secrets, say, stores_ready,
-                                                              opts.start_timeout_s))
+        provisioning = _InBackground(lambda: _provision(app, settings, secrets, say, stores_ready, opts.start_timeout_s))
         try:
             for proc in started:
                 _wait_ready(proc, opts.start_timeout_s)
@@ -411,17 +412,6 @@ class _InBackground:
         self._thread.join()
         if self._error is not None:
             raise self._error
-
-
-def _while_parts_boot(tree: BuildTree, app: Application, settings: RuntimeSettings, secrets, say: Say,
-                      stores_ready: threading.Event, timeout_s: float) -> None:
-    """`up`'s own work that need not hold the parts back: the gateway's token signing key, then provisioning."""
-    # A new RSA key takes 15-90 ms: made here, not before the parts start. The gateway's workers make it too if
-    # they get there first; `ensure` links it atomically, so everyone loads the one key that won.
-    key_file = tree.secrets / signing_key.KEY_FILE
-    if not key_file.exists():  # an existing one is loaded (and checked) by the gateway
-        signing_key.ensure(key_file)
-    _provision(app, settings, secrets, say, stores_ready, timeout_s)
 
 
 def _provision(app: Application, settings: RuntimeSettings, secrets, say: Say, stores_ready: threading.Event,
