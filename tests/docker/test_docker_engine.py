@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import docker
 import httpx
@@ -25,6 +27,18 @@ def make_spec(image: str | None, config_hash: str = "hash-1", memory_mb: int = 1
 
 def engine_for(project: str, client: docker.DockerClient) -> DockerEngine:
     return DockerEngine(project, client_factory=lambda: client)
+
+
+def reached_at(client: docker.DockerClient, sandbox: Any, project: str) -> str:
+    """Where warm calls must go: the container's bridge address when this host routes to it (no docker-proxy in
+    the path), else the loopback port docker published."""
+    container = client.containers.get(sandbox.ref.id)
+    bridge = container.attrs["NetworkSettings"]["Networks"][network_name(project)]["IPAddress"]
+    try:
+        socket.create_connection((bridge, 8080), timeout=1).close()
+    except OSError:
+        return "127.0.0.1:"
+    return f"{bridge}:8080/"
 
 
 def invoke(url: str, event: object, headers: dict[str, str] | None = None) -> dict:
@@ -47,7 +61,7 @@ def test_start_invoke_logs_labels_and_memory(docker_client: docker.DockerClient,
     lines: list[str] = []
     engine = engine_for(project, docker_client)
     sandbox = engine.start(make_spec(function_image), lines.append)
-    assert sandbox.invoke_url.startswith("http://127.0.0.1:")
+    assert sandbox.invoke_url.startswith(f"http://{reached_at(docker_client, sandbox, project)}")
     answer = invoke(sandbox.invoke_url, {"n": 1})
     assert answer["echo"] == {"n": 1}
     assert answer["task_root"] == "/var/task" and answer["cwd"] == "/var/task"

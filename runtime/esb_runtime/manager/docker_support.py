@@ -125,6 +125,13 @@ def _host_port(container: Container) -> int | None:
     return int(bindings[0]["HostPort"]) if bindings else None
 
 
+def _bridge_address(container: Container, network: str) -> tuple[str, int] | None:
+    """The RIE at the container's own address on `network` (inspect data and sparse list entries alike)."""
+    networks = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
+    address = (networks.get(network) or {}).get("IPAddress")
+    return (str(address), int(RIE_PORT.split("/")[0])) if address else None
+
+
 def _labels(container: Container) -> dict[str, str]:
     """Labels from inspect data (Config.Labels) or from a sparse list entry (Labels)."""
     return dict((container.attrs.get("Config") or {}).get("Labels") or container.attrs.get("Labels") or {})

@@ -53,3 +53,25 @@ def test_esb_up_debug_reaches_the_docker_engine(tmp_path: Path, debug: bool, lev
     engine = create_engine(RuntimeSettings(output_dir=tmp_path, manager_socket=tmp_path / "m.sock", rie_path=None,
                                            engine="docker", debug=debug))
     assert isinstance(engine, DockerEngine) and engine.rie_log_level == level
+
+
+class _Container:
+    def __init__(self, networks: dict[str, dict[str, str]]) -> None:
+        self.attrs = {"NetworkSettings": {"Networks": networks}}
+
+
+def test_warm_calls_skip_docker_proxy_only_where_the_host_routes_to_the_bridge() -> None:
+    """The container's bridge address when known (and reachable, asked once), else the published port."""
+    from esb_runtime.contract import network_name
+    from esb_runtime.manager.docker_support import _bridge_address
+
+    published = ("127.0.0.1", 32768)
+    engine = DockerEngine("proj", client_factory=BridgeClient)
+    engine._in_network = False
+    assert engine.reach(_Container({}), published) == published  # no address on the project's network
+    assert _bridge_address(_Container({network_name("proj"): {"IPAddress": "172.30.0.2"}}),
+                           network_name("proj")) == ("172.30.0.2", 8080)
+    engine._direct = False  # this host does not route to the bridge (e.g. rootless docker): never asked again
+    assert engine.reach(_Container({network_name("proj"): {"IPAddress": "172.30.0.2"}}), published) == published
+    engine._direct, engine._in_network = None, True  # the manager on the project's network: names, not ports
+    assert engine.reach(_Container({network_name("proj"): {"IPAddress": "172.30.0.2"}}), published) == published
