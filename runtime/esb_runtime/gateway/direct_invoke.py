@@ -89,7 +89,17 @@ class DirectInvoker:
         if len(payload) > SYNC_LIMIT:
             raise PayloadTooLarge(f"{len(payload)} byte payload exceeds the RequestResponse limit of {SYNC_LIMIT} bytes")
         context = client_context_header(client_context, trace_id)  # before the lease: a bad context holds nothing
-        held = self._take_kept(function) or self._handed(function) or self._grant(function, trace_id, timeout)
+        held = self._take_kept(function) or self._handed(function)
+        if held is not None:
+            result = self._call(function, held, payload, context)
+            if result.delivered:
+                return self._answer(result, held)
+            # A kept sandbox that died while this worker held it (killed, OOM, its manager gone): the call never
+            # reached it, so it goes to a sandbox the manager vouches for, as it would without kept leases.
+        held = self._grant(function, trace_id, timeout)
+        return self._answer(self._call(function, held, payload, context), held)
+
+    def _call(self, function: str, held: _Held, payload: bytes, context: str | None) -> RieResult:
         grant = held.grant
         self._busy.add(grant.sandbox)
         outcome = CRASH
@@ -103,8 +113,12 @@ class DirectInvoker:
             self._call_s[function] = 0.8 * self._call_s.get(function, took) + 0.2 * took
             # The return goes after the call's last byte: the RIE must never see two invocations at once.
             self._done(function, held, outcome)
+        return result
+
+    @staticmethod
+    def _answer(result: RieResult, held: _Held) -> InvokeResult:
         return InvokeResult(status=200, outcome=result.outcome, request_id=result.request_id or "",
-                            payload=result.body, sandbox=grant.sandbox)
+                            payload=result.body, sandbox=held.grant.sandbox)
 
     def health(self) -> dict[str, Any] | None:
         return self._manager.health()

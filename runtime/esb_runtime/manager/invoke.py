@@ -32,6 +32,7 @@ class InvokeResult:
     outcome: str
     body: bytes
     request_id: str | None = None
+    delivered: bool = True  # False: the RIE refused the connection, so the function surely did not run
 
 
 def client_context_header(client_context_b64: str | None, trace_id: str | None) -> str | None:
@@ -149,6 +150,8 @@ def invoke(client: RieClient, payload: bytes, *, timeout_s: int, client_context:
         status, body = client.post(payload, client_context, timeout_s + DEADLINE_MARGIN_S)
     except socket.timeout:
         return InvokeResult(TIMEOUT, f"Task timed out after {timeout_s:.2f} seconds".encode())
+    except ConnectionRefusedError as exc:  # nothing listens: the sandbox died before this call reached it
+        return InvokeResult(CRASH, crash_body(f"sandbox connection failed: {exc}"), delivered=False)
     except (OSError, http.client.HTTPException) as exc:
         return InvokeResult(CRASH, crash_body(f"sandbox connection failed: {exc.__class__.__name__}: {exc}"))
     outcome, request_id = classify(status, body)

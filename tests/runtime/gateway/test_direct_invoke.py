@@ -14,7 +14,7 @@ from esb_runtime.errors import PayloadTooLarge, TooManyRequests
 from esb_runtime.gateway.direct_invoke import KEEP_IDLE_S, WAITERS_PER_LEASE, DirectInvoker
 from esb_runtime.gateway.manager_client import InvokeResult
 from esb_runtime.manager import lease_protocol as wire
-from esb_runtime.manager.invoke import RieClient
+from esb_runtime.manager.invoke import InvokeResult as RieResult, RieClient, invoke
 from esb_runtime.sandbox.bootstrap import TRACE_KEY
 
 CRASH_BODY = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": "RequestId: x Error: exit status 1"})
@@ -212,6 +212,36 @@ def test_a_failed_call_on_a_kept_lease_returns_it_as_failed(rie_url: str) -> Non
     assert leases.log == [("acquire", "fn", "t"), ("release", "sb-1", "crash")]
 
 
+def test_a_kept_sandbox_that_died_idle_is_replaced_without_the_caller_seeing_it(rie_url: str) -> None:
+    """Refused on a kept lease (the sandbox was killed while this worker held it): the call never ran, so it
+    goes to a fresh grant; the dead one goes back as a crash (the manager recycles it)."""
+    calls: list[str] = []
+
+    def rie_call(client: Any, payload: bytes, **kwargs: Any) -> Any:
+        calls.append(f"{client.port}")
+        if len(calls) == 2:  # the kept sandbox is gone: nothing listens on its port any more
+            return RieResult("crash", b"refused", delivered=False)
+        return invoke(client, payload, **kwargs)
+
+    leases = FakeLeases(rie_url, keep=True, distinct=True)
+    later = Later()
+    invoker = DirectInvoker(FakeManager(), leases, clock=lambda: later.now, schedule=later.schedule,
+                            rie_call=rie_call)
+    assert invoker.invoke("fn", b'{"kind": "ok"}', trace_id="t1").outcome == "ok"
+    second = invoker.invoke("fn", b'{"kind": "ok"}', trace_id="t2")
+    assert (second.outcome, second.sandbox) == ("ok", "sb-2")
+    assert leases.log == [("acquire", "fn", "t1"), ("release", "sb-1", "crash"), ("acquire", "fn", "t2")]
+    assert len(calls) == 3 and len(FakeRie.seen) == 2  # the refused call reached no sandbox
+
+
+def test_a_refused_fresh_grant_is_not_retried() -> None:
+    """A sandbox the manager just granted and that refuses is answered as a crash (no loop of grants)."""
+    leases = FakeLeases("http://127.0.0.1:9/2015-03-31/functions/function/invocations", keep=True)
+    result = DirectInvoker(FakeManager(), leases).invoke("fn", b"{}", trace_id="t")
+    assert result.outcome == "crash"
+    assert leases.log == [("acquire", "fn", "t"), ("release", "sb-1", "crash")]
+
+
 def test_a_recall_returns_an_idle_kept_lease_at_once(rie_url: str) -> None:
     leases = FakeLeases(rie_url, keep=True)
     invoker, _ = kept_invoker(leases)
@@ -254,7 +284,6 @@ def test_a_kept_lease_of_a_broken_manager_connection_is_never_used(rie_url: str)
 def test_a_fast_functions_call_waits_for_the_workers_own_busy_lease_rather_than_ask() -> None:
     import gevent
 
-    from esb_runtime.manager.invoke import InvokeResult as RieResult
 
     in_call: list[str] = []
 
@@ -279,7 +308,6 @@ def test_a_call_asking_the_manager_is_served_before_calls_that_came_later() -> N
     handed to the waiting ones first, those asking could wait until throttled."""
     import gevent
 
-    from esb_runtime.manager.invoke import InvokeResult as RieResult
 
     class SlowGrants(FakeLeases):
         def acquire(self, function: str, trace_id: str | None, timeout_s: float) -> wire.Grant:
