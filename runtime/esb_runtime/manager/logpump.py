@@ -117,9 +117,8 @@ class SandboxLog:
                 request_id, trace = own, self._said[own]
             if not late and line.startswith("END RequestId: "):
                 self._ended = True
-            if line.startswith("REPORT RequestId: "):
-                reported = line.split()[2]
-                figures = self._figures.pop(reported, None) or self._figures.pop(None, None)
+            if line.startswith("REPORT RequestId: "):  # `own` is the id it reports on
+                figures = self._figures.pop(own, None) or self._figures.pop(None, None)
                 if not late:
                     self._reported = True
                     self._cond.notify_all()
