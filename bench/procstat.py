@@ -116,14 +116,6 @@ def memory_by_role(pids: list[int]) -> dict[str, dict[str, float]]:
     return out
 
 
-def log_pumps(log_dir: Path) -> list[int]:
-    """The box's log pumps (one per part, esb_runtime.logs.capped): detached, so under none of its parts."""
-    # Run as `-m esb_runtime.logs.capped FILE` or as its script, `.../esb_runtime/logs/capped.py FILE`.
-    needles = (f"esb_runtime.logs.capped {log_dir}/", f"esb_runtime/logs/capped.py {log_dir}/")
-    return [int(entry) for entry in os.listdir("/proc")
-            if entry.isdigit() and any(needle in cmdline(int(entry)) for needle in needles)]
-
-
 def _shared_by_mapping(pid: int) -> dict[str, float]:
     """MB of shared pages per mapped file ("[anon]" for anonymous memory) of one process."""
     out: dict[str, float] = {}

@@ -27,6 +27,7 @@ from esb.box import processes as supervisor
 from esb.box.state import BoxState, PartHealth
 from esb.box.processes import Proc
 from esb_runtime import procfs
+from esb_runtime.logs import capped
 
 NAME = "supervisor"
 # Started beside the parts by `esb up`: it takes them over once told on its stdin that they are ready.
@@ -90,11 +91,13 @@ class BoxSupervisor:
                  probe: Callable[[str], bool] = probe_ready,
                  status_of: Callable[[Proc], tuple[bool, int | None]] = exit_of,
                  stop: Callable[[Proc], None] = lambda proc: supervisor.stop(proc, grace_s=1.0),
-                 clear_group: Callable[[Proc], object] = supervisor.kill_orphans) -> None:
+                 clear_group: Callable[[Proc], object] = supervisor.kill_orphans,
+                 cap_log: Callable[[str], object] = capped.cap) -> None:
         self.state, self.state_dir, self.env, self.log_dir = state, state_dir, env, log_dir
         self.policy, self.say, self.clock = policy, say, clock
         self._spawn, self._probe, self._status_of = spawn, probe, status_of
-        self._stop, self._clear_group = stop, clear_group
+        self._stop, self._clear_group, self._cap_log = stop, clear_group, cap_log
+        self._uncapped: set[str] = set()  # log files it failed to cap (said once each)
         self._due: dict[str, float] = {}  # part -> when its pending restart may start
         self._started: dict[str, float] = {}  # part -> when the running restart was spawned
 
@@ -122,6 +125,18 @@ class BoxSupervisor:
                 procs[index], part = self._restart(proc, part, now)
             health[proc.name] = part
         self._commit(replace(self.state, procs=tuple(procs), health=health))
+        self._cap_logs()
+
+    def _cap_logs(self) -> None:
+        """Every part's log file and its own, rotated in place when over its cap (esb_runtime.logs.capped)."""
+        owners = [*self.state.procs, *([self.state.supervisor] if self.state.supervisor is not None else [])]
+        for proc in owners:
+            try:
+                self._cap_log(proc.log_file)
+            except OSError as exc:
+                if proc.log_file not in self._uncapped:
+                    self._uncapped.add(proc.log_file)
+                    self.say("error", f"cannot cap {proc.log_file}: {exc}")
 
     def _check_back(self, proc: Proc, part: PartHealth, now: float) -> PartHealth:
         if part.state != "restarting":

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from esb.box import state as boxstate
 from esb.box.state import BoxState, PartHealth
 from esb.box.supervisor import BoxSupervisor, RestartPolicy, describe_exit
 from esb.box.processes import Proc
+from esb_runtime.logs.capped import cap as capped_log
 
 
 class World:
@@ -39,16 +40,18 @@ class World:
         return proc.pid in self.alive, None if proc.pid in self.alive else -9
 
 
-def make(tmp_path: Path, world: World, policy: RestartPolicy = RestartPolicy()) -> BoxSupervisor:
-    procs = tuple(Proc(name=n, pid=p, log_file="x", argv=("run", n), ready=f"probe-{n}")
+def make(tmp_path: Path, world: World, policy: RestartPolicy = RestartPolicy(),
+         cap_log: Callable[[str], object] = lambda path: False) -> BoxSupervisor:
+    procs = tuple(Proc(name=n, pid=p, log_file=str(tmp_path / f"{n}.out"), argv=("run", n), ready=f"probe-{n}")
                   for n, p in (("stores", 101), ("manager", 102), ("gateway", 103)))
     world.alive |= {101, 102, 103}
     state = BoxState(project="p", engine="process", gateway_url="https://127.0.0.1:1", ca_file="", s3_endpoint="",
-                     dynamodb_endpoint="", lambda_endpoint="", region="us-east-1", started_at=1.0, procs=procs)
+                     dynamodb_endpoint="", lambda_endpoint="", region="us-east-1", started_at=1.0, procs=procs,
+                     supervisor=Proc(name="supervisor", pid=100, log_file=str(tmp_path / "supervisor.out")))
     return BoxSupervisor(state, tmp_path, env={}, log_dir=tmp_path, policy=policy,
                          say=lambda level, text: world.lines.append((level, text)), clock=lambda: world.now,
                          spawn=world.spawn, probe=lambda probe: world.ready, status_of=world.status_of,
-                         stop=world.stop, clear_group=lambda proc: [])
+                         stop=world.stop, clear_group=lambda proc: [], cap_log=cap_log)
 
 
 def pid_of(sup: BoxSupervisor, name: str) -> int:
@@ -138,6 +141,38 @@ def test_a_restart_that_never_gets_ready_counts_as_a_crash(tmp_path: Path) -> No
     sup.tick()
     assert world.stopped == [stuck]
     assert len(sup.state.part("gateway").crashes) == 2
+
+
+def test_every_tick_caps_each_parts_log_and_its_own(tmp_path: Path) -> None:
+    world, capped = World(), []
+    sup = make(tmp_path, world, cap_log=capped.append)
+    sup.tick()
+    assert sorted(Path(p).name for p in capped) == ["gateway.out", "manager.out", "stores.out", "supervisor.out"]
+
+
+def test_a_log_over_its_cap_is_rotated_by_the_tick(tmp_path: Path) -> None:
+    from esb_runtime.logs.capped import MAX_BYTES
+
+    world = World()
+    sup = make(tmp_path, world, cap_log=capped_log)
+    log = tmp_path / "manager.out"
+    log.write_bytes(b"a traceback line\n" * (MAX_BYTES // 17 + 100))
+    sup.tick()
+    assert log.stat().st_size == 0 and 0 < (tmp_path / "manager.out.1").stat().st_size <= MAX_BYTES
+
+
+def test_a_log_it_cannot_cap_is_said_once_and_supervision_goes_on(tmp_path: Path) -> None:
+    world = World()
+
+    def refuse(path: str) -> bool:
+        raise PermissionError(13, "Permission denied", path)
+
+    sup = make(tmp_path, world, cap_log=refuse)
+    sup.tick()
+    world.alive.discard(102)
+    sup.tick()
+    assert world.spawned == ["manager"]
+    assert sum("cannot cap" in text for _, text in world.lines) == 4  # once per file, not once per tick
 
 
 def test_state_round_trips_through_json(tmp_path: Path) -> None:

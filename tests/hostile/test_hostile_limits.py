@@ -1,13 +1,14 @@
-"""Connection admission and bounded logs: per-source caps, one noise line per source, capped rotated files."""
+"""Connection admission and bounded logs: per-source caps, one noise line per source, a flood stays capped on disk."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
+import time
 from pathlib import Path
 
 from esb_runtime.gateway.connections import NoiseLog, SourceGate
-from esb_runtime.logs.capped import CappedFile
+from esb.box.processes import spawn
+from esb_runtime.logs.capped import cap
 
 
 def test_source_gate_caps_one_source_and_not_others() -> None:
@@ -43,38 +44,19 @@ def test_noise_log_remembers_a_bounded_number_of_sources() -> None:
     assert len(noise._seen) == 10
 
 
-def test_capped_file_rotates_and_never_exceeds_its_cap(tmp_path: Path) -> None:
-    path = tmp_path / "gateway.out"
-    out = CappedFile(path, max_bytes=1000, keep=2, max_line=200)
-    for index in range(2000):
-        out.write_line(f"line {index} ".encode() + b"x" * 50 + b"\n")
-    out.write_line(b"y" * 5000 + b"\n")
-    out.close()
+def test_a_part_flooding_its_output_stays_capped_on_disk(tmp_path: Path) -> None:
+    """A part prints 20,000 lines (~1 MB) into its log while its watcher caps the file as the supervisor does
+    (esb.box.supervisor calls cap every tick): the disk holds at most keep + 1 files of max_bytes each."""
+    script = "import sys\nfor i in range(20000): print('noise', i, 'x' * 40)\nsys.exit(3)"
+    proc = spawn("flood", [sys.executable, "-c", script], env={}, cwd=tmp_path, log_dir=tmp_path)
+    path = Path(proc.log_file)
+    rotations = 0
+    while proc.alive():
+        rotations += cap(path, max_bytes=10_000, keep=2)
+        time.sleep(0.002)
+    cap(path, max_bytes=10_000, keep=2)
     files = sorted(tmp_path.iterdir())
-    assert [f.name for f in files] == ["gateway.out", "gateway.out.1", "gateway.out.2"]
-    assert all(f.stat().st_size <= 1000 for f in files)
-    assert b"[line cut]" in path.read_bytes()
-
-
-def test_capped_file_folds_repeated_lines(tmp_path: Path) -> None:
-    path = tmp_path / "x.out"
-    out = CappedFile(path)
-    for _ in range(1000):
-        out.write_line(b"same error\n")
-    out.write_line(b"other\n")
-    out.close()
-    assert path.read_bytes() == b"same error\n[previous line repeated 999 more times]\nother\n"
-
-
-def test_pump_caps_the_output_piped_into_it(tmp_path: Path) -> None:
-    path = tmp_path / "proc.out"
-    script = "import sys\nfor i in range(20000): print('noise', i)\nsys.exit(3)"
-    pump = subprocess.Popen([sys.executable, "-m", "esb_runtime.logs.capped", "--max-bytes", "10000", "--keep", "1",
-                             str(path)], stdin=subprocess.PIPE)
-    assert pump.stdin is not None
-    code = subprocess.call([sys.executable, "-c", script], stdout=pump.stdin, timeout=60)
-    pump.stdin.close()
-    assert code == 3 and pump.wait(timeout=60) == 0
-    assert path.stat().st_size <= 10000 and (tmp_path / "proc.out.1").stat().st_size <= 10000
-    assert not (tmp_path / "proc.out.2").exists()
-    assert path.read_text().rstrip().endswith("noise 19999")
+    assert rotations > 0 and [f.name for f in files] == ["flood.out", "flood.out.1", "flood.out.2"]
+    assert all(f.stat().st_size <= 10_000 for f in files)
+    newest = path.read_text() or (tmp_path / "flood.out.1").read_text()
+    assert newest.rstrip().endswith("noise 19999 " + "x" * 40)

@@ -1,117 +1,106 @@
-"""A size-capped, rotated log file fed from a pipe: `SERVICE | python -m esb_runtime.logs.capped FILE`.
+"""The parts' own log files (`.esb/logs/<part>.out`), kept rotated and capped in place by their watcher.
 
-The box's processes run detached; whatever they print (tracebacks included) must not fill the disk. The pump
-writes what it reads to FILE, rotates FILE to FILE.1..FILE.<keep> at `max_bytes`, cuts over-long lines and
-folds runs of one repeated line into a single count.
+Every part of a box (stores, manager, gateway, supervisor) writes its stdout and stderr, tracebacks included,
+straight into its file, opened with O_APPEND (esb.box.processes.spawn); the supervisor, which looks at the parts
+every tenth of a second anyway, calls `cap` on every file. A file over `max_bytes` has its newest `max_bytes`
+(from a line start) copied to FILE.1 (FILE.1.. shifted up to FILE.<keep>) and is then truncated in place: every
+writer appends, so it goes on at the new end of the same file (logrotate's copytruncate). Renaming instead would
+leave whoever holds the descriptor, a gunicorn worker or any child that inherited it, writing to the renamed file.
 
-Every part of a box has its own pump for its whole life, so the pump imports only modules the interpreter has
-loaded anyway (no argparse, pathlib or typing: ~4 MB of RSS each, issue 14); esb.box.processes runs it as
-`python -I -S <this file>`.
+Why not a pump process per part any more (issue 14): four `python` pumps were 38 MB of the box's 217 MB RSS and
+four more interpreters to boot on every `esb up`, only to copy bytes a file takes directly; and a pump's death
+broke its part's output (EPIPE), while a file never does. What it costs, knowingly:
+- Lines written between the last copy and the truncation (microseconds, only at a rotation) are lost.
+- On disk: at most keep * max_bytes in the rotated files, plus the live file, which a flood can push past
+  max_bytes by what it writes in one supervisor tick. A flood between two ticks loses its oldest lines.
+- While the supervisor itself is down nobody rotates: `esb status` says the box is degraded, `esb up -d` starts
+  a new supervisor, and a foreground `esb up` (and so the systemd unit) stops the box the moment it dies.
+- The pumps also folded runs of one repeated line and cut lines over 8 KB: readability, not disk safety (the
+  rotation bounds the disk), and the one part exposed to noise from outside, the gateway, already writes at most
+  one line per source and interval (gateway.connections.NoiseLog).
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import sys
-from io import BufferedIOBase
 
 MAX_BYTES = 4 * 1024 * 1024
 KEEP = 3
-MAX_LINE = 8 * 1024
+_CHUNK = 1024 * 1024
+_LINE_SEARCH = 64 * 1024  # how far into the kept tail a line start is looked for
+_PASSES = 3  # copies chasing a writer before the truncation; each shortens the window in which lines are lost
+_ROOM = 64 * 1024  # left in the copy for those later passes
 
 
-class CappedFile:
-    """Appends lines to a file, rotating it so that at most (keep + 1) * max_bytes is ever on disk."""
-
-    def __init__(self, path: str | os.PathLike[str], *, max_bytes: int = MAX_BYTES, keep: int = KEEP,
-                 max_line: int = MAX_LINE) -> None:
-        self.path, self.max_bytes, self.keep, self.max_line = os.fspath(path), max_bytes, keep, max_line
-        self._out = open(self.path, "ab")
-        self._size = self._out.tell()
-        self._last: bytes | None = None
-        self._repeats = 0
-
-    def write_line(self, line: bytes) -> None:
-        if len(line) > self.max_line:
-            line = line[: self.max_line] + b"... [line cut]\n"
-        if line == self._last:
-            self._repeats += 1  # a line printed in a loop costs one counter, not the disk
-            return
-        self._flush_repeats()
-        self._last = line
-        self._append(line)
-
-    def close(self) -> None:
-        self._flush_repeats()
-        self._out.close()
-
-    def _flush_repeats(self) -> None:
-        if self._repeats:
-            self._append(f"[previous line repeated {self._repeats} more times]\n".encode())
-            self._repeats = 0
-
-    def _append(self, data: bytes) -> None:
-        if self._size + len(data) > self.max_bytes and self._size > 0:
-            self._rotate()
-        self._out.write(data)
-        self._out.flush()
-        self._size += len(data)
-
-    def _rotate(self) -> None:
-        self._out.close()
-        for index in range(self.keep - 1, 0, -1):
-            older = f"{self.path}.{index}"
-            if os.path.exists(older):
-                os.replace(older, f"{self.path}.{index + 1}")
-        if self.keep > 0:
-            os.replace(self.path, f"{self.path}.1")
-        elif os.path.exists(self.path):
-            os.unlink(self.path)
-        self._out = open(self.path, "ab")
-        self._size = 0
-
-
-def pump(source: BufferedIOBase, target: CappedFile) -> None:
+def cap(path: str | os.PathLike[str], *, max_bytes: int = MAX_BYTES, keep: int = KEEP) -> bool:
+    """Rotate `path` if it holds more than max_bytes; whether it did. A missing file is left alone."""
+    path = os.fspath(path)
     try:
-        for line in iter(source.readline, b""):
-            target.write_line(line if line.endswith(b"\n") else line + b"\n")
+        if os.stat(path).st_size <= max_bytes:
+            return False
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        tail = _copy_tail(fd, max_bytes, f"{path}.1") if keep > 0 else None
+    except OSError:  # no room for the copy (a full disk, perhaps this very file): the truncation frees it
+        tail = None
+    try:
+        os.ftruncate(fd, 0)  # right after the last copy: what a writer adds in between is lost
     finally:
-        target.close()
+        os.close(fd)
+    _shift(path, keep)
+    if tail is not None:
+        os.replace(tail, f"{path}.1")
+    return True
 
 
-USAGE = "usage: capped.py [--max-bytes N] [--keep N] FILE"
+def _shift(path: str, keep: int) -> None:
+    for index in range(keep - 1, 0, -1):
+        older = f"{path}.{index}"
+        if os.path.exists(older):
+            os.replace(older, f"{path}.{index + 1}")
 
 
-def parse(args: list[str]) -> tuple[str, int, int]:
-    """(file, max_bytes, keep) from `[--max-bytes N] [--keep N] FILE`; ValueError with the usage otherwise."""
-    options, rest = {"--max-bytes": MAX_BYTES, "--keep": KEEP}, list(args)
-    while len(rest) > 1 and rest[0] in options:
-        name, value = rest.pop(0), rest.pop(0)
-        if not value.isdigit():
-            raise ValueError(f"{name} takes a whole number, not {value!r}; {USAGE}")
-        options[name] = int(value)
-    if len(rest) != 1 or rest[0].startswith("-"):
-        raise ValueError(USAGE)
-    return rest[0], options["--max-bytes"], options["--keep"]
-
-
-def main(args: list[str] | None = None) -> int:
-    """`python -m esb_runtime.logs.capped FILE`: copy standard input into FILE, rotated and capped, until EOF.
-
-    It reads a pipe rather than running the command itself, so the service keeps its own pid (what the box
-    records and supervises); the pump ends when every writer of the pipe has gone."""
+def _copy_tail(fd: int, max_bytes: int, target: str) -> str:
+    """The file's newest bytes, from a line start, copied beside target (never more than max_bytes); the copy's
+    path. It leaves room for what a writer adds while it copies (a copy made while a part writes keeps those
+    lines too, up to the cap)."""
+    end = os.fstat(fd).st_size
+    start = _line_start(fd, max(0, end - (max_bytes - min(_ROOM, max_bytes // 4))))
+    room = max_bytes
+    tmp = f"{target}.{os.getpid()}.tmp"
+    out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
-        path, max_bytes, keep = parse(sys.argv[1:] if args is None else args)
-    except ValueError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    # Stop requests are for the service; the pump keeps reading until the service has said its last word.
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_IGN)
-    pump(sys.stdin.buffer, CappedFile(path, max_bytes=max_bytes, keep=keep))
-    return 0
+        for _ in range(_PASSES):
+            room -= _copy(fd, start, min(end, start + room), out)
+            start, end = end, os.fstat(fd).st_size
+            if end <= start or room <= 0:
+                break
+    except OSError:
+        os.unlink(tmp)
+        raise
+    finally:
+        os.close(out)
+    return tmp
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _line_start(fd: int, offset: int) -> int:
+    if offset == 0:
+        return 0
+    head = os.pread(fd, _LINE_SEARCH, offset - 1)
+    newline = head.find(b"\n")
+    return offset if newline < 0 else offset + newline  # a line longer than the search keeps its cut end
+
+
+def _copy(fd: int, start: int, end: int, out: int) -> int:
+    """Bytes start..end of fd appended to out; how many."""
+    done = 0
+    while start + done < end:
+        data = os.pread(fd, min(_CHUNK, end - start - done), start + done)
+        if not data:
+            break
+        done += len(data)
+        while data:
+            data = data[os.write(out, data):]
+    return done

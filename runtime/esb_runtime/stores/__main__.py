@@ -6,7 +6,6 @@ import logging
 import os
 import signal
 import sys
-from types import FrameType
 
 from esb_runtime.logs.factory import open_store
 from esb_runtime.settings import RuntimeSettings
@@ -37,7 +36,7 @@ def main() -> int:
         return 1
     footprint.drop_managed_policies()
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
+    def on_signal(*_: object) -> None:  # (signal number, frame)
         server.stop()
 
     signal.signal(signal.SIGTERM, on_signal)
