@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 
+from esb_runtime import heap
 from esb_runtime.logs.factory import open_store
 from esb_runtime.settings import RuntimeSettings
 from esb_runtime.stores import footprint
@@ -47,6 +48,7 @@ def main() -> int:
         # Serving (and journaling on top of) empty stores would bury the saved data: refuse instead.
         print(f"stores: cannot restore {settings.data_dir / 'current'}: {exc}", file=sys.stderr)
         return 1
+    heap.release_free_memory()  # what starting and restoring parsed and dropped (issue 14)
     server.run_until_stopped()
     logs.close()
     return 0
