@@ -1,8 +1,8 @@
 """Entry point: `python -m esb_runtime.manager` serves the manager API until SIGTERM/SIGINT."""
 
-from gevent import monkey
+from esb_runtime import green
 
-monkey.patch_all()  # first thing, before anything imports socket/threading/subprocess
+green.patch_all()  # first thing, before anything imports socket/threading/subprocess
 
 import logging  # noqa: E402
 import os  # noqa: E402

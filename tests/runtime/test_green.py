@@ -1,0 +1,29 @@
+"""The gevent processes' monkey-patching: every module patched, subscribers told, no scan of installed packages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+SCRIPT = """
+import json, sys
+import zope.event
+seen = []
+zope.event.subscribers.append(lambda event: seen.append(type(event).__name__))
+from esb_runtime import green
+green.patch_all()
+from gevent import events, monkey
+print(json.dumps({
+    "patched": [m for m in ("socket", "ssl", "threading", "subprocess", "select") if monkey.is_module_patched(m)],
+    "told": "GeventDidPatchAllEvent" in seen,
+    "metadata_loaded": "importlib.metadata" in sys.modules,
+    "hook_restored": events.notify_and_call_entry_points.__name__,
+}))
+"""
+
+
+def test_patch_all_patches_and_tells_subscribers_without_reading_package_metadata() -> None:
+    out = json.loads(subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, check=True).stdout)
+    assert out == {"patched": ["socket", "ssl", "threading", "subprocess", "select"], "told": True,
+                   "metadata_loaded": False, "hook_restored": "notify_and_call_entry_points"}
