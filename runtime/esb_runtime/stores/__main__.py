@@ -25,6 +25,7 @@ def main() -> int:
     # Before any thread starts (it forks) and before moto or a client makes a botocore session (issue 14).
     os.environ.update(footprint.data_path_env(footprint.slim_endpoints(runtime.state_dir), os.environ))
     footprint.defer_module("cryptography.x509")  # before moto imports it (issue 14)
+    footprint.plain_json_models()  # before moto or a client loads a model
     try:
         logs = open_store(runtime)
     except ValueError as exc:

@@ -6,6 +6,9 @@
   ~2 MB. It is written once per botocore version by a forked child, so this process never parses the full file.
 - moto's AWS-managed IAM policies: a 4.7 MB string moto's IAM module holds from the first request on, parsed
   only when MOTO_IAM_LOAD_MANAGED_POLICIES is set. The box emulates no IAM (services.EMULATED).
+- botocore's JSON documents as OrderedDicts: its loader parses endpoints.json and every service model with
+  object_pairs_hook=OrderedDict, twice the memory of plain dicts (which keep their order too); moto keeps the
+  endpoints and the S3 and DynamoDB models (4 MB of the process as OrderedDicts). Parsed as dicts instead.
 - cryptography.x509: moto's IAM module (imported by every request, to note the caller's account) imports it for
   IAM server certificates only; loading it maps cryptography's Rust library (~8.5 MB). It is made a lazy module
   (importlib.util.LazyLoader): loaded in full on first use, by whoever uses it. (Python < 3.12 loads a lazy module
@@ -64,6 +67,16 @@ def data_path_env(folder: Path | None, env: Mapping[str, str]) -> dict[str, str]
         return {}
     rest = env.get("AWS_DATA_PATH", "")
     return {"AWS_DATA_PATH": os.pathsep.join(filter(None, [str(folder), rest]))}
+
+
+def plain_json_models() -> None:
+    """botocore's loader parses its JSON documents into plain dicts from here on. Call it before moto loads any.
+
+    Its one use of OrderedDict is the object_pairs_hook of JSONFileLoader._load_file (a module global, looked up
+    at each call); nothing in botocore or moto tests a loaded document for OrderedDict, and dicts keep the order."""
+    from botocore import loaders
+
+    loaders.OrderedDict = dict  # type: ignore[attr-defined,misc]
 
 
 def drop_managed_policies() -> bool:

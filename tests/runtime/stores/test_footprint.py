@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import boto3
@@ -64,3 +66,35 @@ def test_managed_policies_are_dropped_otherwise(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(models, "aws_managed_policies_data", models.aws_managed_policies_data)
     assert footprint.drop_managed_policies() is True
     assert aws_managed_policies.aws_managed_policies_data == models.aws_managed_policies_data == "{}"
+
+
+PLAIN = """
+import json
+from esb_runtime.stores import footprint
+footprint.plain_json_models()
+import boto3
+from moto import mock_aws
+
+with mock_aws():
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    s3.create_bucket(Bucket="bucket")
+    s3.put_object(Bucket="bucket", Key="k", Body=b"v")
+    ddb = boto3.client("dynamodb", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+    ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    ddb.put_item(TableName="t", Item={"id": {"S": "1"}, "n": {"N": "2"}})
+    loader = boto3.Session()._session.get_component("data_loader")
+    print(json.dumps({
+        "object": s3.get_object(Bucket="bucket", Key="k")["Body"].read().decode(),
+        "item": ddb.get_item(TableName="t", Key={"id": {"S": "1"}})["Item"],
+        "model": type(loader.load_service_model("dynamodb", "service-2")).__name__,
+        "endpoints": type(loader.load_data("endpoints")).__name__,
+    }))
+"""
+
+
+def test_models_parsed_as_plain_dicts_serve_s3_and_dynamodb_as_before() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    out = subprocess.run([sys.executable, "-c", PLAIN], capture_output=True, text=True, check=True, env=env).stdout
+    assert json.loads(out) == {"object": "v", "item": {"id": {"S": "1"}, "n": {"N": "2"}}, "model": "dict",
+                               "endpoints": "dict"}
