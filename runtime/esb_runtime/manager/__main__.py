@@ -1,7 +1,8 @@
 """Entry point: `python -m esb_runtime.manager` serves the manager API until SIGTERM/SIGINT."""
 
-from esb_runtime import green
+from esb_runtime import green, heap
 
+heap.starting()  # no cyclic collection while it imports (esb_runtime.heap)
 green.patch_all()  # first thing, before anything imports socket/threading/subprocess
 
 import logging  # noqa: E402
@@ -58,6 +59,7 @@ def main() -> int:
     sources = attach_sources(manager, settings.services_endpoint, secrets and secrets.aws_access_key_id,
                              secrets and secrets.aws_secret_access_key)
     server = make_server(create_app(manager, sources), settings.manager_socket)
+    heap.started()
     stop = Event()
     gevent.signal_handler(signal.SIGTERM, stop.set)
     gevent.signal_handler(signal.SIGINT, stop.set)

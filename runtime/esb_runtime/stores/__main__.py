@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import logging
-import os
-import signal
-import sys
-
 from esb_runtime import heap
-from esb_runtime.logs.factory import open_store
-from esb_runtime.settings import RuntimeSettings
-from esb_runtime.stores import footprint
-from esb_runtime.stores.server import serve
-from esb_runtime.stores.settings import StoresSettings
+
+heap.starting()  # first thing: importing moto and botocore is most of this process's start (esb_runtime.heap)
+
+import logging  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+
+from esb_runtime.logs.factory import open_store  # noqa: E402
+from esb_runtime.settings import RuntimeSettings  # noqa: E402
+from esb_runtime.stores import footprint  # noqa: E402
+from esb_runtime.stores.server import serve  # noqa: E402
+from esb_runtime.stores.settings import StoresSettings  # noqa: E402
 
 
 def main() -> int:
@@ -36,6 +39,7 @@ def main() -> int:
     except OSError as exc:  # port taken, secrets missing: one clear line for the supervisor's log
         print(f"stores: cannot start on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
         return 1
+    heap.started()  # imports done; the restore below leaves garbage the collector must see
     footprint.drop_managed_policies()
 
     def on_signal(*_: object) -> None:  # (signal number, frame)
