@@ -26,6 +26,8 @@ from esb.model import Application
 from esb.paths import BuildTree
 from esb.box.processes import Proc
 from esb_runtime import secrets as box_secrets
+from esb_runtime import tls_checked
+from esb_runtime.tls_checked import TlsFiles
 from esb_runtime.manager.firewall import chain_name, iptables_missing, remove_chain
 from esb_runtime.manager.registry import SandboxRegistry
 from esb_runtime.settings import RuntimeSettings
@@ -382,15 +384,17 @@ def _stop_all(procs: list[Proc]) -> None:
 DOCKER_HOST_ALIAS = "host.docker.internal"  # how containers name the host (docker engine)
 
 
-def ensure_tls_files(opts: BoxOptions):
+def ensure_tls_files(opts: BoxOptions) -> TlsFiles:
     """The CA and server certificate, naming every way a client of this box reaches the gateway."""
-    from esb_runtime.tls import ensure_tls
-
     # The docker alias on every engine: the CA is name-constrained, so a name added later means a new CA
     # that every client would have to fetch again (e.g. after `esb reset` picks the other engine).
     names = ["localhost", "127.0.0.1", "::1", socket.gethostname(), "*.lambda-url.localhost", DOCKER_HOST_ALIAS]
     if opts.host not in names and opts.host not in ("0.0.0.0", "::"):
         names.append(opts.host)
+    if tls_checked.current(opts.tree.tls, names):  # unchanged since they were last checked: no cryptography
+        return TlsFiles.under(opts.tree.tls)
+    from esb_runtime.tls import ensure_tls
+
     return ensure_tls(opts.tree.tls, names)
 
 

@@ -6,7 +6,6 @@ import datetime as dt
 import ipaddress
 import os
 import socket
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -16,18 +15,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from esb_runtime import tls_checked
+from esb_runtime.tls_checked import TlsFiles
+
+__all__ = ["TlsFiles", "ensure_tls"]
+
 CA_DAYS = 3650
 # The public-web maximum (CA/Browser Forum, 397 days); renewed RENEW_BEFORE its end at the next gateway start.
 SERVER_DAYS = 397
 RENEW_BEFORE = dt.timedelta(days=30)
 _BASE_NAMES = ("localhost", "127.0.0.1", "::1")
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    ca_file: Path  # ca.pem: exported so clients can trust it
-    cert_file: Path  # server.pem
-    key_file: Path  # server-key.pem (0600)
 
 
 def _now() -> dt.datetime:
@@ -162,8 +159,13 @@ def _server_valid(tls_dir: Path, ca: x509.Certificate, hostnames: Iterable[str])
 
 
 def ensure_tls(tls_dir: Path, hostnames: Iterable[str] = ()) -> TlsFiles:
-    """CA + server certificate under tls_dir, created or renewed only when missing, expiring or not matching."""
-    hostnames = [*hostnames, socket.gethostname()]
+    """CA + server certificate under tls_dir, created or renewed only when missing, expiring or not matching;
+    checked again only once the files, the names or the time window change (tls_checked)."""
+    asked = list(hostnames)
+    files = TlsFiles.under(tls_dir)
+    if tls_checked.current(tls_dir, asked):
+        return files
+    hostnames = [*asked, socket.gethostname()]
     tls_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(tls_dir, 0o700)
     entries = _san_entries(hostnames)
@@ -175,4 +177,7 @@ def ensure_tls(tls_dir: Path, hostnames: Iterable[str] = ()) -> TlsFiles:
         ca = _make_ca(tls_dir, entries)
     if renew_server or not _server_valid(tls_dir, ca[0], hostnames):
         _make_server(tls_dir, ca[0], ca[1], hostnames)
-    return TlsFiles(tls_dir / "ca.pem", tls_dir / "server.pem", tls_dir / "server-key.pem")
+    server = x509.load_pem_x509_certificate(files.cert_file.read_bytes())
+    due = min(ca[0].not_valid_after_utc, server.not_valid_after_utc) - RENEW_BEFORE
+    tls_checked.record(tls_dir, asked, due.timestamp())
+    return files

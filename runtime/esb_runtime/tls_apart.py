@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
+from esb_runtime import tls_checked
 from esb_runtime.errors import RuntimeBoxError
 from esb_runtime.forked import run_forked
 
@@ -21,6 +22,8 @@ def ensure_tls_apart(tls_dir: Path, hostnames: Iterable[str] = ()) -> tuple[Path
     """esb_runtime.tls.ensure_tls run in a child process; (certificate, key) paths. Call it before any thread
     starts (a config module, a process's main): it forks."""
     names = list(hostnames)
+    if tls_checked.current(tls_dir, names):  # checked by `esb up` a moment ago, or by the last start
+        return tls_dir / "server.pem", tls_dir / "server-key.pem"
     if not run_forked(lambda: _ensure(tls_dir, names)):
         raise RuntimeBoxError(f"cannot make or renew the TLS certificate under {tls_dir} (the reason is above)")
     return tls_dir / "server.pem", tls_dir / "server-key.pem"
