@@ -27,3 +27,26 @@ def test_patch_all_patches_and_tells_subscribers_without_reading_package_metadat
     out = json.loads(subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, check=True).stdout)
     assert out == {"patched": ["socket", "ssl", "threading", "subprocess", "select"], "told": True,
                    "metadata_loaded": False, "hook_restored": "notify_and_call_entry_points"}
+
+
+WORKER = """
+import json
+from importlib import metadata
+scans = []
+real = metadata.entry_points
+metadata.entry_points = lambda **kw: scans.append(kw) or real(**kw)
+from esb_runtime.gateway.worker import GatewayWorker
+
+class Worker(GatewayWorker):
+    def __init__(self):
+        self.sockets = []
+
+Worker().patch()
+from gevent import monkey
+print(json.dumps({"socket_patched": monkey.is_module_patched("socket"), "scans": len(scans)}))
+"""
+
+
+def test_the_gateway_worker_patches_the_same_way() -> None:
+    out = json.loads(subprocess.run([sys.executable, "-c", WORKER], capture_output=True, text=True, check=True).stdout)
+    assert out == {"socket_patched": True, "scans": 0}

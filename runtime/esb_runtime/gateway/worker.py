@@ -17,6 +17,7 @@ from gunicorn import util
 from gunicorn.workers.base_async import AsyncWorker
 from gunicorn.workers.ggevent import GeventWorker
 
+from esb_runtime import green
 from esb_runtime.gateway.connections import ConnectionLimits, NoiseLog, SourceGate
 
 LIMITS = ConnectionLimits()
@@ -45,6 +46,10 @@ def tls_context(config: Any, default_factory: Any) -> ssl.SSLContext:
 
 class GatewayWorker(GeventWorker):
     limits = LIMITS
+
+    def patch(self) -> None:
+        green.patch_all()  # without gevent's plugin scan (esb_runtime.green); gunicorn's patch_all is then a no-op
+        super().patch()
 
     def init_process(self) -> None:
         self._gate = SourceGate(self.limits.per_source)
