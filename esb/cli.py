@@ -41,10 +41,23 @@ def _version() -> str:
         return __version__
 
 
+class _VersionAction(argparse.Action):
+    """argparse's version action, the version looked up only when asked for (importlib.metadata reads every
+    installed package's metadata: time every other command would pay before it starts)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        sys.stdout.write(f"esb {_version()}\n")  # on stdout, as argparse's own version action
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="esb", description="Edge Serverless Box: a SAM template in, a Lambda box out.",
                                      epilog="exit codes: 0 ok, 1 error, 2 usage, 3 no box running (status, down, logs)")
-    parser.add_argument("--version", action="version", version=f"esb {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument("-t", "--template", help="SAM template (default: ESB_TEMPLATE, ./template.yaml, project root, sample)")
     parser.add_argument("--verbose", action="store_true", help="show tracebacks and task output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -266,3 +266,18 @@ def test_template_and_verbose_after_the_command(tmp_path: Path, capsys: pytest.C
     assert main(["build", "--template", str(tmp_path / "missing.yaml")]) == 1
     assert "template not found" in capsys.readouterr().err
     assert main(["--verbose", "build", "-t", str(template)]) == 0  # both places at once
+
+
+def test_version_is_printed_on_stdout_only_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("esb ")
+    assert main(["--help"]) == 0
+    assert "--version" in capsys.readouterr().out
+
+
+def test_building_the_parser_reads_no_package_metadata() -> None:
+    import subprocess
+    import sys
+
+    check = "import sys, esb.cli; esb.cli.build_parser(); print('importlib.metadata' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout == "False\n"

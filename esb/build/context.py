@@ -26,6 +26,9 @@ class BuildContext:
     verbose: bool = False
     runner: ProcessRunner = field(default=subprocess.run)
     python: str = sys.executable
+    # The whole-app files as rendered once for this context (esb.build.plan.app_outputs): validation and the
+    # task creators both need them, and `esb up` pays every rendering before its first part starts.
+    rendered: dict[Path, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def tree(self) -> BuildTree:

@@ -16,15 +16,17 @@ if TYPE_CHECKING:
 
 
 def app_outputs(ctx: BuildContext) -> dict[Path, str]:
-    """Every whole-app rendered file: path -> text."""
+    """Every whole-app rendered file: path -> text (rendered once per context; a copy each call)."""
     tree = ctx.tree
-    return {
-        tree.routing: render_routing(ctx.app, ctx.project.compat, ctx.project.auth),
-        tree.functions_config: render_functions(ctx.app, tree),
-        tree.compose: render_compose(ctx.app, ctx.project),
-        gateway_dockerfile(tree): render_runtime_dockerfile(ctx.project, "gateway"),
-        manager_dockerfile(tree): render_runtime_dockerfile(ctx.project, "manager"),
-    }
+    if not ctx.rendered:
+        ctx.rendered.update({
+            tree.routing: render_routing(ctx.app, ctx.project.compat, ctx.project.auth),
+            tree.functions_config: render_functions(ctx.app, tree),
+            tree.compose: render_compose(ctx.app, ctx.project),
+            gateway_dockerfile(tree): render_runtime_dockerfile(ctx.project, "gateway"),
+            manager_dockerfile(tree): render_runtime_dockerfile(ctx.project, "manager"),
+        })
+    return dict(ctx.rendered)
 
 
 def rendered_outputs(ctx: BuildContext) -> dict[Path, str]:

@@ -3,7 +3,6 @@ so each run (even one nested in another, as `doit up` building images) has its o
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Iterator
 
 from esb.build import app_tasks, function_tasks, node_tasks, python_tasks
@@ -19,21 +18,14 @@ class BuildTasks:
 
     def __init__(self, ctx: BuildContext) -> None:
         self.ctx = ctx
-        self._rendered: dict[Path, str] | None = None
-
-    def _app_outputs(self) -> dict[Path, str]:
-        # One rendering for both tasks: doit loads every task even when nothing changed (`esb up` pays it).
-        if self._rendered is None:
-            self._rendered = app_outputs(self.ctx)
-        return self._rendered
 
     def task_config(self) -> dict[str, Any]:
         """Render config/routing.yml and config/functions.yml."""
-        return app_tasks.config_task(self.ctx, self._app_outputs())
+        return app_tasks.config_task(self.ctx, app_outputs(self.ctx))
 
     def task_compose(self) -> dict[str, Any]:
         """Render docker-compose.yml and the gateway and manager Dockerfiles."""
-        return app_tasks.compose_task(self.ctx, self._app_outputs())
+        return app_tasks.compose_task(self.ctx, app_outputs(self.ctx))
 
     def task_runtime(self) -> dict[str, Any]:
         """Copy runtime/esb_runtime into the output tree (changed files only)."""
