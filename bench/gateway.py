@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python bench/gateway.py [--requests 2000] [--seconds 5] [--starts 5]
 Builds a temporary copy of the bundled sample app, times `esb up -d` until /hello answers 200, starts a bare RIE
-(--log-level error) on the same handler, and prints warm median/p99, requests/s at 1 and 16 keep-alive
+(--log-level error) on the same handler twice, as AWS ships it (the issue's anchor) and on one Go thread as the box
+runs its RIEs (GOMAXPROCS=1), and prints warm median/p99, requests/s at 1 and 16 keep-alive
 connections (16 with `wrk` when it is installed: `apt install wrk`), server CPU per request by process (from /proc), start time and the box's idle RSS, with ratios.
 Loopback only; the clients share the machine's cores with the servers, so compare ratios, not absolutes.
 """
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -133,11 +135,11 @@ def start_box(workdir: Path, engine: str = "process") -> tuple[dict, dict[str, s
     return json.loads(status[status.index("{"):status.rindex("}") + 1]), env, start_s
 
 
-def start_bare_rie(workdir: Path, rie: str) -> tuple[subprocess.Popen, int, float]:
+def start_bare_rie(workdir: Path, rie: str, go_env: dict[str, str]) -> tuple[subprocess.Popen, int, float]:
     """The bare RIE on the sample's handler (--log-level error, as measured in issue 14), timed to its first 200."""
     port = free_port()
     code = REPO / "fixtures" / "sample" / "functions" / "hello"
-    env = {"PATH": os.environ.get("PATH", ""), "AWS_LAMBDA_FUNCTION_NAME": "bare", "PYTHONPATH": str(code)}
+    env = {"PATH": os.environ.get("PATH", ""), "AWS_LAMBDA_FUNCTION_NAME": "bare", "PYTHONPATH": str(code), **go_env}
     started = time.perf_counter()
     proc = subprocess.Popen(
         [rie, "--runtime-interface-emulator-address", f"127.0.0.1:{port}", "--runtime-api-address",
@@ -149,6 +151,7 @@ def start_bare_rie(workdir: Path, rie: str) -> tuple[subprocess.Popen, int, floa
 
 
 BARE_PATH = "/2015-03-31/functions/function/invocations"
+NONE = (None, None)  # a row with no bare RIE figures
 BOX_EXTERNAL = ("rie", "runtime")  # a sandbox's processes: not the box's idle footprint
 EVENT = json.dumps({"queryStringParameters": None}).encode()
 
@@ -176,10 +179,32 @@ def bare_throughput(port: int, seconds: float) -> float:
     return done / seconds
 
 
-def row(label: str, esb: float, bare: float | None, unit: str, fmt: str = ".2f") -> None:
-    ratio = f"{esb / bare:8.2f}x" if bare else f"{'':>9}"
-    bare_text = f"{bare:{fmt}}" if bare is not None else "-"
-    print(f"  {label:<34} {esb:>10{fmt}} {bare_text:>10} {ratio} {unit}")
+@dataclass
+class Bare:
+    """One bare RIE's figures: warm latencies (ms), 1-connection req/s, CPU ms per request, start (s)."""
+    latencies: list[float]
+    rps: float
+    cpu: dict[str, float]
+    start_s: float
+
+
+def bare_rie(workdir: Path, rie: str, requests: int, seconds: float, go_env: dict[str, str]) -> Bare:
+    proc, port, start_s = start_bare_rie(workdir, rie, go_env)
+    try:
+        direct = latencies(port, None, "POST", BARE_PATH, EVENT, requests)
+        rps, cpu = measured([proc.pid], lambda: bare_throughput(port, seconds), seconds)
+    finally:
+        os.killpg(proc.pid, 9)
+    return Bare(direct, rps, cpu, start_s)
+
+
+def row(label: str, esb: float, bares: tuple[float | None, ...], unit: str, fmt: str = ".2f") -> None:
+    """esb, then each bare RIE's figure and esb's ratio to it."""
+    cells = []
+    for bare in bares:
+        cells.append(f"{bare:>10{fmt}}" if bare is not None else f"{'-':>10}")
+        cells.append(f"{esb / bare:8.2f}x" if bare else f"{'':>9}")
+    print(f"  {label:<34} {esb:>10{fmt}} {' '.join(cells)} {unit}")
 
 
 def docker_box(requests: int) -> tuple[list[float], list[float]] | None:
@@ -229,6 +254,7 @@ def main() -> int:
     args = parser.parse_args()
     from esb.paths import cache_dir
     from esb.build.rie import ensure_rie
+    from esb_runtime.contract import RIE_GO_ENV
 
     rie = str(ensure_rie(cache_dir(), explicit=os.environ.get("ESB_RIE_PATH") or None))
     # The toolchain's bytecode, as an install writes it: a checkout run with PYTHONDONTWRITEBYTECODE would
@@ -242,49 +268,49 @@ def main() -> int:
         idle = procstat.snapshot(roots)
         box_pids = [pid for pid, (name, _, _) in idle.items() if name not in BOX_EXTERNAL]
         idle_memory, idle_footprint = procstat.memory_by_role(box_pids), procstat.footprint_mb(box_pids)
-        bare, bare_port, bare_start = start_bare_rie(workdir, rie)
         try:
             port = int(status["gateway"]["url"].rsplit(":", 1)[1])
             ca = status["gateway"]["ca_file"]
-            direct = latencies(bare_port, None, "POST", BARE_PATH, EVENT, args.requests)
+            # As AWS ships it (the issue's anchor), and on one Go thread as the box runs it (RIE_GO_ENV).
+            bares = tuple(bare_rie(workdir, rie, args.requests, args.seconds, go_env) for go_env in ({}, RIE_GO_ENV))
             through = latencies(port, ca, "GET", "/hello", None, args.requests)
-            bare_rps, bare_cpu = measured([bare.pid], lambda: bare_throughput(bare_port, args.seconds), args.seconds)
             rps1, cpu1 = measured(roots, lambda: throughput(port, ca, "/hello", 1, args.seconds), args.seconds)
             rps16, cpu16 = measured(roots, lambda: throughput(port, ca, "/hello", 16, args.seconds), args.seconds)
             health = health_latencies(port, ca, 200)
         finally:
-            os.killpg(bare.pid, 9)
             subprocess.run([*ESB, "down"], cwd=workdir / "sample", env=env, stdout=subprocess.DEVNULL)
     starts = [box_start, *more_starts(args.starts - 1)]
     on_docker = docker_box(args.requests) if args.docker else None
     print(f"esb (process engine, HTTPS keep-alive) vs the bare RIE (HTTP), one run; load average at start {load:.2f}")
-    print(f"  {'metric':<34} {'esb':>10} {'bare RIE':>10} {'ratio':>9}")
-    row("warm median", statistics.median(through), statistics.median(direct), "ms", ".3f")
-    row("warm p99", percentile(through, 99), percentile(direct, 99), "ms", ".3f")
-    row("1 connection", rps1, bare_rps, "req/s", ".0f")
+    print(f"  {'metric':<34} {'esb':>10} {'bare RIE':>10} {'ratio':>9} {'bare, 1 Go':>10} {'ratio':>9}")
+    print(f"  {'':<34} {'':>10} {'as shipped':>10} {'':>9} {'thread':>10}")
+    row("warm median", statistics.median(through), tuple(statistics.median(b.latencies) for b in bares), "ms", ".3f")
+    row("warm p99", percentile(through, 99), tuple(percentile(b.latencies, 99) for b in bares), "ms", ".3f")
+    row("1 connection", rps1, tuple(b.rps for b in bares), "req/s", ".0f")
     client = "wrk, 1 thread" if WRK else "16 Python client processes"
-    row("16 connections", rps16, None, f"req/s ({client}; the RIE serves one call at a time)", ".0f")
+    row("16 connections", rps16, NONE, f"req/s ({client}; the RIE serves one call at a time)", ".0f")
     for label, cpu in (("1 conn.", cpu1), ("16 conn.", cpu16)):
         parts = ", ".join(f"{name} {value:.2f}" for name, value in sorted(cpu.items(), key=lambda kv: -kv[1]))
-        row(f"server CPU per request ({label})", sum(cpu.values()), sum(bare_cpu.values()), f"ms ({parts})", ".2f")
+        row(f"server CPU per request ({label})", sum(cpu.values()), tuple(sum(b.cpu.values()) for b in bares),
+            f"ms ({parts})", ".2f")
     each = ", ".join(f"{s * 1000:.0f}" for s in starts)
-    row("start -> first 200", statistics.median(starts) * 1000, bare_start * 1000,
+    row("start -> first 200", statistics.median(starts) * 1000, tuple(b.start_s * 1000 for b in bares),
         f"ms (esb up -d on a built project; median of {len(starts)}: {each})", ".0f")
     rss = procstat.rss_by_role(idle)
     box_rss = sum(v for k, v in rss.items() if k not in BOX_EXTERNAL)
     parts = ", ".join(f"{name} {value:.0f}" for name, value in sorted(rss.items(), key=lambda kv: -kv[1]))
-    row("idle RSS of the box (no sandboxes)", box_rss, None, f"MB ({parts})", ".0f")
+    row("idle RSS of the box (no sandboxes)", box_rss, NONE, f"MB ({parts})", ".0f")
     for kind in ("pss", "uss"):
         parts = ", ".join(f"{name} {mem[kind]:.0f}" for name, mem in sorted(idle_memory.items(), key=lambda kv: -kv[1][kind]))
-        row(f"idle {kind.upper()} of the box (no sandboxes)", sum(m[kind] for m in idle_memory.values()), None,
+        row(f"idle {kind.upper()} of the box (no sandboxes)", sum(m[kind] for m in idle_memory.values()), NONE,
             f"MB ({parts})", ".0f")
-    row("idle memory of the box, shared once", idle_footprint, None, "MB (USS + each shared library's pages once)", ".0f")
-    row("/health median", statistics.median(health), None, "ms", ".3f")
+    row("idle memory of the box, shared once", idle_footprint, NONE, "MB (USS + each shared library's pages once)", ".0f")
+    row("/health median", statistics.median(health), NONE, "ms", ".3f")
     if on_docker is not None:
         warm, docker_health = on_docker
-        row("docker engine: warm median", statistics.median(warm), statistics.median(through),
+        row("docker engine: warm median", statistics.median(warm), (statistics.median(through), None),
             "ms (ratio to the process engine)", ".3f")
-        row("docker engine: /health median", statistics.median(docker_health), None, "ms", ".3f")
+        row("docker engine: /health median", statistics.median(docker_health), NONE, "ms", ".3f")
     elif args.docker:
         print("  docker engine: no daemon answers, skipped")
     return 0

@@ -19,7 +19,7 @@ import jinja2
 from esb.errors import BuildError
 from esb.paths import P
 from esb_runtime.digest import sha256_file as _sha256_file
-from esb_runtime.contract import BUILD_MANIFEST, IMAGE_RECORD
+from esb_runtime.contract import BUILD_MANIFEST, IMAGE_RECORD, RIE_GO_ENV
 from esb.seams import CommandRunner
 
 if TYPE_CHECKING:
@@ -44,7 +44,8 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # Docs, manuals and apt lists are dead weight in a sandbox image.
 ROOTFS_EXCLUDES = ("./usr/share/doc/*", "./usr/share/man/*", "./usr/share/info/*", "./usr/share/locale/*",
                    "./var/cache/apt/*", "./var/lib/apt/lists/*", "./dev/*", "./proc/*", "./sys/*")
-_TEMPLATES = ("base.Dockerfile.j2", "lambda-entrypoint.sh.j2")
+ENTRYPOINT_TEMPLATE = "lambda-entrypoint.sh.j2"  # python and node base images alike
+_TEMPLATES = ("base.Dockerfile.j2", ENTRYPOINT_TEMPLATE)
 
 
 
@@ -75,7 +76,7 @@ def docker_errors(what: str) -> Iterator[None]:
                          hint="start one with .ci/docker-setup.sh or use --engine process") from exc
 
 
-def _jinja() -> jinja2.Environment:
+def docker_templates() -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(P.templates / "docker")),
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
@@ -204,7 +205,7 @@ class BaseRecipe:
         parts = [f"python={self.python_version}", f"rootfs={rootfs_key(self.suite)}", f"rie={_sha256_file(self.rie)}"]
         parts += [f"template:{name}={hashlib.sha256((P.templates / 'docker' / name).read_bytes()).hexdigest()}"
                   for name in _TEMPLATES]
-        parts += [f"wheel:{w.name}={_sha256_file(w)}" for w in self.wheels]
+        parts += [entrypoint_settings(), *(f"wheel:{w.name}={_sha256_file(w)}" for w in self.wheels)]
         parts += [f"runtime:{rel}={_sha256_file(src)}" for rel, src in self.runtime_files]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
@@ -257,14 +258,26 @@ def host_python(version: str) -> str | None:
     return shutil.which(f"python{version}", path="/usr/local/bin:/usr/bin:/bin")
 
 
+def entrypoint_settings() -> str:
+    """A base image key's part for what its rendered entrypoint takes from code rather than from its template."""
+    return f"rie-go={sorted(RIE_GO_ENV.items())}"
+
+
+def write_entrypoint(ctx: Path, runtime_command: str, example_handler: str) -> None:
+    """The base image's /lambda-entrypoint.sh, starting `runtime_command` under the RIE (python and node alike)."""
+    text = docker_templates().get_template(ENTRYPOINT_TEMPLATE).render(
+        runtime_command=runtime_command, example_handler=example_handler, rie_gomaxprocs=RIE_GO_ENV["GOMAXPROCS"])
+    entry = ctx / "lambda-entrypoint.sh"
+    entry.write_text(text)
+    entry.chmod(0o755)  # COPY keeps context modes, so no RUN chmod (and no container) during the build
+
+
 def _write_context(ctx: Path, recipe: BaseRecipe, rootfs_image: str, run: CommandRunner) -> None:
-    env = _jinja()
+    env = docker_templates()
     values = {"suite": recipe.suite, "python_version": recipe.python_version, "rootfs_image": rootfs_image,
               "runtime_module": recipe.runtime_module}
     (ctx / "Dockerfile").write_text(env.get_template("base.Dockerfile.j2").render(values))
-    entry = ctx / "lambda-entrypoint.sh"
-    entry.write_text(env.get_template("lambda-entrypoint.sh.j2").render(values))
-    entry.chmod(0o755)  # COPY keeps context modes, so no RUN chmod (and no container) during the build
+    write_entrypoint(ctx, f"/usr/bin/python3 -m {recipe.runtime_module}", "app.handler")
     shutil.copyfile(recipe.rie, ctx / "aws-lambda-rie")
     (ctx / "aws-lambda-rie").chmod(0o755)
     # Installed on the host: containers cannot reach PyPI, and the image carries no pip.

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import jinja2
-
 from esb.errors import BuildError
-from esb.build.images import BaseImage, build_base, default_rie, ensure_rootfs_image, rootfs_key, run_command
+from esb.build.images import (ENTRYPOINT_TEMPLATE, BaseImage, build_base, default_rie, docker_templates,
+                              ensure_rootfs_image, entrypoint_settings, rootfs_key, run_command, write_entrypoint)
 from esb.build.node_runtime import NodeRuntime, ensure_node_runtime
 from esb.paths import P
 from esb.seams import CommandRunner
@@ -26,7 +25,7 @@ SUITE_NODE_MAJOR = 20  # Debian trixie's nodejs; the cached aws-lambda-ric addon
 BASE_REPO = "esb/base-nodejs"
 BOOTSTRAP = "/var/runtime/esb_runtime/sandbox/bootstrap.mjs"
 SANDBOX_FILES = ("bootstrap.mjs", "node_resolve.mjs")
-_TEMPLATES = ("node-base.Dockerfile.j2", "node-entrypoint.sh.j2")
+_TEMPLATES = ("node-base.Dockerfile.j2", ENTRYPOINT_TEMPLATE)
 
 
 def alias(major: int) -> str:
@@ -45,7 +44,7 @@ class NodeBaseRecipe:
 
     def digest(self) -> str:
         parts = [f"node={self.major}", f"rootfs={rootfs_key(SUITE, PACKAGES)}", f"rie={sha256_file(self.rie)}",
-                 f"runtime={self.runtime.key}"]
+                 f"runtime={self.runtime.key}", entrypoint_settings()]
         parts += [f"template:{name}={sha256_file(P.templates / 'docker' / name)}" for name in _TEMPLATES]
         parts += [f"sandbox:{name}={sha256_file(self.sandbox_dir / name)}" for name in SANDBOX_FILES]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
@@ -65,13 +64,10 @@ def node_base_recipe(cache: Path, major: int, rie_path: Path | None = None,
 
 
 def _write_context(ctx: Path, recipe: NodeBaseRecipe, rootfs_image: str) -> None:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(P.templates / "docker")),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    env = docker_templates()
     values = {"suite": SUITE, "major": recipe.major, "rootfs_image": rootfs_image, "bootstrap": BOOTSTRAP}
     (ctx / "Dockerfile").write_text(env.get_template("node-base.Dockerfile.j2").render(values))
-    entry = ctx / "lambda-entrypoint.sh"
-    entry.write_text(env.get_template("node-entrypoint.sh.j2").render(values))
-    entry.chmod(0o755)  # COPY keeps context modes: no RUN (and no container) during the build
+    write_entrypoint(ctx, f"/usr/bin/node {BOOTSTRAP}", "index.handler")
     shutil.copyfile(recipe.rie, ctx / "aws-lambda-rie")
     (ctx / "aws-lambda-rie").chmod(0o755)
     shutil.copytree(recipe.runtime.path / "node_modules", ctx / "node_modules", symlinks=True)

@@ -65,6 +65,26 @@ def rie_log_level(debug: bool) -> str:
     return "debug" if debug else "error"
 
 
+# The RIE serves one invocation at a time, yet Go gives it a thread per core, and its idle threads spin for work
+# while the box's other processes want those cores: on one thread it spent 0.17 instead of 0.26 ms of CPU per warm
+# call, and the call's median fell by 0.1 ms (issue 14, 2 cores). For the RIE only: the runtime it starts runs
+# without the variable, as on Lambda; a function that sets GOMAXPROCS itself keeps its value for both.
+RIE_GO_ENV = {"GOMAXPROCS": "1"}
+UNSET = "/usr/bin/env"  # `env -u NAME command`: the RIE's runtime command without the RIE's own variables
+
+
+def rie_go_environment(function_env: Mapping[str, str]) -> dict[str, str]:
+    """The Go settings the box adds to the RIE's environment (none the function sets itself)."""
+    return {name: value for name, value in RIE_GO_ENV.items() if name not in function_env}
+
+
+def without_rie_go(added: Mapping[str, str], command: list[str]) -> list[str]:
+    """The runtime's command, run with the variables `added` for the RIE taken out again."""
+    if not added:
+        return command
+    return [UNSET, *(arg for name in sorted(added) for arg in ("-u", name)), *command]
+
+
 def name_part(text: str) -> str:
     """`text` as a docker name part ([a-zA-Z0-9_.-])."""
     return re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-.") or "x"

@@ -25,7 +25,8 @@ def handler(event, context):
     return {"echo": event, "task_root": os.environ.get("LAMBDA_TASK_ROOT"), "cwd": os.getcwd(),
             "memory": os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), "custom": os.environ.get("CUSTOM"),
             "layer": __import__("shared").VALUE, "trace": os.environ.get("_X_AMZN_TRACE_ID"),
-            "log_level": os.environ.get("LOG_LEVEL"), "rie_level_var": os.environ.get("ESB_RIE_LOG_LEVEL")}
+            "log_level": os.environ.get("LOG_LEVEL"), "rie_level_var": os.environ.get("ESB_RIE_LOG_LEVEL"),
+            "gomaxprocs": os.environ.get("GOMAXPROCS")}
 '''
 
 

@@ -99,6 +99,7 @@ def test_emulator_lines_only_at_its_debug_level(docker_client: docker.DockerClie
     finally:
         engine.stop(sandbox)
     assert answer["log_level"] == "DEBUG" and answer["rie_level_var"] is None
+    assert answer["gomaxprocs"] is None  # the RIE runs on one Go thread; its runtime never sees the setting
     assert any('handler saw {"n": 1}' in line for line in lines)
     assert any("(rapid)" in line for line in lines) is chatter
 

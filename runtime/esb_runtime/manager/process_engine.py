@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from esb_runtime import procfs
+from esb_runtime.contract import rie_go_environment, without_rie_go
 from esb_runtime.engine import LineSink, Sandbox, SandboxSpec
 from esb_runtime.errors import EngineError
 from esb_runtime.manager.cgroups import MemoryLimiter
@@ -153,6 +154,7 @@ def host_environment(spec: SandboxSpec, sandbox_id: str, runtime_parent: Path, e
     if home is not None:  # an unprivileged sandbox user has no usable home of its own
         env.update({"HOME": home, "TMPDIR": home})
     env.update(spec.environment)
+    env.update(rie_go_environment(spec.environment))  # the RIE's alone: its runtime starts without them
     env.update({
         "LAMBDA_TASK_ROOT": str(spec.code_dir),
         "LAMBDA_RUNTIME_DIR": str(runtime_parent),
@@ -219,7 +221,7 @@ class ProcessEngine:
                 "--runtime-interface-emulator-address", f"127.0.0.1:{invoke_port}",
                 "--runtime-api-address", f"127.0.0.1:{api_port}",
                 "--log-level", self.rie_log_level,
-                *self._runtime_command(spec, host)]
+                *without_rie_go(rie_go_environment(spec.environment), self._runtime_command(spec, host))]
         identity = self._identity_for(spec)
         try:
             sandbox = self._spawn(identity, spec, on_line, sandbox_id, argv, host, (invoke_port, api_port))

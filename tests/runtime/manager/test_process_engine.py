@@ -16,6 +16,7 @@ from typing import Callable
 import pytest
 
 from esb_runtime import procfs
+from esb_runtime.contract import RIE_GO_ENV
 from esb_runtime.engine import SandboxSpec
 from esb_runtime.errors import EngineError
 from esb_runtime.manager.cgroups import MemoryLimiter
@@ -51,6 +52,7 @@ def test_start_invoke_stop(rie_path: Path, write_function: Callable[..., Path],
             body = json.loads(resp.read())
         env = body["env"]
         assert env["GREETING"] == "hi" and "ESB_SECRET_THING" not in env
+        assert "GOMAXPROCS" not in env  # the RIE's own setting (RIE_GO_ENV), never its runtime's
         paths = env["PYTHONPATH"].split(":")
         assert paths[0] == str(code) and paths[1].endswith("deps") and paths[2].endswith("layers/L/python")
         assert Path(paths[3], "esb_runtime").is_dir()
@@ -108,6 +110,7 @@ MANAGER = """
 import sys, time
 from pathlib import Path
 from esb_runtime import procfs
+from esb_runtime.contract import RIE_GO_ENV
 from esb_runtime.engine import SandboxSpec
 from esb_runtime.manager.process_engine import ProcessEngine
 code = Path(sys.argv[2])
@@ -158,6 +161,24 @@ def test_emulator_lines_only_at_its_debug_level(rie_path: Path, write_function: 
         engine.stop(sandbox)
     assert "mine" in lines
     assert any("(rapid)" in line for line in lines) is chatter
+
+
+@pytest.mark.parametrize("own", [None, "3"])
+def test_the_rie_runs_on_one_go_thread_unless_the_function_sets_gomaxprocs(
+        rie_path: Path, write_function: Callable[..., Path], own: str | None) -> None:
+    code = write_function("fn", "import os\ndef handler(event, context):\n    return os.environ.get('GOMAXPROCS')\n")
+    engine = ProcessEngine(rie_path)
+    sandbox = engine.start(spec(code, **({"GOMAXPROCS": own} if own else {})), lambda line: None)
+    try:
+        with urllib.request.urlopen(urllib.request.Request(sandbox.invoke_url, data=b"{}"), timeout=10) as resp:
+            seen = json.loads(resp.read())
+        rie_pid = engine.pid(sandbox)
+        assert rie_pid is not None
+        rie_env = dict(item.split("=", 1) for item in Path(f"/proc/{rie_pid}/environ").read_text().split("\0") if item)
+    finally:
+        engine.stop(sandbox)
+    assert rie_env["GOMAXPROCS"] == (own or RIE_GO_ENV["GOMAXPROCS"])
+    assert seen == own  # the handler sees its own value, or none at all
 
 
 def test_output_is_read_in_chunks_into_whole_lines() -> None:
