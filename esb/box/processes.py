@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,12 +55,15 @@ def _not_zombie(pid: int) -> bool:
 
 
 def spawn(name: str, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_dir: Path,
-          stdin: int = subprocess.DEVNULL) -> Proc:
+          stdin: int | None = None) -> Proc:
     """Start argv detached in a new session, its stdout and stderr appended to log_dir/<name>.out.
 
     The file itself, opened O_APPEND, with no pump process in between: the service keeps its own pid (what the
     box records, supervises and stops), and the supervisor keeps the file capped (esb_runtime.logs.capped).
     """
+    # Imported here: the supervisor, which lives as long as the box, needs it only to restart a part (issue 14).
+    import subprocess
+
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / f"{name}.out"
     try:
@@ -70,7 +71,8 @@ def spawn(name: str, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, 
     except OSError as exc:
         raise BoxError(f"cannot open the log of {name}: {exc}", hint=f"check {log_dir}") from exc
     try:
-        child = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdin=stdin, stdout=out, stderr=out,
+        child = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL if stdin is None else stdin,
+                                 stdout=out, stderr=out,
                                  start_new_session=True)
     except OSError as exc:
         raise BoxError(f"cannot start {name}: {exc}", hint=f"command: {argv[0]}") from exc
@@ -127,12 +129,16 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, interval_s: floa
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    import socket
+
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
 def port_free(host: str, port: int) -> bool:
+    import socket
+
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:

@@ -201,18 +201,26 @@ def lock(state_dir: Path) -> Any:
     return handle
 
 
-def _logger(settings: Any) -> Say:
-    from esb_runtime.logs.records import rfc3339
-    from esb_runtime.logs.factory import open_store
+def note(level: str, text: str) -> None:
+    """A line in the supervisor's own log file (.esb/logs/supervisor.out)."""
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} supervisor {level}: {text}", flush=True)
 
-    store = open_store(settings)
+
+def _logger(settings: Any) -> Say:
+    """Each line noted and recorded in the box's log store, which is opened at the first line: a box whose parts
+    never crash never loads the store's modules into this otherwise idle process (issue 14)."""
+    stores: list[Any] = []
 
     def say(level: str, text: str) -> None:
-        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} supervisor {level}: {text}", flush=True)
-        record = {"time": rfc3339(time.time()), "level": level, "source": NAME, "function": None,
-                  "sandbox": None, "request_id": None, "trace_id": None, "message": text}
+        note(level, text)
         try:
-            store.write([record])
+            from esb_runtime.logs.factory import open_store
+            from esb_runtime.logs.records import rfc3339
+
+            if not stores:
+                stores.append(open_store(settings))
+            stores[0].write([{"time": rfc3339(time.time()), "level": level, "source": NAME, "function": None,
+                              "sandbox": None, "request_id": None, "trace_id": None, "message": text}])
         except Exception:  # noqa: BLE001 - the log store being down must not stop the supervision
             pass
 
@@ -245,7 +253,7 @@ def main(argv: list[str]) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    say("info", f"supervising {', '.join(p.name for p in state.procs)} (pid {os.getpid()})")
+    note("info", f"supervising {', '.join(p.name for p in state.procs)} (pid {os.getpid()})")
     watcher.run(stop)
     return 0
 

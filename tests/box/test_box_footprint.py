@@ -28,13 +28,24 @@ def loaded(modules: str, then: str, watched: str) -> list[str]:
     return json.loads(out)
 
 
-def test_supervisor_loads_no_http_or_tls_client_until_a_restart() -> None:
-    watched = "http.client,ssl,hashlib,email.parser,esb.box.probes"
-    # What its main() imports: settings, and the log store it records restarts in.
-    started = "import esb_runtime.settings, esb_runtime.logs.records, esb_runtime.logs.factory"
+def test_supervisor_loads_no_http_or_tls_client_nor_log_store_until_a_restart() -> None:
+    watched = "http.client,ssl,hashlib,email.parser,esb.box.probes,subprocess,socket,esb_runtime.logs.factory"
+    # What its main() imports before it supervises: the settings (the log store waits for a line to record).
+    started = "import esb_runtime.settings"
     assert loaded("esb.box.supervisor", started, watched) == []
     restarted = started + "; from esb.box.supervisor import probe_ready; probe_ready('')"
     assert {"esb.box.probes", "http.client"} <= set(loaded("esb.box.supervisor", restarted, watched))
+
+
+def test_supervisor_opens_the_log_store_with_its_first_line(tmp_path: Path) -> None:
+    from esb.box.supervisor import _logger
+
+    settings = RuntimeSettings(output_dir=tmp_path / "out", manager_socket=tmp_path / "m.sock", rie_path=None)
+    say = _logger(settings)
+    assert not settings.logs_dir.exists() or not any(settings.logs_dir.iterdir())
+    say("warn", "manager (pid 7) killed by SIGKILL; restarting it in 0.0 s")
+    lines = [json.loads(line) for f in settings.logs_dir.glob("*.jsonl") for line in f.read_text().splitlines()]
+    assert [(r["source"], r["level"], r["message"][:7]) for r in lines] == [("supervisor", "warn", "manager")]
 
 
 def test_probe_ready_asks_the_probes() -> None:
