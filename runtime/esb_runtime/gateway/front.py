@@ -22,6 +22,7 @@ from esb_runtime.errors import MalformedRequest
 from esb_runtime.gateway.connections import ConnectionLimits
 from esb_runtime.gateway.http_reader import Message, RequestReader
 from esb_runtime.gateway.http_writer import StartResponse, error_response
+from esb_runtime.sockets import send_all
 
 WsgiApp = Callable[[dict[str, Any], StartResponse], Any]
 Report = Callable[[str, str], None]  # (source address, what happened): rate-limited by the caller
@@ -107,7 +108,7 @@ class Front:
             self._errors.exception("error answering %s %s", env.get("REQUEST_METHOD"), env.get("RAW_URI"))
             sock.sendall(error_response(500))
             return False
-        sock.sendall(data)
+        send_all(sock, data)
         if keep:
             return reader.discard(message, self._limits.discard_bytes)
         with gevent.Timeout(self._limits.linger_s, False):  # a lingering close, bounded

@@ -44,20 +44,22 @@ def environ_key(name: bytes) -> str:
 
 def _target(env: dict[str, Any], url: bytes) -> None:
     """RAW_URI, PATH_INFO (percent-decoded, as WSGI's latin-1 string) and QUERY_STRING from the request target."""
-    url = url.partition(b"#")[0]  # a fragment is the client's own; some clients send it anyway
-    if url[:1] == b"/":
-        path, _, query = url.partition(b"?")
-    elif url == b"*":
-        path, query = url, b""
+    raw = url.decode("latin-1")  # WSGI's strings are the bytes as latin-1: one decode, then str operations
+    if "#" in raw:
+        raw = raw.partition("#")[0]  # a fragment is the client's own; some clients send it anyway
+    if raw[:1] == "/":
+        path, _, query = raw.partition("?")
+    elif raw == "*":
+        path, query = raw, ""
     else:  # absolute form (a proxy's request line)
         try:
-            parts = httptools.parse_url(url)
+            parts = httptools.parse_url(raw.encode("latin-1"))
         except httptools.HttpParserInvalidURLError as exc:
             raise MalformedRequest("invalid request target") from exc
-        path, query = parts.path or b"/", parts.query or b""
-    env["RAW_URI"] = url.decode("latin-1")
-    env["PATH_INFO"] = (unquote_to_bytes(path) if b"%" in path else path).decode("latin-1")
-    env["QUERY_STRING"] = query.decode("latin-1")
+        path, query = (parts.path or b"/").decode("latin-1"), (parts.query or b"").decode("latin-1")
+    env["RAW_URI"] = raw
+    env["PATH_INFO"] = unquote_to_bytes(path.encode("latin-1")).decode("latin-1") if "%" in path else path
+    env["QUERY_STRING"] = query
 
 
 class Message:

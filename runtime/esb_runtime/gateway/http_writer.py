@@ -22,7 +22,7 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9a-zA-Z]+").fullmatch
 _VALUE = re.compile(r"[ \t\x21-\x7e\x80-\xff]*").fullmatch
 _STATUS = re.compile(r"[1-5][0-9]{2}(?: [ \t\x21-\x7e\x80-\xff]*)?").fullmatch
 _names: dict[str, str] = {}  # response header names already checked -> lower case
-_date: list[Any] = [0, ""]
+_date = (0, "")  # the last second formatted
 
 
 class InvalidResponse(ValueError):
@@ -31,10 +31,15 @@ class InvalidResponse(ValueError):
 
 def http_date(clock: Callable[[], float] = time.time) -> str:
     """The Date field's value, formatted once a second."""
+    global _date
     second = int(clock())
     if second != _date[0]:
-        _date[0], _date[1] = second, formatdate(second, usegmt=True)
-    return str(_date[1])
+        _date = (second, formatdate(second, usegmt=True))
+    return _date[1]
+
+
+def _valid(value: Any) -> bool:
+    return isinstance(value, str) and _VALUE(value) is not None
 
 
 def _lower(name: str) -> str:
@@ -85,7 +90,8 @@ class StartResponse:
         lines = [version, " ", status, "\r\n"]
         for name, value in self.headers:
             lower = _lower(name)
-            if not isinstance(value, str) or not _VALUE(value):
+            # Printable ASCII is the common case, checked by two C calls; the rest (tabs, obs-text) by the pattern.
+            if not (isinstance(value, str) and value.isascii() and value.isprintable()) and not _valid(value):
                 raise InvalidResponse(f"response header {name!r} has an invalid value")
             if lower in _HOP or (lower == "content-length" and not keep_length):
                 continue  # the body's own length is written below: it cannot disagree with the body

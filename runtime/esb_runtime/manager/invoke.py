@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from esb_runtime.errors import RuntimeBoxError
 from esb_runtime.manager import rie_http
 from esb_runtime.sandbox.bootstrap import TRACE_KEY
+from esb_runtime.sockets import send_all
 
 OK, ERROR, TIMEOUT, CRASH, INIT_ERROR = "ok", "error", "timeout", "crash", "init_error"
 REUSABLE = frozenset({OK, ERROR})  # a timed-out, crashed or failed-init sandbox is never reused
@@ -132,7 +133,7 @@ class RieClient:
         sock = self._sock
         sock.settimeout(timeout_s)
         try:
-            sock.sendall(request)
+            send_all(sock, request)
             status, body, keep = rie_http.read_response(sock)
         except BaseException:
             self.close()
