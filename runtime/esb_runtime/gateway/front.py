@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 
 class Front:
+    """Serves each accepted connection with one WSGI app; `drain` is the graceful stop."""
+
     def __init__(self, app: WsgiApp, limits: ConnectionLimits, *, report: Report,
                  errors: logging.Logger = log, environ: dict[str, Any] | None = None) -> None:
         self._app, self._limits, self._report, self._errors = app, limits, report, errors
@@ -61,6 +63,8 @@ class Front:
                 sock.sendall(error_response(exc.status))
         except OSError:  # the client went away (ssl.SSLError is an OSError too), or an I/O timeout passed
             pass
+        finally:
+            deadline.close()
 
     def drain(self) -> None:
         """Keep no connection any more: those waiting for a next request end now, busy ones after their answer.

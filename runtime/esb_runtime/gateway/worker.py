@@ -91,8 +91,7 @@ class GatewayWorker(GeventWorker):
             # A socket timeout from here on bounds every read and write that makes no progress (slow bodies).
             client.settimeout(self.limits.io_timeout_s)
             return True
-        util.close(client)
-        return False
+        return False  # handle() closes the socket
 
 
 def _reason(exc: BaseException) -> str:
