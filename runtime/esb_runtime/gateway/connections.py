@@ -22,6 +22,9 @@ class ConnectionLimits:
     request_line_bytes: int = 4094
     header_fields: int = 100
     header_field_bytes: int = 8190
+    # Requests read ahead of their answers (pipelining): one receive of tiny requests must not become thousands
+    # of environs; the one past this is refused (429) after the ones before it are answered.
+    pipelined: int = 64
     # An unread request body (a 413, a refused call) up to this size is read and dropped to keep the connection;
     # a longer one ends it (the client is not made to upload what nobody reads) ...
     discard_bytes: int = 65536

@@ -205,6 +205,8 @@ class RequestReader:
     # httptools' callbacks
 
     def on_message_begin(self) -> None:
+        if len(self._ready) >= self._limits.pipelined:
+            self._refuse(f"more than {self._limits.pipelined} pipelined requests", 429)
         self._incoming = Message(self._base.copy())
 
     def on_url(self, url: bytes) -> None:

@@ -195,6 +195,17 @@ def test_pipelined_requests_are_answered_in_order(served: Served) -> None:
     assert json.loads(answers[2][2])["query"] == "q"
 
 
+def test_pipelining_is_bounded(served: Served) -> None:
+    count = LIMITS.pipelined + 10
+    with served.connect() as sock:
+        sock.sendall(b"GET /p HTTP/1.1\r\nHost: x\r\n\r\n" * count)
+        buffer = bytearray()
+        answers = [read_response(sock, buffer) for _ in range(LIMITS.pipelined + 1)]
+        assert closed(sock)
+    assert [a[0] for a in answers[:-1]] == ["HTTP/1.1 200 OK"] * LIMITS.pipelined
+    assert answers[-1][0] == "HTTP/1.1 429 Too Many Requests" and answers[-1][1]["connection"] == "close"
+
+
 def test_absolute_target_and_fragment(served: Served) -> None:
     answers = exchange(served, b"GET http://box/abs/path?q=1 HTTP/1.1\r\nHost: box\r\n\r\n"
                                b"GET /p#frag HTTP/1.1\r\nHost: box\r\n\r\n", count=2)
