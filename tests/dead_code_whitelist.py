@@ -20,7 +20,6 @@ _.approximate_receive_count
 wsgi_app
 worker_class
 worker_connections
-keepalive
 graceful_timeout
 accesslog
 errorlog
@@ -54,6 +53,15 @@ _.lambda_request_id
 
 # Part of a protocol's signature (WSGI start_response).
 exc_info
+# httptools calls its protocol's callbacks by name (gateway/http_reader.py).
+_.on_message_begin
+_.on_url
+_.on_header
+_.on_headers_complete
+_.on_body
+_.on_message_complete
+# wsgi.input's interface (PEP 3333): apps may call any of them.
+_.readlines
 # pytest finds these by name.
 pytestmark
 clean_env

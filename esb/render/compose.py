@@ -17,8 +17,8 @@ CONTAINER_PORTS = {"gateway": DEFAULT_GATEWAY_PORT, "s3": 9000, "dynamodb": 8000
 CONTAINER_PORTS["stores"] = 4566
 # Python packages the runtime images need; esb/compose.py installs them on the host into <out>/site
 # (no registry at build time, no pip in the image) and the Dockerfiles COPY that in.
-RUNTIME_PACKAGES = ("awslambdaric", "boto3", "cryptography", "docker", "falcon", "gevent", "gunicorn", "httpx", "PyJWT",
-                    "pyyaml", "moto", "packaging")
+RUNTIME_PACKAGES = ("awslambdaric", "boto3", "cryptography", "docker", "falcon", "gevent", "gunicorn", "httptools",
+                    "httpx", "PyJWT", "pyyaml", "moto", "packaging")
 # `images.s3` / `images.dynamodb: embedded` run the box's own moto stores (one `stores` service,
 # from the manager image) instead of RustFS / ScyllaDB; `images.logs: local` keeps JSON-lines logs.
 EMBEDDED = "embedded"

@@ -48,3 +48,14 @@ class CircuitOpen(RuntimeBoxError):
 
     status = 502
     code = "FunctionCrashLoop"
+
+
+class MalformedRequest(RuntimeBoxError):
+    """The client broke HTTP/1.1 (a bad request line, header or body framing, or a size limit passed): a 4xx."""
+
+    status = 400
+    code = "BadRequest"
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from falcon import testing
-from gunicorn.http.errors import InvalidChunkSize, NoMoreData
-
+from esb_runtime.errors import MalformedRequest
 from esb_runtime.gateway.app import create_app
 from esb_runtime.gateway.config_source import StaticConfigSource, build_config
 from esb_runtime.gateway.fake_manager import FakeManager
@@ -24,7 +23,7 @@ FUNCTIONS = {"project": "t", "region": "us-east-1", "account_id": "000000000000"
 
 
 class BrokenInput(io.RawIOBase):
-    """What gunicorn's body reader does on a bad chunk size line or a body cut short."""
+    """What the gateway's body reader (http_reader) does on a bad chunk size line or a body cut short."""
 
     def __init__(self, error: Exception) -> None:
         self.error = error
@@ -44,12 +43,12 @@ def client(tmp_path: Path, records: list[Any]) -> testing.TestClient:
 def test_bad_chunk_size_is_400(tmp_path: Path) -> None:
     records: list[Any] = []
     result = client(tmp_path, records).simulate_post(
-        "/items", headers={"Transfer-Encoding": "chunked"}, extras={"wsgi.input": BrokenInput(InvalidChunkSize(b"zz"))})
+        "/items", headers={"Transfer-Encoding": "chunked"}, extras={"wsgi.input": BrokenInput(MalformedRequest("Invalid character in chunk size"))})
     assert result.status_code == 400 and "malformed" in result.json["title"]
     assert records[-1]["status"] == 400 and records[-1]["level"] == "info"
 
 
 def test_body_cut_short_is_400(tmp_path: Path) -> None:
     result = client(tmp_path, []).simulate_post(
-        "/items", headers={"Content-Length": "100"}, extras={"wsgi.input": BrokenInput(NoMoreData(b""))})
+        "/items", headers={"Content-Length": "100"}, extras={"wsgi.input": BrokenInput(MalformedRequest("the request body ended early"))})
     assert result.status_code == 400

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import falcon
-from gunicorn.http.errors import NoMoreData, ParseException
 
+from esb_runtime.errors import MalformedRequest
 from esb_runtime.gateway.responses import ProxyResponse
 
 
@@ -15,10 +15,10 @@ def read_body(req: falcon.Request, limit: int) -> bytes | None:
     """
     try:
         return _read(req, limit)
-    except (ParseException, NoMoreData) as exc:
+    except MalformedRequest as exc:  # http_reader: a bad chunk, a body cut short
         raise falcon.HTTPBadRequest(title="Bad Request: malformed request body framing") from exc
     except TimeoutError as exc:  # the worker's I/O timeout: a body that stopped arriving
-        raise falcon.HTTPRequestTimeout(title="Request Timeout: the body stopped arriving") from exc
+        raise falcon.HTTPError(falcon.HTTP_408, title="Request Timeout: the body stopped arriving") from exc
 
 
 def _read(req: falcon.Request, limit: int) -> bytes | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
@@ -181,7 +181,7 @@ class FunctionUrls:
                 log.info("function URL %s refused: %s", url.function, exc.message)
                 return _forbidden(extra)
             caller = self._credentials
-        request = signed if by_host else replace(signed, path=sub_path, raw_path=_strip_raw(signed.raw_path, name))
+        request = signed if by_host else signed.but(path=sub_path, raw_path=_strip_raw(signed.raw_path, name))
         request = request.with_header("X-Amzn-Trace-Id", req.context.trace.header)
         domain = request.host.rsplit(":", 1)[0] if by_host else f"{url.function}{HOST_SUFFIX}"
         event = url_event(request, url, domain=domain, request_id=req.context.request_id, now=self._clock(),

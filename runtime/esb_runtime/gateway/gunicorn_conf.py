@@ -13,12 +13,10 @@ _settings = RuntimeSettings.from_env()
 wsgi_app = "esb_runtime.gateway.wsgi:application"
 bind = [f"{_settings.gateway_host}:{_settings.gateway_port}"]
 workers = _settings.gateway_workers
-# gevent, with the TLS handshake, per-source caps and timeouts handled by the worker (see worker.py).
+# gevent, with the TLS handshake, per-source caps, timeouts and HTTP/1.1 itself handled by the worker (worker.py,
+# front.py): the request-head deadline, keep-alive and the head's size limits are in LIMITS, not gunicorn's settings.
 worker_class = "esb_runtime.gateway.worker.GatewayWorker"
 worker_connections = LIMITS.total
-# gunicorn applies this deadline to reading each request's line and headers, including the idle wait before
-# the next request on a kept-alive connection: slow-header clients are cut after it.
-keepalive = LIMITS.header_timeout_s
 timeout = 60  # gevent workers heartbeat from their hub, so this bounds a wedged worker, not a request
 graceful_timeout = 10  # in-flight requests get this long on SIGTERM; SIGQUIT stops at once
 accesslog = None  # the app writes one structured record per request itself

@@ -33,6 +33,8 @@ class Verdict:
 
     def applied_to(self, ctx: EventContext) -> EventContext:
         """The event context with what this verdict hands the function."""
+        if self.authorizer is ctx.authorizer and self.identity is ctx.identity:
+            return ctx  # an open route hands on nothing: no copy
         return replace(ctx, authorizer=self.authorizer, identity=self.identity)
 
 

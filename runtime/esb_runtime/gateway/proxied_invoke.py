@@ -17,6 +17,8 @@ START_ALLOWANCE_S = 30.0
 _UNKNOWN_FUNCTION_TIMEOUT_S = 900.0  # Lambda's maximum: the manager answers first for unknown functions
 # API Gateway's integration timeouts: past them the client gets 504 whatever the function still does.
 INTEGRATION_TIMEOUT_S = {"Api": 29.0, "HttpApi": 30.0}
+# One encoder for every event (json.dumps with arguments builds a new one per call).
+_encode_event = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def call_timeout(function_timeout_s: float | None, acquire_timeout_s: float) -> float:
@@ -31,7 +33,7 @@ def invoke_proxied(manager: ManagerClient, req: falcon.Request, function: str, e
     """Invoke with the request's trace and map the result (or the refusal) the way API Gateway does.
 
     With an integration timeout (routes; function URLs have none), the wait is capped there and its end is 504."""
-    payload = json.dumps(event, separators=(",", ":")).encode()
+    payload = _encode_event(event).encode()
     capped = integration_timeout_s is not None and integration_timeout_s < timeout_s
     try:
         result = manager.invoke(function, payload, trace_id=req.context.trace.header,

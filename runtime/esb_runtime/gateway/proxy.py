@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Any, Callable
 
 import falcon
@@ -92,7 +91,7 @@ class ProxySink:
         body = read_body(req, MAX_SYNC_PAYLOAD)
         if body is None:
             return json_error(413, "Request Entity Too Large"), extra
-        received = replace(bodiless, body=body)
+        received = bodiless.but(body=body)
         verdict = self._authorizers.check_body(verdict, received, ctx)
         if not verdict.allowed:
             return _refusal(verdict), extra

@@ -54,10 +54,15 @@ def _resource_id(path: str) -> str:
     return hashlib.sha256(path.encode()).hexdigest()[:6]
 
 
+@functools.lru_cache(maxsize=4)  # events come many per second
+def _clf_second(second: int) -> str:
+    t = time.gmtime(second)
+    return f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
+
+
 def clf_time(now: float) -> str:
     """dd/Mon/yyyy:HH:MM:SS +0000, built by hand so the month name never depends on the locale."""
-    t = time.gmtime(now)
-    return f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
+    return _clf_second(int(now))
 
 
 def is_text_type(content_type: str) -> bool:

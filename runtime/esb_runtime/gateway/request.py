@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 from urllib.parse import quote
 
 _SPECIAL = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
+_names: dict[str, str] = {}  # environ key -> header name ("" for keys that are no header), for the keys seen most
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,12 @@ class IncomingRequest:
         """A copy where each named header has exactly its value, added in this order (one copy for all)."""
         wanted = {name.lower() for name, _ in pairs}
         kept = tuple(pair for pair in self.headers if pair[0].lower() not in wanted)
-        return replace(self, headers=(*kept, *pairs))
+        return self.but(headers=(*kept, *pairs))
+
+    def but(self, **changes: Any) -> "IncomingRequest":
+        """A copy with these fields changed (dataclasses.replace, without its per-call field introspection: this
+        runs several times per proxied request)."""
+        return IncomingRequest(**{**self.__dict__, **changes})
 
     def header(self, name: str, default: str | None = None) -> str | None:
         wanted = name.lower()
@@ -43,13 +49,22 @@ def _title(wsgi_key: str) -> str:
     return "-".join(part.capitalize() for part in wsgi_key[5:].split("_"))
 
 
+def _name_of(key: str) -> str:
+    if key.startswith("HTTP_"):
+        return _title(key)
+    return _SPECIAL.get(key, "")
+
+
 def headers_from_environ(env: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     pairs = []
     for key, value in env.items():
-        if key.startswith("HTTP_"):
-            pairs.append((_title(key), value))
-        elif key in _SPECIAL and value:
-            pairs.append((_SPECIAL[key], value))
+        name = _names.get(key)
+        if name is None:
+            name = _name_of(key)
+            if len(_names) < 1024:  # header names are the client's: a bounded cache of them
+                _names[key] = name
+        if name and (value or key not in _SPECIAL):
+            pairs.append((name, value))
     return tuple(pairs)
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -29,7 +29,7 @@ class TraceId:
 
 
 def generate(clock: Callable[[], float] = time.time) -> TraceId:
-    return TraceId(root=f"1-{int(clock()):08x}-{secrets.token_hex(12)}")
+    return TraceId(root=f"1-{int(clock()):08x}-{os.urandom(12).hex()}")
 
 
 def parse(value: str | None) -> TraceId | None:

@@ -1,9 +1,11 @@
-"""The gateway's gunicorn worker: gevent, with the TLS handshake, connection caps and timeouts under our control.
+"""The gateway's gunicorn worker: gevent, with TLS, connection caps, timeouts and HTTP/1.1 under our control.
 
 gunicorn's gevent worker lets gevent's server run the handshake with no deadline, and prints a traceback for
 each failed one. Here the server only wraps the socket (tls_context() turns off handshake-on-connect), and
 `handle` runs the handshake under a deadline, refuses sources over their cap and logs failures one line per
-source. Header reads keep gunicorn's keep-alive deadline (set to header_timeout_s in gunicorn_conf).
+source. Requests are then served by front.py (llhttp parsing, one write per response) instead of gunicorn's
+parser and keep-alive loop; gunicorn keeps the process model: settings, listeners, signals, the connection pool
+(worker_connections) and, with several workers, its master.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from typing import Any
 
 import gevent
 from gunicorn import util
-from gunicorn.workers.base_async import AsyncWorker
 from gunicorn.workers.ggevent import GeventWorker
 
 from esb_runtime import green
 from esb_runtime.gateway.connections import ConnectionLimits, NoiseLog, SourceGate
+from esb_runtime.gateway.front import Front
 
 LIMITS = ConnectionLimits()
 # TLS 1.2 suites: ECDHE with AEAD only (no CBC, no RSA key exchange); TLS 1.3 suites are all AEAD.
@@ -56,6 +58,15 @@ class GatewayWorker(GeventWorker):
         self._noise = NoiseLog(self.log.warning, self.limits.noise_interval_s)
         super().init_process()
 
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        self._front = Front(self.wsgi, self.limits, report=self._noise.report, errors=self.log,
+                            environ={"wsgi.multiprocess": self.cfg.workers > 1})
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        super().handle_exit(sig, frame)  # stops accepting; gunicorn waits graceful_timeout for busy connections
+        gevent.spawn(self._front.drain)  # out of the signal handler, as gunicorn's gevent worker does for SIGQUIT
+
     def handle(self, listener: Any, client: Any, addr: Any) -> None:
         source = addr[0] if isinstance(addr, tuple) else str(addr)
         if not self._gate.enter(source):
@@ -68,10 +79,10 @@ class GatewayWorker(GeventWorker):
                     return
             else:
                 client.settimeout(self.limits.io_timeout_s)
-            # GeventWorker.handle only makes the socket blocking, which would drop the I/O timeout set above.
-            AsyncWorker.handle(self, listener, client, addr)
+            self._front.serve(client, addr)
         finally:
             self._gate.leave(source)
+            util.close(client)
 
     def _handshake(self, client: ssl.SSLSocket, source: str) -> bool:
         try:
@@ -85,8 +96,7 @@ class GatewayWorker(GeventWorker):
             # A socket timeout from here on bounds every read and write that makes no progress (slow bodies).
             client.settimeout(self.limits.io_timeout_s)
             return True
-        util.close(client)
-        return False
+        return False  # handle() closes the socket
 
 
 def _reason(exc: BaseException) -> str:

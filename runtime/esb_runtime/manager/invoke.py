@@ -14,12 +14,14 @@ from urllib.parse import urlsplit
 from esb_runtime.errors import RuntimeBoxError
 from esb_runtime.manager import rie_http
 from esb_runtime.sandbox.bootstrap import TRACE_KEY
+from esb_runtime.sockets import send_all
 
 OK, ERROR, TIMEOUT, CRASH, INIT_ERROR = "ok", "error", "timeout", "crash", "init_error"
 REUSABLE = frozenset({OK, ERROR})  # a timed-out, crashed or failed-init sandbox is never reused
 DEADLINE_MARGIN_S = 2.0
 _ERROR_KEYS = {"errorMessage", "errorType"}
 _REQUEST_ID = re.compile(r"RequestId: ([0-9a-fA-F-]{36})")
+_TRACE_ONLY = b'{"custom": {"' + TRACE_KEY.encode() + b'": %s}}'  # what json.dumps gives for the trace alone
 
 
 class InvalidRequest(RuntimeBoxError):
@@ -37,6 +39,8 @@ class InvokeResult:
 
 def client_context_header(client_context_b64: str | None, trace_id: str | None) -> str | None:
     """The caller's client context (base64 JSON) with the trace carrier added in `custom`."""
+    if not client_context_b64:  # every proxied call: only the trace, with no JSON round trip
+        return base64.b64encode(_TRACE_ONLY % json.dumps(trace_id).encode()).decode() if trace_id else None
     data: dict[str, Any] = {}
     if client_context_b64:
         try:
@@ -129,7 +133,7 @@ class RieClient:
         sock = self._sock
         sock.settimeout(timeout_s)
         try:
-            sock.sendall(request)
+            send_all(sock, request)
             status, body, keep = rie_http.read_response(sock)
         except BaseException:
             self.close()

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import yaml
 from falcon import testing
 
 from esb_runtime.errors import EngineError, FunctionNotFound, ManagerTimeout, ManagerUnavailable, TooManyRequests
-from esb_runtime.gateway.app import create_app
+from esb_runtime.gateway.app import create_app, new_request_id
 from esb_runtime.gateway.config_source import FileConfigSource, StaticConfigSource, build_config
 from esb_runtime.gateway.fake_manager import FakeManager
 from esb_runtime.gateway.manager_client import InvokeResult
@@ -242,3 +243,10 @@ def test_integration_timeout_is_504(client: testing.TestClient, manager: FakeMan
     assert late.status_code == 504 and late.json == {"message": "Endpoint request timed out"}
     assert client.simulate_get("/v2/x").status_code == 504
     assert [call.timeout for call in manager.calls] == [29.0, 30.0]
+
+
+def test_request_ids_are_random_version_4_uuids() -> None:
+    ids = [new_request_id() for _ in range(200)]
+    parsed = [uuid.UUID(value) for value in ids]
+    assert all(p.version == 4 and p.variant == uuid.RFC_4122 and str(p) == value for p, value in zip(parsed, ids))
+    assert len(set(ids)) == len(ids)

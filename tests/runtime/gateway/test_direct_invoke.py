@@ -14,7 +14,7 @@ from esb_runtime.errors import PayloadTooLarge, TooManyRequests
 from esb_runtime.gateway.direct_invoke import KEEP_IDLE_S, WAITERS_PER_LEASE, DirectInvoker
 from esb_runtime.gateway.manager_client import InvokeResult
 from esb_runtime.manager import lease_protocol as wire
-from esb_runtime.manager.invoke import InvokeResult as RieResult, RieClient, invoke
+from esb_runtime.manager.invoke import InvokeResult as RieResult, RieClient, client_context_header, invoke
 from esb_runtime.sandbox.bootstrap import TRACE_KEY
 
 CRASH_BODY = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": "RequestId: x Error: exit status 1"})
@@ -331,3 +331,11 @@ def test_a_call_asking_the_manager_is_served_before_calls_that_came_later() -> N
     asked = [entry[2] for entry in leases.log if entry[0] == "acquire"]
     assert asked == ["warm", f"t{WAITERS_PER_LEASE + 1}", "later"]
     assert ("release", "sb-1", "ok") in leases.log
+
+
+@pytest.mark.parametrize("trace", ["Root=1-5f84c0d2-0123456789abcdef01234567;Sampled=1", 'odd "quoted" \\ value'])
+def test_a_trace_only_client_context_is_the_json_of_the_carrier(trace: str) -> None:
+    # Built without a JSON round trip on every proxied call; it must equal what the general path gives.
+    header = client_context_header(None, trace)
+    assert header is not None and json.loads(base64.b64decode(header)) == {"custom": {TRACE_KEY: trace}}
+    assert client_context_header(None, None) is None
