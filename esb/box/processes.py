@@ -72,8 +72,7 @@ def spawn(name: str, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, 
         raise BoxError(f"cannot open the log of {name}: {exc}", hint=f"check {log_dir}") from exc
     try:
         child = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL if stdin is None else stdin,
-                                 stdout=out, stderr=out,
-                                 start_new_session=True)
+                                 stdout=out, stderr=out, start_new_session=True)
     except OSError as exc:
         raise BoxError(f"cannot start {name}: {exc}", hint=f"command: {argv[0]}") from exc
     finally:

@@ -3,6 +3,7 @@
 `esb up` starts the parts, then this process (`python -m esb.box.supervisor`), which watches them by PID and
 start time, restarts a dead one with backoff, records every restart in state/box.json (and the log store), and
 gives up on a part that crashes too often. `esb down` stops it first, so it never restarts what down stops.
+Each tick it also keeps every part's log file, and its own, capped (esb_runtime.logs.capped: no process per log).
 
 A small loop of our own rather than supervisord or circus: the parts are already started (and provisioned) by
 `esb up`, so the supervisor must adopt running processes it did not fork, keep its record in box.json that
