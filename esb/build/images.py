@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
-import jinja2
-
 from esb.errors import BuildError
 from esb.paths import P
 from esb_runtime.digest import sha256_file as _sha256_file
@@ -24,6 +22,7 @@ from esb.seams import CommandRunner
 
 if TYPE_CHECKING:
     import docker
+    import jinja2
 
 PYTHON_VERSION = "3.11"
 SUITE = "bookworm"
@@ -77,6 +76,8 @@ def docker_errors(what: str) -> Iterator[None]:
 
 
 def docker_templates() -> jinja2.Environment:
+    import jinja2  # here: only image builds render these, and `esb up` with nothing to build skips the import
+
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(P.templates / "docker")),
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 

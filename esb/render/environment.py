@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 import yaml
 
 from esb.paths import P
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 def to_yaml(value: Any) -> str:
@@ -20,7 +23,11 @@ def to_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
-def _build() -> jinja2.Environment:
+@functools.cache
+def environment() -> jinja2.Environment:
+    """Built on the first render: `esb up` with nothing to render never imports jinja2 (issue 14's start)."""
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(P.templates)),
         undefined=jinja2.StrictUndefined,
@@ -34,8 +41,5 @@ def _build() -> jinja2.Environment:
     return env
 
 
-ENV = _build()
-
-
 def render(template_name: str, **context: Any) -> str:
-    return ENV.get_template(template_name).render(**context)
+    return environment().get_template(template_name).render(**context)
