@@ -10,14 +10,15 @@ patch_all() never does; so the announcements go to gevent's in-process subscribe
 from __future__ import annotations
 
 
-def patch_all() -> None:
+def patch_all(leave: tuple[str, ...] = ()) -> None:
     """gevent.monkey.patch_all() with its events told to zope.event subscribers, not to entry-point plugins.
+    `leave` names modules not to patch (patch_all's keywords: "ssl" also keeps ssl from being imported here).
     Call it first thing in a process's entry point, as patch_all itself."""
     from gevent import events, monkey
 
     with_plugins = events.notify_and_call_entry_points
     events.notify_and_call_entry_points = events.notify  # gevent looks it up at each announcement
     try:
-        monkey.patch_all()
+        monkey.patch_all(**{name: False for name in leave})
     finally:
         events.notify_and_call_entry_points = with_plugins

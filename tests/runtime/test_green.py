@@ -50,3 +50,18 @@ print(json.dumps({"socket_patched": monkey.is_module_patched("socket"), "scans":
 def test_the_gateway_worker_patches_the_same_way() -> None:
     out = json.loads(subprocess.run([sys.executable, "-c", WORKER], capture_output=True, text=True, check=True).stdout)
     assert out == {"socket_patched": True, "scans": 0}
+
+
+LEAVE_SSL = """
+import json, sys
+from esb_runtime import green
+green.patch_all(leave=("ssl",))
+from gevent import monkey
+print(json.dumps({"ssl_loaded": "ssl" in sys.modules, "socket_patched": monkey.is_module_patched("socket")}))
+"""
+
+
+def test_patch_all_leaves_ssl_alone_when_asked_and_does_not_import_it() -> None:
+    out = json.loads(subprocess.run([sys.executable, "-c", LEAVE_SSL], capture_output=True, text=True,
+                                    check=True).stdout)
+    assert out == {"ssl_loaded": False, "socket_patched": True}

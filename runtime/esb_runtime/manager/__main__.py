@@ -1,12 +1,27 @@
 """Entry point: `python -m esb_runtime.manager` serves the manager API until SIGTERM/SIGINT."""
 
+import os
+
 from esb_runtime import green, heap
 
 heap.starting()  # no cyclic collection while it imports (esb_runtime.heap)
-green.patch_all()  # first thing, before anything imports socket/threading/subprocess
+
+
+def _may_speak_tls(env: dict[str, str]) -> bool:
+    """Whether this manager can open a TLS connection. Its API is a unix socket and the sandboxes' RIEs are plain
+    HTTP; the event-source pollers' boto3 (which imports ssl) talks to the box's stores at ESB_SERVICES_ENDPOINT,
+    http:// as the launchers write it. TLS comes only from an https:// VictoriaLogs or stores URL, or from the
+    docker SDK, which may reach a remote daemon over TLS (DOCKER_HOST=tcp://, DOCKER_TLS_VERIFY)."""
+    urls = (env.get("ESB_VICTORIALOGS_URL") or "", env.get("ESB_SERVICES_ENDPOINT") or "")
+    return env.get("ESB_ENGINE") == "docker" or any(url.lower().startswith("https:") for url in urls)
+
+
+# First thing, before anything imports socket/threading/subprocess. ssl is patched only when a TLS call can happen
+# (an unpatched ssl on a green socket would block the whole hub); otherwise it is left unpatched and unimported:
+# ~5 MB of idle RSS (issue 14).
+green.patch_all(leave=() if _may_speak_tls(dict(os.environ)) else ("ssl",))
 
 import logging  # noqa: E402
-import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 from typing import Any, Callable  # noqa: E402

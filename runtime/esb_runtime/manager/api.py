@@ -1,4 +1,4 @@
-"""The manager's internal HTTP API (docs/architecture.md "Manager internal API") as a Falcon app."""
+"""The manager's internal HTTP API (docs/architecture.md "Manager internal API") as a WSGI routes table."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import base64
 import json
 from typing import Any, Protocol
 
-import falcon
-
-from esb_runtime.errors import RuntimeBoxError
 from esb_runtime.manager.invoke import InvalidRequest
 from esb_runtime.manager.service import Manager
+from esb_runtime.manager.wsgi_routes import Reply, Request, Routes
 
 INVOCATION_TYPES = ("RequestResponse", "Event")
 
@@ -19,9 +17,9 @@ class SourcesStatus(Protocol):
     def status(self) -> list[dict[str, Any]]: ...
 
 
-def _json_body(req: falcon.Request) -> dict[str, Any]:
+def _json_body(req: Request) -> dict[str, Any]:
     try:
-        data = json.loads(req.bounded_stream.read() or b"{}")
+        data = json.loads(req.body() or b"{}")
     except ValueError as exc:
         raise InvalidRequest("the request body is not JSON") from exc
     if not isinstance(data, dict):
@@ -29,112 +27,62 @@ def _json_body(req: falcon.Request) -> dict[str, Any]:
     return data
 
 
-def _handle_error(req: falcon.Request, resp: falcon.Response, exc: RuntimeBoxError, params: Any) -> None:
-    resp.status = exc.status
-    resp.content_type = falcon.MEDIA_JSON
-    resp.data = json.dumps({"error": exc.code, "message": exc.message}).encode()
+class Api:
+    """The handlers: thin, everything they do is the manager's (or the event sources') own method."""
 
-
-class Invoke:
-    def __init__(self, manager: Manager) -> None:
+    def __init__(self, manager: Manager, sources: SourcesStatus | None) -> None:
         self.manager = manager
+        self.sources = sources
 
-    def on_post(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        kind = req.get_header("X-Esb-Invocation-Type") or "RequestResponse"
+    def invoke(self, req: Request) -> Reply:
+        kind = req.header("X-Esb-Invocation-Type") or "RequestResponse"
         if kind not in INVOCATION_TYPES:
             raise InvalidRequest(f"unknown invocation type {kind!r}")
         result = self.manager.invoke(
-            name, req.bounded_stream.read(), trace_id=req.get_header("X-Esb-Trace-Id"),
-            client_context=req.get_header("X-Esb-Client-Context"), invocation_type=kind,
-            log_tail=req.get_header("X-Esb-Log-Tail") == "1")
+            req.params["name"], req.body(), trace_id=req.header("X-Esb-Trace-Id"),
+            client_context=req.header("X-Esb-Client-Context"), invocation_type=kind,
+            log_tail=req.header("X-Esb-Log-Tail") == "1")
         if result is None:
-            resp.status = 202
-            resp.data = b""
-            return
-        resp.content_type = "application/json"
-        resp.data = result.body
-        resp.set_header("X-Esb-Outcome", result.outcome)
-        resp.set_header("X-Esb-Sandbox", result.sandbox)
+            return Reply(202)
+        headers = [("Content-Type", "application/json"), ("X-Esb-Outcome", result.outcome),
+                   ("X-Esb-Sandbox", result.sandbox)]
         if result.request_id:
-            resp.set_header("X-Esb-Request-Id", result.request_id)
+            headers.append(("X-Esb-Request-Id", result.request_id))
         if result.log_tail is not None:
-            resp.set_header("X-Esb-Log-Tail", base64.b64encode(result.log_tail).decode())
+            headers.append(("X-Esb-Log-Tail", base64.b64encode(result.log_tail).decode()))
+        return Reply(200, result.body, headers)
 
-
-class Acquire:
-    def __init__(self, manager: Manager) -> None:
-        self.manager = manager
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+    def acquire(self, req: Request) -> Reply:
         name = _json_body(req).get("function")
         if not isinstance(name, str):
             raise InvalidRequest('body must be {"function": name}')
         slot = self.manager.acquire(name)
-        resp.media = {"sandbox": slot.id, "invoke_url": slot.sandbox.invoke_url}
+        return Reply.of_json({"sandbox": slot.id, "invoke_url": slot.sandbox.invoke_url})
 
-
-class Release:
-    def __init__(self, manager: Manager) -> None:
-        self.manager = manager
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+    def release(self, req: Request) -> Reply:
         body = _json_body(req)
         if not isinstance(body.get("sandbox"), str):
             raise InvalidRequest('body must be {"sandbox": id, "outcome": ...}')
         self.manager.release(body["sandbox"], str(body.get("outcome", "ok")))
-        resp.status = 204
+        return Reply(204)
 
-
-class Sandboxes:
-    def __init__(self, manager: Manager) -> None:
-        self.manager = manager
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = self.manager.sandboxes()
-
-
-class Breakers:
-    def __init__(self, manager: Manager) -> None:
-        self.manager = manager
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = self.manager.breakers()
-
-
-class Health:
-    def __init__(self, manager: Manager) -> None:
-        self.manager = manager
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = self.manager.health()
-
-
-class Reload:
-    def __init__(self, manager: Manager) -> None:
-        self.manager = manager
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+    def reload(self, req: Request) -> Reply:
         self.manager.reload(force=True, strict=True)
-        resp.media = {"functions": self.manager.function_names()}
+        return Reply.of_json({"functions": self.manager.function_names()})
+
+    def sources_status(self, req: Request) -> Reply:
+        return Reply.of_json(self.sources.status() if self.sources is not None else [])
 
 
-class Sources:
-    def __init__(self, sources: SourcesStatus | None) -> None:
-        self.sources = sources
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = self.sources.status() if self.sources is not None else []
-
-
-def create_app(manager: Manager, sources: SourcesStatus | None = None) -> falcon.App:
-    app = falcon.App()
-    app.add_error_handler(RuntimeBoxError, _handle_error)
-    app.add_route("/v1/functions/{name}/invoke", Invoke(manager))
-    app.add_route("/v1/acquire", Acquire(manager))
-    app.add_route("/v1/release", Release(manager))
-    app.add_route("/v1/sandboxes", Sandboxes(manager))
-    app.add_route("/v1/breakers", Breakers(manager))
-    app.add_route("/v1/health", Health(manager))
-    app.add_route("/v1/reload", Reload(manager))
-    app.add_route("/v1/sources", Sources(sources))
-    return app
+def create_app(manager: Manager, sources: SourcesStatus | None = None) -> Routes:
+    api = Api(manager, sources)
+    return Routes({
+        "/v1/functions/{name}/invoke": {"POST": api.invoke},
+        "/v1/acquire": {"POST": api.acquire},
+        "/v1/release": {"POST": api.release},
+        "/v1/sandboxes": {"GET": lambda req: Reply.of_json(manager.sandboxes())},
+        "/v1/breakers": {"GET": lambda req: Reply.of_json(manager.breakers())},
+        "/v1/health": {"GET": lambda req: Reply.of_json(manager.health())},
+        "/v1/reload": {"POST": api.reload},
+        "/v1/sources": {"GET": api.sources_status},
+    })

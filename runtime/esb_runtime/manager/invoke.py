@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import re
 import socket
@@ -113,7 +112,7 @@ class RieClient:
         self._sock: socket.socket | None = None
 
     def post(self, payload: bytes, client_context: str | None, timeout_s: float) -> tuple[int, bytes]:
-        """Raise OSError/HTTPException on transport failures; socket.timeout when the deadline passes."""
+        """Raise OSError/rie_http.BadResponse on transport failures; socket.timeout when the deadline passes."""
         extra = f"X-Amz-Client-Context: {client_context}\r\n" if client_context else ""
         request = b"".join((self._head, f"{extra}Content-Length: {len(payload)}\r\n\r\n".encode(), payload))
         reused = self._sock is not None
@@ -156,7 +155,7 @@ def invoke(client: RieClient, payload: bytes, *, timeout_s: int, client_context:
         return InvokeResult(TIMEOUT, f"Task timed out after {timeout_s:.2f} seconds".encode())
     except ConnectionRefusedError as exc:  # nothing listens: the sandbox died before this call reached it
         return InvokeResult(CRASH, crash_body(f"sandbox connection failed: {exc}"), delivered=False)
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, rie_http.BadResponse) as exc:
         return InvokeResult(CRASH, crash_body(f"sandbox connection failed: {exc.__class__.__name__}: {exc}"))
     outcome, request_id = classify(status, body)
     return InvokeResult(outcome, body, request_id)

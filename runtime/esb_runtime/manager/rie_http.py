@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import http.client
 import socket
 
 _MAX_HEAD = 64 * 1024
 _CHUNK = 65536
 
 
-class Closed(http.client.HTTPException):
+class BadResponse(Exception):
+    """The RIE's answer is not a readable HTTP/1.1 response (not http.client's errors: that module loads email and
+    ssl into the manager, issue 14)."""
+
+
+class Closed(BadResponse):
     """The peer closed the connection before the first byte of a response (a stale keep-alive connection)."""
 
 
@@ -31,7 +35,7 @@ class _Reader:
                 line, self.buf = self.buf[:end], self.buf[end + 2:]
                 return line
             if len(self.buf) > _MAX_HEAD or not self.fill():
-                raise http.client.IncompleteRead(self.buf)
+                raise BadResponse(f"response head cut off after {len(self.buf)} bytes")
 
     def exactly(self, size: int) -> bytes:
         parts, have = [self.buf[:size]], min(size, len(self.buf))
@@ -39,7 +43,7 @@ class _Reader:
         while have < size:
             data = self.sock.recv(_CHUNK)
             if not data:
-                raise http.client.IncompleteRead(b"".join(parts), size - have)
+                raise BadResponse(f"response body cut off: {size - have} of {size} bytes missing")
             if have + len(data) > size:  # more than this message: nothing may follow a response here
                 self.buf = data[size - have:]
                 data = data[:size - have]
@@ -56,13 +60,13 @@ def read_response(sock: socket.socket) -> tuple[int, bytes, bool]:
     head_end = reader.buf.find(b"\r\n\r\n")
     while head_end < 0:
         if len(reader.buf) > _MAX_HEAD or not reader.fill():
-            raise http.client.IncompleteRead(reader.buf)
+            raise BadResponse(f"response head cut off after {len(reader.buf)} bytes")
         head_end = reader.buf.find(b"\r\n\r\n")
     head, reader.buf = reader.buf[:head_end], reader.buf[head_end + 4:]
     lines = head.split(b"\r\n")
     parts = lines[0].split(b" ", 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
-        raise http.client.BadStatusLine(lines[0].decode("latin-1"))
+        raise BadResponse(f"bad status line {lines[0][:100]!r}")
     status = int(parts[1])
     length: int | None = None
     chunked = False
@@ -71,6 +75,8 @@ def read_response(sock: socket.socket) -> tuple[int, bytes, bool]:
         name, _, value = line.partition(b":")
         name = name.strip().lower()
         if name == b"content-length":
+            if not value.strip().isdigit():
+                raise BadResponse(f"bad Content-Length {value[:20]!r}")
             length = int(value)
         elif name == b"transfer-encoding":
             chunked = b"chunked" in value.lower()
@@ -93,7 +99,7 @@ def _chunks(reader: _Reader) -> bytes:
         try:
             size = int(size_text, 16)
         except ValueError as exc:
-            raise http.client.IncompleteRead(b"") from exc
+            raise BadResponse(f"bad chunk size {size_text[:20]!r}") from exc
         if size == 0:
             while reader.line():  # trailers end with an empty line
                 pass
