@@ -115,7 +115,9 @@ class SandboxLog:
             own = line.split(None, 3)[2] if line.startswith(CALL_LINES) else request_id
             if own in self._said:
                 request_id, trace = own, self._said[own]
-            if not late and line.startswith("END RequestId: "):
+            # A late END (the lease went back first, which the RIE on one Go thread makes common) still ends the
+            # sandbox's last call, unless another call has started since.
+            if line.startswith("END RequestId: ") and (not late or own == self._request_id):
                 self._ended = True
             if line.startswith("REPORT RequestId: "):  # `own` is the id it reports on
                 figures = self._figures.pop(own, None) or self._figures.pop(None, None)

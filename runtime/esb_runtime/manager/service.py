@@ -179,8 +179,10 @@ class Manager:
         return {"trace_id": getattr(self._cause, "trace", None), "request_id": getattr(self._cause, "request", None)}
 
     def _stop(self, slot: Slot) -> None:
+        # First: what a killed runtime prints on its way out is not the last call's output, and closing the RIE
+        # connection can already end the runtime's wait for its next invocation.
+        slot.extra["log"].closing()
         slot.extra["client"].close()
-        slot.extra["log"].closing()  # what a killed runtime prints on its way out is not the last call's output
         self.engine.stop(slot.sandbox)
         self._shipper.emit(manager_record("sandbox stopped", function=slot.sandbox.function, sandbox=slot.id,
                                           invocations=slot.extra["log"].invocations, **self._cause_ids()))

@@ -135,3 +135,28 @@ def test_output_of_the_last_call_read_after_the_stop_began_is_still_that_calls()
     assert [(r["message"], r["level"], r["request_id"]) for r in records] == [
         ("START RequestId: a1 Version: $LATEST", "info", "a1"), ("[ERROR] ValueError: boom", "error", "a1"),
         ("END RequestId: a1", "info", "a1"), ("[ERROR] Failed to get next invocation", "debug", None)]
+
+
+def test_a_late_end_read_after_the_stop_began_still_ends_the_last_call() -> None:
+    slog, records = bound_log()
+    slog.begin("Root=1-00000001-000000000000000000000001")
+    slog.feed("START RequestId: a1 Version: $LATEST")
+    slog.end()  # the lease went back before the RIE printed END (common with the RIE on one Go thread)
+    slog.closing()
+    slog.feed("END RequestId: a1")
+    slog.feed("[ERROR] Failed to get next invocation")  # the runtime's dying words
+    assert [(r["message"], r["level"], r["request_id"]) for r in records][-2:] == [
+        ("END RequestId: a1", "info", "a1"), ("[ERROR] Failed to get next invocation", "debug", None)]
+
+
+def test_an_end_of_the_call_before_does_not_end_the_call_in_flight() -> None:
+    slog, records = bound_log()
+    slog.begin("Root=1-00000001-000000000000000000000001")
+    slog.feed("START RequestId: a1 Version: $LATEST")
+    slog.end()
+    slog.begin("Root=1-00000002-000000000000000000000002")
+    slog.feed("START RequestId: a2 Version: $LATEST")
+    slog.feed("END RequestId: a1")  # late, of the call before
+    slog.closing()  # a2 is still running when the stop begins: its output keeps its level
+    slog.feed("[ERROR] a2 failed")
+    assert (records[-1]["message"], records[-1]["level"]) == ("[ERROR] a2 failed", "error")
