@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import shutil
 import socket
@@ -13,7 +12,7 @@ import time
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from esb.box import health as boxhealth
 from esb.box import state as boxstate
@@ -25,6 +24,7 @@ from esb.errors import BoxError
 from esb.model import Application
 from esb.paths import BuildTree
 from esb.box.processes import Proc
+from esb_runtime import heap
 from esb_runtime import secrets as box_secrets
 from esb_runtime import tls_checked
 from esb_runtime.tls_checked import TlsFiles
@@ -70,21 +70,9 @@ def supervisor_alive(state: BoxState) -> bool:
     return state.supervisor is not None and state.supervisor.alive()
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while `up` runs: importing boto3 and making its clients build objects that all
-    live on, and the collector scanned them again and again (a tenth of the command's CPU, issue 14). Bounded: on
-    again when `up` returns or fails."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
-@_collector_paused()
+# No cyclic collection while `up` runs: importing boto3 and making its clients build objects that all live on, and
+# the collector scanned them again and again (a tenth of the command's CPU, issue 14).
+@heap.collection_paused()
 def up(opts: BoxOptions, app: Application, say: Say = print, *, supervise: bool = True) -> BoxState:
     """Start the box and return its state once the gateway answers on HTTPS (then supervised, unless the
     caller adds a part first and calls `start_supervisor` itself)."""

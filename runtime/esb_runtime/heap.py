@@ -12,8 +12,9 @@ again, but glibc's allocator keeps the freed pages mapped, counted in the RSS fo
 
 from __future__ import annotations
 
-import ctypes
+import contextlib
 import gc
+from typing import Iterator
 
 
 def starting() -> None:
@@ -28,10 +29,25 @@ def started() -> None:
     gc.enable()
 
 
+@contextlib.contextmanager
+def collection_paused() -> Iterator[None]:
+    """No cyclic collection inside the block, on again after it (if it was on): for a short-lived command's busy
+    stretch (`esb up` importing boto3 and making its clients), where nothing is frozen for later."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def release_free_memory() -> bool:
     """Ask the C allocator to return its free pages; whether any were (False also where the C library has no
     malloc_trim, as musl). No garbage collection first: it freed nothing more on the stores, and a full pass
     holds the GIL for ~50 ms just as `esb up` starts provisioning."""
+    import ctypes  # here: only the stores trim their heap
+
     try:
         trim = ctypes.CDLL(None).malloc_trim
     except (AttributeError, OSError):  # musl and others have no malloc_trim: nothing to give back this way

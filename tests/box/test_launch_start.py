@@ -4,7 +4,6 @@ returns a box that serves, is supervised and has its template's resources."""
 
 from __future__ import annotations
 
-import gc
 import os
 import subprocess
 import sys
@@ -45,28 +44,6 @@ def test_abort_stops_the_supervisor_then_every_recorded_part_and_clears_the_reco
         assert boxstate.read(tree.state) is None
     finally:
         launch._stop_all(everyone)
-
-
-def test_the_collector_is_paused_while_up_runs_and_back_after_it_returned_or_failed() -> None:
-    seen: list[bool] = []
-
-    @launch._collector_paused()
-    def start(fail: bool) -> None:
-        seen.append(gc.isenabled())
-        if fail:
-            raise RuntimeError("part exited")
-
-    assert gc.isenabled()
-    start(False)
-    with pytest.raises(RuntimeError):
-        start(True)
-    assert seen == [False, False] and gc.isenabled()
-    gc.disable()  # someone else's choice stands
-    try:
-        start(False)
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
 
 
 @pytest.mark.integration

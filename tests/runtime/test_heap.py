@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import platform
 import subprocess
 import sys
 
 import pytest
+
+from esb_runtime import heap
 
 # In a child: 40 MB of 2 KB blocks from the C heap (above pymalloc's small-object limit), all freed but the
 # newest, which pins the heap's top so glibc cannot shrink it by itself.
@@ -50,3 +53,25 @@ def test_no_collection_while_a_part_starts_and_its_start_objects_frozen_after() 
     out = json.loads(subprocess.run([sys.executable, "-c", STARTING], capture_output=True, text=True,
                                     check=True).stdout)
     assert out["off_while_starting"] and out["on_after"] and out["frozen"] > 1000
+
+
+def test_the_collector_is_paused_while_a_command_runs_and_back_after_it_returned_or_failed() -> None:
+    seen: list[bool] = []
+
+    @heap.collection_paused()
+    def start(fail: bool) -> None:
+        seen.append(gc.isenabled())
+        if fail:
+            raise RuntimeError("part exited")
+
+    assert gc.isenabled()
+    start(False)
+    with pytest.raises(RuntimeError):
+        start(True)
+    assert seen == [False, False] and gc.isenabled()
+    gc.disable()  # someone else's choice stands
+    try:
+        start(False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

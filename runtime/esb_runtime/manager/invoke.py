@@ -40,14 +40,12 @@ def client_context_header(client_context_b64: str | None, trace_id: str | None) 
     """The caller's client context (base64 JSON) with the trace carrier added in `custom`."""
     if not client_context_b64:  # every proxied call: only the trace, with no JSON round trip
         return base64.b64encode(_TRACE_ONLY % json.dumps(trace_id).encode()).decode() if trace_id else None
-    data: dict[str, Any] = {}
-    if client_context_b64:
-        try:
-            data = json.loads(base64.b64decode(client_context_b64, validate=True))
-        except ValueError as exc:
-            raise InvalidRequest("X-Esb-Client-Context is not base64-encoded JSON") from exc
-        if not isinstance(data, dict):
-            raise InvalidRequest("X-Esb-Client-Context must encode a JSON object")
+    try:
+        data = json.loads(base64.b64decode(client_context_b64, validate=True))
+    except ValueError as exc:
+        raise InvalidRequest("X-Esb-Client-Context is not base64-encoded JSON") from exc
+    if not isinstance(data, dict):
+        raise InvalidRequest("X-Esb-Client-Context must encode a JSON object")
     if trace_id:
         custom = data.get("custom") if isinstance(data.get("custom"), dict) else {}
         data["custom"] = {**custom, TRACE_KEY: trace_id}
