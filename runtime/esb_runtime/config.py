@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ import yaml
 
 from esb_runtime.engine import ImageConfig
 from esb_runtime.errors import RuntimeBoxError
+from esb_runtime.names_digest import sha256_hex
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when PyYAML has it: reloads stay cheap
 
@@ -107,7 +107,7 @@ class FunctionConfig:
 
     def sandbox_hash(self) -> str:
         """sha256(config_hash + code_hash): a sandbox never serves once this changes."""
-        return hashlib.sha256((self.config_hash + self.code_hash()).encode()).hexdigest()
+        return sha256_hex(self.config_hash + self.code_hash())
 
 
 @dataclass(frozen=True)

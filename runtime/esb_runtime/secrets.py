@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import string
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,6 +12,9 @@ _ALNUM = string.ascii_letters + string.digits
 
 
 def _token(length: int, alphabet: str = _ALNUM) -> str:
+    # Imported only to generate: it imports hmac, so OpenSSL's libcrypto, which the manager never needs (issue 14).
+    import secrets
+
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
@@ -27,6 +29,8 @@ class BoxSecrets:
 
     @classmethod
     def generate(cls) -> "BoxSecrets":
+        import secrets  # see _token
+
         return cls(
             api_key=_token(40),
             username="esb-user",

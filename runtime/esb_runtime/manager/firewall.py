@@ -7,7 +7,6 @@ warm call (kept-alive connections send no new SYN), and leaves the RIE and its p
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
 from esb_runtime.errors import EngineError
+from esb_runtime.names_digest import sha256_hex
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ JUMP = ("-o", "lo", "-p", "tcp", "--syn")
 
 def chain_name(output_dir: Path) -> str:
     """One chain per box, named from its output tree (iptables allows 28 characters)."""
-    return CHAIN_PREFIX + hashlib.sha256(str(Path(output_dir).resolve()).encode()).hexdigest()[:16]
+    return CHAIN_PREFIX + sha256_hex(str(Path(output_dir).resolve()))[:16]
 
 
 @dataclass(frozen=True)

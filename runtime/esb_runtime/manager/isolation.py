@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import filecmp
 import logging
 import os
 import pwd
@@ -19,7 +20,6 @@ from esb_runtime.manager.firewall import Firewall, IptablesFirewall, chain_name,
 from esb_runtime.manager.identities import Identity, IdentityBook
 from esb_runtime.manager.process_engine import HOST_PATH as PROBE_PATH
 from esb_runtime.manager.process_engine import SANDBOX_HOME
-from esb_runtime.digest import sha256_file as sha256_of
 from esb_runtime.settings import RuntimeSettings
 
 log = logging.getLogger(__name__)
@@ -108,11 +108,15 @@ def blocking_dir(path: Path, identity: Identity, stat_fn: Callable[[Path], os.st
 
 
 def stage_rie(source: Path, bin_dir: Path) -> Path:
-    """Copy the RIE (often in a 0700 home) to `<out>/bin/aws-lambda-rie`, 0755; refreshed when its sha256 differs."""
+    """Copy the RIE (often in a 0700 home) to `<out>/bin/aws-lambda-rie`, 0755; refreshed when its bytes differ.
+
+    Compared byte for byte, not by sha256: hashlib would map OpenSSL's libcrypto into the manager (~3.7 MB of RSS
+    it otherwise never needs, issue 14), and comparing reads each file once, as hashing does."""
     dest = bin_dir / "aws-lambda-rie"
     bin_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(bin_dir, 0o755)
-    if not (dest.is_file() and sha256_of(dest) == sha256_of(source)):
+    filecmp.clear_cache()  # it caches verdicts by size and mtime: a same-size rewrite within one tick looks unchanged
+    if not (dest.is_file() and filecmp.cmp(dest, source, shallow=False)):
         partial = bin_dir / f".aws-lambda-rie.{os.getpid()}"
         shutil.copyfile(source, partial)
         os.chmod(partial, 0o755)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -23,6 +22,7 @@ from esb_runtime.manager.lease_protocol import ABANDONED, Grant
 from esb_runtime.manager.logpump import RecordShipper, RecordSink, SandboxLog
 from esb_runtime.manager.pool import Pool, Slot
 from esb_runtime.manager.specs import build_spec, image_tag
+from esb_runtime.names_digest import sha256_hex
 from esb_runtime.secrets import BoxSecrets
 from esb_runtime.settings import RuntimeSettings
 
@@ -126,7 +126,7 @@ class Manager:
         # or one started between the two writes would serve old code under the new hash.
         tag = image_tag(fn) if self._image_file(fn) is not None else None
         base = fn.sandbox_hash()
-        return hashlib.sha256(f"{base}:{tag}".encode()).hexdigest() if tag else base
+        return sha256_hex(f"{base}:{tag}") if tag else base
 
     def _refresh(self, fn: FunctionConfig) -> _Function:
         sandbox_hash = self._sandbox_hash(fn)

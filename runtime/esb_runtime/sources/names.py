@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
+
+from esb_runtime.names_digest import sha256_hex
 
 # S3 notifications, SNS subscriptions and EventBridge rules deliver into one queue per (function, event):
 # moto matches filters and patterns and keeps the event; the manager polls the queue and invokes.
@@ -17,7 +18,7 @@ def delivery_queue(function: str, event: str) -> str:
     name = re.sub(r"[^A-Za-z0-9_-]", "-", f"{_PREFIX}{function}-{event}")
     if len(name) <= _MAX:
         return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    digest = sha256_hex(name)[:10]
     return f"{name[:_MAX - 11]}-{digest}"
 
 

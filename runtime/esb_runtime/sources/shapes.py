@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
@@ -24,6 +23,10 @@ def _sqs_attribute(value: dict[str, Any]) -> dict[str, Any]:
 
 def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
     """One record of an SQS event from one ReceiveMessage message."""
+    # Imported by a delivery, not with the manager: hashlib maps OpenSSL's libcrypto (~3.7 MB), which a manager
+    # without event sources never needs (issue 14); the pollers' boto3 loads it anyway.
+    import hashlib
+
     attributes = dict(message.get("Attributes") or {})
     record: dict[str, Any] = {
         "messageId": message["MessageId"],
@@ -71,6 +74,8 @@ def s3_event(notification: dict[str, Any], account: str) -> dict[str, Any] | Non
     """The S3 event Lambda gets (the fields S3 sends that moto leaves out filled in); None for a test event."""
     if "Records" not in notification:
         return None  # s3:TestEvent, sent when a configuration is set: Lambda never sees it
+    import hashlib  # see sqs_record
+
     records = []
     for record in notification["Records"]:
         s3 = dict(record.get("s3") or {})
