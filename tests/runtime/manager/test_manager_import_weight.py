@@ -1,4 +1,5 @@
-"""The manager's entry module on the process engine loads no web framework, TLS or email parsing (issue 14: RSS)."""
+"""The manager's entry module on the process engine loads no web framework, TLS, OpenSSL hashing or email parsing
+(issue 14: RSS)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import sys
 
 import pytest
 
-HEAVY = ("falcon", "ssl", "http.client", "email.parser", "asyncio", "werkzeug", "boto3", "docker")
+HEAVY = ("falcon", "ssl", "http.client", "email.parser", "asyncio", "werkzeug", "boto3", "docker", "_hashlib",
+         "secrets", "gevent.pywsgi")
 SCRIPT = f"""
 import json, sys
 import esb_runtime.manager.__main__
+import gevent.server  # what make_server imports when the manager serves
 from gevent import monkey
 print(json.dumps({{"loaded": [m for m in {HEAVY!r} if m in sys.modules],
                    "socket_patched": monkey.is_module_patched("socket")}}))
