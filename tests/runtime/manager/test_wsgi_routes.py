@@ -12,7 +12,7 @@ from esb_runtime.manager.wsgi_routes import Reply, Request, Routes
 
 
 def call(app: Any, method: str, path: str, body: bytes = b"", **headers: str) -> tuple[int, dict[str, str], bytes]:
-    """One request through a WSGI app, as gevent's pywsgi hands it over (PATH_INFO decoded, as latin-1)."""
+    """One request through a WSGI app, as the manager's server hands it over (PATH_INFO decoded, as latin-1)."""
     environ: dict[str, Any] = {"REQUEST_METHOD": method, "PATH_INFO": path.encode().decode("latin-1"),
                                "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body)}
     environ.update({"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()})
