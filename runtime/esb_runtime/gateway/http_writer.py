@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import re
 import time
-from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any, Callable, Iterable
+# Not email.utils.formatdate (the same text): email.utils imports random, calendar and email's charsets, ~0.9 MB in
+# the manager, which serves its API with this writer and loads nothing else of email (issue 14).
+from wsgiref.handlers import format_date_time
 
 # Hop-by-hop fields are the server's to send (RFC 9110 7.6.1); an app's are dropped, as gunicorn did.
 _HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
@@ -34,7 +36,7 @@ def http_date(clock: Callable[[], float] = time.time) -> str:
     global _date
     second = int(clock())
     if second != _date[0]:
-        _date = (second, formatdate(second, usegmt=True))
+        _date = (second, format_date_time(second))
     return _date[1]
 
 

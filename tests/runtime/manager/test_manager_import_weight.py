@@ -11,7 +11,7 @@ import sys
 import pytest
 
 HEAVY = ("falcon", "ssl", "http.client", "email.parser", "asyncio", "werkzeug", "boto3", "docker", "_hashlib",
-         "secrets", "gevent.pywsgi")
+         "secrets", "gevent.pywsgi", "email.utils")
 SCRIPT = f"""
 import json, sys
 import esb_runtime.manager.__main__
