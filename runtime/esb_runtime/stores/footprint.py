@@ -9,6 +9,10 @@
 - botocore's JSON documents as OrderedDicts: its loader parses endpoints.json and every service model with
   object_pairs_hook=OrderedDict, twice the memory of plain dicts (which keep their order too); moto keeps the
   endpoints and the S3 and DynamoDB models (4 MB of the process as OrderedDicts). Parsed as dicts instead.
+- service models behind moto's region lists: moto asks one shared boto3 session for each service's regions when it
+  first makes that service's backend, and botocore reads the service's whole model (dynamodb's: ~1.5 MB of RSS)
+  for its endpoint prefix, then keeps it cached for the process's life, beside the copy moto's own responses
+  load. That session's loader keeps everything else (the endpoints, the version lists) but not the models.
 - cryptography.x509: moto's IAM module (imported by every request, to note the caller's account) imports it for
   IAM server certificates only; loading it maps cryptography's Rust library (~8.5 MB). It is made a lazy module
   (importlib.util.LazyLoader): loaded in full on first use, by whoever uses it. (Python < 3.12 loads a lazy module
@@ -77,6 +81,33 @@ def plain_json_models() -> None:
     from botocore import loaders
 
     loaders.OrderedDict = dict  # type: ignore[attr-defined,misc]
+
+
+class ModelsNotKept(dict):  # type: ignore[type-arg]
+    """A botocore Loader's cache (its `instance_cache` results) that keeps no service model: every call to
+    load_service_model and every service-2 document read for it passes through; the rest is cached as before."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if key[0] == "load_service_model" or (key[0] == "load_data_with_path" and str(key[1]).endswith("/service-2")):
+            return
+        super().__setitem__(key, value)
+
+
+def region_lookups_keep_no_models() -> bool:
+    """moto's region-lookup session (its only use: regions of a service) caches no service model from here on.
+    Call it once AWS_DATA_PATH is final (the session's loader reads it) and after `defer_module`, as it imports
+    moto; False where moto or botocore no longer have the parts it relies on (then nothing changes)."""
+    from moto.core.base_backend import AccountSpecificBackend
+
+    get_session = getattr(AccountSpecificBackend, "get_session", None)
+    if get_session is None:
+        return False
+    loader = get_session()._session.get_component("data_loader")  # the one session moto keeps for this
+    cache = getattr(loader, "_cache", None)
+    if type(cache) is not dict:
+        return isinstance(cache, ModelsNotKept)
+    loader._cache = ModelsNotKept(cache)
+    return True
 
 
 def drop_managed_policies() -> bool:

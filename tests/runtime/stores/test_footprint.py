@@ -98,3 +98,36 @@ def test_models_parsed_as_plain_dicts_serve_s3_and_dynamodb_as_before() -> None:
     out = subprocess.run([sys.executable, "-c", PLAIN], capture_output=True, text=True, check=True, env=env).stdout
     assert json.loads(out) == {"object": "v", "item": {"id": {"S": "1"}, "n": {"N": "2"}}, "model": "dict",
                                "endpoints": "dict"}
+
+
+REGIONS = """
+import json
+import boto3
+from esb_runtime.stores import footprint
+assert footprint.region_lookups_keep_no_models() and footprint.region_lookups_keep_no_models()  # idempotent
+from moto import mock_aws
+from moto.core.base_backend import AccountSpecificBackend
+
+with mock_aws():
+    ddb = boto3.client("dynamodb", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+    ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    session = AccountSpecificBackend.get_session()
+    loader = session._session.get_component("data_loader")
+    print(json.dumps({
+        "tables": ddb.list_tables()["TableNames"],
+        "regions": session.get_available_regions("dynamodb") == boto3.Session().get_available_regions("dynamodb"),
+        "kept": sorted({key[0] for key in loader._cache}),
+        "models": [key for key in loader._cache if "service-2" in str(key[1:2]) and "/" in str(key[1])],
+        "parsed_again": loader.load_service_model("dynamodb", "service-2") is not
+                        loader.load_service_model("dynamodb", "service-2"),
+    }))
+"""
+
+
+def test_moto_region_lookups_keep_the_endpoints_but_no_service_model() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    out = subprocess.run([sys.executable, "-c", REGIONS], capture_output=True, text=True, check=True, env=env).stdout
+    assert json.loads(out) == {"tables": ["t"], "regions": True, "models": [], "parsed_again": True,
+                               "kept": ["determine_latest_version", "list_api_versions", "list_available_services",
+                                        "load_data_with_path"]}
