@@ -49,7 +49,10 @@ def main(argv: list[str]) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     upto, parent = int(argv[0]), int(argv[1])
     _die_with(parent)
-    settings = dataclasses.replace(StoresSettings.from_env(), host="127.0.0.1", port=0)
+    # Its own moto on a free loopback port, without the public listeners (ports.aws, ports.aws_http): the stores
+    # process holds those, and binding them again failed every compaction of a box that has them.
+    settings = dataclasses.replace(StoresSettings.from_env(), host="127.0.0.1", port=0, public_tls_port=0,
+                                   public_http_port=0)
     server = serve(settings, settings.secrets_file, log=lambda text: print(f"stores compactor: {text}",
                                                                             file=sys.stderr, flush=True))
     server.start_private()

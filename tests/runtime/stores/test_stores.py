@@ -201,8 +201,11 @@ def test_restart_restores_everything_from_the_journal(stores: Stores) -> None:
     assert snapshot_state(stores) == before
 
 
-def test_compaction_into_a_snapshot_keeps_everything_and_truncates_the_journal(tmp_path: Path) -> None:
-    box = Stores(tmp_path / ".esb", interval=0.2, ESB_STORES_COMPACT_RECORDS="20")
+# With a public listener too (ports.aws_http): the compactor, which serves only itself, must not bind it again.
+@pytest.mark.parametrize("public", [False, True])
+def test_compaction_into_a_snapshot_keeps_everything_and_truncates_the_journal(tmp_path: Path, public: bool) -> None:
+    listeners = {"ESB_STORES_HTTP_PORT": str(free_port())} if public else {}
+    box = Stores(tmp_path / ".esb", interval=0.2, ESB_STORES_COMPACT_RECORDS="20", **listeners)
     box.start()
     try:
         fill(box)
