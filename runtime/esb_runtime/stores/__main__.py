@@ -29,7 +29,7 @@ def main() -> int:
     os.environ.update(footprint.data_path_env(footprint.slim_endpoints(runtime.state_dir), os.environ))
     footprint.defer_module("cryptography.x509")  # before moto imports it (issue 14)
     footprint.plain_json_models()  # before moto or a client loads a model
-    footprint.region_lookups_keep_no_models()  # after both: it imports moto and makes its session
+    footprint.slim_region_lookups()  # after both: it imports moto and makes its session
     try:
         logs = open_store(runtime)
     except ValueError as exc:

@@ -12,7 +12,7 @@
 - service models behind moto's region lists: moto asks one shared boto3 session for each service's regions when it
   first makes that service's backend, and botocore reads the service's whole model (dynamodb's: ~1.5 MB of RSS)
   for its endpoint prefix, then keeps it cached for the process's life, beside the copy moto's own responses
-  load. That session's loader keeps everything else (the endpoints, the version lists) but not the models.
+  load. That session's loader keeps only the metadata of each model (and everything else it caches, as before).
 - cryptography.x509: moto's IAM module (imported by every request, to note the caller's account) imports it for
   IAM server certificates only; loading it maps cryptography's Rust library (~8.5 MB). It is made a lazy module
   (importlib.util.LazyLoader): loaded in full on first use, by whoever uses it. (Python < 3.12 loads a lazy module
@@ -83,18 +83,21 @@ def plain_json_models() -> None:
     loaders.OrderedDict = dict  # type: ignore[attr-defined,misc]
 
 
-class ModelsNotKept(dict):  # type: ignore[type-arg]
-    """A botocore Loader's cache (its `instance_cache` results) that keeps no service model: every call to
-    load_service_model and every service-2 document read for it passes through; the rest is cached as before."""
+class MetadataOfModels(dict):  # type: ignore[type-arg]
+    """A botocore Loader's cache (its `instance_cache` results) that keeps each service model as its metadata only:
+    for moto's region-lookup session, which reads nothing else of a model (its endpoint prefix), and uses nothing
+    else of the session. Each model is parsed once, as before; the rest is cached as before."""
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        if key[0] == "load_service_model" or (key[0] == "load_data_with_path" and str(key[1]).endswith("/service-2")):
-            return
+        if key[0] == "load_service_model" and "service-2" in key and isinstance(value, dict):
+            value = {"metadata": value.get("metadata", {})}
+        elif key[0] == "load_data_with_path" and str(key[1]).endswith("/service-2"):
+            return  # read once, for load_service_model, whose result is kept (as above)
         super().__setitem__(key, value)
 
 
-def region_lookups_keep_no_models() -> bool:
-    """moto's region-lookup session (its only use: regions of a service) caches no service model from here on.
+def slim_region_lookups() -> bool:
+    """moto's region-lookup session keeps only the metadata of the service models it reads, from here on.
     Call it once AWS_DATA_PATH is final (the session's loader reads it) and after `defer_module`, as it imports
     moto; False where moto or botocore no longer have the parts it relies on (then nothing changes)."""
     from moto.core.base_backend import AccountSpecificBackend
@@ -105,8 +108,8 @@ def region_lookups_keep_no_models() -> bool:
     loader = get_session()._session.get_component("data_loader")  # the one session moto keeps for this
     cache = getattr(loader, "_cache", None)
     if type(cache) is not dict:
-        return isinstance(cache, ModelsNotKept)
-    loader._cache = ModelsNotKept(cache)
+        return isinstance(cache, MetadataOfModels)
+    loader._cache = MetadataOfModels(cache)
     return True
 
 

@@ -104,7 +104,7 @@ REGIONS = """
 import json
 import boto3
 from esb_runtime.stores import footprint
-assert footprint.region_lookups_keep_no_models() and footprint.region_lookups_keep_no_models()  # idempotent
+assert footprint.slim_region_lookups() and footprint.slim_region_lookups()  # idempotent
 from moto import mock_aws
 from moto.core.base_backend import AccountSpecificBackend
 
@@ -114,20 +114,21 @@ with mock_aws():
                      AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
     session = AccountSpecificBackend.get_session()
     loader = session._session.get_component("data_loader")
+    loader.load_service_model("dynamodb", "service-2")  # parsed (unless moto's lookup did it): the whole model
+    model = loader.load_service_model("dynamodb", "service-2")  # then only what was kept of it
     print(json.dumps({
         "tables": ddb.list_tables()["TableNames"],
         "regions": session.get_available_regions("dynamodb") == boto3.Session().get_available_regions("dynamodb"),
-        "kept": sorted({key[0] for key in loader._cache}),
-        "models": [key for key in loader._cache if "service-2" in str(key[1:2]) and "/" in str(key[1])],
-        "parsed_again": loader.load_service_model("dynamodb", "service-2") is not
-                        loader.load_service_model("dynamodb", "service-2"),
+        "model": sorted(model),
+        "prefix": model["metadata"]["endpointPrefix"],
+        "parsed_once": loader.load_service_model("dynamodb", "service-2") is model,
+        "documents": [key[1] for key in loader._cache if key[0] == "load_data_with_path"],
     }))
 """
 
 
-def test_moto_region_lookups_keep_the_endpoints_but_no_service_model() -> None:
+def test_moto_region_lookups_keep_the_endpoints_and_only_the_metadata_of_models() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     out = subprocess.run([sys.executable, "-c", REGIONS], capture_output=True, text=True, check=True, env=env).stdout
-    assert json.loads(out) == {"tables": ["t"], "regions": True, "models": [], "parsed_again": True,
-                               "kept": ["determine_latest_version", "list_api_versions", "list_available_services",
-                                        "load_data_with_path"]}
+    assert json.loads(out) == {"tables": ["t"], "regions": True, "model": ["metadata"], "prefix": "dynamodb",
+                               "parsed_once": True, "documents": ["endpoints"]}
