@@ -36,7 +36,8 @@ class Gateway:
         self._make_control = control
         self._control: WsgiApp | None = None
         # One pattern for every path of the box's own APIs (their templates' `{field}`: one path segment).
-        self._control_path = re.compile("|".join(f"(?:{template_pattern(p, capture=False).pattern})" for p in control_paths))
+        patterns = (template_pattern(path, capture=False).pattern for path in control_paths)
+        self._control_path = re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
 
     def __call__(self, env: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         req = Exchange(env)
@@ -54,8 +55,10 @@ class Gateway:
             response, extra = json_error(500, "Internal server error"), []
         last = self._context.finish(req, response.status, _named_request_id(response))
         headers = wsgi_headers(response, extra, last)
-        if req.method == "HEAD":  # the length a GET would have, and no body (as HTTP and Falcon do)
-            start_response(status_line(response.status), [*headers, ("content-length", str(len(response.body)))])
+        if req.method == "HEAD":  # no body; the length a GET would have, where one is due (as under Falcon)
+            if response.status >= 200 and response.status not in (204, 304):
+                headers.append(("content-length", str(len(response.body))))
+            start_response(status_line(response.status), headers)
             return []
         start_response(status_line(response.status), headers)
         return [response.body]

@@ -1,4 +1,4 @@
-"""The template's routes: match a route, answer CORS preflights, check auth, build the event, invoke, map the response."""
+"""The template's routes: match a route, answer CORS preflights, check auth, build the event, invoke, map the answer."""
 
 from __future__ import annotations
 
