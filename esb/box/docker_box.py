@@ -8,7 +8,7 @@ import signal
 import socket
 import sys
 from dataclasses import replace
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Mapping
 from urllib.parse import urlsplit
 
 from esb.box import launch as box
@@ -38,7 +38,27 @@ def _client(timeout: int = 5) -> docker.DockerClient:
     return docker.from_env(timeout=timeout)
 
 
+def no_daemon_socket(env: Mapping[str, str]) -> bool:
+    """True when the daemon the SDK would ask is a unix socket nobody listens on (absent, or left by a stopped
+    dockerd): surely no docker here, known without importing the SDK (0.15 s of every `esb up --engine auto` on
+    a machine without docker)."""
+    host = env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"  # the SDK's default
+    if not host.startswith("unix://"):
+        return False  # only asking tells
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1)
+    try:
+        probe.connect(host[len("unix://"):])
+    except OSError as exc:  # refused, absent; not a permission problem, which the SDK reports the same way
+        return not isinstance(exc, PermissionError)
+    finally:
+        probe.close()
+    return False
+
+
 def _probe_client() -> docker.DockerClient:
+    if no_daemon_socket(os.environ):
+        raise BoxError("no docker socket")  # daemon_answers: no docker here
     return _client(timeout=1)  # a hung daemon must not hold `--engine auto` for the SDK's 60 s (or our 5 s)
 
 

@@ -34,6 +34,22 @@ class _Client:
         pass
 
 
+def test_a_unix_socket_nobody_listens_on_means_no_daemon(tmp_path: Path) -> None:
+    stale = tmp_path / "stale.sock"  # left behind by a dockerd that stopped
+    with socket.socket(socket.AF_UNIX) as gone:
+        gone.bind(str(stale))
+    listening = socket.socket(socket.AF_UNIX)
+    listening.bind(str(tmp_path / "live.sock"))
+    listening.listen(1)
+    try:
+        assert docker_box.no_daemon_socket({"DOCKER_HOST": f"unix://{tmp_path / 'absent.sock'}"}) is True
+        assert docker_box.no_daemon_socket({"DOCKER_HOST": f"unix://{stale}"}) is True
+        assert docker_box.no_daemon_socket({"DOCKER_HOST": f"unix://{tmp_path / 'live.sock'}"}) is False
+        assert docker_box.no_daemon_socket({"DOCKER_HOST": "tcp://127.0.0.1:2375"}) is False  # only asking tells
+    finally:
+        listening.close()
+
+
 def test_daemon_answers_is_false_on_any_failure() -> None:
     assert docker_box.daemon_answers(lambda: _Client(True)) is True
     assert docker_box.daemon_answers(lambda: _Client(False)) is False

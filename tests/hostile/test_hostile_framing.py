@@ -44,7 +44,7 @@ def test_bad_chunk_size_is_400(tmp_path: Path) -> None:
     records: list[Any] = []
     result = client(tmp_path, records).simulate_post(
         "/items", headers={"Transfer-Encoding": "chunked"}, extras={"wsgi.input": BrokenInput(MalformedRequest("Invalid character in chunk size"))})
-    assert result.status_code == 400 and "malformed" in result.json["title"]
+    assert result.status_code == 400 and "malformed" in result.json["message"]
     assert records[-1]["status"] == 400 and records[-1]["level"] == "info"
 
 

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import hmac
 import json
+from typing import TYPE_CHECKING
 
 from esb_runtime.gateway.auth_config import AuthSettings
+from esb_runtime.gateway.config_source import ConfigSource
+from esb_runtime.gateway.exchange import read_body
+from esb_runtime.gateway.falcon_io import send
 from esb_runtime.gateway.responses import ProxyResponse, json_error
+from esb_runtime.gateway.throttle import FailureThrottle
 from esb_runtime.gateway.user_pools import CognitoError, UserPools, authentication_result
 from esb_runtime.secrets import BoxSecrets
 
+if TYPE_CHECKING:
+    import falcon
+
 PATH = "/user/auth/v1"
+_BODY_LIMIT = 64 * 1024
 _JSON = [("Content-Type", "application/json")]
 
 
@@ -51,3 +60,28 @@ def _auth_parameters(body: bytes) -> tuple[str, str] | None:
     if not isinstance(username, str) or not isinstance(password, str):
         return None
     return username, password
+
+
+class LoginResource:
+    def __init__(self, config: ConfigSource, login: LoginAlias, throttle: FailureThrottle) -> None:
+        self._config = config
+        self._login = login
+        self._throttle = throttle
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        source = req.remote_addr or "unknown"
+        wait_s = self._throttle.retry_after(source)
+        if wait_s is not None:  # checked before anything else, so a throttled guess learns nothing
+            send(resp, json_error(429, "Too Many Requests", [("Retry-After", str(wait_s))]))
+            return
+        body = read_body(req, _BODY_LIMIT)
+        if body is None:
+            send(resp, json_error(413, "Request Entity Too Large"))
+            return
+        config = self._config.current()
+        answer = self._login.login(config.auth, config.region, req.get_header("x-api-key"), body)
+        if answer.status == 401:
+            self._throttle.failed(source)
+        elif answer.status == 200:
+            self._throttle.succeeded(source)
+        send(resp, answer)

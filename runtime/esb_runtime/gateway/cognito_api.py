@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any
-
-import falcon
+from typing import TYPE_CHECKING, Any
 
 from esb_runtime.gateway.config_source import ConfigSource
-from esb_runtime.gateway.falcon_io import read_body, send
+from esb_runtime.gateway.exchange import read_body
+from esb_runtime.gateway.falcon_io import send
 from esb_runtime.gateway.responses import ProxyResponse
 from esb_runtime.gateway.throttle import FailureThrottle
 from esb_runtime.gateway.user_pools import CognitoError, UserPools, authentication_result, pool_of_client
+
+if TYPE_CHECKING:
+    import falcon
 
 PATH = "/_esb/cognito-idp"
 JWKS_PATH = PATH + "/{pool_id}/.well-known/jwks.json"

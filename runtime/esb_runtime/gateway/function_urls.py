@@ -9,13 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
-import falcon
-
 from esb_runtime.gateway import cors
 from esb_runtime.config import Cors, FunctionsConfig
 from esb_runtime.gateway.config_source import ConfigSource, FileConfigSource, GatewayConfig, build_config
 from esb_runtime.gateway.proxy_events import EventContext, build_v2
-from esb_runtime.gateway.falcon_io import read_body, send
+from esb_runtime.gateway.exchange import Exchange, read_body
 from esb_runtime.gateway.manager_client import ManagerClient
 from esb_runtime.gateway.proxied_invoke import call_timeout, invoke_proxied
 from esb_runtime.gateway.request import IncomingRequest, from_environ
@@ -141,23 +139,16 @@ def _forbidden(extra: list[tuple[str, str]]) -> tuple[ProxyResponse, list[tuple[
 
 
 class FunctionUrls:
-    """Falcon middleware: answers function URL requests before routing (so no template route shadows them)."""
+    """Answers function URL requests (before the template's routes, so no route shadows them)."""
 
     def __init__(self, *, urls: UrlSource, manager: ManagerClient, credentials: Credentials,
                  clock: Callable[[], float], acquire_timeout_s: float) -> None:
         self._urls, self._manager, self._credentials = urls, manager, credentials
         self._clock, self._acquire_timeout_s = clock, acquire_timeout_s
 
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        target = target_of(req.get_header("Host") or "", req.path)
-        if target is None:
-            return
-        response, extra = self._handle(req, *target)
-        send(resp, response, extra)
-        resp.complete = True  # skip routing: this request is answered
-
-    def _handle(self, req: falcon.Request, name: str, sub_path: str,
-                by_host: bool) -> tuple[ProxyResponse, list[tuple[str, str]]]:
+    def answer(self, req: Exchange, name: str, sub_path: str,
+               by_host: bool) -> tuple[ProxyResponse, list[tuple[str, str]]]:
+        """The answer to a request `target_of` names a function URL target for."""
         table = self._urls.current()
         url = table.find(name)
         if url is None:
@@ -188,6 +179,6 @@ class FunctionUrls:
                           account_id=table.account_id, caller=caller)
         return self._invoke(req, url, event), extra
 
-    def _invoke(self, req: falcon.Request, url: FunctionUrl, event: dict[str, Any]) -> ProxyResponse:
+    def _invoke(self, req: Exchange, url: FunctionUrl, event: dict[str, Any]) -> ProxyResponse:
         return invoke_proxied(self._manager, req, url.function, event, event_kind="HttpApi",
                               timeout_s=call_timeout(url.timeout, self._acquire_timeout_s))

@@ -5,9 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime, timezone
-from typing import Any, Callable
-
-import falcon
+from typing import TYPE_CHECKING, Any, Callable
 
 from esb_runtime.config import FunctionConfig
 from esb_runtime.gateway import error_mapping, sigv4
@@ -16,6 +14,9 @@ from esb_runtime.gateway.falcon_io import send
 from esb_runtime.gateway.invoke_api import resolve_name
 from esb_runtime.gateway.request import from_environ
 from esb_runtime.gateway.responses import ProxyResponse
+
+if TYPE_CHECKING:
+    import falcon
 
 LIST_PATH = "/2015-03-31/functions"
 FUNCTION_PATH = "/2015-03-31/functions/{name}"

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import http.client
+import json
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
 
+from esb_runtime.gateway.falcon_io import send
 from esb_runtime.gateway.manager_client import ManagerClient
+from esb_runtime.gateway.responses import ProxyResponse
+
+if TYPE_CHECKING:
+    import falcon
 
 STORES_HEALTH_PATH = "/_esb/health"
 
@@ -50,6 +56,10 @@ class HealthCheck:
         self._cached = (now, status, body)
         return status, body
 
+    def answer(self) -> ProxyResponse:
+        status, body = self.report()
+        return ProxyResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())
+
     def _compute(self) -> tuple[int, dict[str, Any]]:
         manager = self._manager.health()
         body: dict[str, Any] = {"manager": manager if manager is not None else {"status": "unreachable"}}
@@ -63,3 +73,13 @@ class HealthCheck:
             return 200, {"status": "healthy", **body}
         return 503, {"status": "unavailable", "reason": f"{' and '.join(down)} not answering (being restarted)",
                      **body}
+
+
+class HealthResource:
+    """/health for methods other than GET (which the data path answers): Falcon's 405."""
+
+    def __init__(self, check: HealthCheck) -> None:
+        self._check = check
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        send(resp, self._check.answer())

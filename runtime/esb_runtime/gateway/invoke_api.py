@@ -5,18 +5,20 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from typing import Callable
-
-import falcon
+from typing import TYPE_CHECKING, Callable
 
 from esb_runtime.errors import RuntimeBoxError
 from esb_runtime.gateway import error_mapping, sigv4
 from esb_runtime.gateway.config_source import ConfigSource, GatewayConfig
-from esb_runtime.gateway.falcon_io import read_body, send
+from esb_runtime.gateway.exchange import read_body
+from esb_runtime.gateway.falcon_io import send
 from esb_runtime.gateway.manager_client import InvokeResult, ManagerClient
 from esb_runtime.gateway.proxied_invoke import call_timeout
 from esb_runtime.gateway.request import from_environ
 from esb_runtime.gateway.responses import MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD, ProxyResponse
+
+if TYPE_CHECKING:
+    import falcon
 
 PATH = "/2015-03-31/functions/{name}/invocations"
 _NAME = r"(?P<name>[A-Za-z0-9_-]{1,140})(?::(?P<qualifier>[A-Za-z0-9$_-]+))?"

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
-
-import falcon
+from typing import TYPE_CHECKING, Any
 
 from esb_runtime.errors import ManagerTimeout, RuntimeBoxError
 from esb_runtime.gateway import error_mapping
 from esb_runtime.gateway.manager_client import ManagerClient
 from esb_runtime.gateway.responses import ProxyResponse, from_function, gateway_timeout
+
+if TYPE_CHECKING:
+    from esb_runtime.gateway.exchange import Exchange
 
 # Headroom over the function's own timeout for a cold start before the manager answers.
 START_ALLOWANCE_S = 30.0
@@ -27,7 +28,7 @@ def call_timeout(function_timeout_s: float | None, acquire_timeout_s: float) -> 
     return own + acquire_timeout_s + START_ALLOWANCE_S
 
 
-def invoke_proxied(manager: ManagerClient, req: falcon.Request, function: str, event: dict[str, Any], *,
+def invoke_proxied(manager: ManagerClient, req: Exchange, function: str, event: dict[str, Any], *,
                    timeout_s: float, event_kind: str, payload_version: str = "",
                    integration_timeout_s: float | None = None) -> ProxyResponse:
     """Invoke with the request's trace and map the result (or the refusal) the way API Gateway does.

@@ -1,17 +1,15 @@
-"""The catch-all sink: match a route, answer CORS preflights, check auth, build the event, invoke, map the response."""
+"""The template's routes: match a route, answer CORS preflights, check auth, build the event, invoke, map the answer."""
 
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
-
-import falcon
+from typing import Callable
 
 from esb_runtime.gateway import cors
 from esb_runtime.gateway.authorizers import Authorizers
 from esb_runtime.gateway.config_source import ConfigSource, GatewayConfig
 from esb_runtime.gateway.proxy_events import EventContext, build_event
-from esb_runtime.gateway.falcon_io import read_body, send
+from esb_runtime.gateway.exchange import Exchange, read_body
 from esb_runtime.gateway.lambda_authorizer import Verdict
 from esb_runtime.gateway.manager_client import ManagerClient
 from esb_runtime.gateway.proxied_invoke import INTEGRATION_TIMEOUT_S, call_timeout, invoke_proxied
@@ -25,7 +23,7 @@ def _refusal(verdict: Verdict) -> ProxyResponse:
     return ProxyResponse(verdict.status, [("Content-Type", "application/json")], json.dumps(verdict.body).encode())
 
 
-class ProxySink:
+class RouteProxy:
     def __init__(
         self,
         *,
@@ -41,12 +39,11 @@ class ProxySink:
         self._clock = clock
         self._acquire_timeout_s = acquire_timeout_s
 
-    def __call__(self, req: falcon.Request, resp: falcon.Response, **_: Any) -> None:
-        config = self._config.current()  # one snapshot for the whole request
-        response, extra = self._handle(config, req)
-        send(resp, response, extra)
+    def answer(self, req: Exchange) -> tuple[ProxyResponse, list[tuple[str, str]]]:
+        """The response, and the CORS headers that go with it (they replace the function's own on an HTTP API)."""
+        return self._handle(self._config.current(), req)  # one config snapshot for the whole request
 
-    def _cors(self, config: GatewayConfig, route: Route, req: falcon.Request,
+    def _cors(self, config: GatewayConfig, route: Route, req: Exchange,
               preflight: bool = False) -> list[tuple[str, str]]:
         """The CORS headers the route's API adds ([] without CORS rules or for a refused origin)."""
         api = config.apis.get(route.api)
@@ -57,7 +54,7 @@ class ProxySink:
         asked_headers = req.get_header("Access-Control-Request-Headers") if preflight else None
         return cors.api_headers(api.kind, api.cors, req.get_header("Origin"), methods, asked_method, asked_headers)
 
-    def _preflight(self, config: GatewayConfig, req: falcon.Request, match: Match | NoMatch) -> ProxyResponse | None:
+    def _preflight(self, config: GatewayConfig, req: Exchange, match: Match | NoMatch) -> ProxyResponse | None:
         """An OPTIONS request to a path of an API with CORS is the gateway's to answer (a preflight, bare or not),
         unless the template routes OPTIONS on that path to a function."""
         if isinstance(match, Match) and match.route.method == "OPTIONS":
@@ -70,7 +67,7 @@ class ProxySink:
             return None
         return cors.api_preflight(api.kind, self._cors(config, by_path.route, req, preflight=True))
 
-    def _handle(self, config: GatewayConfig, req: falcon.Request) -> tuple[ProxyResponse, list[tuple[str, str]]]:
+    def _handle(self, config: GatewayConfig, req: Exchange) -> tuple[ProxyResponse, list[tuple[str, str]]]:
         match = config.router.match(req.method, req.path)
         if req.method == "OPTIONS":
             answer = self._preflight(config, req, match)
@@ -104,7 +101,7 @@ class ProxySink:
             extra = [(name, value) for name, value in extra if name.lower() not in own]
         return response, extra
 
-    def _event_context(self, config: GatewayConfig, req: falcon.Request, match: Match) -> EventContext:
+    def _event_context(self, config: GatewayConfig, req: Exchange, match: Match) -> EventContext:
         api = config.apis.get(match.route.api)
         return EventContext(
             route=match.route,
@@ -117,7 +114,7 @@ class ProxySink:
             binary_media_types=api.binary_media_types if api else (),
         )
 
-    def _invoke(self, config: GatewayConfig, req: falcon.Request, route: Route, incoming: IncomingRequest,
+    def _invoke(self, config: GatewayConfig, req: Exchange, route: Route, incoming: IncomingRequest,
                 ctx: EventContext) -> ProxyResponse:
         event = build_event(incoming, ctx)
         info = config.functions.get(route.function)

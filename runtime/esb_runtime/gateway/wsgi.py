@@ -5,11 +5,10 @@ from __future__ import annotations
 import atexit
 from typing import Any
 
-import falcon
-
 from esb_runtime import secrets as box_secrets, signing_key
 from esb_runtime.gateway.access_log import LogSink
 from esb_runtime.gateway.app import create_app
+from esb_runtime.gateway.dispatch import WsgiApp
 from esb_runtime.gateway.config_source import FileConfigSource
 from esb_runtime.gateway.direct_invoke import DirectInvoker
 from esb_runtime.gateway.leases import LeaseClient
@@ -18,7 +17,7 @@ from esb_runtime.logs.factory import open_store
 from esb_runtime.manager.logpump import RecordShipper
 from esb_runtime.settings import RuntimeSettings
 
-_app: falcon.App | None = None
+_app: WsgiApp | None = None
 
 
 def open_log_sink(settings: RuntimeSettings) -> LogSink:
@@ -29,7 +28,7 @@ def open_log_sink(settings: RuntimeSettings) -> LogSink:
     return shipper.emit
 
 
-def get_app(settings: RuntimeSettings | None = None) -> falcon.App:
+def get_app(settings: RuntimeSettings | None = None) -> WsgiApp:
     settings = settings or RuntimeSettings.from_env()
     manager = UdsManagerClient(settings.manager_socket)
     invoker = DirectInvoker(manager, LeaseClient(settings.lease_socket))

@@ -59,17 +59,19 @@ class Reply:
 Handler = Callable[[Request], Reply]
 
 
+def template_pattern(template: str, capture: bool = True) -> re.Pattern[str]:
+    """A path template's pattern: each `{field}` matches one non-empty path segment (a group named `field` when
+    `capture`; patterns combined with `|` must not capture, as they may repeat a name)."""
+    parts = _FIELD.split(template)  # literal, name, literal, name, ..., literal
+    field = "(?P<{}>[^/]+)" if capture else "[^/]+"
+    return re.compile("".join(re.escape(p) if i % 2 == 0 else field.format(p) for i, p in enumerate(parts)) + r"\Z")
+
+
 class Routes:
     """WSGI app: `{field}` in a path template matches one path segment; RuntimeBoxError → its status, JSON body."""
 
     def __init__(self, table: dict[str, dict[str, Handler]]) -> None:
-        self._table = [(self._pattern(path), methods) for path, methods in table.items()]
-
-    @staticmethod
-    def _pattern(template: str) -> re.Pattern[str]:
-        parts = _FIELD.split(template)  # literal, name, literal, name, ..., literal
-        return re.compile("".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/]+)" for i, p in enumerate(parts))
-                          + r"\Z")
+        self._table = [(template_pattern(path), methods) for path, methods in table.items()]
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:

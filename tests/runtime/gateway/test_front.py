@@ -7,22 +7,26 @@ import json
 import queue
 import socket
 import threading
+import time
 from dataclasses import replace
 from typing import Any, Callable, Iterator
 
 import falcon
 import pytest
 
+from esb_runtime.gateway.access_log import null_sink
 from esb_runtime.gateway.connections import ConnectionLimits
-from esb_runtime.gateway.falcon_io import read_body
+from esb_runtime.gateway.control import create_control_app
+from esb_runtime.gateway.exchange import read_body
 from esb_runtime.gateway.front import Front
 from esb_runtime.gateway.http_writer import StartResponse
+from esb_runtime.gateway.request_context import RequestContext, new_request_id
 
 LIMITS = ConnectionLimits(header_timeout_s=1, io_timeout_s=1.0, linger_s=0.2)
 
 
 class Echo:
-    """A Falcon resource reading its body the way the gateway's resources do (falcon_io.read_body)."""
+    """A Falcon resource reading its body the way the gateway's resources do (exchange.read_body)."""
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = read_body(req, 1024)
@@ -33,8 +37,7 @@ class Echo:
 
 
 def make_app(seen: list[dict[str, Any]]) -> Callable[..., Any]:
-    falcon_app = falcon.App()
-    falcon_app.add_route("/falcon", Echo())
+    falcon_app = create_control_app(RequestContext(time.time, new_request_id, null_sink), {"/falcon": Echo()})
 
     def app(env: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = env["PATH_INFO"]

@@ -135,7 +135,7 @@ def plan(tmp_path: Path, runner: FakeRunner, identity: Identity | None = NOBODY,
     return isolation.plan_sandboxes(
         tmp_path / "out", rie, python="/venv/bin/python", runtime_parent=tmp_path / "runtime", requested=None,
         decide=lambda requested: (identity, None if identity else "a note"), runner=runner,
-        candidates=["/venv/bin/python", "/usr/bin/python3.11"], site_dirs=["/venv/site-packages"], **kwargs)
+        **{"candidates": ["/venv/bin/python", "/usr/bin/python3.11"], "site_dirs": ["/venv/site-packages"], **kwargs})
 
 
 def test_plan_uses_the_manager_interpreter_when_the_identity_can_run_it(tmp_path: Path) -> None:
@@ -166,6 +166,18 @@ def test_plan_falls_back_to_the_manager_identity_naming_the_closed_dir(tmp_path:
     note = result.note or ""
     assert note.startswith("function code runs as root and can reach the manager socket: move the project out of ")
     assert note.endswith(" or use --engine docker")
+
+
+def test_plan_probes_no_interpreter_under_a_closed_dir(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "bin").mkdir(parents=True)
+    (home / "bin" / "python").touch()
+    os.chmod(home, 0o700)
+    os.chmod(tmp_path, 0o755)
+    runner = FakeRunner({str(home / "bin" / "python"), "/usr/bin/python3.11"})
+    result = plan(tmp_path, runner, candidates=[str(home / "bin" / "python"), "/usr/bin/python3.11"])
+    assert result.python == "/usr/bin/python3.11"
+    assert [argv[0] for argv, _, _ in runner.calls] == ["/usr/bin/python3.11"]  # the closed one never ran
 
 
 def test_plan_without_an_identity_runs_no_probe(tmp_path: Path) -> None:
