@@ -35,8 +35,9 @@ def compact(server: StoresServer, upto: int) -> bool:
     """Fold the journal up to segment `upto` into a new snapshot; False if a snapshot already holds it."""
     data_dir = server.settings.data_dir
     with recovery.exclusive(data_dir):
-        state = recovery.recover(data_dir, server.client, server.recorder, server.log, upto=upto,
-                                 ledger=server.recorder.ledger)
+        # In-process clients: this process exits when done, so their models do not stay.
+        state = recovery.recover(data_dir, lambda folder: snapshot.restore(folder, server.client), server.recorder,
+                                 server.log, upto=upto, ledger=server.recorder.ledger)
         if state.base >= upto:
             return False
         snapshot.take(data_dir, server.client, state.regions | {"us-east-1"}, journal_upto=upto,

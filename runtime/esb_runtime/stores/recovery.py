@@ -50,15 +50,16 @@ class Recovered:
         return {entry["region"] for entry in self.manifest.get("tables", [])} | self.replay.regions
 
 
-def recover(data_dir: Path, clients: snapshot.ClientFactory, app: WsgiApp, log: Callable[[str], None],
+def recover(data_dir: Path, restore: Callable[[Path], dict | None], app: WsgiApp, log: Callable[[str], None],
             upto: int | None = None, ledger: QueueLedger | None = None) -> Recovered:
-    """Restore the snapshot, then replay segments after it (up to `upto`, if given) into `app` (moto) and
-    `ledger` (moto's queue contents).
+    """Restore the snapshot (`restore`: snapshot.restore with clients of the server, or the same in a child
+    process; it returns the manifest), then replay segments after it (up to `upto`, if given) into `app` (moto)
+    and `ledger` (moto's queue contents).
 
     The caller holds `exclusive(data_dir)`. Segments the snapshot covers are skipped even if a crash
     kept them from being deleted, so no write is applied twice.
     """
-    manifest = snapshot.restore(data_dir, clients) or {}
+    manifest = restore(data_dir) or {}
     base = int(manifest.get("journal_upto", 0))
     replay = Replay(app, log, ledger or QueueLedger())
     current = snapshot.current_snapshot(data_dir)

@@ -11,12 +11,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import boto3
-from botocore.config import Config
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from esb_runtime.secrets import load as load_secrets
-from esb_runtime.stores import journal, recovery
+from esb_runtime.stores import journal, recovery, restore
 from esb_runtime.stores.auth import AuthMiddleware, Credentials, Environ, SigV4Verifier, StartResponse
 from esb_runtime.stores.logmirror import LogMirror, Sink
 from esb_runtime.stores.recorder import Recorder
@@ -24,7 +22,6 @@ from esb_runtime.stores.services import EMULATED, ServiceGate
 from esb_runtime.stores.settings import StoresSettings
 from esb_runtime.stores.warm import warm
 
-_INTERNAL_HEADER = "X-Esb-Internal"
 
 
 class _RestoreGate:
@@ -36,7 +33,7 @@ class _RestoreGate:
         self.open = threading.Event()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Any:
-        internal = environ.get("HTTP_" + _INTERNAL_HEADER.upper().replace("-", "_")) == self.token
+        internal = environ.get("HTTP_" + restore.INTERNAL_HEADER.upper().replace("-", "_")) == self.token
         if not self.open.is_set() and not internal:
             start_response("503 Service Unavailable", [("Content-Type", "application/json"), ("Retry-After", "1")])
             return [b'{"error": "ServiceUnavailable", "message": "restoring data"}']
@@ -77,20 +74,11 @@ class StoresServer:
         return {"status": "ok" if self._state == "ready" else self._state, "services": sorted(EMULATED)}
 
     def client(self, service: str, region: str) -> Any:
-        client = boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name=region,
-            aws_access_key_id=self.credentials.access_key_id,
-            aws_secret_access_key=self.credentials.secret_access_key,
-            config=Config(retries={"max_attempts": 3}, max_pool_connections=16),
-        )
+        """A boto3 client of this server that passes the restore gate (the compactor's, which exits after)."""
+        return restore.client(self.endpoint, self.credentials, self._token, service, region)
 
-        def mark(request: Any, **_: Any) -> None:
-            request.headers[_INTERNAL_HEADER] = self._token
-
-        client.meta.events.register("before-sign", mark)
-        return client
+    def _restore_snapshot(self, data_dir: Path) -> dict | None:
+        return restore.in_child(data_dir, self.endpoint, self.credentials, self._token)
 
     def start(self) -> None:
         """Serve, rebuild the data (snapshot + journal), then journal writes; public requests wait (503) till then."""
@@ -103,7 +91,7 @@ class StoresServer:
         # ready, when nothing else runs (0.1 s sooner on a fresh box, issue 14: start in a second).
         warm(self.recorder)
         with recovery.exclusive(self.settings.data_dir):
-            state = recovery.recover(self.settings.data_dir, self.client, self.recorder, self.log,
+            state = recovery.recover(self.settings.data_dir, self._restore_snapshot, self.recorder, self.log,
                                      ledger=self.recorder.ledger)
             self.recorder.journal = journal.Journal(recovery.journal_dir(self.settings.data_dir), state.next_segment)
         self._backlog = state.replay.applied

@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from esb_runtime.stores import journal
+from esb_runtime.stores import journal, snapshot
 from esb_runtime.stores.mutations import Mutation, journaled_service
 from esb_runtime.stores.recorder import Recorder, Replay
 from esb_runtime.stores.recovery import journal_dir, recover
@@ -144,7 +144,8 @@ def test_recovery_skips_segments_the_snapshot_holds(tmp_path: Path) -> None:
     for number in (1, 2, 3):  # 1 and 2 were folded into snap-1 but a crash kept them from being deleted
         _write(journal_dir(data), number, [_mutation("PUT", f"/b/{number}")])
     moto = FakeMoto()
-    state = recover(data, clients=lambda service, region: None, app=moto, log=lambda text: None)
+    state = recover(data, restore=lambda folder: snapshot.restore(folder, lambda service, region: None), app=moto,
+                    log=lambda text: None)
     assert [s[1] for s in moto.seen] == ["/b/3"]
     assert (state.base, state.segments, state.next_segment) == (2, [3], 4)
     assert journal.segments(journal_dir(data)) == [3]
