@@ -28,6 +28,7 @@ def main() -> int:
     # Before any thread starts (it forks) and before moto or a client makes a botocore session (issue 14).
     os.environ.update(footprint.data_path_env(footprint.slim_endpoints(runtime.state_dir), os.environ))
     footprint.defer_module("cryptography.x509")  # before moto imports it (issue 14)
+    footprint.without_encoding_guesses()  # before moto imports requests
     footprint.plain_json_models()  # before moto or a client loads a model
     footprint.slim_region_lookups()  # after both: it imports moto and makes its session
     try:

@@ -17,6 +17,9 @@
   IAM server certificates only; loading it maps cryptography's Rust library (~8.5 MB). It is made a lazy module
   (importlib.util.LazyLoader): loaded in full on first use, by whoever uses it. (Python < 3.12 loads a lazy module
   without a lock: its one user in the box's services is moto's SNS module, imported under the import lock.)
+- charset_normalizer: requests (which moto imports) loads it to guess the encoding of a response that names none
+  (Response.apparent_encoding), ~2.7 MB; the stores make no such guess. Without it requests says UTF-8 there, as
+  its own fallback does, and warns once at import (silenced).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import importlib.util
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -141,4 +145,15 @@ def defer_module(name: str) -> bool:
     spec.loader.exec_module(module)
     if parent:
         setattr(sys.modules[parent], child, module)  # `from parent import child` finds it as an attribute
+    return True
+
+
+def without_encoding_guesses() -> bool:
+    """Keep requests from loading a character detection library (see above); call it before anything imports
+    requests. False when requests is imported already (then nothing changes)."""
+    if "requests" in sys.modules:
+        return False
+    for name in ("charset_normalizer", "chardet"):
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "import name" raises ImportError
+    warnings.filterwarnings("ignore", message="Unable to find acceptable character detection dependency")
     return True

@@ -132,3 +132,19 @@ def test_moto_region_lookups_keep_the_endpoints_and_only_the_metadata_of_models(
     out = subprocess.run([sys.executable, "-c", REGIONS], capture_output=True, text=True, check=True, env=env).stdout
     assert json.loads(out) == {"tables": ["t"], "regions": True, "model": ["metadata"], "prefix": "dynamodb",
                                "parsed_once": True, "documents": ["endpoints"]}
+
+
+def test_requests_without_encoding_guesses_loads_no_detector_and_says_utf8() -> None:
+    script = (
+        "import sys, warnings\n"
+        "warnings.simplefilter('error')\n"  # a warning at import would fail this run
+        "from esb_runtime.stores import footprint\n"
+        "assert footprint.without_encoding_guesses()\n"
+        "import requests, moto.moto_server.werkzeug_app\n"
+        "response = requests.models.Response()\n"
+        "response._content = 'h\u00e9'.encode()\n"
+        "print(response.apparent_encoding, response.text == 'h\u00e9',"
+        " [m for m in sys.modules if m.startswith(('charset_normalizer', 'chardet')) and sys.modules[m]])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["utf-8", "True", "[]"]
