@@ -53,7 +53,7 @@ _.lambda_request_id
 
 # Part of a protocol's signature (WSGI start_response).
 exc_info
-# httptools calls its protocol's callbacks by name (gateway/http_reader.py).
+# httptools calls its protocol's callbacks by name (http1/reader.py).
 _.on_message_begin
 _.on_url
 _.on_header

@@ -23,7 +23,7 @@ FUNCTIONS = {"project": "t", "region": "us-east-1", "account_id": "000000000000"
 
 
 class BrokenInput(io.RawIOBase):
-    """What the gateway's body reader (http_reader) does on a bad chunk size line or a body cut short."""
+    """What the gateway's body reader (http1/reader.py) does on a bad chunk size line or a body cut short."""
 
     def __init__(self, error: Exception) -> None:
         self.error = error

@@ -13,7 +13,7 @@ import re
 from typing import Any, Callable, Iterable, Sequence
 
 from esb_runtime.errors import MalformedRequest
-from esb_runtime.gateway.exchange import Exchange, status_line, wsgi_headers
+from esb_runtime.gateway.exchange import NO_CONTENT, Exchange, status_line, wsgi_headers
 from esb_runtime.gateway.function_urls import FunctionUrls, target_of
 from esb_runtime.gateway.health import HealthCheck
 from esb_runtime.gateway.proxy import RouteProxy
@@ -56,7 +56,7 @@ class Gateway:
         last = self._context.finish(req, response.status, _named_request_id(response))
         headers = wsgi_headers(response, extra, last)
         if req.method == "HEAD":  # no body; the length a GET would have, where one is due (as under Falcon)
-            if response.status >= 200 and response.status not in (204, 304):
+            if response.status >= 200 and response.status not in NO_CONTENT:
                 headers.append(("content-length", str(len(response.body))))
             start_response(status_line(response.status), headers)
             return []

@@ -16,7 +16,7 @@ from esb_runtime.errors import MalformedRequest
 from esb_runtime.gateway.responses import ProxyResponse
 
 _SPECIAL = {"CONTENT_TYPE", "CONTENT_LENGTH"}  # the two headers WSGI keeps without the HTTP_ prefix
-_NO_CONTENT_TYPE = frozenset({204, 304})
+NO_CONTENT = frozenset({204, 304})  # no body, no Content-Type, no length of their own
 _STATUS_LINES: dict[int, str] = {}
 
 
@@ -77,7 +77,7 @@ def read_body(req: HasEnviron, limit: int) -> bytes | None:
         data = bytes(stream.read(limit + 1))
     except TimeoutError as exc:  # checked first: the worker's I/O timeout is an OSError too
         raise MalformedRequest("Request Timeout: the body stopped arriving", 408) from exc
-    except MalformedRequest as exc:  # http_reader: a bad chunk, a body cut short
+    except MalformedRequest as exc:  # http1.reader: a bad chunk, a body cut short
         if exc.status == 408:
             raise MalformedRequest("Request Timeout: the body stopped arriving", 408) from exc
         raise MalformedRequest("Bad Request: malformed request body framing") from exc
@@ -111,6 +111,6 @@ def wsgi_headers(response: ProxyResponse, extra: list[tuple[str, str]], last: li
             headers[name] = value
     for name, value in (*extra, *last):  # never cookies: CORS headers, the trace and the request id
         headers[name.lower()] = value
-    if "content-type" not in headers and response.status not in _NO_CONTENT_TYPE:
+    if "content-type" not in headers and response.status not in NO_CONTENT:
         headers["content-type"] = "application/json"
     return [*headers.items(), *cookies]

@@ -19,9 +19,9 @@ import gevent
 from gevent.greenlet import Greenlet
 
 from esb_runtime.errors import MalformedRequest
-from esb_runtime.gateway.connections import ConnectionLimits
-from esb_runtime.gateway.http_reader import Message, RequestReader
-from esb_runtime.gateway.http_writer import StartResponse, error_response
+from esb_runtime.http1.limits import ConnectionLimits
+from esb_runtime.http1.reader import Message, RequestReader
+from esb_runtime.http1.writer import StartResponse, error_response
 from esb_runtime.sockets import send_all
 
 WsgiApp = Callable[[dict[str, Any], StartResponse], Any]

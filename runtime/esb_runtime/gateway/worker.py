@@ -19,7 +19,8 @@ from gunicorn import util
 from gunicorn.workers.ggevent import GeventWorker
 
 from esb_runtime import green
-from esb_runtime.gateway.connections import ConnectionLimits, NoiseLog, SourceGate
+from esb_runtime.gateway.connections import NoiseLog, SourceGate
+from esb_runtime.http1.limits import ConnectionLimits
 from esb_runtime.gateway.front import Front
 
 LIMITS = ConnectionLimits()

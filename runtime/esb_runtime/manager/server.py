@@ -1,8 +1,8 @@
 """Serving the manager API on its unix socket (mode 0600: only the box's own user may lease sandboxes).
 
-Each connection's requests are parsed by the gateway's llhttp reader and answered with its response writer, on a
-gevent StreamServer, rather than by gevent's pywsgi: pywsgi imports http.client, so the email parser and ssl, ~4.7 MB
-of the manager's idle RSS (issue 14) for a socket that never speaks TLS.
+Each connection's requests are read and answered by esb_runtime.http1 (llhttp; the gateway's front uses it too), on
+a gevent StreamServer, rather than by gevent's pywsgi: pywsgi imports http.client, so the email parser and ssl,
+~4.7 MB of the manager's idle RSS (issue 14) for a socket that never speaks TLS.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from esb_runtime.errors import MalformedRequest
-from esb_runtime.gateway.connections import ConnectionLimits
-from esb_runtime.gateway.http_reader import Message, RequestReader
-from esb_runtime.gateway.http_writer import StartResponse, error_response
+from esb_runtime.http1.limits import ConnectionLimits
+from esb_runtime.http1.reader import Message, RequestReader
+from esb_runtime.http1.writer import StartResponse, error_response
 from esb_runtime.sockets import send_all
 
 log = logging.getLogger(__name__)

@@ -116,6 +116,7 @@ def test_a_failure_inside_the_data_path_is_a_json_500_and_a_record(client: testi
 
 def test_serving_the_data_path_loads_no_falcon_until_a_box_api_is_asked(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
+        import json
         import sys
         sys.path[:0] = [{str(RUNTIME)!r}, {str(Path(__file__).resolve().parents[2])!r}]
         from pathlib import Path
@@ -126,7 +127,6 @@ def test_serving_the_data_path_loads_no_falcon_until_a_box_api_is_asked(tmp_path
         from esb_runtime.settings import RuntimeSettings
         from fakes import functions_config
         routing = {json.dumps(ROUTING)!r}
-        import json
         tmp = Path({str(tmp_path)!r})
         app = create_app(RuntimeSettings(output_dir=tmp, manager_socket=tmp / "m.sock", rie_path=None),
                          routes_source=StaticConfigSource(build_config(json.loads(routing),

@@ -1,4 +1,4 @@
-"""The gateway's HTTP/1.1 front (front.py, http_reader.py, http_writer.py) on real loopback sockets: parsing,
+"""The gateway's HTTP/1.1 front (front.py; esb_runtime/http1: reader.py, writer.py) on real loopback sockets: parsing,
 limits, keep-alive, pipelining, chunked bodies, timeouts, errors and draining."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import falcon
 import pytest
 
 from esb_runtime.gateway.access_log import null_sink
-from esb_runtime.gateway.connections import ConnectionLimits
+from esb_runtime.http1.limits import ConnectionLimits
 from esb_runtime.gateway.control import create_control_app
 from esb_runtime.gateway.exchange import read_body
 from esb_runtime.gateway.front import Front
-from esb_runtime.gateway.http_writer import StartResponse
+from esb_runtime.http1.writer import StartResponse
 from esb_runtime.gateway.request_context import RequestContext, new_request_id
 
 LIMITS = ConnectionLimits(header_timeout_s=1, io_timeout_s=1.0, linger_s=0.2)

@@ -16,7 +16,7 @@ from urllib.parse import unquote_to_bytes
 import httptools
 
 from esb_runtime.errors import MalformedRequest
-from esb_runtime.gateway.connections import ConnectionLimits
+from esb_runtime.http1.limits import ConnectionLimits
 
 RECV_BYTES = 65536
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
